@@ -1,0 +1,172 @@
+// The JSON codec of PROTOCOL.md: fetch.json, synchronise.json, login, lock
+// and error bodies. Transport-free: bytes in, typed messages out.
+//
+// Records travel as JSON objects holding their id key (per collection, from
+// the Schema) and optionally `last_update`; every other member is the
+// application's and is kept byte for byte as it arrived (the payload), so a
+// record is never re-serialised on its way through syncstack.
+//
+// Decoders validate the whole document before returning anything, never
+// recurse deeper than CodecLimits::max_depth, and name the offending part in
+// their error (e.g. `add.budget[2]: record has no "bid" key`).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "syncstack/record.h"
+#include "syncstack/schema.h"
+#include "syncstack/status.h"
+
+namespace syncstack {
+
+struct CodecLimits {
+  // Deepest nesting of arrays/objects in a whole message, the message's own
+  // levels included (a record in synchronise.json sits at depth 3).
+  // Default: 128.
+  int max_depth = 128;
+};
+
+// One record on the wire.
+struct WireRecord {
+  RecordId id;
+  Timestamp last_update = kNoTimestamp;  // kNoTimestamp: not on the wire
+  // The other members as a JSON object text, e.g. `{"title":"x"}`; `{}`
+  // when there are none. Member text is copied verbatim (whitespace between
+  // members may be normalised).
+  std::string payload;
+
+  friend bool operator==(const WireRecord&, const WireRecord&) = default;
+};
+
+struct CollectionRecords {
+  std::string collection;
+  std::vector<WireRecord> records;
+};
+
+struct CollectionIds {
+  std::string collection;
+  std::vector<RecordId> ids;
+};
+
+struct Stamp {
+  RecordId id;
+  Timestamp last_update = kNoTimestamp;
+
+  friend bool operator==(const Stamp&, const Stamp&) = default;
+};
+
+struct CollectionStamps {
+  std::string collection;
+  std::vector<Stamp> stamps;
+};
+
+// The body of synchronise.json. Lists keep wire order and repeats; the
+// service treats repeated ids once.
+struct SyncRequest {
+  std::vector<CollectionRecords> add;
+  std::vector<CollectionRecords> update;
+  std::vector<CollectionIds> del;  // "delete"
+  std::vector<CollectionIds> get;
+};
+
+enum class Kept : uint8_t { kServer, kClient, kMerged };
+std::string_view KeptName(Kept kept) noexcept;  // "server" | "client" | ...
+
+struct ConflictNote {
+  RecordId id;
+  Kept kept = Kept::kServer;
+};
+
+struct CollectionConflicts {
+  std::string collection;
+  std::vector<ConflictNote> conflicts;
+};
+
+// The 200 answer of synchronise.json.
+struct SyncResponse {
+  std::vector<CollectionRecords> get;  // every record has last_update
+  std::vector<CollectionStamps> stamps;
+  std::vector<CollectionConflicts> conflicts;
+};
+
+// The 200 answer of fetch.json: per collection, entries sorted by id.
+struct Manifest {
+  struct Collection {
+    std::string name;
+    std::string id_key;  // as seen on the wire ("" for an empty list)
+    std::vector<Stamp> entries;
+  };
+  std::vector<Collection> collections;
+};
+
+// --- synchronise.json ---
+// Unknown top-level keys are rejected. Collections are checked against
+// `schema` and their records must hold the schema's id key.
+Result<SyncRequest> DecodeSyncRequest(std::string_view body,
+                                      const Schema& schema,
+                                      const CodecLimits& limits = {});
+void EncodeSyncRequest(const SyncRequest& request, const Schema& schema,
+                       std::string& out);
+
+Result<SyncResponse> DecodeSyncResponse(std::string_view body,
+                                        const Schema& schema,
+                                        const CodecLimits& limits = {});
+void EncodeSyncResponse(const SyncResponse& response, const Schema& schema,
+                        std::string& out);
+
+// --- fetch.json ---
+// Each collection's id key is read from its entries (the member that is not
+// `last_update`); entries of one collection must agree on it.
+Result<Manifest> DecodeManifest(std::string_view body,
+                                const CodecLimits& limits = {});
+void EncodeManifest(const Manifest& manifest, std::string& out);
+
+// --- login, lock, errors ---
+struct LoginRequest {
+  std::string user;
+  std::string password;
+};
+Result<LoginRequest> DecodeLoginRequest(std::string_view body);
+void EncodeLoginRequest(const LoginRequest& request, std::string& out);
+
+struct LoginResponse {
+  std::string token;
+  int64_t expires_in = 0;  // seconds
+};
+Result<LoginResponse> DecodeLoginResponse(std::string_view body);
+void EncodeLoginResponse(const LoginResponse& response, std::string& out);
+
+struct LockRequest {
+  std::string device;
+};
+Result<LockRequest> DecodeLockRequest(std::string_view body);
+void EncodeLockRequest(const LockRequest& request, std::string& out);
+
+struct LockResponse {
+  std::string lease;
+  int64_t expires_in = 0;  // seconds
+};
+Result<LockResponse> DecodeLockResponse(std::string_view body);
+void EncodeLockResponse(const LockResponse& response, std::string& out);
+
+// An error body {"error": "<code>", "message": "..."} plus, for kLocked,
+// "retry_after": seconds. The code string comes from protocol.h.
+void EncodeError(const Status& status, int64_t retry_after_seconds,
+                 std::string& out);
+// Turns an error body and its HTTP status back into a Status; falls back to
+// the HTTP status when the body is not a protocol error body.
+Status DecodeError(int http_status, std::string_view body,
+                   int64_t* retry_after_seconds = nullptr);
+
+// Appends `text` as a JSON string literal (quotes and escapes).
+void AppendJsonString(std::string_view text, std::string& out);
+
+// Checks that `text` is exactly one JSON object (used for payloads given by
+// applications, e.g. `syncstack put --json`). Errors name the position.
+Status ValidateJsonObject(std::string_view text,
+                          const CodecLimits& limits = {});
+
+}  // namespace syncstack

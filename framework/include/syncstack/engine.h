@@ -1,0 +1,134 @@
+// SyncEngine: one sync run of a device against a server, the seed's three
+// cases with per-record sync state:
+//
+//   lock -> fetch manifest -> merge-join it with the local manifest in id
+//   order -> plan -> synchronise in bounded batches -> apply each answer in
+//   one local transaction that also updates sync state -> release.
+//
+// Per id (local state vs. the server's manifest entry):
+//   only on the server              -> get
+//   both, local synced              -> get if the server's last_update moved
+//   both, local changed/created     -> push, or get if the policy says the
+//                                      server's version is newer (conflict)
+//   both, local deleted             -> push the delete (conflict if the
+//                                      server moved and is newer: get)
+//   only local, created             -> add
+//   only local, changed             -> update (deleted on the server while
+//                                      edited here: the server's policy
+//                                      decides; the outcome is reported)
+//   only local, deleted             -> forget the tombstone (gone on both)
+//   only local, synced              -> deleted on the server: delete here
+//
+// An interrupted run loses nothing: the local store changes only in
+// transactions that carry the data together with its sync state, so the
+// next run does just what is left.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "syncstack/clock.h"
+#include "syncstack/conflict_policy.h"
+#include "syncstack/remote.h"
+#include "syncstack/schema.h"
+#include "syncstack/store.h"
+
+namespace syncstack {
+
+struct SyncOptions {
+  std::string user;
+  std::string password;
+  std::string device = "device";  // names the lock holder
+  // Collections to sync; empty: every collection local or on the server.
+  std::vector<std::string> collections;
+  // Records (or ids) per synchronise call. Default: 500.
+  size_t batch_records = 500;
+  // Payload bytes per synchronise call; a single larger record still goes,
+  // alone. Default: 4 MiB.
+  size_t batch_bytes = 4u << 20;
+  // The mass-deletion guard: stop before deleting, because they are absent
+  // from the server's manifest, more than this share of the local synced
+  // records of a collection... Default: 0.5.
+  double max_delete_share = 0.5;
+  // ...when that is more than this many records. Default: 10.
+  size_t max_delete_floor = 10;
+  // Delete anyway. Default: false.
+  bool allow_mass_delete = false;
+  // Take the server's lock for the run. Default: true.
+  bool lock = true;
+  WriteOptions write;
+};
+
+// Per-case counts of one run.
+struct CaseCounts {
+  uint64_t fetched_new = 0;        // case 1: only on the server -> get
+  uint64_t pulled = 0;             // case 2: server newer -> get
+  uint64_t pushed_updates = 0;     // case 2: local newer -> update
+  uint64_t unchanged = 0;          // case 2: equal
+  uint64_t pushed_adds = 0;        // case 3: created offline -> add
+  uint64_t deleted_here = 0;       // case 3: deleted on the server
+  uint64_t pushed_deletes = 0;     // deleted locally -> delete
+  uint64_t dropped_tombstones = 0; // deleted on both sides
+};
+
+struct ConflictRecord {
+  std::string collection;
+  RecordId id;
+  std::string what;  // e.g. "edited here, deleted on the server"
+  Kept kept = Kept::kServer;
+};
+
+struct SyncReport {
+  CaseCounts cases;
+  std::vector<ConflictRecord> conflicts;
+  uint64_t skipped_local_edits = 0;  // app wrote during the sync: next run
+  TrafficCounters traffic;
+  uint64_t synchronise_calls = 0;
+  std::chrono::microseconds lock_time{0};
+  std::chrono::microseconds fetch_time{0};
+  std::chrono::microseconds plan_time{0};
+  std::chrono::microseconds exchange_time{0};  // synchronise + apply
+  std::chrono::microseconds total_time{0};
+};
+
+// Progress with exact totals, known once the plan is made.
+struct SyncProgress {
+  enum class Phase : uint8_t { kLock, kFetch, kPlan, kExchange, kDone };
+  Phase phase = Phase::kLock;
+  uint64_t done = 0;   // operations finished in this phase
+  uint64_t total = 0;  // operations in this phase
+};
+
+class SyncObserver {
+ public:
+  virtual ~SyncObserver();
+  // Called from the engine's thread; done never decreases within a phase.
+  virtual void OnProgress(const SyncProgress& progress) = 0;
+};
+
+// Not thread-safe: one Run at a time per engine. Other writers of the store
+// (the app, through Replica) may work during a run.
+class SyncEngine {
+ public:
+  // Every reference must outlive the engine. `schema` gives id keys for
+  // collections the server has not shown yet; the manifest teaches the rest.
+  SyncEngine(Store& store, Transport& transport, const ConflictPolicy& policy,
+             Schema schema = {}) noexcept;
+
+  // Runs one sync. Errors: kUnauthorized, kLocked, kLeaseLost, kUnavailable,
+  // kAborted (the mass-deletion guard; nothing was deleted), kConflict,
+  // kIOError, and protocol errors. After an error, what was applied stays
+  // applied and consistent; the next run continues.
+  Result<SyncReport> Run(const SyncOptions& options,
+                         SyncObserver* observer = nullptr);
+
+ private:
+  Store& store_;
+  Transport& transport_;
+  const ConflictPolicy& policy_;
+  Schema schema_;
+};
+
+}  // namespace syncstack

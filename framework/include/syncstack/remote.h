@@ -1,0 +1,61 @@
+// RemoteClient: the protocol's calls, typed. It encodes requests with the
+// codec, hands them to a Transport and decodes the answers, so the engine
+// never sees JSON or bytes in flight.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "syncstack/codec.h"
+#include "syncstack/schema.h"
+#include "syncstack/transport.h"
+
+namespace syncstack {
+
+// Counts what crossed the transport, for reports and benchmarks.
+struct TrafficCounters {
+  uint64_t calls = 0;
+  uint64_t bytes_sent = 0;      // request bodies
+  uint64_t bytes_received = 0;  // response bodies
+};
+
+// Not thread-safe: one RemoteClient per sync run.
+class RemoteClient {
+ public:
+  // `transport` must outlive the client.
+  explicit RemoteClient(Transport& transport, CodecLimits limits = {})
+      : transport_(transport), limits_(limits) {}
+
+  // Errors: kUnauthorized, kUnavailable, and any protocol error.
+  Status Login(std::string_view user, std::string_view password);
+
+  // Takes or renews the lock. Errors: kLocked (message names the holder;
+  // *retry_after_seconds set), kLeaseLost, kUnauthorized, kUnavailable.
+  Result<LockResponse> Lock(std::string_view device,
+                            int64_t* retry_after_seconds = nullptr);
+  Status Unlock();
+
+  // `collections` empty: all.
+  Result<Manifest> Fetch(const std::vector<std::string>& collections);
+
+  // Requires a lease from Lock(). `schema` gives each collection's id key.
+  Result<SyncResponse> Synchronise(const SyncRequest& request,
+                                   const Schema& schema);
+
+  const TrafficCounters& traffic() const noexcept { return traffic_; }
+  const std::string& lease() const noexcept { return lease_; }
+
+ private:
+  Result<Response> Send(Request& request);
+
+  Transport& transport_;
+  CodecLimits limits_;
+  std::string token_;
+  std::string lease_;
+  TrafficCounters traffic_;
+  std::string buffer_;
+};
+
+}  // namespace syncstack

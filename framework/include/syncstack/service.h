@@ -1,0 +1,79 @@
+// SyncService: the server's logic, transport-free. The HTTP server and the
+// file-exchange processor are thin adapters that turn bytes into Requests
+// and call Handle.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "syncstack/clock.h"
+#include "syncstack/codec.h"
+#include "syncstack/conflict_policy.h"
+#include "syncstack/schema.h"
+#include "syncstack/store.h"
+#include "syncstack/sync_lock.h"
+#include "syncstack/transport.h"
+
+namespace syncstack {
+
+// Checks a user's credentials and names the account they own.
+// Thread safety: Login may be called concurrently.
+class Authenticator {
+ public:
+  Authenticator() = default;
+  Authenticator(const Authenticator&) = delete;
+  Authenticator& operator=(const Authenticator&) = delete;
+  virtual ~Authenticator();
+
+  // Returns the account of `user`. Errors: kUnauthorized (unknown user or
+  // wrong password; the two are not told apart), kIOError.
+  virtual Result<std::string> Login(std::string_view user,
+                                    std::string_view password) noexcept = 0;
+};
+
+// For in-process use only (loopback transport, tests, the simulator, the
+// demo): every valid user name logs in, without a password, to the account
+// of the same name. Never put it behind a network listener.
+std::unique_ptr<Authenticator> NewInProcessAuthenticator();
+
+struct SyncServiceOptions {
+  // Lifetime of a login token. Default: 1 hour.
+  std::chrono::seconds token_ttl{3600};
+  // Largest request body accepted (413 beyond). Default: 64 MiB.
+  size_t max_body = 64u << 20;
+  CodecLimits limits;
+};
+
+// Thread safety: all methods may be called concurrently. Writes of one
+// account are serialised by the account's lease.
+class SyncService final : public Handler {
+ public:
+  // Every reference must outlive the service.
+  SyncService(Database& database, const ConflictPolicy& policy, Clock& clock,
+              SyncLock& lock, Authenticator& authenticator, Schema schema,
+              SyncServiceOptions options = {});
+  ~SyncService() override;
+
+  // Routes a protocol request: login, lock, fetch.json, synchronise.json.
+  Response Handle(const Request& request) noexcept override;
+
+  // The typed operations behind Handle, for embedding without JSON.
+  Result<Manifest> Fetch(std::string_view account,
+                         const std::vector<std::string>& collections) noexcept;
+  // Validates all of `request` before applying any of it, then applies it
+  // in one store transaction. REQUIRES: `lease` checked by the caller.
+  Result<SyncResponse> Synchronise(std::string_view account,
+                                   const SyncRequest& request) noexcept;
+
+  const Schema& schema() const noexcept;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace syncstack

@@ -1,0 +1,197 @@
+// Store: where one account's records live, ordered by id, plus the local
+// metadata the engine needs. Database: a set of isolated accounts' stores
+// in one physical database (a device uses one account; a server many).
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "syncstack/function_ref.h"
+#include "syncstack/record.h"
+#include "syncstack/status.h"
+
+namespace syncstack {
+
+struct WriteOptions {
+  // Make the batch durable (fsync or equivalent) before Apply returns.
+  // Default: true.
+  bool sync = true;
+};
+
+// A precondition on one row, checked inside Apply's transaction. It lets
+// the engine apply an answer only if the app did not touch the record
+// since the engine read it.
+struct Expect {
+  bool exists = false;  // false: the row must be absent; the rest is ignored
+  SyncState state = SyncState::kSynced;
+  bool deleted = false;
+  Timestamp timestamp = kNoTimestamp;     // version.timestamp
+  std::optional<std::string> payload;     // compared byte for byte when set
+};
+
+// Returns true if `row` (nullptr: absent) satisfies `expect`.
+bool Satisfies(const Record* row, const Expect& expect) noexcept;
+
+// An ordered list of writes applied atomically by Store::Apply. Reuse a
+// batch after Clear() to keep its buffers.
+class ChangeBatch {
+ public:
+  struct Op {
+    enum class Kind : uint8_t { kPut, kErase };
+    Kind kind = Kind::kPut;
+    Record record;  // kErase uses only collection and id
+    std::optional<Expect> expect;
+  };
+
+  // Inserts or replaces the row (collection, id) with `record`.
+  void Put(Record record, std::optional<Expect> expect = std::nullopt);
+  // Removes the row (collection, id) entirely; absent rows are a no-op.
+  void Erase(std::string collection, RecordId id,
+             std::optional<Expect> expect = std::nullopt);
+  // Sets local metadata `key` (e.g. a checkpoint) in the same transaction.
+  void SetMeta(std::string key, std::string value);
+
+  void Clear() noexcept;
+  bool empty() const noexcept { return ops_.empty() && meta_.empty(); }
+  size_t size() const noexcept { return ops_.size(); }
+
+  const std::vector<Op>& ops() const noexcept { return ops_; }
+  const std::vector<std::pair<std::string, std::string>>& meta()
+      const noexcept {
+    return meta_;
+  }
+
+ private:
+  std::vector<Op> ops_;
+  std::vector<std::pair<std::string, std::string>> meta_;
+};
+
+// Iterates manifest entries of one collection in ascending id order.
+// Usage: for (; it->Valid(); it->Next()) use(it->entry()); then check
+// it->status(). Writes to the store during a scan are allowed: the iterator
+// yields each id at most once and never goes backwards; whether it sees a
+// write made ahead of its position is unspecified.
+class ManifestIterator {
+ public:
+  ManifestIterator() = default;
+  ManifestIterator(const ManifestIterator&) = delete;
+  ManifestIterator& operator=(const ManifestIterator&) = delete;
+  virtual ~ManifestIterator();
+
+  virtual bool Valid() const noexcept = 0;
+  // REQUIRES: Valid(). The reference is good until the next Next().
+  virtual const ManifestEntry& entry() const noexcept = 0;
+  // REQUIRES: Valid()
+  virtual void Next() noexcept = 0;
+  // OK unless the scan stopped on an error (then Valid() is false).
+  virtual Status status() const noexcept = 0;
+};
+
+struct ScanOptions {
+  IdRange range;  // Default: every id.
+  // Yield tombstones (deleted rows) too. Default: true.
+  bool include_tombstones = true;
+};
+
+// Thread safety: all methods may be called concurrently.
+// Errors: never throws; failures come back as Status.
+class Store {
+ public:
+  Store() = default;
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+  virtual ~Store();
+
+  // Applies every op of `batch` in order, atomically: on any error
+  // (including a failed Expect, kConflict) nothing is applied.
+  // Stores keep payload bytes as given and never parse them.
+  // Errors: kConflict, kInvalidArgument (a bad collection name), kIOError,
+  // kCorruption.
+  virtual Status Apply(const WriteOptions& options,
+                       const ChangeBatch& batch) noexcept = 0;
+
+  // Scans `collection`'s manifest in id order (see ManifestIterator).
+  // An unknown collection yields an empty scan. Never returns nullptr.
+  virtual std::unique_ptr<ManifestIterator> Scan(
+      std::string_view collection, const ScanOptions& options) noexcept = 0;
+
+  // Calls `fn` for each id of `ids` that has a row (tombstones included),
+  // in the order of `ids`; missing ids are skipped. The Record reference
+  // is valid only during the call.
+  virtual Status Get(std::string_view collection,
+                     std::span<const RecordId> ids,
+                     FunctionRef<void(const Record&)> fn) noexcept = 0;
+
+  // Names of the collections that have at least one row, sorted.
+  virtual Result<std::vector<std::string>> Collections() noexcept = 0;
+
+  // Local metadata set through ChangeBatch::SetMeta; nullopt if unset.
+  virtual Result<std::optional<std::string>> GetMeta(
+      std::string_view key) noexcept = 0;
+
+  // Convenience: one record, or nullopt.
+  Result<std::optional<Record>> GetOne(std::string_view collection,
+                                       const RecordId& id) noexcept;
+};
+
+// One physical database holding the isolated stores of many accounts.
+class Database {
+ public:
+  Database() = default;
+  Database(const Database&) = delete;
+  Database& operator=(const Database&) = delete;
+  virtual ~Database();
+
+  // Returns the store of `account` (created on first write). Stores of two
+  // accounts never see each other's rows. The Store must not outlive the
+  // Database. Errors: kInvalidArgument for an empty account name.
+  virtual Result<std::shared_ptr<Store>> OpenAccount(
+      std::string_view account) noexcept = 0;
+};
+
+// The account name a device uses for its own records.
+inline constexpr std::string_view kLocalAccount = "local";
+
+// Forwards every call to a target Store; override what you decorate.
+// The target must outlive the wrapper.
+class StoreWrapper : public Store {
+ public:
+  explicit StoreWrapper(Store& target) : target_(target) {}
+  Store& target() const noexcept { return target_; }
+
+  Status Apply(const WriteOptions& options,
+               const ChangeBatch& batch) noexcept override {
+    return target_.Apply(options, batch);
+  }
+  std::unique_ptr<ManifestIterator> Scan(
+      std::string_view collection,
+      const ScanOptions& options) noexcept override {
+    return target_.Scan(collection, options);
+  }
+  Status Get(std::string_view collection, std::span<const RecordId> ids,
+             FunctionRef<void(const Record&)> fn) noexcept override {
+    return target_.Get(collection, ids, fn);
+  }
+  Result<std::vector<std::string>> Collections() noexcept override {
+    return target_.Collections();
+  }
+  Result<std::optional<std::string>> GetMeta(
+      std::string_view key) noexcept override {
+    return target_.GetMeta(key);
+  }
+
+ private:
+  Store& target_;
+};
+
+// An iterator that yields nothing but `status` (for errors and empty scans).
+std::unique_ptr<ManifestIterator> NewErrorIterator(Status status);
+
+// Checks a collection name: [A-Za-z_][A-Za-z0-9_]{0,63}.
+Status ValidateCollectionName(std::string_view name);
+
+}  // namespace syncstack

@@ -1,0 +1,76 @@
+// Transport: moves one protocol request to the server and brings the answer
+// back. It knows nothing about records; HTTP, file exchange and loopback
+// differ only in how the bytes travel.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "syncstack/status.h"
+
+namespace syncstack {
+
+// One protocol request, as PROTOCOL.md describes it.
+struct Request {
+  std::string method;           // "GET", "POST" or "DELETE"
+  std::string path;             // e.g. "/v1/fetch.json" (see protocol.h)
+  std::string query;            // without '?', e.g. "collections=a,b"
+  std::string token;            // bearer token; "" for none
+  std::string lease;            // X-Sync-Lease; "" for none
+  std::string idempotency_key;  // "" for none
+  std::string body;             // JSON
+};
+
+// One protocol answer. Protocol errors (4xx) are Responses, not Statuses.
+struct Response {
+  int status = 200;
+  std::string body;
+  int64_t retry_after = -1;  // seconds (Retry-After); -1 when absent
+};
+
+// The server side of a transport: answers requests. Implemented by
+// SyncService; the HTTP server and the file processor are adapters over it.
+// Thread safety: Handle may be called concurrently.
+class Handler {
+ public:
+  Handler() = default;
+  Handler(const Handler&) = delete;
+  Handler& operator=(const Handler&) = delete;
+  virtual ~Handler();
+
+  // Never fails: every problem becomes an error Response.
+  virtual Response Handle(const Request& request) noexcept = 0;
+};
+
+// Thread safety: Call may be called concurrently unless an implementation
+// says otherwise.
+class Transport {
+ public:
+  Transport() = default;
+  Transport(const Transport&) = delete;
+  Transport& operator=(const Transport&) = delete;
+  virtual ~Transport();
+
+  // Delivers `request` and returns the server's answer (any status).
+  // Errors: kUnavailable when the server could not be reached or the answer
+  // was lost (the request may or may not have been applied), kTooLarge,
+  // kIOError.
+  virtual Result<Response> Call(const Request& request) noexcept = 0;
+};
+
+// Forwards every call to a target Transport; decorators (metrics, logging,
+// fault injection) override Call. The target must outlive the wrapper.
+class TransportWrapper : public Transport {
+ public:
+  explicit TransportWrapper(Transport& target) : target_(target) {}
+  Transport& target() const noexcept { return target_; }
+
+  Result<Response> Call(const Request& request) noexcept override {
+    return target_.Call(request);
+  }
+
+ private:
+  Transport& target_;
+};
+
+}  // namespace syncstack

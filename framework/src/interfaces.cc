@@ -1,0 +1,41 @@
+// Out-of-line virtual destructors and the system clock.
+#include <chrono>
+
+#include "syncstack/clock.h"
+#include "syncstack/conflict_policy.h"
+#include "syncstack/engine.h"
+#include "syncstack/service.h"
+#include "syncstack/store.h"
+#include "syncstack/sync_lock.h"
+#include "syncstack/transport.h"
+
+namespace syncstack {
+
+Store::~Store() = default;
+Database::~Database() = default;
+ManifestIterator::~ManifestIterator() = default;
+Transport::~Transport() = default;
+Handler::~Handler() = default;
+Clock::~Clock() = default;
+ConflictPolicy::~ConflictPolicy() = default;
+SyncLock::~SyncLock() = default;
+Authenticator::~Authenticator() = default;
+SyncObserver::~SyncObserver() = default;
+
+namespace {
+class RealClock final : public Clock {
+ public:
+  Timestamp Now() noexcept override {
+    using namespace std::chrono;
+    return duration_cast<milliseconds>(system_clock::now().time_since_epoch())
+        .count();
+  }
+};
+}  // namespace
+
+Clock& SystemClock() noexcept {
+  static RealClock* clock = new RealClock();
+  return *clock;
+}
+
+}  // namespace syncstack

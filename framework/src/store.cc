@@ -1,0 +1,82 @@
+#include "syncstack/store.h"
+
+namespace syncstack {
+
+bool Satisfies(const Record* row, const Expect& expect) noexcept {
+  if (!expect.exists) return row == nullptr;
+  if (row == nullptr) return false;
+  if (row->state != expect.state || row->deleted != expect.deleted ||
+      row->version.timestamp != expect.timestamp) {
+    return false;
+  }
+  return !expect.payload.has_value() || *expect.payload == row->payload;
+}
+
+void ChangeBatch::Put(Record record, std::optional<Expect> expect) {
+  ops_.push_back(Op{Op::Kind::kPut, std::move(record), std::move(expect)});
+}
+
+void ChangeBatch::Erase(std::string collection, RecordId id,
+                        std::optional<Expect> expect) {
+  Op op;
+  op.kind = Op::Kind::kErase;
+  op.record.collection = std::move(collection);
+  op.record.id = id;
+  op.expect = std::move(expect);
+  ops_.push_back(std::move(op));
+}
+
+void ChangeBatch::SetMeta(std::string key, std::string value) {
+  meta_.emplace_back(std::move(key), std::move(value));
+}
+
+void ChangeBatch::Clear() noexcept {
+  ops_.clear();
+  meta_.clear();
+}
+
+Result<std::optional<Record>> Store::GetOne(std::string_view collection,
+                                            const RecordId& id) noexcept {
+  std::optional<Record> found;
+  Status s = Get(collection, std::span<const RecordId>(&id, 1),
+                 [&](const Record& r) { found = r; });
+  if (!s.ok()) return s;
+  return found;
+}
+
+namespace {
+class ErrorIterator final : public ManifestIterator {
+ public:
+  explicit ErrorIterator(Status status) : status_(std::move(status)) {}
+  bool Valid() const noexcept override { return false; }
+  const ManifestEntry& entry() const noexcept override { return entry_; }
+  void Next() noexcept override {}
+  Status status() const noexcept override { return status_; }
+
+ private:
+  Status status_;
+  ManifestEntry entry_;
+};
+}  // namespace
+
+std::unique_ptr<ManifestIterator> NewErrorIterator(Status status) {
+  return std::make_unique<ErrorIterator>(std::move(status));
+}
+
+Status ValidateCollectionName(std::string_view name) {
+  auto bad = [&] {
+    return Status::InvalidArgument(
+        "bad collection name \"" + std::string(name.substr(0, 80)) +
+        "\": want [A-Za-z_][A-Za-z0-9_]{0,63}");
+  };
+  if (name.empty() || name.size() > 64) return bad();
+  for (size_t i = 0; i < name.size(); ++i) {
+    char c = name[i];
+    bool alpha = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_';
+    bool digit = c >= '0' && c <= '9';
+    if (!alpha && !(digit && i > 0)) return bad();
+  }
+  return Status::Ok();
+}
+
+}  // namespace syncstack
