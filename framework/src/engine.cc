@@ -1,0 +1,628 @@
+#include "syncstack/engine.h"
+
+#include <algorithm>
+#include <map>
+#include <unordered_map>
+
+namespace syncstack {
+namespace {
+
+using SteadyClock = std::chrono::steady_clock;
+
+std::chrono::microseconds Since(SteadyClock::time_point start) {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+      SteadyClock::now() - start);
+}
+
+enum class Action : uint8_t {
+  kGetNew,         // case 1: only on the server
+  kPull,           // case 2: the server's version wins
+  kPushUpdate,     // case 2: the local version wins (or the server decides)
+  kPushAdd,        // case 3: created offline
+  kPushDelete,     // deleted locally
+  kDeleteHere,     // case 3: synced before, gone from the server
+  kDropTombstone,  // deleted on both sides
+};
+
+bool IsLocalOnly(Action a) noexcept {
+  return a == Action::kDeleteHere || a == Action::kDropTombstone;
+}
+
+// One planned operation, with the local row as it was when planned.
+struct PlanOp {
+  uint32_t collection = 0;
+  Action action = Action::kGetNew;
+  RecordId id;
+  bool local_exists = false;
+  SyncState state = SyncState::kSynced;
+  bool deleted = false;
+  Timestamp local_ts = kNoTimestamp;
+  int32_t conflict = -1;  // index into report.conflicts, or -1
+};
+
+// True if `row` (nullptr: absent) is still what `op` planned against.
+bool Unchanged(const Record* row, const PlanOp& op) noexcept {
+  if (!op.local_exists) return row == nullptr;
+  return row != nullptr && row->state == op.state &&
+         row->deleted == op.deleted && row->version.timestamp == op.local_ts;
+}
+
+// The exact current state of `row` as a precondition.
+Expect ExpectRow(const Record* row) {
+  Expect e;
+  if (row == nullptr) return e;
+  e.exists = true;
+  e.state = row->state;
+  e.deleted = row->deleted;
+  e.timestamp = row->version.timestamp;
+  e.payload = row->payload;
+  return e;
+}
+
+// The local rows of one batch, re-read right before each apply attempt.
+using RowMap = std::map<std::pair<uint32_t, RecordId>, Record>;
+
+class Run {
+ public:
+  Run(Store& store, Transport& transport, const ConflictPolicy& policy,
+      Schema& schema, const SyncOptions& options, SyncObserver* observer)
+      : store_(store),
+        remote_(transport),
+        policy_(policy),
+        schema_(schema),
+        options_(options),
+        observer_(observer) {}
+
+  Result<SyncReport> Go();
+
+ private:
+  Status Plan(const Manifest& manifest);
+  Status PlanCollection(uint32_t index, std::vector<Stamp>& remote);
+  int32_t NoteConflict(uint32_t collection, const RecordId& id,
+                       const char* what);
+  Status ApplyLocalOnly(size_t begin, size_t end);
+  Status Exchange(size_t begin, size_t end, size_t& next);
+  Status ReadRows(const std::vector<const PlanOp*>& ops, RowMap& rows);
+  Status RenewLockIfDue();
+  void Progress(SyncProgress::Phase phase, uint64_t done, uint64_t total);
+  const Record* Row(const RowMap& rows, const PlanOp& op) const {
+    auto it = rows.find({op.collection, op.id});
+    return it == rows.end() ? nullptr : &it->second;
+  }
+
+  Store& store_;
+  RemoteClient remote_;
+  const ConflictPolicy& policy_;
+  Schema& schema_;
+  const SyncOptions& options_;
+  SyncObserver* observer_;
+
+  SyncReport report_;
+  std::vector<std::string> names_;  // collections, by index
+  std::vector<PlanOp> plan_;
+  SteadyClock::time_point renew_at_;
+  std::chrono::milliseconds lease_length_{0};
+  uint64_t exchange_done_ = 0;
+  uint64_t exchange_total_ = 0;
+};
+
+void Run::Progress(SyncProgress::Phase phase, uint64_t done, uint64_t total) {
+  if (observer_ == nullptr) return;
+  observer_->OnProgress(SyncProgress{phase, done, total});
+}
+
+int32_t Run::NoteConflict(uint32_t collection, const RecordId& id,
+                          const char* what) {
+  ConflictRecord c;
+  c.collection = names_[collection];
+  c.id = id;
+  c.what = what;
+  report_.conflicts.push_back(std::move(c));
+  return static_cast<int32_t>(report_.conflicts.size() - 1);
+}
+
+Status Run::RenewLockIfDue() {
+  if (!options_.lock || SteadyClock::now() < renew_at_) return Status::Ok();
+  auto lease = remote_.Lock(options_.device);
+  if (!lease.ok()) return lease.status().WithContext("renewing the lock");
+  lease_length_ = std::chrono::seconds(lease->expires_in);
+  renew_at_ = SteadyClock::now() + lease_length_ / 2;
+  return Status::Ok();
+}
+
+// Merge-joins the server's entries (sorted by id) with a local scan.
+Status Run::PlanCollection(uint32_t index, std::vector<Stamp>& remote) {
+  auto by_id = [](const Stamp& a, const Stamp& b) { return a.id < b.id; };
+  if (!std::is_sorted(remote.begin(), remote.end(), by_id)) {
+    std::sort(remote.begin(), remote.end(), by_id);
+  }
+  remote.erase(std::unique(remote.begin(), remote.end(),
+                           [](const Stamp& a, const Stamp& b) {
+                             return a.id == b.id;
+                           }),
+               remote.end());
+
+  const std::string& name = names_[index];
+  auto it = store_.Scan(name, ScanOptions{});
+  size_t r = 0;
+  uint64_t synced_local = 0;
+  uint64_t deletes_by_absence = 0;
+  CaseCounts& cases = report_.cases;
+
+  auto emit = [&](Action action, const RecordId& id, const ManifestEntry* l,
+                  int32_t conflict = -1) {
+    PlanOp op;
+    op.collection = index;
+    op.action = action;
+    op.id = id;
+    if (l != nullptr) {
+      op.local_exists = true;
+      op.state = l->state;
+      op.deleted = l->deleted;
+      op.local_ts = l->version.timestamp;
+    }
+    op.conflict = conflict;
+    plan_.push_back(op);
+  };
+
+  while (true) {
+    const ManifestEntry* l = it->Valid() ? &it->entry() : nullptr;
+    const Stamp* s = r < remote.size() ? &remote[r] : nullptr;
+    if (l == nullptr && s == nullptr) break;
+    if (l == nullptr || (s != nullptr && s->id < l->id)) {
+      emit(Action::kGetNew, s->id, nullptr);  // case 1
+      cases.fetched_new++;
+      ++r;
+      continue;
+    }
+    if (l->state == SyncState::kSynced && !l->deleted) ++synced_local;
+    if (s == nullptr || l->id < s->id) {  // case 3: only local
+      switch (l->state) {
+        case SyncState::kCreated:
+          emit(Action::kPushAdd, l->id, l);
+          cases.pushed_adds++;
+          break;
+        case SyncState::kChanged:
+          // Edited here, deleted on the server: the server's policy decides.
+          emit(Action::kPushUpdate, l->id, l,
+               NoteConflict(index, l->id,
+                            "edited here, deleted on the server"));
+          cases.pushed_updates++;
+          break;
+        case SyncState::kDeleted:
+          emit(Action::kDropTombstone, l->id, l);
+          cases.dropped_tombstones++;
+          break;
+        case SyncState::kSynced:
+          if (l->deleted) break;  // a server-side tombstone row: ignore
+          emit(Action::kDeleteHere, l->id, l);
+          cases.deleted_here++;
+          deletes_by_absence++;
+          break;
+      }
+      it->Next();
+      continue;
+    }
+    // case 2: on both sides.
+    Version server_version{s->last_update, {}};
+    bool server_moved = s->last_update != l->base;
+    switch (l->state) {
+      case SyncState::kSynced:
+        if (l->deleted || server_moved) {
+          emit(Action::kPull, l->id, l);
+          cases.pulled++;
+        } else {
+          cases.unchanged++;
+        }
+        break;
+      case SyncState::kCreated:
+      case SyncState::kChanged:
+      case SyncState::kDeleted: {
+        bool deleted = l->state == SyncState::kDeleted;
+        Action push = deleted                          ? Action::kPushDelete
+                      : l->state == SyncState::kCreated ? Action::kPushAdd
+                                                        : Action::kPushUpdate;
+        if (!server_moved && l->state != SyncState::kCreated) {
+          emit(push, l->id, l);
+        } else {
+          const char* what =
+              l->state == SyncState::kCreated ? "created here and on the server"
+              : deleted ? "deleted here, edited on the server"
+                        : "edited on both sides";
+          int32_t conflict = NoteConflict(index, l->id, what);
+          Order order = policy_.Compare(l->version, server_version);
+          if (order == Order::kBefore) {
+            emit(Action::kPull, l->id, l, conflict);
+            report_.conflicts[conflict].kept = Kept::kServer;
+            cases.pulled++;
+            break;
+          }
+          emit(push, l->id, l, conflict);
+          report_.conflicts[conflict].kept = Kept::kClient;
+        }
+        if (push == Action::kPushDelete) {
+          cases.pushed_deletes++;
+        } else if (push == Action::kPushAdd) {
+          cases.pushed_adds++;
+        } else {
+          cases.pushed_updates++;
+        }
+        break;
+      }
+    }
+    ++r;
+    it->Next();
+  }
+  SYNCSTACK_RETURN_IF_ERROR(it->status());
+
+  // The mass-deletion guard (a truncated or wrongly filtered manifest must
+  // not wipe the device).
+  if (!options_.allow_mass_delete &&
+      deletes_by_absence > options_.max_delete_floor &&
+      static_cast<double>(deletes_by_absence) >
+          options_.max_delete_share * static_cast<double>(synced_local)) {
+    return Status::Aborted(
+        "stopped before deleting " + std::to_string(deletes_by_absence) +
+        " of " + std::to_string(synced_local) + " synced records of \"" +
+        name + "\" that the server no longer lists; nothing was changed. " +
+        "If that is right, sync again allowing mass deletion");
+  }
+  return Status::Ok();
+}
+
+Status Run::Plan(const Manifest& manifest) {
+  std::map<std::string, std::vector<Stamp>> remote;
+  for (const auto& c : manifest.collections) {
+    if (!c.id_key.empty()) {
+      auto known = schema_.IdKey(c.name);
+      if (!known.ok() || *known != c.id_key) schema_.Set(c.name, c.id_key);
+    }
+    auto& entries = remote[c.name];
+    entries.insert(entries.end(), c.entries.begin(), c.entries.end());
+  }
+  std::vector<std::string> names = options_.collections;
+  if (names.empty()) {
+    SYNCSTACK_ASSIGN_OR_RETURN(names, store_.Collections());
+    for (const auto& [name, entries] : remote) names.push_back(name);
+  }
+  std::sort(names.begin(), names.end());
+  names.erase(std::unique(names.begin(), names.end()), names.end());
+  names_ = names;
+  for (uint32_t i = 0; i < names_.size(); ++i) {
+    SYNCSTACK_RETURN_IF_ERROR(ValidateCollectionName(names_[i]));
+    SYNCSTACK_RETURN_IF_ERROR(PlanCollection(i, remote[names_[i]]));
+    Progress(SyncProgress::Phase::kPlan, i + 1, names_.size());
+  }
+  return Status::Ok();
+}
+
+Status Run::ReadRows(const std::vector<const PlanOp*>& ops, RowMap& rows) {
+  rows.clear();
+  std::map<uint32_t, std::vector<RecordId>> ids;
+  for (const PlanOp* op : ops) ids[op->collection].push_back(op->id);
+  for (auto& [collection, list] : ids) {
+    SYNCSTACK_RETURN_IF_ERROR(
+        store_.Get(names_[collection], list, [&](const Record& r) {
+          rows.emplace(std::make_pair(collection, r.id), r);
+        }));
+  }
+  return Status::Ok();
+}
+
+// Deletes by absence and dropped tombstones: no server call needed.
+Status Run::ApplyLocalOnly(size_t begin, size_t end) {
+  std::vector<const PlanOp*> ops;
+  for (size_t i = begin; i < end; ++i) ops.push_back(&plan_[i]);
+  RowMap rows;
+  ChangeBatch batch;
+  for (int attempt = 0;; ++attempt) {
+    SYNCSTACK_RETURN_IF_ERROR(ReadRows(ops, rows));
+    batch.Clear();
+    for (const PlanOp* op : ops) {
+      const Record* row = Row(rows, *op);
+      if (!Unchanged(row, *op)) {
+        report_.skipped_local_edits++;
+        continue;
+      }
+      batch.Erase(names_[op->collection], op->id, ExpectRow(row));
+    }
+    if (batch.empty()) return Status::Ok();
+    Status s = store_.Apply(options_.write, batch);
+    if (s.code() != Status::Code::kConflict || attempt >= 5) return s;
+  }
+}
+
+// Sends plan_[begin, end) (cut short by the byte budget: `next` is where it
+// stopped) in one synchronise call and applies the answer locally.
+Status Run::Exchange(size_t begin, size_t end, size_t& next) {
+  std::vector<const PlanOp*> ops;
+  for (size_t i = begin; i < end; ++i) ops.push_back(&plan_[i]);
+  RowMap rows;
+  SYNCSTACK_RETURN_IF_ERROR(ReadRows(ops, rows));
+
+  // Build the request from the rows as they are now; skip what the app
+  // changed since planning (the next run sees it).
+  SyncRequest request;
+  std::map<uint32_t, size_t> add_at, update_at, del_at, get_at;
+  auto list_for = [&](auto& lists, std::map<uint32_t, size_t>& at,
+                      uint32_t c) -> auto& {
+    auto [pos, inserted] = at.try_emplace(c, lists.size());
+    if (inserted) lists.emplace_back().collection = names_[c];
+    return lists[pos->second];
+  };
+  std::map<std::pair<uint32_t, RecordId>, Record> pushed;  // as sent
+  std::map<std::pair<uint32_t, RecordId>, const PlanOp*> sent;
+  size_t bytes = 0;
+  next = begin;
+  for (const PlanOp* op : ops) {
+    const Record* row = Row(rows, *op);
+    bool carries_payload = op->action == Action::kPushAdd ||
+                           op->action == Action::kPushUpdate;
+    if (bytes > 0 && carries_payload && row != nullptr &&
+        bytes + row->payload.size() > options_.batch_bytes) {
+      break;  // the rest goes in the next call
+    }
+    ++next;
+    if (!Unchanged(row, *op)) {
+      report_.skipped_local_edits++;
+      continue;
+    }
+    auto key = std::make_pair(op->collection, op->id);
+    sent[key] = op;
+    switch (op->action) {
+      case Action::kGetNew:
+      case Action::kPull:
+        list_for(request.get, get_at, op->collection).ids.push_back(op->id);
+        break;
+      case Action::kPushDelete:
+        list_for(request.del, del_at, op->collection).ids.push_back(op->id);
+        pushed[key] = *row;
+        break;
+      case Action::kPushAdd:
+      case Action::kPushUpdate: {
+        auto& list = op->action == Action::kPushAdd
+                         ? list_for(request.add, add_at, op->collection)
+                         : list_for(request.update, update_at, op->collection);
+        list.records.push_back(
+            WireRecord{op->id, row->version.timestamp, row->payload});
+        bytes += row->payload.size();
+        pushed[key] = *row;
+        break;
+      }
+      case Action::kDeleteHere:
+      case Action::kDropTombstone:
+        break;
+    }
+  }
+  if (sent.empty()) return Status::Ok();
+
+  SYNCSTACK_RETURN_IF_ERROR(RenewLockIfDue());
+  auto answer = remote_.Synchronise(request, schema_);
+  if (!answer.ok()) return answer.status();
+  report_.synchronise_calls++;
+
+  // Index the answer.
+  std::map<std::string, uint32_t, std::less<>> index;
+  for (uint32_t i = 0; i < names_.size(); ++i) index[names_[i]] = i;
+  std::map<std::pair<uint32_t, RecordId>, const WireRecord*> got;
+  std::map<std::pair<uint32_t, RecordId>, Timestamp> stamped;
+  std::map<std::pair<uint32_t, RecordId>, Kept> conflicts;
+  for (const auto& c : answer->get) {
+    auto i = index.find(c.collection);
+    if (i == index.end()) continue;
+    for (const auto& r : c.records) got[{i->second, r.id}] = &r;
+  }
+  for (const auto& c : answer->stamps) {
+    auto i = index.find(c.collection);
+    if (i == index.end()) continue;
+    for (const auto& s : c.stamps) stamped[{i->second, s.id}] = s.last_update;
+  }
+  for (const auto& c : answer->conflicts) {
+    auto i = index.find(c.collection);
+    if (i == index.end()) continue;
+    for (const auto& n : c.conflicts) conflicts[{i->second, n.id}] = n.kept;
+  }
+
+  // Apply it in one local transaction, guarded row by row against
+  // concurrent app writes; on a lost race re-read and rebuild.
+  std::vector<const PlanOp*> sent_ops;
+  for (const auto& [key, op] : sent) sent_ops.push_back(op);
+  ChangeBatch batch;
+  for (int attempt = 0;; ++attempt) {
+    SYNCSTACK_RETURN_IF_ERROR(ReadRows(sent_ops, rows));
+    batch.Clear();
+    uint64_t skipped = 0;
+    for (const PlanOp* op : sent_ops) {
+      auto key = std::make_pair(op->collection, op->id);
+      const std::string& collection = names_[op->collection];
+      const Record* row = Row(rows, *op);
+      auto server_record = [&](const WireRecord& w) {
+        Record r;
+        r.collection = collection;
+        r.id = w.id;
+        r.version.timestamp = w.last_update;
+        r.base = w.last_update;
+        r.state = SyncState::kSynced;
+        r.payload = w.payload;
+        return r;
+      };
+      auto g = got.find(key);
+      auto k = conflicts.find(key);
+      auto p = pushed.find(key);
+      if (p == pushed.end()) {  // a get
+        if (!Unchanged(row, *op)) {
+          ++skipped;
+        } else if (g != got.end()) {
+          batch.Put(server_record(*g->second), ExpectRow(row));
+        } else if (row != nullptr && op->state == SyncState::kSynced) {
+          // Deleted on the server since the manifest was made.
+          batch.Erase(collection, op->id, ExpectRow(row));
+        }
+        continue;
+      }
+      const Record& as_sent = p->second;
+      bool untouched = row != nullptr && row->state == as_sent.state &&
+                       row->deleted == as_sent.deleted &&
+                       row->version.timestamp == as_sent.version.timestamp &&
+                       row->payload == as_sent.payload;
+      if (k != conflicts.end() && k->second != Kept::kClient) {
+        // The server kept (or merged into) its own version.
+        if (op->conflict >= 0) {
+          report_.conflicts[op->conflict].kept = k->second;
+        }
+        if (!untouched) {
+          ++skipped;  // a newer local edit stays dirty for the next run
+        } else if (g != got.end()) {
+          batch.Put(server_record(*g->second), ExpectRow(row));
+        } else {
+          batch.Erase(collection, op->id, ExpectRow(row));  // server: deleted
+        }
+        continue;
+      }
+      if (op->conflict >= 0) report_.conflicts[op->conflict].kept = Kept::kClient;
+      if (op->action == Action::kPushDelete) {
+        if (untouched) batch.Erase(collection, op->id, ExpectRow(row));
+        continue;
+      }
+      auto s = stamped.find(key);
+      if (s == stamped.end()) continue;  // not acknowledged: stays dirty
+      if (row == nullptr) continue;      // removed here meanwhile
+      Record updated = *row;
+      updated.base = s->second;
+      if (untouched) {
+        updated.state = SyncState::kSynced;
+        updated.version.timestamp = s->second;
+      } else if (updated.state == SyncState::kCreated) {
+        updated.state = SyncState::kChanged;  // the server has it now
+      }
+      batch.Put(std::move(updated), ExpectRow(row));
+    }
+    Status s = batch.empty() ? Status::Ok()
+                             : store_.Apply(options_.write, batch);
+    if (s.ok()) {
+      report_.skipped_local_edits += skipped;
+      break;
+    }
+    if (s.code() != Status::Code::kConflict || attempt >= 5) return s;
+  }
+
+  // Conflicts the server found that planning did not foresee (e.g. a write
+  // the policy ordered before the server's version).
+  for (const auto& [key, kept] : conflicts) {
+    auto op = sent.find(key);
+    if (op != sent.end() && op->second->conflict >= 0) continue;
+    ConflictRecord c;
+    c.collection = names_[key.first];
+    c.id = key.second;
+    c.what = "the server kept another version";
+    c.kept = kept;
+    report_.conflicts.push_back(std::move(c));
+  }
+  return Status::Ok();
+}
+
+Result<SyncReport> Run::Go() {
+  auto start = SteadyClock::now();
+  auto phase = start;
+  Progress(SyncProgress::Phase::kLock, 0, 1);
+  SYNCSTACK_RETURN_IF_ERROR(remote_.Login(options_.user, options_.password));
+
+  struct Unlocker {
+    RemoteClient* remote = nullptr;
+    ~Unlocker() {
+      if (remote != nullptr) (void)remote->Unlock();
+    }
+  } unlocker;
+  if (options_.lock) {
+    int64_t retry_after = -1;
+    auto lease = remote_.Lock(options_.device, &retry_after);
+    if (!lease.ok()) return lease.status();
+    unlocker.remote = &remote_;
+    lease_length_ = std::chrono::seconds(lease->expires_in);
+    renew_at_ = SteadyClock::now() + lease_length_ / 2;
+  }
+  Progress(SyncProgress::Phase::kLock, 1, 1);
+  report_.lock_time = Since(phase);
+
+  phase = SteadyClock::now();
+  Progress(SyncProgress::Phase::kFetch, 0, 1);
+  auto manifest = remote_.Fetch(options_.collections);
+  if (!manifest.ok()) return manifest.status();
+  Progress(SyncProgress::Phase::kFetch, 1, 1);
+  report_.fetch_time = Since(phase);
+
+  phase = SteadyClock::now();
+  SYNCSTACK_RETURN_IF_ERROR(Plan(*manifest));
+  manifest = Manifest{};  // free it: the plan holds what is needed
+  // Remember id keys the manifest taught, for `ls` and later runs.
+  {
+    auto stored = store_.GetMeta("schema");
+    std::string json = schema_.ToJson();
+    if (stored.ok() && (!stored->has_value() || **stored != json)) {
+      ChangeBatch meta;
+      meta.SetMeta("schema", json);
+      SYNCSTACK_RETURN_IF_ERROR(store_.Apply(options_.write, meta));
+    }
+  }
+  // Local-only work first, then the exchange, each in plan order.
+  std::stable_partition(plan_.begin(), plan_.end(),
+                        [](const PlanOp& op) { return IsLocalOnly(op.action); });
+  report_.plan_time = Since(phase);
+
+  phase = SteadyClock::now();
+  exchange_total_ = plan_.size();
+  Progress(SyncProgress::Phase::kExchange, 0, exchange_total_);
+  size_t i = 0;
+  const size_t per_call = std::max<size_t>(1, options_.batch_records);
+  while (i < plan_.size() && IsLocalOnly(plan_[i].action)) {
+    size_t end = i;
+    while (end < plan_.size() && end - i < per_call &&
+           IsLocalOnly(plan_[end].action)) {
+      ++end;
+    }
+    SYNCSTACK_RETURN_IF_ERROR(ApplyLocalOnly(i, end));
+    exchange_done_ += end - i;
+    Progress(SyncProgress::Phase::kExchange, exchange_done_, exchange_total_);
+    i = end;
+  }
+  while (i < plan_.size()) {
+    size_t end = std::min(plan_.size(), i + per_call);
+    size_t next = i;
+    SYNCSTACK_RETURN_IF_ERROR(Exchange(i, end, next));
+    exchange_done_ += next - i;
+    Progress(SyncProgress::Phase::kExchange, exchange_done_, exchange_total_);
+    i = next;
+  }
+  report_.exchange_time = Since(phase);
+
+  // Release now (an error here is harmless: the lease expires by itself).
+  if (unlocker.remote != nullptr) {
+    unlocker.remote = nullptr;
+    (void)remote_.Unlock();
+  }
+  report_.traffic = remote_.traffic();
+  report_.total_time = Since(start);
+  Progress(SyncProgress::Phase::kDone, 1, 1);
+  return std::move(report_);
+}
+
+}  // namespace
+
+SyncEngine::SyncEngine(Store& store, Transport& transport,
+                       const ConflictPolicy& policy, Schema schema) noexcept
+    : store_(store),
+      transport_(transport),
+      policy_(policy),
+      schema_(std::move(schema)) {}
+
+Result<SyncReport> SyncEngine::Run(const SyncOptions& options,
+                                   SyncObserver* observer) {
+  try {
+    class Run run(store_, transport_, policy_, schema_, options, observer);
+    return run.Go();
+  } catch (const std::exception& e) {
+    return Status::Unavailable(std::string("sync: ") + e.what());
+  }
+}
+
+}  // namespace syncstack

@@ -39,3 +39,26 @@ Clock& SystemClock() noexcept {
 }
 
 }  // namespace syncstack
+
+#include <random>
+
+#include "random_token.h"
+
+namespace syncstack {
+
+std::string NewRandomToken() {
+  static constexpr char kHex[] = "0123456789abcdef";
+  thread_local std::random_device device;
+  std::string out;
+  out.reserve(32);
+  for (int i = 0; i < 4; ++i) {
+    uint32_t word = device();
+    for (int j = 0; j < 8; ++j) {
+      out.push_back(kHex[word & 15]);
+      word >>= 4;
+    }
+  }
+  return out;
+}
+
+}  // namespace syncstack

@@ -1,0 +1,103 @@
+#include "syncstack/remote.h"
+
+#include "syncstack/protocol.h"
+
+namespace syncstack {
+
+Result<Response> RemoteClient::Send(Request& request) {
+  request.token = token_;
+  traffic_.calls++;
+  traffic_.bytes_sent += request.body.size();
+  last_retry_after_ = -1;
+  auto response = transport_.Call(request);
+  if (!response.ok()) return response.status();
+  traffic_.bytes_received += response->body.size();
+  if (response->status >= 400) {
+    last_retry_after_ = response->retry_after;
+    return DecodeError(response->status, response->body, &last_retry_after_);
+  }
+  return response;
+}
+
+Status RemoteClient::Login(std::string_view user, std::string_view password) {
+  Request request;
+  request.method = "POST";
+  request.path = kLoginPath;
+  EncodeLoginRequest(LoginRequest{std::string(user), std::string(password)},
+                     request.body);
+  token_.clear();
+  auto response = Send(request);
+  if (!response.ok()) return response.status().WithContext("login");
+  auto answer = DecodeLoginResponse(response->body);
+  if (!answer.ok()) return answer.status().WithContext("login answer");
+  token_ = std::move(answer->token);
+  return Status::Ok();
+}
+
+Result<LockResponse> RemoteClient::Lock(std::string_view device,
+                                        int64_t* retry_after_seconds) {
+  Request request;
+  request.method = "POST";
+  request.path = kLockPath;
+  request.lease = lease_;
+  EncodeLockRequest(LockRequest{std::string(device)}, request.body);
+  auto response = Send(request);
+  if (!response.ok()) {
+    if (retry_after_seconds != nullptr) *retry_after_seconds = last_retry_after_;
+    return response.status();
+  }
+  auto answer = DecodeLockResponse(response->body);
+  if (!answer.ok()) return answer.status().WithContext("lock answer");
+  lease_ = answer->lease;
+  return answer;
+}
+
+Status RemoteClient::Unlock() {
+  if (lease_.empty()) return Status::Ok();
+  Request request;
+  request.method = "DELETE";
+  request.path = kLockPath;
+  request.lease = lease_;
+  lease_.clear();
+  auto response = Send(request);
+  if (!response.ok()) return response.status().WithContext("unlock");
+  return Status::Ok();
+}
+
+Result<Manifest> RemoteClient::Fetch(
+    const std::vector<std::string>& collections) {
+  Request request;
+  request.method = "GET";
+  request.path = kFetchPath;
+  if (!collections.empty()) {
+    request.query = "collections=";
+    for (size_t i = 0; i < collections.size(); ++i) {
+      if (i > 0) request.query += ',';
+      request.query += collections[i];
+    }
+  }
+  auto response = Send(request);
+  if (!response.ok()) return response.status().WithContext("fetch");
+  auto manifest = DecodeManifest(response->body, limits_);
+  if (!manifest.ok()) return manifest.status().WithContext("fetch answer");
+  return manifest;
+}
+
+Result<SyncResponse> RemoteClient::Synchronise(const SyncRequest& sync,
+                                               const Schema& schema) {
+  Request request;
+  request.method = "POST";
+  request.path = kSynchronisePath;
+  request.lease = lease_;
+  request.body = std::move(buffer_);
+  request.body.clear();
+  EncodeSyncRequest(sync, schema, request.body);
+  auto response = Send(request);
+  buffer_ = std::move(request.body);
+  if (!response.ok()) return response.status().WithContext("synchronise");
+  auto answer = DecodeSyncResponse(response->body, schema, limits_);
+  if (!answer.ok()) return answer.status().WithContext("synchronise answer");
+  return answer;
+}
+
+}  // namespace syncstack

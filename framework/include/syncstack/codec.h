@@ -161,6 +161,24 @@ void EncodeError(const Status& status, int64_t retry_after_seconds,
 Status DecodeError(int http_status, std::string_view body,
                    int64_t* retry_after_seconds = nullptr);
 
+// --- single records, as applications hold them ---
+// An application's record object split into the id key's value (if
+// present), `last_update` (if present) and the rest (the payload).
+struct RecordParts {
+  bool has_id = false;
+  RecordId id;
+  Timestamp last_update = kNoTimestamp;
+  std::string payload;  // as WireRecord::payload
+};
+Result<RecordParts> SplitRecordObject(std::string_view json,
+                                      std::string_view id_key,
+                                      const CodecLimits& limits = {});
+// Appends `{"<id_key>":"<uuid>",<payload members>[,"last_update":"…"]
+// [,<extra_members>]}`. `extra_members` is member text such as
+// `"_state":"created"` (empty for none).
+void EncodeRecordObject(const WireRecord& record, std::string_view id_key,
+                        std::string_view extra_members, std::string& out);
+
 // Appends `text` as a JSON string literal (quotes and escapes).
 void AppendJsonString(std::string_view text, std::string& out);
 

@@ -55,6 +55,7 @@ class RemoteClient {
   std::string token_;
   std::string lease_;
   TrafficCounters traffic_;
+  int64_t last_retry_after_ = -1;  // of the last error answer
   std::string buffer_;
 };
 

@@ -1,0 +1,81 @@
+#include "cli_common.h"
+
+#include <cstdio>
+#include <iostream>
+
+namespace syncstack::cli {
+
+int Fail(std::string_view message) {
+  std::fprintf(stderr, "syncstack: %.*s\n", static_cast<int>(message.size()),
+               message.data());
+  return kExitFailure;
+}
+
+int Fail(const Status& status) { return Fail(status.message()); }
+
+bool ParseArgs(int argc, char** argv, std::string_view usage,
+               const po::options_description& options, po::variables_map& vm,
+               int& exit_code) {
+  po::options_description all(options);
+  all.add_options()("help,h", "show this help");
+  try {
+    po::store(po::command_line_parser(argc, argv).options(all).run(), vm);
+    if (vm.count("help")) {
+      std::cout << "usage: " << usage << "\n\n" << all << "\n";
+      exit_code = kExitOk;
+      return false;
+    }
+    po::notify(vm);
+  } catch (const po::error& e) {
+    std::fprintf(stderr, "syncstack: %s (see --help)\n", e.what());
+    exit_code = kExitUsage;
+    return false;
+  }
+  return true;
+}
+
+Result<LocalStore> OpenLocalStore(std::string_view uri) {
+  DatabaseRegistry registry;
+  RegisterBuiltins(registry);
+  LocalStore local;
+  SYNCSTACK_ASSIGN_OR_RETURN(local.database, registry.Open(uri));
+  SYNCSTACK_ASSIGN_OR_RETURN(local.store,
+                             local.database->OpenAccount(kLocalAccount));
+  SYNCSTACK_ASSIGN_OR_RETURN(std::optional<std::string> learned,
+                             local.store->GetMeta("schema"));
+  if (learned) {
+    auto parsed = Schema::Parse(*learned);
+    if (!parsed.ok()) {
+      return parsed.status().WithContext("the store's learned schema");
+    }
+    for (const auto& [name, key] : parsed->collections()) {
+      local.schema.Set(name, key);
+    }
+  }
+  return local;
+}
+
+std::string DescribeReport(const SyncReport& report) {
+  const CaseCounts& c = report.cases;
+  std::string out;
+  auto item = [&](uint64_t n, const char* what) {
+    if (n == 0) return;
+    out += out.empty() ? "" : ", ";
+    out += std::to_string(n) + " " + what;
+  };
+  item(c.fetched_new, "fetched (case 1: new on the server)");
+  item(c.pulled, "pulled (case 2: newer on the server)");
+  item(c.pushed_updates, "pushed (case 2: newer here)");
+  item(c.pushed_adds, "added (case 3: created offline)");
+  item(c.deleted_here, "deleted here (case 3: deleted on the server)");
+  item(c.pushed_deletes, "deletes pushed");
+  item(c.dropped_tombstones, "deleted on both sides");
+  if (out.empty()) out = "nothing to do";
+  if (!report.conflicts.empty()) {
+    out += "; " + std::to_string(report.conflicts.size()) + " conflict" +
+           (report.conflicts.size() == 1 ? "" : "s");
+  }
+  return out;
+}
+
+}  // namespace syncstack::cli

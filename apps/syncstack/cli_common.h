@@ -1,0 +1,48 @@
+// Helpers shared by the syncstack subcommands.
+#pragma once
+
+#include <boost/program_options.hpp>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "syncstack/engine.h"
+#include "syncstack/registry.h"
+#include "syncstack/schema.h"
+#include "syncstack/store.h"
+
+namespace syncstack::cli {
+
+namespace po = boost::program_options;
+
+// Exit statuses.
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitFailure = 1;  // the operation failed
+inline constexpr int kExitUsage = 2;    // bad command line
+
+// Fills `registry` with every store this build links.
+void RegisterBuiltins(DatabaseRegistry& registry);
+
+// Prints "syncstack: <message>" on stderr; returns kExitFailure.
+int Fail(std::string_view message);
+int Fail(const Status& status);
+
+// Parses `argv` (after the subcommand) against `options`. Returns nullopt
+// and sets `exit_code` when the program should stop: --help (0) or a
+// usage error (2, one line on stderr).
+bool ParseArgs(int argc, char** argv, std::string_view usage,
+               const po::options_description& options, po::variables_map& vm,
+               int& exit_code);
+
+// A device's own database and store, opened from a store URI.
+struct LocalStore {
+  std::unique_ptr<Database> database;
+  std::shared_ptr<Store> store;
+  Schema schema;  // id keys learned from the server; "id" otherwise
+};
+Result<LocalStore> OpenLocalStore(std::string_view uri);
+
+// One line per case of a sync report, for people.
+std::string DescribeReport(const SyncReport& report);
+
+}  // namespace syncstack::cli

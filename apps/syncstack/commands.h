@@ -1,0 +1,14 @@
+// The subcommands. Each takes the arguments after "syncstack" (argv[0] is
+// the subcommand's name) and returns the exit status.
+#pragma once
+
+#include "cli_common.h"
+
+namespace syncstack::cli {
+
+int RunDemo(int argc, char** argv);
+int RunPut(int argc, char** argv);
+int RunRm(int argc, char** argv);
+int RunLs(int argc, char** argv);
+
+}  // namespace syncstack::cli

@@ -1,0 +1,534 @@
+// The three cases and their edges, end to end: devices, engine, loopback,
+// service, store.
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "syncstack/codec.h"
+#include "syncstack/protocol.h"
+#include "world.h"
+
+namespace syncstack::testing {
+namespace {
+
+const RecordId kA = *RecordId::Parse("10000000-0000-4000-8000-000000000001");
+const RecordId kB = *RecordId::Parse("20000000-0000-4000-8000-000000000002");
+const RecordId kC = *RecordId::Parse("30000000-0000-4000-8000-000000000003");
+
+// Records every request body that crosses it.
+class RecordingTransport : public TransportWrapper {
+ public:
+  using TransportWrapper::TransportWrapper;
+  Result<Response> Call(const Request& request) noexcept override {
+    requests.push_back(request);
+    return TransportWrapper::Call(request);
+  }
+  std::vector<Request> requests;
+};
+
+// Fails every synchronise call after the first `allowed` ones.
+class FailingTransport : public TransportWrapper {
+ public:
+  using TransportWrapper::TransportWrapper;
+  Result<Response> Call(const Request& request) noexcept override {
+    if (request.path == kSynchronisePath && allowed-- <= 0) {
+      return Status::Unavailable("network down");
+    }
+    return TransportWrapper::Call(request);
+  }
+  int allowed = 1'000'000;
+};
+
+// Runs `hook` just before each synchronise call is delivered.
+class HookTransport : public TransportWrapper {
+ public:
+  using TransportWrapper::TransportWrapper;
+  Result<Response> Call(const Request& request) noexcept override {
+    if (request.path == kSynchronisePath && hook) {
+      auto once = std::move(hook);  // runs once; may not reset itself
+      hook = nullptr;
+      once();
+    }
+    return TransportWrapper::Call(request);
+  }
+  std::function<void()> hook;
+};
+
+class EngineTest : public ::testing::TestWithParam<StoreKind> {};
+
+TEST_P(EngineTest, Case3CreatedOfflineIsAddedAndCase1FetchesIt) {
+  World w(GetParam());
+  Device& phone = w.AddDevice("phone");
+  Device& laptop = w.AddDevice("laptop");
+  ASSERT_OK(phone.Put("todo", kA, R"({"title":"milk","n":1})"));
+  EXPECT_EQ(phone.Get("todo", kA)->state, SyncState::kCreated);
+
+  ASSERT_OK_AND_ASSIGN(SyncReport r1, phone.Sync());
+  EXPECT_EQ(r1.cases.pushed_adds, 1u);
+  auto synced = phone.Get("todo", kA);
+  EXPECT_EQ(synced->state, SyncState::kSynced);
+  EXPECT_EQ(synced->base, synced->version.timestamp);
+
+  ASSERT_OK_AND_ASSIGN(SyncReport r2, laptop.Sync());
+  EXPECT_EQ(r2.cases.fetched_new, 1u);
+  auto got = laptop.Get("todo", kA);
+  ASSERT_TRUE(got.has_value());
+  EXPECT_EQ(got->payload, R"({"title":"milk","n":1})");
+  EXPECT_EQ(got->state, SyncState::kSynced);
+  EXPECT_EQ(DumpLive(*laptop.store), DumpLive(w.ServerStore()));
+}
+
+TEST_P(EngineTest, Case2NewerSideWinsBothWays) {
+  World w(GetParam());
+  Device& phone = w.AddDevice("phone");
+  Device& laptop = w.AddDevice("laptop");
+  ASSERT_OK(phone.Put("todo", kA, R"({"v":1})"));
+  ASSERT_OK(phone.Put("todo", kB, R"({"v":1})"));
+  ASSERT_TRUE(phone.Sync().ok());
+  ASSERT_TRUE(laptop.Sync().ok());
+
+  w.clock().Advance(1000);
+  ASSERT_OK(laptop.Put("todo", kA, R"({"v":2})"));  // newer here: push
+  ASSERT_OK_AND_ASSIGN(SyncReport up, laptop.Sync());
+  EXPECT_EQ(up.cases.pushed_updates, 1u);
+  EXPECT_TRUE(up.conflicts.empty());
+
+  ASSERT_OK_AND_ASSIGN(SyncReport down, phone.Sync());  // newer there: pull
+  EXPECT_EQ(down.cases.pulled, 1u);
+  EXPECT_EQ(down.cases.unchanged, 1u);
+  EXPECT_EQ(phone.Get("todo", kA)->payload, R"({"v":2})");
+}
+
+TEST_P(EngineTest, BothEditedNewerWriteWinsAndConflictIsReported) {
+  World w(GetParam());
+  Device& phone = w.AddDevice("phone");
+  Device& laptop = w.AddDevice("laptop");
+  ASSERT_OK(phone.Put("todo", kA, R"({"v":0})"));
+  ASSERT_TRUE(phone.Sync().ok());
+  ASSERT_TRUE(laptop.Sync().ok());
+
+  w.clock().Advance(1000);
+  ASSERT_OK(phone.Put("todo", kA, R"({"v":"phone"})"));
+  w.clock().Advance(1000);
+  ASSERT_OK(laptop.Put("todo", kA, R"({"v":"laptop"})"));  // later
+  ASSERT_TRUE(laptop.Sync().ok());
+  ASSERT_OK_AND_ASSIGN(SyncReport r, phone.Sync());
+  ASSERT_EQ(r.conflicts.size(), 1u);
+  EXPECT_EQ(r.conflicts[0].kept, Kept::kServer);
+  EXPECT_EQ(r.conflicts[0].what, "edited on both sides");
+  EXPECT_EQ(phone.Get("todo", kA)->payload, R"({"v":"laptop"})");
+  EXPECT_EQ(phone.Get("todo", kA)->state, SyncState::kSynced);
+}
+
+TEST_P(EngineTest, EqualTimestampsPickTheSameWinnerEverywhere) {
+  World w(GetParam());
+  Device& phone = w.AddDevice("phone");
+  Device& laptop = w.AddDevice("laptop");
+  ASSERT_OK(phone.Put("todo", kA, R"({"v":0})"));
+  ASSERT_TRUE(phone.Sync().ok());
+  ASSERT_TRUE(laptop.Sync().ok());
+  w.clock().Advance(1000);
+  // Same millisecond on both devices, different content.
+  ASSERT_OK(phone.Put("todo", kA, R"({"v":"b"})"));
+  ASSERT_OK(laptop.Put("todo", kA, R"({"v":"a"})"));
+  ASSERT_TRUE(phone.Sync().ok());
+  ASSERT_OK_AND_ASSIGN(SyncReport r, laptop.Sync());
+  // The tie-break prefers the larger payload bytes: "b" beats "a".
+  EXPECT_EQ(r.conflicts.size(), 1u);
+  ASSERT_TRUE(phone.Sync().ok());
+  EXPECT_EQ(laptop.Get("todo", kA)->payload, R"({"v":"b"})");
+  EXPECT_EQ(phone.Get("todo", kA)->payload, R"({"v":"b"})");
+  EXPECT_EQ(DumpLive(*laptop.store), DumpLive(w.ServerStore()));
+
+  // And the other order of syncing gives the same winner.
+  World w2(GetParam());
+  Device& p2 = w2.AddDevice("phone");
+  Device& l2 = w2.AddDevice("laptop");
+  ASSERT_OK(p2.Put("todo", kA, R"({"v":0})"));
+  ASSERT_TRUE(p2.Sync().ok());
+  ASSERT_TRUE(l2.Sync().ok());
+  w2.clock().Advance(1000);
+  ASSERT_OK(p2.Put("todo", kA, R"({"v":"b"})"));
+  ASSERT_OK(l2.Put("todo", kA, R"({"v":"a"})"));
+  ASSERT_TRUE(l2.Sync().ok());
+  ASSERT_TRUE(p2.Sync().ok());
+  ASSERT_TRUE(l2.Sync().ok());
+  EXPECT_EQ(l2.Get("todo", kA)->payload, R"({"v":"b"})");
+  EXPECT_EQ(p2.Get("todo", kA)->payload, R"({"v":"b"})");
+}
+
+TEST_P(EngineTest, CreatedOfflineWithAnIdTheServerAlreadyHas) {
+  World w(GetParam());
+  Device& phone = w.AddDevice("phone");
+  Device& laptop = w.AddDevice("laptop");
+  ASSERT_OK(laptop.Put("todo", kA, R"({"from":"laptop"})"));
+  w.clock().Advance(1000);
+  ASSERT_OK(phone.Put("todo", kA, R"({"from":"phone"})"));  // later
+  ASSERT_TRUE(laptop.Sync().ok());
+  ASSERT_OK_AND_ASSIGN(SyncReport r, phone.Sync());
+  ASSERT_EQ(r.conflicts.size(), 1u);
+  EXPECT_EQ(r.conflicts[0].what, "created here and on the server");
+  EXPECT_EQ(r.conflicts[0].kept, Kept::kClient);
+  ASSERT_TRUE(laptop.Sync().ok());
+  EXPECT_EQ(laptop.Get("todo", kA)->payload, R"({"from":"phone"})");
+  // Never mistaken for a server-side delete: it is still there everywhere.
+  EXPECT_EQ(DumpLive(*phone.store), DumpLive(w.ServerStore()));
+  EXPECT_EQ(DumpLive(*laptop.store), DumpLive(w.ServerStore()));
+}
+
+TEST_P(EngineTest, DeletedBeforeEverSyncedIsNeverSent) {
+  World w(GetParam());
+  RecordingTransport recorder(w.loopback());
+  Device& phone = w.AddDevice("phone", "alice", &recorder);
+  ASSERT_OK(phone.Put("todo", kA, R"({"x":1})"));
+  ASSERT_OK(phone.Remove("todo", kA));
+  EXPECT_FALSE(phone.Get("todo", kA).has_value());
+  ASSERT_OK_AND_ASSIGN(SyncReport r, phone.Sync());
+  EXPECT_EQ(r.cases.pushed_deletes, 0u);
+  EXPECT_EQ(r.synchronise_calls, 0u);
+  for (const auto& req : recorder.requests) {
+    EXPECT_EQ(req.body.find(kA.ToString()), std::string::npos) << req.body;
+  }
+  EXPECT_TRUE(DumpLive(w.ServerStore()).empty());
+}
+
+TEST_P(EngineTest, EditedOfflineAndDeletedOnServerLaterEditWins) {
+  World w(GetParam());
+  Device& phone = w.AddDevice("phone");
+  Device& laptop = w.AddDevice("laptop");
+  ASSERT_OK(phone.Put("todo", kA, R"({"v":0})"));
+  ASSERT_TRUE(phone.Sync().ok());
+  ASSERT_TRUE(laptop.Sync().ok());
+  ASSERT_OK(laptop.Remove("todo", kA));
+  ASSERT_OK_AND_ASSIGN(SyncReport del, laptop.Sync());
+  EXPECT_EQ(del.cases.pushed_deletes, 1u);
+  w.clock().Advance(5000);
+  ASSERT_OK(phone.Put("todo", kA, R"({"v":"edited after the delete"})"));
+  ASSERT_OK_AND_ASSIGN(SyncReport r, phone.Sync());
+  ASSERT_EQ(r.conflicts.size(), 1u);
+  EXPECT_EQ(r.conflicts[0].what, "edited here, deleted on the server");
+  EXPECT_EQ(r.conflicts[0].kept, Kept::kClient);
+  ASSERT_TRUE(laptop.Sync().ok());
+  EXPECT_EQ(laptop.Get("todo", kA)->payload,
+            R"({"v":"edited after the delete"})");
+}
+
+TEST_P(EngineTest, EditedOfflineBeforeTheServerDeleteIsReportedNotLost) {
+  World w(GetParam());
+  Device& phone = w.AddDevice("phone");
+  Device& laptop = w.AddDevice("laptop");
+  ASSERT_OK(phone.Put("todo", kA, R"({"v":0})"));
+  ASSERT_TRUE(phone.Sync().ok());
+  ASSERT_TRUE(laptop.Sync().ok());
+  w.clock().Advance(1000);
+  ASSERT_OK(phone.Put("todo", kA, R"({"v":"early edit"})"));
+  w.clock().Advance(1000);
+  ASSERT_OK(laptop.Remove("todo", kA));
+  w.clock().Advance(1000);
+  ASSERT_TRUE(laptop.Sync().ok());  // the server deletes at a later time
+  ASSERT_OK_AND_ASSIGN(SyncReport r, phone.Sync());
+  ASSERT_EQ(r.conflicts.size(), 1u);
+  EXPECT_EQ(r.conflicts[0].kept, Kept::kServer);  // reported, not silent
+  EXPECT_FALSE(phone.Get("todo", kA).has_value());
+  EXPECT_TRUE(DumpLive(*phone.store).empty());
+}
+
+TEST_P(EngineTest, DeletedOnBothSides) {
+  World w(GetParam());
+  Device& phone = w.AddDevice("phone");
+  Device& laptop = w.AddDevice("laptop");
+  ASSERT_OK(phone.Put("todo", kA, R"({"v":0})"));
+  ASSERT_TRUE(phone.Sync().ok());
+  ASSERT_TRUE(laptop.Sync().ok());
+  ASSERT_OK(phone.Remove("todo", kA));
+  ASSERT_OK(laptop.Remove("todo", kA));
+  ASSERT_TRUE(laptop.Sync().ok());
+  ASSERT_OK_AND_ASSIGN(SyncReport r, phone.Sync());
+  EXPECT_EQ(r.cases.dropped_tombstones, 1u);
+  EXPECT_TRUE(r.conflicts.empty());
+  EXPECT_FALSE(phone.Get("todo", kA).has_value());  // tombstone forgotten
+  EXPECT_TRUE(DumpLive(w.ServerStore()).empty());
+}
+
+TEST_P(EngineTest, Case3SyncedButGoneFromServerIsDeletedHere) {
+  World w(GetParam());
+  Device& phone = w.AddDevice("phone");
+  Device& laptop = w.AddDevice("laptop");
+  ASSERT_OK(phone.Put("todo", kA, R"({"v":0})"));
+  ASSERT_OK(phone.Put("todo", kB, R"({"v":0})"));
+  ASSERT_OK(phone.Put("todo", kC, R"({"v":0})"));
+  ASSERT_TRUE(phone.Sync().ok());
+  ASSERT_TRUE(laptop.Sync().ok());
+  ASSERT_OK(laptop.Remove("todo", kB));
+  ASSERT_TRUE(laptop.Sync().ok());
+  ASSERT_OK_AND_ASSIGN(SyncReport r, phone.Sync());
+  EXPECT_EQ(r.cases.deleted_here, 1u);
+  EXPECT_FALSE(phone.Get("todo", kB).has_value());
+  EXPECT_EQ(DumpLive(*phone.store).size(), 2u);
+}
+
+TEST_P(EngineTest, MassDeletionGuardStopsAndChangesNothing) {
+  World w(GetParam());
+  Device& phone = w.AddDevice("phone");
+  Device& laptop = w.AddDevice("laptop");
+  std::vector<RecordId> ids;
+  for (int i = 0; i < 100; ++i) {
+    ids.push_back(RecordId::Random());
+    ASSERT_OK(phone.Put("todo", ids.back(), R"({"i":1})"));
+  }
+  ASSERT_TRUE(phone.Sync().ok());
+  ASSERT_TRUE(laptop.Sync().ok());
+  for (int i = 0; i < 80; ++i) ASSERT_OK(laptop.Remove("todo", ids[i]));
+  ASSERT_TRUE(laptop.Sync().ok());
+
+  Dump before = DumpLive(*phone.store);
+  auto stopped = phone.Sync();
+  ASSERT_FALSE(stopped.ok());
+  EXPECT_EQ(stopped.status().code(), Status::Code::kAborted);
+  EXPECT_NE(stopped.status().message().find("80 of 100"), std::string::npos)
+      << stopped.status().message();
+  EXPECT_EQ(DumpLive(*phone.store), before);
+
+  phone.options.allow_mass_delete = true;
+  ASSERT_OK_AND_ASSIGN(SyncReport r, phone.Sync());
+  EXPECT_EQ(r.cases.deleted_here, 80u);
+  EXPECT_EQ(DumpLive(*phone.store).size(), 20u);
+}
+
+TEST_P(EngineTest, InterruptedSyncLosesNothingAndResumes) {
+  World w(GetParam());
+  FailingTransport flaky(w.loopback());
+  Device& phone = w.AddDevice("phone", "alice", &flaky);
+  Device& laptop = w.AddDevice("laptop");
+  phone.options.batch_records = 10;
+  for (int i = 0; i < 95; ++i) {
+    ASSERT_OK(phone.Put("todo", RecordId::Random(), R"({"k":"v"})"));
+  }
+  flaky.allowed = 3;  // the 4th call fails: 30 records got through
+  auto failed = phone.Sync();
+  ASSERT_FALSE(failed.ok());
+  EXPECT_EQ(failed.status().code(), Status::Code::kUnavailable);
+  EXPECT_EQ(DumpLive(w.ServerStore()).size(), 30u);
+
+  flaky.allowed = 1'000'000;
+  ASSERT_OK_AND_ASSIGN(SyncReport r, phone.Sync());
+  EXPECT_EQ(r.cases.pushed_adds, 65u);  // only what was left
+  ASSERT_TRUE(laptop.Sync().ok());
+  EXPECT_EQ(DumpLive(*laptop.store).size(), 95u);
+  EXPECT_EQ(DumpLive(*phone.store), DumpLive(w.ServerStore()));
+}
+
+TEST_P(EngineTest, AppWriteDuringSyncIsNeverOverwritten) {
+  World w(GetParam());
+  HookTransport hooked(w.loopback());
+  Device& phone = w.AddDevice("phone", "alice", &hooked);
+  Device& laptop = w.AddDevice("laptop");
+  ASSERT_OK(phone.Put("todo", kA, R"({"v":0})"));
+  ASSERT_OK(phone.Put("todo", kB, R"({"v":0})"));
+  ASSERT_TRUE(phone.Sync().ok());
+  ASSERT_TRUE(laptop.Sync().ok());
+  w.clock().Advance(1000);
+  ASSERT_OK(laptop.Put("todo", kA, R"({"v":"laptop"})"));
+  ASSERT_OK(phone.Put("todo", kB, R"({"v":"pushing"})"));
+  ASSERT_TRUE(laptop.Sync().ok());
+
+  // While the phone's sync is in flight, its app edits both records.
+  hooked.hook = [&] {
+    w.clock().Advance(1000);
+    ASSERT_OK(phone.Put("todo", kA, R"({"v":"app, during sync"})"));
+    ASSERT_OK(phone.Put("todo", kB, R"({"v":"app again"})"));
+  };
+  ASSERT_OK_AND_ASSIGN(SyncReport r, phone.Sync());
+  EXPECT_GE(r.skipped_local_edits, 1u);
+  EXPECT_EQ(phone.Get("todo", kA)->payload, R"({"v":"app, during sync"})");
+  EXPECT_EQ(phone.Get("todo", kB)->payload, R"({"v":"app again"})");
+  EXPECT_NE(phone.Get("todo", kB)->state, SyncState::kSynced);
+
+  ASSERT_TRUE(phone.Sync().ok());  // the next run pushes the app's edits
+  ASSERT_TRUE(laptop.Sync().ok());
+  EXPECT_EQ(laptop.Get("todo", kA)->payload, R"({"v":"app, during sync"})");
+  EXPECT_EQ(laptop.Get("todo", kB)->payload, R"({"v":"app again"})");
+}
+
+TEST_P(EngineTest, ProgressHasExactTotalsAndNeverGoesBack) {
+  World w(GetParam());
+  Device& phone = w.AddDevice("phone");
+  phone.options.batch_records = 7;
+  for (int i = 0; i < 50; ++i) {
+    ASSERT_OK(phone.Put("todo", RecordId::Random(), R"({})"));
+  }
+  struct Observer : SyncObserver {
+    std::vector<SyncProgress> seen;
+    void OnProgress(const SyncProgress& p) override { seen.push_back(p); }
+  } observer;
+  auto r = phone.engine->Run(phone.options, &observer);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  uint64_t last_done = 0;
+  bool saw_exchange = false;
+  for (const auto& p : observer.seen) {
+    EXPECT_LE(p.done, p.total);
+    if (p.phase == SyncProgress::Phase::kExchange) {
+      saw_exchange = true;
+      EXPECT_EQ(p.total, 50u);
+      EXPECT_GE(p.done, last_done);
+      last_done = p.done;
+    }
+  }
+  EXPECT_TRUE(saw_exchange);
+  EXPECT_EQ(last_done, 50u);
+  EXPECT_EQ(observer.seen.back().phase, SyncProgress::Phase::kDone);
+  EXPECT_EQ(r->synchronise_calls, 8u);  // ceil(50 / 7)
+  EXPECT_GT(r->traffic.bytes_sent, 0u);
+}
+
+TEST_P(EngineTest, AccountsAreIsolated) {
+  World w(GetParam());
+  Device& alice = w.AddDevice("a", "alice");
+  Device& bob = w.AddDevice("b", "bob");
+  ASSERT_OK(alice.Put("todo", kA, R"({"owner":"alice"})"));
+  ASSERT_OK(bob.Put("todo", kA, R"({"owner":"bob"})"));  // same UUID
+  ASSERT_TRUE(alice.Sync().ok());
+  ASSERT_TRUE(bob.Sync().ok());
+  ASSERT_TRUE(alice.Sync().ok());
+  EXPECT_EQ(alice.Get("todo", kA)->payload, R"({"owner":"alice"})");
+  EXPECT_EQ(bob.Get("todo", kA)->payload, R"({"owner":"bob"})");
+  EXPECT_EQ(DumpLive(w.ServerStore("bob")).size(), 1u);
+}
+
+TEST_P(EngineTest, AnotherDeviceHoldingTheLockStopsTheSync) {
+  World w(GetParam());
+  Device& phone = w.AddDevice("phone");
+  auto held = w.lock().Acquire("alice", "laptop", "");
+  ASSERT_TRUE(held.ok() && held->granted);
+  auto r = phone.Sync();
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), Status::Code::kLocked);
+  EXPECT_NE(r.status().message().find("laptop"), std::string::npos)
+      << r.status().message();
+  ASSERT_OK(w.lock().Release("alice", held->lease.token));
+  EXPECT_TRUE(phone.Sync().ok());
+}
+
+INSTANTIATE_TEST_SUITE_P(Stores, EngineTest,
+                         ::testing::Values(StoreKind::kMemory,
+                                           StoreKind::kSqlite),
+                         [](const auto& p) { return KindName(p.param); });
+
+// --- the seed's own synchronise.json, through the service ---
+
+std::string ReadTestData(const std::string& name) {
+  const char* dir = std::getenv("SYNCSTACK_TEST_DATA");
+  std::ifstream in(std::string(dir ? dir : "tests/data") + "/" + name);
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  return buffer.str();
+}
+
+TEST(SeedExample, SynchroniseBodyIsDecodedAndApplied) {
+  std::string body = ReadTestData("seed_synchronise.json");
+  ASSERT_FALSE(body.empty()) << "tests/data/seed_synchronise.json missing";
+  Schema schema;  // open: "gifts" and "invitations" are accepted, id "id"
+  schema.Set("budget", "bid");
+  World w(StoreKind::kSqlite, schema);
+
+  Request login{"POST", std::string(kLoginPath), "", "", "", "",
+                R"({"user":"mark","password":"x"})"};
+  Response logged = w.service().Handle(login);
+  ASSERT_EQ(logged.status, 200) << logged.body;
+  auto token = DecodeLoginResponse(logged.body);
+  ASSERT_TRUE(token.ok());
+
+  Request sync{"POST", std::string(kSynchronisePath), "", token->token, "",
+               "", body};
+  Response no_lease = w.service().Handle(sync);
+  EXPECT_EQ(no_lease.status, 428) << no_lease.body;
+
+  Request lock{"POST", std::string(kLockPath), "", token->token, "", "",
+               R"({"device":"android"})"};
+  Response locked = w.service().Handle(lock);
+  ASSERT_EQ(locked.status, 200) << locked.body;
+  sync.lease = DecodeLockResponse(locked.body)->lease;
+
+  Response answer = w.service().Handle(sync);
+  ASSERT_EQ(answer.status, 200) << answer.body;
+  auto decoded = DecodeSyncResponse(answer.body, schema);
+  ASSERT_TRUE(decoded.ok()) << decoded.status().ToString();
+
+  // add (4) and update (5, two of them the same ids as in add) leave six
+  // distinct budget records; the repeated delete ids name no record (no-op);
+  // get of unknown ids is left out of the answer.
+  Dump server = DumpLive(w.ServerStore("mark"));
+  EXPECT_EQ(server.size(), 6u);
+  EXPECT_TRUE(decoded->get.empty());
+  ASSERT_EQ(decoded->stamps.size(), 1u);
+  EXPECT_EQ(decoded->stamps[0].collection, "budget");
+  EXPECT_EQ(decoded->stamps[0].stamps.size(), 6u);
+  auto rings = *RecordId::Parse("edd11083-5efd-4a04-9857-2ff7d16f533f");
+  auto row = w.ServerStore("mark").GetOne("budget", rings);
+  ASSERT_TRUE(row.ok() && row->has_value());
+  EXPECT_NE((*row)->payload.find(R"("expense_title":"Wedding rings")"),
+            std::string::npos);
+  EXPECT_NE((*row)->payload.find(R"("cost":300)"), std::string::npos);
+
+  // Applying the same body again changes nothing (idempotent upserts).
+  Response again = w.service().Handle(sync);
+  ASSERT_EQ(again.status, 200) << again.body;
+  EXPECT_EQ(DumpLive(w.ServerStore("mark")), server);
+}
+
+TEST(SeedExample, BadRequestsChangeNothing) {
+  Schema schema;
+  schema.Set("budget", "bid");
+  schema.MakeStrict();
+  World w(StoreKind::kMemory, schema);
+  Request login{"POST", std::string(kLoginPath), "", "", "", "",
+                R"({"user":"mark","password":"x"})"};
+  auto token = DecodeLoginResponse(w.service().Handle(login).body);
+  ASSERT_TRUE(token.ok());
+  Request lock{"POST", std::string(kLockPath), "", token->token, "", "",
+               R"({"device":"d"})"};
+  auto lease = DecodeLockResponse(w.service().Handle(lock).body);
+  ASSERT_TRUE(lease.ok());
+  const std::string good =
+      R"({"bid":"10000000-0000-4000-8000-000000000001","x":1})";
+  struct Case {
+    std::string body;
+    std::string names;  // a fragment the error message must contain
+  };
+  std::vector<Case> cases = {
+      {"{not json", "JSON"},
+      {R"({"add":{"budget":[)" + good + R"(,{"x":2}]}})", "add.budget[1]"},
+      {R"({"add":{"budget":[)" + good + R"(]},"delete":{"budget":["nope"]}})",
+       "delete.budget[0]"},
+      {R"({"add":{"budget":[)" + good + R"(]},"get":{"gifts":[]}})", "gifts"},
+      {R"({"add":{"budget":)" + good + R"(}})", "add.budget"},
+      {R"({"add":[]})", "add"},
+      {R"({"add":{"budget":[{"bid":"10000000-0000-4000-8000-000000000002",)"
+       R"("x":)" + std::string(5000, '[') + std::string(5000, ']') + "}]}}",
+       "deep"},
+  };
+  for (const auto& c : cases) {
+    Request sync{"POST", std::string(kSynchronisePath), "", token->token,
+                 lease->lease, "", c.body};
+    Response r = w.service().Handle(sync);
+    EXPECT_EQ(r.status, 400) << c.body;
+    Status s = DecodeError(r.status, r.body);
+    EXPECT_EQ(s.code(), Status::Code::kInvalidArgument);
+    EXPECT_NE(s.message().find(c.names), std::string::npos)
+        << "message \"" << s.message() << "\" should name " << c.names
+        << " for " << c.body.substr(0, 120);
+    EXPECT_TRUE(DumpLive(w.ServerStore("mark")).empty()) << c.body;
+  }
+  // Unknown endpoint, no token, foreign lease.
+  Request unknown{"GET", "/v1/nope", "", token->token, "", "", ""};
+  EXPECT_EQ(w.service().Handle(unknown).status, 404);
+  Request anonymous{"GET", std::string(kFetchPath), "", "", "", "", ""};
+  EXPECT_EQ(w.service().Handle(anonymous).status, 401);
+  Request foreign{"POST", std::string(kSynchronisePath), "", token->token,
+                  "not-a-lease", "", "{}"};
+  EXPECT_EQ(w.service().Handle(foreign).status, 409);
+}
+
+}  // namespace
+}  // namespace syncstack::testing

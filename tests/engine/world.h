@@ -1,0 +1,191 @@
+// A test world: one server (SyncService over a Database) and devices with
+// their own stores, talking over the loopback transport.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <unistd.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "syncstack/clock.h"
+#include "syncstack/engine.h"
+#include "syncstack/loopback/loopback_transport.h"
+#include "syncstack/memory/memory_store.h"
+#include "syncstack/policies/last_write_wins.h"
+#include "syncstack/replica.h"
+#include "syncstack/service.h"
+#include "syncstack/sqlite/sqlite_store.h"
+
+namespace syncstack::testing {
+
+enum class StoreKind { kMemory, kSqlite };
+
+inline std::string KindName(StoreKind kind) {
+  return kind == StoreKind::kMemory ? "memory" : "sqlite";
+}
+
+// A fresh empty folder under the system temp dir, removed on destruction.
+class TempDir {
+ public:
+  TempDir() {
+    std::string pattern =
+        (std::filesystem::temp_directory_path() / "syncstack-test-XXXXXX")
+            .string();
+    if (mkdtemp(pattern.data()) == nullptr) std::abort();
+    path_ = pattern;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+inline std::unique_ptr<Database> OpenDatabase(StoreKind kind,
+                                              const TempDir& dir,
+                                              const std::string& name) {
+  if (kind == StoreKind::kMemory) {
+    auto db = OpenMemoryDatabase();
+    EXPECT_TRUE(db.ok()) << db.status().ToString();
+    return std::move(db).value();
+  }
+  SqliteDatabaseOptions options;
+  options.path = (dir.path() / (name + ".db")).string();
+  auto db = OpenSqliteDatabase(options);
+  EXPECT_TRUE(db.ok()) << db.status().ToString();
+  return std::move(db).value();
+}
+
+// The live records of a store: (collection, id) -> payload and timestamp.
+using Dump = std::map<std::pair<std::string, RecordId>,
+                      std::pair<std::string, Timestamp>>;
+
+inline Dump DumpLive(Store& store) {
+  Dump dump;
+  auto names = store.Collections();
+  EXPECT_TRUE(names.ok());
+  for (const auto& name : *names) {
+    std::vector<RecordId> ids;
+    ScanOptions scan;
+    scan.include_tombstones = false;
+    auto it = store.Scan(name, scan);
+    for (; it->Valid(); it->Next()) ids.push_back(it->entry().id);
+    EXPECT_TRUE(it->status().ok()) << it->status().ToString();
+    EXPECT_TRUE(store
+                    .Get(name, ids,
+                         [&](const Record& r) {
+                           dump[{name, r.id}] = {r.payload,
+                                                 r.version.timestamp};
+                         })
+                    .ok());
+  }
+  return dump;
+}
+
+struct Device {
+  std::string name;
+  std::unique_ptr<Database> database;
+  std::shared_ptr<Store> store;
+  std::unique_ptr<Replica> replica;
+  std::unique_ptr<SyncEngine> engine;
+  SyncOptions options;
+
+  Status Put(std::string_view collection, const RecordId& id,
+             std::string_view json) {
+    return replica->Put(collection, id, json);
+  }
+  Status Remove(std::string_view collection, const RecordId& id) {
+    return replica->Remove(collection, id);
+  }
+  Result<SyncReport> Sync() { return engine->Run(options); }
+  std::optional<Record> Get(std::string_view collection, const RecordId& id) {
+    auto r = store->GetOne(collection, id);
+    EXPECT_TRUE(r.ok());
+    return r.ok() ? *r : std::nullopt;
+  }
+};
+
+class World {
+ public:
+  explicit World(StoreKind kind, Schema schema = {},
+                 Timestamp start = 1'700'000'000'000)
+      : kind_(kind), schema_(std::move(schema)), clock_(start) {
+    server_db_ = OpenDatabase(kind, dir_, "server");
+    lock_ = NewMemorySyncLock(clock_, std::chrono::seconds(30));
+    auth_ = NewInProcessAuthenticator();
+    service_ = std::make_unique<SyncService>(*server_db_, *policy_, clock_,
+                                             *lock_, *auth_, schema_);
+    loopback_ = NewLoopbackTransport(*service_);
+  }
+
+  // Adds a device of `user`. Its transport is `transport` if given (it must
+  // outlive the world), else the plain loopback.
+  Device& AddDevice(const std::string& name, const std::string& user = "alice",
+                    Transport* transport = nullptr) {
+    auto d = std::make_unique<Device>();
+    d->name = name;
+    d->database = OpenDatabase(kind_, dir_, name);
+    auto store = d->database->OpenAccount(kLocalAccount);
+    EXPECT_TRUE(store.ok());
+    d->store = *store;
+    d->replica = std::make_unique<Replica>(*d->store, *policy_, clock_);
+    d->engine = std::make_unique<SyncEngine>(
+        *d->store, transport ? *transport : *loopback_, *policy_, schema_);
+    d->options.user = user;
+    d->options.device = name;
+    devices_.push_back(std::move(d));
+    return *devices_.back();
+  }
+
+  Store& ServerStore(const std::string& account = "alice") {
+    auto store = server_db_->OpenAccount(account);
+    EXPECT_TRUE(store.ok());
+    server_stores_.push_back(*store);
+    return *server_stores_.back();
+  }
+
+  ManualClock& clock() { return clock_; }
+  SyncService& service() { return *service_; }
+  Transport& loopback() { return *loopback_; }
+  SyncLock& lock() { return *lock_; }
+  const ConflictPolicy& policy() { return *policy_; }
+
+ private:
+  StoreKind kind_;
+  Schema schema_;
+  TempDir dir_;
+  ManualClock clock_;
+  std::unique_ptr<ConflictPolicy> policy_ = NewLastWriteWinsPolicy();
+  std::unique_ptr<Database> server_db_;
+  std::unique_ptr<SyncLock> lock_;
+  std::unique_ptr<Authenticator> auth_;
+  std::unique_ptr<SyncService> service_;
+  std::unique_ptr<Transport> loopback_;
+  std::vector<std::unique_ptr<Device>> devices_;
+  std::vector<std::shared_ptr<Store>> server_stores_;
+};
+
+// Asserts a Result is OK and yields its value.
+#define ASSERT_OK_AND_ASSIGN(lhs, expr) \
+  ASSERT_OK_AND_ASSIGN_IMPL(SYNCSTACK_CONCAT(_r_, __LINE__), lhs, expr)
+#define ASSERT_OK_AND_ASSIGN_IMPL(tmp, lhs, expr) \
+  auto tmp = (expr);                              \
+  ASSERT_TRUE(tmp.ok()) << tmp.status().ToString(); \
+  lhs = std::move(tmp).value()
+#define ASSERT_OK(expr)                                \
+  do {                                                 \
+    ::syncstack::Status _s = (expr);                   \
+    ASSERT_TRUE(_s.ok()) << _s.ToString();             \
+  } while (0)
+
+}  // namespace syncstack::testing
