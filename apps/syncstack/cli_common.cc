@@ -68,7 +68,7 @@ std::string DescribeReport(const SyncReport& report) {
   item(c.pushed_updates, "pushed (case 2: newer here)");
   item(c.pushed_adds, "added (case 3: created offline)");
   item(c.deleted_here, "deleted here (case 3: deleted on the server)");
-  item(c.pushed_deletes, "deletes pushed");
+  item(c.pushed_deletes, "local deletes pushed");
   item(c.dropped_tombstones, "deleted on both sides");
   if (out.empty()) out = "nothing to do";
   if (!report.conflicts.empty()) {

@@ -92,8 +92,8 @@ class Demo {
       SYNCSTACK_ASSIGN_OR_RETURN(d.store,
                                  d.database->OpenAccount(kLocalAccount));
       d.replica = std::make_unique<Replica>(*d.store, *policy_, clock_);
-      d.engine = std::make_unique<SyncEngine>(*d.store, *transport_,
-                                              *policy_, schema);
+      d.engine =
+          std::make_unique<SyncEngine>(*d.store, *transport_, *policy_, schema);
       devices_.push_back(std::move(d));
     }
     return Status::Ok();
@@ -137,14 +137,16 @@ class Demo {
              invites = RecordId::Random(), venue = RecordId::Random(),
              rings = RecordId::Random();
 
-    std::printf("1. The phone, offline, creates three todos and a budget "
-                "line, then syncs.\n");
+    std::printf(
+        "1. The phone, offline, creates three todos and a budget "
+        "line, then syncs.\n");
     SYNCSTACK_RETURN_IF_ERROR(
         Put(phone(), "todo", milk, R"({"title":"buy milk","done":false})"));
     SYNCSTACK_RETURN_IF_ERROR(Put(phone(), "todo", florist,
                                   R"({"title":"call florist","done":false})"));
-    SYNCSTACK_RETURN_IF_ERROR(Put(
-        phone(), "todo", invites, R"({"title":"send invitations","done":false})"));
+    SYNCSTACK_RETURN_IF_ERROR(
+        Put(phone(), "todo", invites,
+            R"({"title":"send invitations","done":false})"));
     SYNCSTACK_RETURN_IF_ERROR(Put(
         phone(), "budget", rings,
         R"({"expense_title":"Wedding rings","cost":300,"note":"ΓΙΑ ΤΗ ΝΥΦΗ 💍"})"));
@@ -161,8 +163,9 @@ class Demo {
         Put(phone(), "todo", milk, R"({"title":"buy milk","done":true})"));
     SYNCSTACK_RETURN_IF_ERROR(
         Put(phone(), "todo", venue, R"({"title":"book venue","done":false})"));
-    SYNCSTACK_RETURN_IF_ERROR(Put(laptop(), "todo", florist,
-                                  R"({"title":"call florist at 9","done":false})"));
+    SYNCSTACK_RETURN_IF_ERROR(
+        Put(laptop(), "todo", florist,
+            R"({"title":"call florist at 9","done":false})"));
     clock_.Advance(1000);
     SYNCSTACK_RETURN_IF_ERROR(laptop().replica->Remove("todo", invites));
     SYNCSTACK_RETURN_IF_ERROR(Sync(phone()));
@@ -172,10 +175,11 @@ class Demo {
     std::printf(
         "\n4. A conflict: both edit \"book venue\" offline; the laptop's "
         "edit is later.\n");
-    SYNCSTACK_RETURN_IF_ERROR(Put(phone(), "todo", venue,
-                                  R"({"title":"book venue","done":true})"));
-    SYNCSTACK_RETURN_IF_ERROR(Put(
-        laptop(), "todo", venue, R"({"title":"book the old mill","done":false})"));
+    SYNCSTACK_RETURN_IF_ERROR(
+        Put(phone(), "todo", venue, R"({"title":"book venue","done":true})"));
+    SYNCSTACK_RETURN_IF_ERROR(
+        Put(laptop(), "todo", venue,
+            R"({"title":"book the old mill","done":false})"));
     SYNCSTACK_RETURN_IF_ERROR(Sync(laptop()));
     SYNCSTACK_RETURN_IF_ERROR(Sync(phone()));
     SYNCSTACK_RETURN_IF_ERROR(Sync(laptop()));
@@ -202,9 +206,10 @@ class Demo {
       }
     }
     if (!converged) return Fail("the devices did not converge");
-    std::printf("\nConverged: the phone, the laptop and the server hold the "
-                "same %zu records.\n",
-                server->size());
+    std::printf(
+        "\nConverged: the phone, the laptop and the server hold the "
+        "same %zu records.\n",
+        server->size());
     return kExitOk;
   }
 

@@ -12,12 +12,13 @@ namespace syncstack::cli {
 int RunPut(int argc, char** argv) {
   po::options_description options("put options");
   std::string uri, collection, id_text, json;
-  options.add_options()
-      ("store", po::value(&uri)->required(), "store URI, e.g. sqlite:app.db")
-      ("collection", po::value(&collection)->required(), "collection name")
-      ("id", po::value(&id_text), "record UUID (default: the JSON's id key, "
-                                  "else a new random one)")
-      ("json", po::value(&json)->required(), "the record, a JSON object");
+  options.add_options()("store", po::value(&uri)->required(),
+                        "store URI, e.g. sqlite:app.db")(
+      "collection", po::value(&collection)->required(), "collection name")(
+      "id", po::value(&id_text),
+      "record UUID (default: the JSON's id key, "
+      "else a new random one)")("json", po::value(&json)->required(),
+                                "the record, a JSON object");
   po::variables_map vm;
   int exit_code = kExitOk;
   if (!ParseArgs(argc, argv,
@@ -53,10 +54,10 @@ int RunPut(int argc, char** argv) {
 int RunRm(int argc, char** argv) {
   po::options_description options("rm options");
   std::string uri, collection, id_text;
-  options.add_options()
-      ("store", po::value(&uri)->required(), "store URI, e.g. sqlite:app.db")
-      ("collection", po::value(&collection)->required(), "collection name")
-      ("id", po::value(&id_text)->required(), "record UUID");
+  options.add_options()("store", po::value(&uri)->required(),
+                        "store URI, e.g. sqlite:app.db")(
+      "collection", po::value(&collection)->required(), "collection name")(
+      "id", po::value(&id_text)->required(), "record UUID");
   po::variables_map vm;
   int exit_code = kExitOk;
   if (!ParseArgs(argc, argv,
@@ -78,16 +79,17 @@ int RunRm(int argc, char** argv) {
 int RunLs(int argc, char** argv) {
   po::options_description options("ls options");
   std::string uri, only;
-  options.add_options()
-      ("store", po::value(&uri)->required(), "store URI, e.g. sqlite:app.db")
-      ("collection", po::value(&only), "list only this collection")
-      ("json", "one JSON object per line: the record with its id key and "
-               "last_update, sync metadata under keys starting with _");
+  options.add_options()("store", po::value(&uri)->required(),
+                        "store URI, e.g. sqlite:app.db")(
+      "collection", po::value(&only), "list only this collection")(
+      "json",
+      "one JSON object per line: the record with its id key and "
+      "last_update, sync metadata under keys starting with _");
   po::variables_map vm;
   int exit_code = kExitOk;
   if (!ParseArgs(argc, argv,
-                 "syncstack ls --store URI [--collection C] [--json]",
-                 options, vm, exit_code)) {
+                 "syncstack ls --store URI [--collection C] [--json]", options,
+                 vm, exit_code)) {
     return exit_code;
   }
   bool as_json = vm.count("json") > 0;

@@ -31,7 +31,10 @@ int main() {
 
   // Sync: lock, manifest, three cases, batches, release.
   SyncEngine engine(*store, *transport, *policy);
-  auto report = engine.Run({.user = "alice", .device = "phone"});
+  SyncOptions options;
+  options.user = "alice";
+  options.device = "phone";
+  auto report = engine.Run(options);
   if (!report.ok()) {
     return std::fprintf(stderr, "%s\n", report.status().ToString().c_str()), 1;
   }

@@ -99,7 +99,7 @@ std::string_view IdKeyFor(const Schema& schema, std::string_view collection) {
 
 // {"<id key>":"<uuid>",<payload members>,"last_update":"<ts>"}
 void AppendRecord(const WireRecord& record, std::string_view quoted_key_colon,
-                  std::string& out) {
+                  std::string& out, std::string_view extra_members = {}) {
   out += '{';
   out += quoted_key_colon;
   AppendQuotedId(record.id, out);
@@ -111,6 +111,10 @@ void AppendRecord(const WireRecord& record, std::string_view quoted_key_colon,
   if (record.last_update != kNoTimestamp) {
     out += ",\"last_update\":";
     AppendQuotedTimestamp(record.last_update, out);
+  }
+  if (!extra_members.empty()) {
+    out += ',';
+    out += extra_members;
   }
   out += '}';
 }
@@ -179,7 +183,7 @@ void AppendStampItems(const std::vector<Stamp>& stamps, std::string_view key,
   constexpr std::string_view kTail = "\"}";
   const size_t full = head.size() + 36 + kMid.size() + 23 + kTail.size();
   const size_t bare = head.size() + 36 + 2;  // `"}` without last_update
-  size_t total = stamps.size() - 1;  // commas
+  size_t total = stamps.size() - 1;          // commas
   for (const Stamp& s : stamps) {
     total += s.last_update != kNoTimestamp ? full : bare;
   }
@@ -236,9 +240,8 @@ class ListReader final : public json::EventHandler<ListReader> {
   // an error if `unknown_keys` is non-empty (it then lists the allowed
   // ones), else skipped.
   ListReader(std::string_view text, const json::SpanStream& in,
-             const CodecLimits& limits, const Schema& schema,
-             Section* sections, size_t n_sections,
-             std::string_view unknown_keys)
+             const CodecLimits& limits, const Schema& schema, Section* sections,
+             size_t n_sections, std::string_view unknown_keys)
       : EventHandler(in, limits.max_depth),
         text_(text.data()),
         schema_(schema),
@@ -258,10 +261,31 @@ class ListReader final : public json::EventHandler<ListReader> {
         is_manifest_(true),
         sec_(manifest) {}
 
+  // One application record object (SplitRecordObject), read into `record`;
+  // its id key is optional.
+  ListReader(std::string_view text, const json::SpanStream& in,
+             const CodecLimits& limits, std::string_view id_key,
+             WireRecord* record)
+      : EventHandler(in, limits.max_depth),
+        text_(text.data()),
+        schema_(OpenSchema()),
+        sections_(&single_section_),
+        n_sections_(1),
+        is_single_(true),
+        sec_(&single_section_),
+        id_key_(id_key),
+        record_(record) {}
+
+  bool has_id() const noexcept { return has_id_; }
+
   bool OnEvent(Event e, std::string_view text) {
     switch (state_) {
       case State::kTop:
         if (e != Event::kStartObject) return Fail(NotA("an object", e));
+        if (is_single_) {
+          BeginRecord();
+          return true;
+        }
         state_ = is_manifest_ ? State::kCollKey : State::kSectionKey;
         return true;
       case State::kSectionKey:
@@ -327,6 +351,13 @@ class ListReader final : public json::EventHandler<ListReader> {
 
   // The part being read, e.g. `add.budget[2].bid`.
   std::string Where() const {
+    if (is_single_) {
+      if (state_ != State::kMemberValue || member_ == Member::kPayload) {
+        return "record";
+      }
+      return "record." +
+             std::string(member_ == Member::kId ? IdKey() : kLastUpdate);
+    }
     std::string w;
     switch (state_) {
       case State::kTop:
@@ -470,17 +501,16 @@ class ListReader final : public json::EventHandler<ListReader> {
       return true;
     }
     if (e != Event::kStartObject) {
-      return Fail(NotA(kind == ListKind::kRecords ? "a record object"
-                                                  : "an object",
-                       e));
+      return Fail(NotA(
+          kind == ListKind::kRecords ? "a record object" : "an object", e));
+    }
+    if (kind == ListKind::kRecords) {
+      record_ = &crecords_->records.emplace_back();
+      BeginRecord();
+      return true;
     }
     has_id_ = has_last_update_ = has_kept_ = false;
     switch (kind) {
-      case ListKind::kRecords:
-        record_ = &crecords_->records.emplace_back();
-        record_->payload.assign(1, '{');
-        first_payload_member_ = true;
-        break;
       case ListKind::kStamps:
         stamp_ = &cstamps_->stamps.emplace_back();
         break;
@@ -490,6 +520,7 @@ class ListReader final : public json::EventHandler<ListReader> {
       case ListKind::kConflicts:
         note_ = &cconflicts_->conflicts.emplace_back();
         break;
+      case ListKind::kRecords:
       case ListKind::kIds:
       case ListKind::kSkip:
         break;
@@ -497,6 +528,15 @@ class ListReader final : public json::EventHandler<ListReader> {
     last_end_ = Tell() + 1;  // just past the '{'
     state_ = State::kMemberKey;
     return true;
+  }
+
+  // At the '{' of a record to be read into record_.
+  void BeginRecord() {
+    has_id_ = has_last_update_ = false;
+    record_->payload.assign(1, '{');
+    first_payload_member_ = true;
+    last_end_ = Tell() + 1;  // just past the '{'
+    state_ = State::kMemberKey;
   }
 
   bool BeginMember(std::string_view key) {
@@ -522,8 +562,8 @@ class ListReader final : public json::EventHandler<ListReader> {
       const void* quote =
           std::memchr(text_ + last_end_, '"', Tell() - last_end_);
       assert(quote != nullptr);
-      member_start_ = static_cast<size_t>(static_cast<const char*>(quote) -
-                                          text_);
+      member_start_ =
+          static_cast<size_t>(static_cast<const char*>(quote) - text_);
     } else if (kind == ListKind::kManifest && !has_id_) {
       return Fail("id key " + Quoted(key) + " differs from " +
                   Quoted(mcoll_->id_key) + " of the entries before");
@@ -542,9 +582,15 @@ class ListReader final : public json::EventHandler<ListReader> {
         if (!id.ok()) return Fail(id.status().message());
         has_id_ = true;
         switch (sec_->kind) {
-          case ListKind::kRecords: record_->id = *id; break;
-          case ListKind::kConflicts: note_->id = *id; break;
-          default: stamp_->id = *id; break;
+          case ListKind::kRecords:
+            record_->id = *id;
+            break;
+          case ListKind::kConflicts:
+            note_->id = *id;
+            break;
+          default:
+            stamp_->id = *id;
+            break;
         }
         break;
       }
@@ -599,6 +645,11 @@ class ListReader final : public json::EventHandler<ListReader> {
 
   bool EndEntry() {
     const ListKind kind = sec_->kind;
+    if (is_single_) {
+      record_->payload += '}';
+      state_ = State::kDone;
+      return true;
+    }
     if (!has_id_) {
       if (kind == ListKind::kManifest && mcoll_->id_key.empty()) {
         return Fail("entry has no id key");
@@ -624,6 +675,8 @@ class ListReader final : public json::EventHandler<ListReader> {
   const size_t n_sections_;
   const std::string_view unknown_keys_;
   const bool is_manifest_ = false;
+  const bool is_single_ = false;
+  Section single_section_{.name = "record", .kind = ListKind::kRecords};
 
   State state_ = State::kTop;
   State skip_return_ = State::kTop;
@@ -801,9 +854,12 @@ class ObjectValidator final : public json::EventHandler<ObjectValidator> {
 
 std::string_view KeptName(Kept kept) noexcept {
   switch (kept) {
-    case Kept::kServer: return "server";
-    case Kept::kClient: return "client";
-    case Kept::kMerged: return "merged";
+    case Kept::kServer:
+      return "server";
+    case Kept::kClient:
+      return "client";
+    case Kept::kMerged:
+      return "merged";
   }
   return "server";
 }
@@ -838,13 +894,27 @@ void AppendJsonString(std::string_view text, std::string& out) {
     }
     flush(p);
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\b': out += "\\b"; break;
-      case '\f': out += "\\f"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\b':
+        out += "\\b";
+        break;
+      case '\f':
+        out += "\\f";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
       default: {
         const char esc[6] = {'\\', 'u', '0', '0', kHex[c >> 4], kHex[c & 15]};
         out.append(esc, 6);
@@ -903,9 +973,7 @@ Result<SyncResponse> DecodeSyncResponse(std::string_view body,
   SyncResponse response;
   Section sections[] = {
       {.name = "get", .kind = ListKind::kRecords, .records = &response.get},
-      {.name = "stamps",
-       .kind = ListKind::kStamps,
-       .stamps = &response.stamps},
+      {.name = "stamps", .kind = ListKind::kStamps, .stamps = &response.stamps},
       {.name = "conflicts",
        .kind = ListKind::kConflicts,
        .conflicts = &response.conflicts},
@@ -927,26 +995,25 @@ void EncodeSyncResponse(const SyncResponse& response, const Schema& schema,
   out += ",\"stamps\":";
   AppendSection(response.stamps, out,
                 [&](const CollectionStamps& c, std::string& o) {
-                  AppendStampItems(c.stamps, IdKeyFor(schema, c.collection),
-                                   o);
+                  AppendStampItems(c.stamps, IdKeyFor(schema, c.collection), o);
                 });
   out += ",\"conflicts\":";
-  AppendSection(
-      response.conflicts, out,
-      [&](const CollectionConflicts& c, std::string& o) {
-        const std::string key = KeyColon(IdKeyFor(schema, c.collection));
-        bool first = true;
-        for (const ConflictNote& note : c.conflicts) {
-          if (!first) o += ',';
-          first = false;
-          o += '{';
-          o += key;
-          AppendQuotedId(note.id, o);
-          o += ",\"kept\":\"";
-          o += KeptName(note.kept);
-          o += "\"}";
-        }
-      });
+  AppendSection(response.conflicts, out,
+                [&](const CollectionConflicts& c, std::string& o) {
+                  const std::string key =
+                      KeyColon(IdKeyFor(schema, c.collection));
+                  bool first = true;
+                  for (const ConflictNote& note : c.conflicts) {
+                    if (!first) o += ',';
+                    first = false;
+                    o += '{';
+                    o += key;
+                    AppendQuotedId(note.id, o);
+                    o += ",\"kept\":\"";
+                    o += KeptName(note.kept);
+                    o += "\"}";
+                  }
+                });
   out += '}';
 }
 
@@ -968,8 +1035,7 @@ void EncodeManifest(const Manifest& manifest, std::string& out) {
   out.clear();
   size_t estimate = 2;
   for (const Manifest::Collection& c : manifest.collections) {
-    estimate += c.name.size() + 6 +
-                c.entries.size() * (c.id_key.size() + 84);
+    estimate += c.name.size() + 6 + c.entries.size() * (c.id_key.size() + 84);
   }
   out.reserve(estimate);
   out += '{';
@@ -983,6 +1049,28 @@ void EncodeManifest(const Manifest& manifest, std::string& out) {
     out += ']';
   }
   out += '}';
+}
+
+// --- single records ---
+
+Result<RecordParts> SplitRecordObject(std::string_view json,
+                                      std::string_view id_key,
+                                      const CodecLimits& limits) {
+  WireRecord record;
+  json::SpanStream in(json);
+  ListReader reader(json, in, limits, id_key, &record);
+  SYNCSTACK_RETURN_IF_ERROR(json::Parse(json, in, reader, "record"));
+  RecordParts parts;
+  parts.has_id = reader.has_id();
+  parts.id = record.id;
+  parts.last_update = record.last_update;
+  parts.payload = std::move(record.payload);
+  return parts;
+}
+
+void EncodeRecordObject(const WireRecord& record, std::string_view id_key,
+                        std::string_view extra_members, std::string& out) {
+  AppendRecord(record, KeyColon(id_key), out, extra_members);
 }
 
 // --- login, lock, errors ---
@@ -1017,8 +1105,8 @@ Result<LoginResponse> DecodeLoginResponse(std::string_view body) {
 }
 
 void EncodeLoginResponse(const LoginResponse& response, std::string& out) {
-  EncodeStringAndInt("token", response.token, "expires_in",
-                     response.expires_in, out);
+  EncodeStringAndInt("token", response.token, "expires_in", response.expires_in,
+                     out);
 }
 
 Result<LockRequest> DecodeLockRequest(std::string_view body) {
@@ -1048,8 +1136,8 @@ Result<LockResponse> DecodeLockResponse(std::string_view body) {
 }
 
 void EncodeLockResponse(const LockResponse& response, std::string& out) {
-  EncodeStringAndInt("lease", response.lease, "expires_in",
-                     response.expires_in, out);
+  EncodeStringAndInt("lease", response.lease, "expires_in", response.expires_in,
+                     out);
 }
 
 void EncodeError(const Status& status, int64_t retry_after_seconds,

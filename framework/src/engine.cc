@@ -136,11 +136,10 @@ Status Run::PlanCollection(uint32_t index, std::vector<Stamp>& remote) {
   if (!std::is_sorted(remote.begin(), remote.end(), by_id)) {
     std::sort(remote.begin(), remote.end(), by_id);
   }
-  remote.erase(std::unique(remote.begin(), remote.end(),
-                           [](const Stamp& a, const Stamp& b) {
-                             return a.id == b.id;
-                           }),
-               remote.end());
+  remote.erase(
+      std::unique(remote.begin(), remote.end(),
+                  [](const Stamp& a, const Stamp& b) { return a.id == b.id; }),
+      remote.end());
 
   const std::string& name = names_[index];
   auto it = store_.Scan(name, ScanOptions{});
@@ -184,9 +183,9 @@ Status Run::PlanCollection(uint32_t index, std::vector<Stamp>& remote) {
           break;
         case SyncState::kChanged:
           // Edited here, deleted on the server: the server's policy decides.
-          emit(Action::kPushUpdate, l->id, l,
-               NoteConflict(index, l->id,
-                            "edited here, deleted on the server"));
+          emit(
+              Action::kPushUpdate, l->id, l,
+              NoteConflict(index, l->id, "edited here, deleted on the server"));
           cases.pushed_updates++;
           break;
         case SyncState::kDeleted:
@@ -219,16 +218,16 @@ Status Run::PlanCollection(uint32_t index, std::vector<Stamp>& remote) {
       case SyncState::kChanged:
       case SyncState::kDeleted: {
         bool deleted = l->state == SyncState::kDeleted;
-        Action push = deleted                          ? Action::kPushDelete
+        Action push = deleted                           ? Action::kPushDelete
                       : l->state == SyncState::kCreated ? Action::kPushAdd
                                                         : Action::kPushUpdate;
         if (!server_moved && l->state != SyncState::kCreated) {
           emit(push, l->id, l);
         } else {
-          const char* what =
-              l->state == SyncState::kCreated ? "created here and on the server"
-              : deleted ? "deleted here, edited on the server"
-                        : "edited on both sides";
+          const char* what = l->state == SyncState::kCreated
+                                 ? "created here and on the server"
+                             : deleted ? "deleted here, edited on the server"
+                                       : "edited on both sides";
           int32_t conflict = NoteConflict(index, l->id, what);
           Order order = policy_.Compare(l->version, server_version);
           if (order == Order::kBefore) {
@@ -263,8 +262,8 @@ Status Run::PlanCollection(uint32_t index, std::vector<Stamp>& remote) {
           options_.max_delete_share * static_cast<double>(synced_local)) {
     return Status::Aborted(
         "stopped before deleting " + std::to_string(deletes_by_absence) +
-        " of " + std::to_string(synced_local) + " synced records of \"" +
-        name + "\" that the server no longer lists; nothing was changed. " +
+        " of " + std::to_string(synced_local) + " synced records of \"" + name +
+        "\" that the server no longer lists; nothing was changed. " +
         "If that is right, sync again allowing mass deletion");
   }
   return Status::Ok();
@@ -356,8 +355,8 @@ Status Run::Exchange(size_t begin, size_t end, size_t& next) {
   next = begin;
   for (const PlanOp* op : ops) {
     const Record* row = Row(rows, *op);
-    bool carries_payload = op->action == Action::kPushAdd ||
-                           op->action == Action::kPushUpdate;
+    bool carries_payload =
+        op->action == Action::kPushAdd || op->action == Action::kPushUpdate;
     if (bytes > 0 && carries_payload && row != nullptr &&
         bytes + row->payload.size() > options_.batch_bytes) {
       break;  // the rest goes in the next call
@@ -479,7 +478,8 @@ Status Run::Exchange(size_t begin, size_t end, size_t& next) {
         }
         continue;
       }
-      if (op->conflict >= 0) report_.conflicts[op->conflict].kept = Kept::kClient;
+      if (op->conflict >= 0)
+        report_.conflicts[op->conflict].kept = Kept::kClient;
       if (op->action == Action::kPushDelete) {
         if (untouched) batch.Erase(collection, op->id, ExpectRow(row));
         continue;
@@ -497,8 +497,8 @@ Status Run::Exchange(size_t begin, size_t end, size_t& next) {
       }
       batch.Put(std::move(updated), ExpectRow(row));
     }
-    Status s = batch.empty() ? Status::Ok()
-                             : store_.Apply(options_.write, batch);
+    Status s =
+        batch.empty() ? Status::Ok() : store_.Apply(options_.write, batch);
     if (s.ok()) {
       report_.skipped_local_edits += skipped;
       break;
@@ -565,8 +565,9 @@ Result<SyncReport> Run::Go() {
     }
   }
   // Local-only work first, then the exchange, each in plan order.
-  std::stable_partition(plan_.begin(), plan_.end(),
-                        [](const PlanOp& op) { return IsLocalOnly(op.action); });
+  std::stable_partition(plan_.begin(), plan_.end(), [](const PlanOp& op) {
+    return IsLocalOnly(op.action);
+  });
   report_.plan_time = Since(phase);
 
   phase = SteadyClock::now();

@@ -2,9 +2,10 @@
 //
 // RapidJSON's SAX GenericReader in iterative mode (no recursion: the parser
 // keeps its own heap stack, which we bound with a depth limit), numbers
-// delivered as their raw text, after a UTF-8 check of the whole input. A handler derives from
-// EventHandler and receives one OnEvent() per token; Tell() gives the input
-// offset at the time of the event, from which raw spans are cut:
+// delivered as their raw text, after a UTF-8 check of the whole input. A
+// handler derives from EventHandler and receives one OnEvent() per token;
+// Tell() gives the input offset at the time of the event, from which raw spans
+// are cut:
 //
 //   kStartObject / kStartArray  offset of the '{' / '['
 //   kEndObject / kEndArray      offset of the '}' / ']'
@@ -38,7 +39,9 @@ class SpanStream {
   using Ch = char;
 
   explicit SpanStream(std::string_view text) noexcept
-      : begin_(text.data()), cur_(text.data()), end_(text.data() + text.size()) {}
+      : begin_(text.data()),
+        cur_(text.data()),
+        end_(text.data() + text.size()) {}
 
   Ch Peek() const noexcept { return cur_ != end_ ? *cur_ : '\0'; }
   Ch Take() noexcept { return cur_ != end_ ? *cur_++ : '\0'; }
@@ -86,16 +89,22 @@ inline bool IsEnd(Event e) noexcept {
 // event `e`.
 inline const char* Describe(Event e) noexcept {
   switch (e) {
-    case Event::kNull: return "null";
+    case Event::kNull:
+      return "null";
     case Event::kFalse:
-    case Event::kTrue: return "a boolean";
-    case Event::kNumber: return "a number";
+    case Event::kTrue:
+      return "a boolean";
+    case Event::kNumber:
+      return "a number";
     case Event::kString:
-    case Event::kKey: return "a string";
+    case Event::kKey:
+      return "a string";
     case Event::kStartObject:
-    case Event::kEndObject: return "an object";
+    case Event::kEndObject:
+      return "an object";
     case Event::kStartArray:
-    case Event::kEndArray: return "an array";
+    case Event::kEndArray:
+      return "an array";
   }
   return "a value";
 }
@@ -229,8 +238,8 @@ inline size_t FindInvalidUtf8(std::string_view text) noexcept {
 // UTF-8 is validated once for the whole input by FindInvalidUtf8, which is
 // several times faster than RapidJSON's per-character
 // kParseValidateEncodingFlag (see docs/decisions/json-library.md).
-inline constexpr unsigned kParseFlags = rapidjson::kParseIterativeFlag |
-                                        rapidjson::kParseNumbersAsStringsFlag;
+inline constexpr unsigned kParseFlags =
+    rapidjson::kParseIterativeFlag | rapidjson::kParseNumbersAsStringsFlag;
 
 // Parses all of `text` with `handler` (whose stream must be `in`, built over
 // `text`). On failure returns, in this order: the handler's own error; a

@@ -135,9 +135,8 @@ size_t RecordIdHash::operator()(const RecordId& id) const noexcept {
 
 Result<Timestamp> ParseTimestamp(std::string_view text) {
   auto bad = [&](const char* why) {
-    return Status::InvalidArgument("bad timestamp \"" +
-                                   std::string(text.substr(0, 64)) + "\": " +
-                                   why);
+    return Status::InvalidArgument(
+        "bad timestamp \"" + std::string(text.substr(0, 64)) + "\": " + why);
   };
   int year, month, day, hour, minute, second;
   if (!Digits(text, 0, 4, year) || text.size() < 19 || text[4] != '-' ||
@@ -188,8 +187,8 @@ Result<Timestamp> ParseTimestamp(std::string_view text) {
   }
   int64_t days = DaysFromCivil(year, static_cast<unsigned>(month),
                                static_cast<unsigned>(day));
-  int64_t secs = days * 86400 + hour * 3600 + minute * 60 + second -
-                 offset_minutes * 60;
+  int64_t secs =
+      days * 86400 + hour * 3600 + minute * 60 + second - offset_minutes * 60;
   return secs * 1000 + millis;
 }
 
@@ -232,10 +231,14 @@ std::string FormatTimestamp(Timestamp ts) {
 
 std::string_view SyncStateName(SyncState state) noexcept {
   switch (state) {
-    case SyncState::kSynced: return "synced";
-    case SyncState::kCreated: return "created";
-    case SyncState::kChanged: return "changed";
-    case SyncState::kDeleted: return "deleted";
+    case SyncState::kSynced:
+      return "synced";
+    case SyncState::kCreated:
+      return "created";
+    case SyncState::kChanged:
+      return "changed";
+    case SyncState::kDeleted:
+      return "deleted";
   }
   return "unknown";
 }

@@ -5,7 +5,8 @@
 namespace syncstack {
 
 void DatabaseRegistry::Register(std::string scheme, Factory factory) {
-  bool inserted = factories_.emplace(std::move(scheme), std::move(factory)).second;
+  bool inserted =
+      factories_.emplace(std::move(scheme), std::move(factory)).second;
   assert(inserted && "scheme registered twice");
   (void)inserted;
 }

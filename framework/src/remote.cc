@@ -43,7 +43,8 @@ Result<LockResponse> RemoteClient::Lock(std::string_view device,
   EncodeLockRequest(LockRequest{std::string(device)}, request.body);
   auto response = Send(request);
   if (!response.ok()) {
-    if (retry_after_seconds != nullptr) *retry_after_seconds = last_retry_after_;
+    if (retry_after_seconds != nullptr)
+      *retry_after_seconds = last_retry_after_;
     return response.status();
   }
   auto answer = DecodeLockResponse(response->body);

@@ -56,7 +56,8 @@ class SchemaReader final : public json::EventHandler<SchemaReader> {
           return true;
         }
         if (text != "collections") {
-          return Fail("unknown key " + Quoted(text) + " (want \"collections\")");
+          return Fail("unknown key " + Quoted(text) +
+                      " (want \"collections\")");
         }
         if (has_collections_) return Fail("duplicate key \"collections\"");
         has_collections_ = true;
@@ -187,9 +188,8 @@ Result<Schema> Schema::Load(const std::string& path) {
 
 Result<std::string_view> Schema::IdKey(std::string_view collection) const {
   if (!IsValidCollectionName(collection)) {
-    return Status::InvalidArgument("bad collection name " +
-                                   Quoted(collection) + " (want " +
-                                   std::string(kNamePattern) + ")");
+    return Status::InvalidArgument("bad collection name " + Quoted(collection) +
+                                   " (want " + std::string(kNamePattern) + ")");
   }
   auto it = collections_.find(collection);
   if (it != collections_.end()) return std::string_view(it->second);

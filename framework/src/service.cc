@@ -198,8 +198,8 @@ struct SyncService::Impl {
     return response;
   }
 
-  Response HandleSynchronise(const Request& request,
-                             const std::string& account, SyncService& self) {
+  Response HandleSynchronise(const Request& request, const std::string& account,
+                             SyncService& self) {
     if (request.body.size() > options.max_body) {
       return ErrorResponse(Status::TooLarge(
           "body of " + std::to_string(request.body.size()) +
@@ -234,9 +234,8 @@ struct SyncService::Impl {
     Version proposed;
     if (incoming != nullptr) proposed.timestamp = incoming->last_update;
     Version stamped = policy.StampIncoming(
-        incoming != nullptr && incoming->last_update != kNoTimestamp
-            ? &proposed
-            : nullptr,
+        incoming != nullptr && incoming->last_update != kNoTimestamp ? &proposed
+                                                                     : nullptr,
         cur ? &cur->version : nullptr, now);
     std::string_view payload =
         incoming != nullptr ? std::string_view(incoming->payload) : "";
@@ -244,9 +243,9 @@ struct SyncService::Impl {
     if (cur == nullptr) {
       resolution.outcome = Resolution::Outcome::kTakeClient;
     } else {
-      resolution = policy.Resolve(
-          WriteView{cur->version, cur->deleted, cur->payload},
-          WriteView{stamped, deleted, payload});
+      resolution =
+          policy.Resolve(WriteView{cur->version, cur->deleted, cur->payload},
+                         WriteView{stamped, deleted, payload});
     }
     switch (resolution.outcome) {
       case Resolution::Outcome::kSame:
@@ -268,8 +267,8 @@ struct SyncService::Impl {
         row.deleted = merged ? false : deleted;
         row.version = merged ? std::move(resolution.version) : stamped;
         if (!row.deleted) {
-          row.payload = merged ? std::move(resolution.payload)
-                               : std::string(payload);
+          row.payload =
+              merged ? std::move(resolution.payload) : std::string(payload);
         }
         p.row = std::move(row);
         p.touched = true;
@@ -285,9 +284,8 @@ SyncService::SyncService(Database& database, const ConflictPolicy& policy,
                          Clock& clock, SyncLock& lock,
                          Authenticator& authenticator, Schema schema,
                          SyncServiceOptions options)
-    : impl_(std::make_unique<Impl>(database, policy, clock, lock,
-                                   authenticator, std::move(schema),
-                                   options)) {}
+    : impl_(std::make_unique<Impl>(database, policy, clock, lock, authenticator,
+                                   std::move(schema), options)) {}
 
 SyncService::~SyncService() = default;
 
@@ -300,9 +298,10 @@ Response SyncService::Handle(const Request& request) noexcept {
     if (path == kLoginPath && method == "POST") {
       return impl_->HandleLogin(request);
     }
-    bool known = (path == kLockPath && (method == "POST" || method == "DELETE")) ||
-                 (path == kFetchPath && method == "GET") ||
-                 (path == kSynchronisePath && method == "POST");
+    bool known =
+        (path == kLockPath && (method == "POST" || method == "DELETE")) ||
+        (path == kFetchPath && method == "GET") ||
+        (path == kSynchronisePath && method == "POST");
     if (!known) {
       return ErrorResponse(
           Status::NotFound("no endpoint " + method + " " + path));
@@ -314,7 +313,8 @@ Response SyncService::Handle(const Request& request) noexcept {
     return impl_->HandleSynchronise(request, *account, *this);
   } catch (const std::exception& e) {
     // Allocation failure and the like: never crash the server.
-    return ErrorResponse(Status::Unavailable(std::string("server: ") + e.what()));
+    return ErrorResponse(
+        Status::Unavailable(std::string("server: ") + e.what()));
   }
 }
 
@@ -352,8 +352,8 @@ Result<Manifest> SyncService::Fetch(
       out.id_key = std::string(*key);
       auto it = store->Scan(name, scan_options);
       for (; it->Valid(); it->Next()) {
-        out.entries.push_back(Stamp{it->entry().id,
-                                    it->entry().version.timestamp});
+        out.entries.push_back(
+            Stamp{it->entry().id, it->entry().version.timestamp});
       }
       SYNCSTACK_RETURN_IF_ERROR(it->status());
       out.name = std::move(name);
@@ -405,14 +405,12 @@ Result<SyncResponse> SyncService::Synchronise(
       Timestamp now = impl_->clock.Now();
       SyncResponse response;
       std::map<std::string, std::map<RecordId, Kept>, std::less<>> conflicts;
-      std::map<std::string, std::map<RecordId, Timestamp>, std::less<>>
-          stamps;
+      std::map<std::string, std::map<RecordId, Timestamp>, std::less<>> stamps;
       for (const auto* list : {&request.add, &request.update}) {
         for (const auto& c : *list) {
           for (const auto& r : c.records) {
             Pending& p = state[c.collection][r.id];
-            auto kept =
-                impl_->Decide(p, r.id, c.collection, false, &r, now);
+            auto kept = impl_->Decide(p, r.id, c.collection, false, &r, now);
             // The last write of an id in this request decides its note.
             conflicts[c.collection].erase(r.id);
             stamps[c.collection].erase(r.id);

@@ -65,9 +65,9 @@ std::unique_ptr<ManifestIterator> NewErrorIterator(Status status) {
 
 Status ValidateCollectionName(std::string_view name) {
   auto bad = [&] {
-    return Status::InvalidArgument(
-        "bad collection name \"" + std::string(name.substr(0, 80)) +
-        "\": want [A-Za-z_][A-Za-z0-9_]{0,63}");
+    return Status::InvalidArgument("bad collection name \"" +
+                                   std::string(name.substr(0, 80)) +
+                                   "\": want [A-Za-z_][A-Za-z0-9_]{0,63}");
   };
   if (name.empty() || name.size() > 64) return bad();
   for (size_t i = 0; i < name.size(); ++i) {

@@ -13,8 +13,7 @@ class MemorySyncLock final : public SyncLock {
   MemorySyncLock(Clock& clock, std::chrono::milliseconds lease)
       : clock_(clock), lease_ms_(lease.count()) {}
 
-  Result<LockAttempt> Acquire(std::string_view account,
-                              std::string_view device,
+  Result<LockAttempt> Acquire(std::string_view account, std::string_view device,
                               std::string_view current) noexcept override {
     if (device.empty()) {
       return Status::InvalidArgument("lock: device name is empty");

@@ -43,8 +43,8 @@ RecordId IdFrom(std::mt19937_64& rng) {
 }
 
 void RunSeed(const Params& p, uint64_t seed) {
-  SCOPED_TRACE("seed=" + std::to_string(seed) + " (replay with SYNCSTACK_SEED=" +
-               std::to_string(seed) + ")");
+  SCOPED_TRACE("seed=" + std::to_string(seed) +
+               " (replay with SYNCSTACK_SEED=" + std::to_string(seed) + ")");
   std::cout << "[ seed     ] " << KindName(p.kind) << " seed=" << seed
             << std::endl;
   std::mt19937_64 rng(seed);
@@ -82,8 +82,8 @@ void RunSeed(const Params& p, uint64_t seed) {
       mine.push_back(it->entry().id);
     }
     unsigned dice = rng() % 10;
-    std::string payload = "{\"by\":\"" + d.name + "\",\"n\":" +
-                          std::to_string(++counter) + "}";
+    std::string payload =
+        "{\"by\":\"" + d.name + "\",\"n\":" + std::to_string(++counter) + "}";
     if (mine.empty() || dice < 4) {
       RecordId id = IdFrom(rng);
       created.insert({collection, id});
@@ -112,14 +112,16 @@ void RunSeed(const Params& p, uint64_t seed) {
     EXPECT_EQ(DumpLive(*d->store), server) << d->name << " did not converge";
   }
   for (const auto& [key, value] : server) {
-    EXPECT_TRUE(created.count(key)) << "phantom record " << key.second.ToString();
+    EXPECT_TRUE(created.count(key))
+        << "phantom record " << key.second.ToString();
     EXPECT_TRUE(written[key].count(value.first))
         << "payload no device wrote: " << value.first;
   }
   // Nothing is left dirty anywhere.
   for (Device* d : devices) {
     for (const char* c : kCollections) {
-      for (auto it = d->store->Scan(c, ScanOptions{}); it->Valid(); it->Next()) {
+      for (auto it = d->store->Scan(c, ScanOptions{}); it->Valid();
+           it->Next()) {
         EXPECT_EQ(it->entry().state, SyncState::kSynced) << d->name;
       }
     }

@@ -432,20 +432,25 @@ TEST(SeedExample, SynchroniseBodyIsDecodedAndApplied) {
   schema.Set("budget", "bid");
   World w(StoreKind::kSqlite, schema);
 
-  Request login{"POST", std::string(kLoginPath), "", "", "", "",
+  Request login{"POST",
+                std::string(kLoginPath),
+                "",
+                "",
+                "",
+                "",
                 R"({"user":"mark","password":"x"})"};
   Response logged = w.service().Handle(login);
   ASSERT_EQ(logged.status, 200) << logged.body;
   auto token = DecodeLoginResponse(logged.body);
   ASSERT_TRUE(token.ok());
 
-  Request sync{"POST", std::string(kSynchronisePath), "", token->token, "",
-               "", body};
+  Request sync{"POST", std::string(kSynchronisePath), "", token->token, "", "",
+               body};
   Response no_lease = w.service().Handle(sync);
   EXPECT_EQ(no_lease.status, 428) << no_lease.body;
 
-  Request lock{"POST", std::string(kLockPath), "", token->token, "", "",
-               R"({"device":"android"})"};
+  Request lock{"POST", std::string(kLockPath),   "", token->token, "",
+               "",     R"({"device":"android"})"};
   Response locked = w.service().Handle(lock);
   ASSERT_EQ(locked.status, 200) << locked.body;
   sync.lease = DecodeLockResponse(locked.body)->lease;
@@ -482,12 +487,17 @@ TEST(SeedExample, BadRequestsChangeNothing) {
   schema.Set("budget", "bid");
   schema.MakeStrict();
   World w(StoreKind::kMemory, schema);
-  Request login{"POST", std::string(kLoginPath), "", "", "", "",
+  Request login{"POST",
+                std::string(kLoginPath),
+                "",
+                "",
+                "",
+                "",
                 R"({"user":"mark","password":"x"})"};
   auto token = DecodeLoginResponse(w.service().Handle(login).body);
   ASSERT_TRUE(token.ok());
-  Request lock{"POST", std::string(kLockPath), "", token->token, "", "",
-               R"({"device":"d"})"};
+  Request lock{"POST", std::string(kLockPath), "", token->token, "",
+               "",     R"({"device":"d"})"};
   auto lease = DecodeLockResponse(w.service().Handle(lock).body);
   ASSERT_TRUE(lease.ok());
   const std::string good =
@@ -505,12 +515,15 @@ TEST(SeedExample, BadRequestsChangeNothing) {
       {R"({"add":{"budget":)" + good + R"(}})", "add.budget"},
       {R"({"add":[]})", "add"},
       {R"({"add":{"budget":[{"bid":"10000000-0000-4000-8000-000000000002",)"
-       R"("x":)" + std::string(5000, '[') + std::string(5000, ']') + "}]}}",
+       R"("x":)" +
+           std::string(5000, '[') + std::string(5000, ']') + "}]}}",
        "deep"},
   };
   for (const auto& c : cases) {
-    Request sync{"POST", std::string(kSynchronisePath), "", token->token,
-                 lease->lease, "", c.body};
+    Request sync{"POST",       std::string(kSynchronisePath),
+                 "",           token->token,
+                 lease->lease, "",
+                 c.body};
     Response r = w.service().Handle(sync);
     EXPECT_EQ(r.status, 400) << c.body;
     Status s = DecodeError(r.status, r.body);
@@ -525,8 +538,13 @@ TEST(SeedExample, BadRequestsChangeNothing) {
   EXPECT_EQ(w.service().Handle(unknown).status, 404);
   Request anonymous{"GET", std::string(kFetchPath), "", "", "", "", ""};
   EXPECT_EQ(w.service().Handle(anonymous).status, 401);
-  Request foreign{"POST", std::string(kSynchronisePath), "", token->token,
-                  "not-a-lease", "", "{}"};
+  Request foreign{"POST",
+                  std::string(kSynchronisePath),
+                  "",
+                  token->token,
+                  "not-a-lease",
+                  "",
+                  "{}"};
   EXPECT_EQ(w.service().Handle(foreign).status, 409);
 }
 

@@ -3,7 +3,6 @@
 #pragma once
 
 #include <gtest/gtest.h>
-
 #include <unistd.h>
 
 #include <cstdlib>
@@ -81,13 +80,13 @@ inline Dump DumpLive(Store& store) {
     auto it = store.Scan(name, scan);
     for (; it->Valid(); it->Next()) ids.push_back(it->entry().id);
     EXPECT_TRUE(it->status().ok()) << it->status().ToString();
-    EXPECT_TRUE(store
-                    .Get(name, ids,
-                         [&](const Record& r) {
-                           dump[{name, r.id}] = {r.payload,
-                                                 r.version.timestamp};
-                         })
-                    .ok());
+    EXPECT_TRUE(
+        store
+            .Get(name, ids,
+                 [&](const Record& r) {
+                   dump[{name, r.id}] = {r.payload, r.version.timestamp};
+                 })
+            .ok());
   }
   return dump;
 }
@@ -178,14 +177,14 @@ class World {
 // Asserts a Result is OK and yields its value.
 #define ASSERT_OK_AND_ASSIGN(lhs, expr) \
   ASSERT_OK_AND_ASSIGN_IMPL(SYNCSTACK_CONCAT(_r_, __LINE__), lhs, expr)
-#define ASSERT_OK_AND_ASSIGN_IMPL(tmp, lhs, expr) \
-  auto tmp = (expr);                              \
+#define ASSERT_OK_AND_ASSIGN_IMPL(tmp, lhs, expr)   \
+  auto tmp = (expr);                                \
   ASSERT_TRUE(tmp.ok()) << tmp.status().ToString(); \
   lhs = std::move(tmp).value()
-#define ASSERT_OK(expr)                                \
-  do {                                                 \
-    ::syncstack::Status _s = (expr);                   \
-    ASSERT_TRUE(_s.ok()) << _s.ToString();             \
+#define ASSERT_OK(expr)                    \
+  do {                                     \
+    ::syncstack::Status _s = (expr);       \
+    ASSERT_TRUE(_s.ok()) << _s.ToString(); \
   } while (0)
 
 }  // namespace syncstack::testing

@@ -24,8 +24,8 @@ namespace syncstack {
 
 struct CodecLimits {
   // Deepest nesting of arrays/objects in a whole message, the message's own
-  // levels included (a record in synchronise.json sits at depth 3).
-  // Default: 128.
+  // levels included (a record's object in synchronise.json is the 4th open
+  // container, so its members may nest 124 more). Default: 128.
   int max_depth = 128;
 };
 

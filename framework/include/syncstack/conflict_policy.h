@@ -61,8 +61,7 @@ class ConflictPolicy {
   // `proposed` is what the client sent (nullptr: it sent no last_update,
   // as seed clients do for deletes), `current` the stored version (nullptr:
   // none), `server_now` the server's clock.
-  virtual Version StampIncoming(const Version* proposed,
-                                const Version* current,
+  virtual Version StampIncoming(const Version* proposed, const Version* current,
                                 Timestamp server_now) const noexcept = 0;
 
   // Orders two versions of one record.

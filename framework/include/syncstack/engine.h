@@ -63,14 +63,14 @@ struct SyncOptions {
 
 // Per-case counts of one run.
 struct CaseCounts {
-  uint64_t fetched_new = 0;        // case 1: only on the server -> get
-  uint64_t pulled = 0;             // case 2: server newer -> get
-  uint64_t pushed_updates = 0;     // case 2: local newer -> update
-  uint64_t unchanged = 0;          // case 2: equal
-  uint64_t pushed_adds = 0;        // case 3: created offline -> add
-  uint64_t deleted_here = 0;       // case 3: deleted on the server
-  uint64_t pushed_deletes = 0;     // deleted locally -> delete
-  uint64_t dropped_tombstones = 0; // deleted on both sides
+  uint64_t fetched_new = 0;         // case 1: only on the server -> get
+  uint64_t pulled = 0;              // case 2: server newer -> get
+  uint64_t pushed_updates = 0;      // case 2: local newer -> update
+  uint64_t unchanged = 0;           // case 2: equal
+  uint64_t pushed_adds = 0;         // case 3: created offline -> add
+  uint64_t deleted_here = 0;        // case 3: deleted on the server
+  uint64_t pushed_deletes = 0;      // deleted locally -> delete
+  uint64_t dropped_tombstones = 0;  // deleted on both sides
 };
 
 struct ConflictRecord {

@@ -13,9 +13,9 @@ inline constexpr std::string_view kLockPath = "/v1/lock";
 inline constexpr std::string_view kFetchPath = "/v1/fetch.json";
 inline constexpr std::string_view kSynchronisePath = "/v1/synchronise.json";
 
-// The HTTP status for a non-OK code (e.g. kLocked -> 423). kUnavailable
-// maps to 503; codes the protocol does not name map to 500 only for
-// kIOError/kCorruption (server faults), 400 otherwise.
+// The HTTP status for a non-OK code (e.g. kLocked -> 423). Beyond
+// PROTOCOL.md's table: kConflict 409 "conflict", kUnavailable 503,
+// kIOError/kCorruption 500 "internal", kNotSupported 501, kAborted 400.
 int HttpStatusFor(Status::Code code) noexcept;
 // The protocol's machine error code, e.g. "bad_request", "lease_lost".
 std::string_view ErrorCodeFor(Status::Code code) noexcept;

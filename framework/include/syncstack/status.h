@@ -2,7 +2,7 @@
 //
 // No exception crosses an interface. A Status is a code plus a human
 // message; an OK Status allocates nothing. The mapping from codes to the
-// protocol's HTTP statuses lives in protocol_errors.h, in one place.
+// protocol's HTTP statuses lives in protocol.h, in one place.
 #pragma once
 
 #include <cassert>
@@ -20,16 +20,16 @@ class [[nodiscard]] Status {
     kInvalidArgument,  // bad input: nothing was changed
     kNotFound,
     kUnauthorized,
-    kLocked,        // another device holds the account's sync lock
-    kLeaseLost,     // the caller's lease expired or belongs to another device
-    kLeaseRequired, // a write came without a lease
-    kConflict,      // a failed precondition (not a sync conflict: see policy)
-    kTooLarge,      // a message over the configured size limit
-    kUnavailable,   // transient: retry with backoff
+    kLocked,         // another device holds the account's sync lock
+    kLeaseLost,      // the caller's lease expired or belongs to another device
+    kLeaseRequired,  // a write came without a lease
+    kConflict,       // a failed precondition (not a sync conflict: see policy)
+    kTooLarge,       // a message over the configured size limit
+    kUnavailable,    // transient: retry with backoff
     kIOError,
     kCorruption,
     kNotSupported,
-    kAborted,       // stopped on purpose, e.g. by the mass-deletion guard
+    kAborted,  // stopped on purpose, e.g. by the mass-deletion guard
   };
 
   Status() noexcept = default;
@@ -133,10 +133,10 @@ class [[nodiscard]] Result {
 }  // namespace syncstack
 
 // Returns early from the enclosing function if `expr` is not OK.
-#define SYNCSTACK_RETURN_IF_ERROR(expr)            \
-  do {                                             \
-    ::syncstack::Status _st = (expr);              \
-    if (!_st.ok()) return _st;                     \
+#define SYNCSTACK_RETURN_IF_ERROR(expr) \
+  do {                                  \
+    ::syncstack::Status _st = (expr);   \
+    if (!_st.ok()) return _st;          \
   } while (0)
 
 #define SYNCSTACK_CONCAT_INNER(a, b) a##b

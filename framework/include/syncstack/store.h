@@ -29,8 +29,8 @@ struct Expect {
   bool exists = false;  // false: the row must be absent; the rest is ignored
   SyncState state = SyncState::kSynced;
   bool deleted = false;
-  Timestamp timestamp = kNoTimestamp;     // version.timestamp
-  std::optional<std::string> payload;     // compared byte for byte when set
+  Timestamp timestamp = kNoTimestamp;  // version.timestamp
+  std::optional<std::string> payload;  // compared byte for byte when set
 };
 
 // Returns true if `row` (nullptr: absent) satisfies `expect`.
@@ -122,8 +122,7 @@ class Store {
   // Calls `fn` for each id of `ids` that has a row (tombstones included),
   // in the order of `ids`; missing ids are skipped. The Record reference
   // is valid only during the call.
-  virtual Status Get(std::string_view collection,
-                     std::span<const RecordId> ids,
+  virtual Status Get(std::string_view collection, std::span<const RecordId> ids,
                      FunctionRef<void(const Record&)> fn) noexcept = 0;
 
   // Names of the collections that have at least one row, sorted.

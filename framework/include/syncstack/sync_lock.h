@@ -16,17 +16,17 @@
 namespace syncstack {
 
 struct Lease {
-  std::string token;      // opaque, random; what X-Sync-Lease carries
+  std::string token;  // opaque, random; what X-Sync-Lease carries
   std::string device;
-  uint64_t fence = 0;     // increases with every grant for the account
+  uint64_t fence = 0;  // increases with every grant for the account
   Timestamp expires_at = kNoTimestamp;
 };
 
 struct LockAttempt {
   bool granted = false;
-  Lease lease;                   // when granted
-  std::string holder;            // when not: the device holding the lock
-  int64_t retry_after_ms = 0;    // when not: time left on the holder's lease
+  Lease lease;                 // when granted
+  std::string holder;          // when not: the device holding the lock
+  int64_t retry_after_ms = 0;  // when not: time left on the holder's lease
 };
 
 // Thread safety: all methods may be called concurrently.

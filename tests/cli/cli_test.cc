@@ -1,0 +1,151 @@
+// End to end: the real `syncstack` binary, as a user runs it.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <string>
+
+namespace {
+
+struct Outcome {
+  int exit_code = -1;
+  std::string out;  // stdout
+  std::string err;  // stderr
+};
+
+class CliTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string pattern =
+        (std::filesystem::temp_directory_path() / "syncstack-cli-XXXXXX")
+            .string();
+    ASSERT_NE(mkdtemp(pattern.data()), nullptr);
+    dir_ = pattern;
+    store_ = "sqlite:" + (dir_ / "device.db").string();
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  // Runs syncstack with `args` (a shell-quoted string).
+  Outcome Syncstack(const std::string& args) {
+    std::string err_file = (dir_ / "stderr.txt").string();
+    std::string command =
+        std::string(SYNCSTACK_BIN) + " " + args + " 2>" + err_file;
+    Outcome run;
+    FILE* pipe = popen(command.c_str(), "r");
+    if (pipe == nullptr) return run;
+    std::array<char, 4096> buffer;
+    size_t n;
+    while ((n = fread(buffer.data(), 1, buffer.size(), pipe)) > 0) {
+      run.out.append(buffer.data(), n);
+    }
+    int status = pclose(pipe);
+    run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    FILE* err = fopen(err_file.c_str(), "r");
+    while (err && (n = fread(buffer.data(), 1, buffer.size(), err)) > 0) {
+      run.err.append(buffer.data(), n);
+    }
+    if (err) fclose(err);
+    return run;
+  }
+
+  std::string Ls() { return Syncstack("ls --store " + store_ + " --json").out; }
+
+  std::filesystem::path dir_;
+  std::string store_;
+};
+
+TEST_F(CliTest, DemoConvergesAndExitsZero) {
+  Outcome r = Syncstack("demo");
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("case 1"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("case 2"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("case 3"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("conflict"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("Converged"), std::string::npos) << r.out;
+}
+
+TEST_F(CliTest, EverySubcommandHasHelp) {
+  for (const char* sub : {"demo", "put", "rm", "ls"}) {
+    Outcome r = Syncstack(std::string(sub) + " --help");
+    EXPECT_EQ(r.exit_code, 0) << sub;
+    EXPECT_NE(r.out.find("usage: syncstack"), std::string::npos) << sub;
+  }
+  EXPECT_EQ(Syncstack("--help").exit_code, 0);
+}
+
+TEST_F(CliTest, PutLsRmRoundTrip) {
+  Outcome put =
+      Syncstack("put --store " + store_ +
+                " --collection todo --json "
+                "'{\"title\":\"caf\\u00e9 ☕\",\"n\":12345678901234567890}'");
+  ASSERT_EQ(put.exit_code, 0) << put.err;
+  std::string id = put.out.substr(0, 36);
+  std::string listed = Ls();
+  EXPECT_NE(listed.find("{\"id\":\"" + id +
+                        "\",\"title\":\"caf\\u00e9 ☕\","
+                        "\"n\":12345678901234567890,\"last_update\":"),
+            std::string::npos)
+      << listed;
+  EXPECT_NE(listed.find("\"_state\":\"created\""), std::string::npos);
+
+  // The id may come from the JSON itself.
+  Outcome put2 =
+      Syncstack("put --store " + store_ +
+                " --collection todo --json "
+                "'{\"id\":\"1E240B66-C984-4028-9562-A32477C3C44B\"}'");
+  ASSERT_EQ(put2.exit_code, 0) << put2.err;
+  EXPECT_EQ(put2.out, "1e240b66-c984-4028-9562-a32477c3c44b\n");
+
+  Outcome rm =
+      Syncstack("rm --store " + store_ + " --collection todo --id " + id);
+  EXPECT_EQ(rm.exit_code, 0) << rm.err;
+  EXPECT_EQ(Ls().find(id), std::string::npos);
+  Outcome again =
+      Syncstack("rm --store " + store_ + " --collection todo --id " + id);
+  EXPECT_EQ(again.exit_code, 1);
+  EXPECT_NE(again.err.find("no record"), std::string::npos) << again.err;
+}
+
+TEST_F(CliTest, BadInputGetsOneClearLineAndChangesNothing) {
+  ASSERT_EQ(Syncstack("put --store " + store_ +
+                      " --collection todo --json '{\"a\":1}'")
+                .exit_code,
+            0);
+  std::string before = Ls();
+  struct Case {
+    std::string args;
+    int code;
+    std::string says;
+  };
+  std::vector<Case> cases = {
+      {"put --store " + store_ + " --collection todo --json '{\"a\":'", 1,
+       "--json"},
+      {"put --store " + store_ + " --collection todo --json '[1]'", 1,
+       "object"},
+      {"put --store " + store_ + " --collection 'bad name' --json '{}'", 1,
+       "collection"},
+      {"put --store " + store_ + " --collection todo --id nope --json '{}'", 1,
+       "UUID"},
+      {"put --store " + store_ + " --collection todo --json '{\"id\":5}'", 1,
+       "id"},
+      {"put --store nosuch:x --collection todo --json '{}'", 1, "unknown kind"},
+      {"put --store " + store_ + " --collection todo", 2, "json"},
+      {"rm --store " + store_ + " --collection todo --id 123", 1, "UUID"},
+      {"ls --store " + store_ + " --bogus", 2, "bogus"},
+      {"frobnicate", 2, "unknown command"},
+  };
+  for (const auto& c : cases) {
+    Outcome r = Syncstack(c.args);
+    EXPECT_EQ(r.exit_code, c.code) << c.args << "\n" << r.err;
+    EXPECT_NE(r.err.find(c.says), std::string::npos)
+        << c.args << " said: " << r.err;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+    EXPECT_EQ(r.err.rfind("syncstack: ", 0), 0u) << r.err;
+  }
+  EXPECT_EQ(Ls(), before);
+}
+
+}  // namespace

@@ -1,0 +1,156 @@
+// The Transport contract, for every implementation: a request arrives at
+// the server's Handler exactly as sent, and the answer (any status) comes
+// back exactly as given. HTTP and file exchange join this suite.
+#include <gtest/gtest.h>
+
+#include <functional>
+#include <thread>
+
+#include "syncstack/codec.h"
+#include "syncstack/loopback/loopback_transport.h"
+#include "syncstack/memory/memory_store.h"
+#include "syncstack/policies/last_write_wins.h"
+#include "syncstack/protocol.h"
+#include "syncstack/service.h"
+
+namespace syncstack {
+namespace {
+
+// Answers with what it received, so the test sees what crossed the wire.
+class EchoHandler final : public Handler {
+ public:
+  Response Handle(const Request& r) noexcept override {
+    Response out;
+    out.status = r.path == "/status/423" ? 423 : 200;
+    if (out.status == 423) out.retry_after = 7;
+    out.body = r.method + "\n" + r.path + "\n" + r.query + "\n" + r.token +
+               "\n" + r.lease + "\n" + r.idempotency_key + "\n" + r.body;
+    return out;
+  }
+};
+
+// A transport to `handler`, plus whatever it needs to stay alive.
+struct Harness {
+  std::vector<std::shared_ptr<void>> keep;
+  Transport* transport = nullptr;
+};
+
+struct TransportFactory {
+  std::string name;
+  std::function<Harness(Handler&)> make;
+};
+
+class TransportConformance : public ::testing::TestWithParam<TransportFactory> {
+};
+
+TEST_P(TransportConformance, RequestArrivesExactly) {
+  EchoHandler echo;
+  Harness h = GetParam().make(echo);
+  Request r{"POST",
+            "/v1/synchronise.json",
+            "collections=a,b",
+            "tok",
+            "lease-1",
+            "key-9",
+            "{\"ü\":\"\\u00fc 💍\",\"n\":12345678901234567890}"};
+  auto answer = h.transport->Call(r);
+  ASSERT_TRUE(answer.ok()) << answer.status().ToString();
+  EXPECT_EQ(answer->status, 200);
+  EXPECT_EQ(answer->body,
+            "POST\n/v1/synchronise.json\ncollections=a,b\ntok\n"
+            "lease-1\nkey-9\n" +
+                r.body);
+}
+
+TEST_P(TransportConformance, ErrorAnswersAreResponsesNotFailures) {
+  EchoHandler echo;
+  Harness h = GetParam().make(echo);
+  Request r{"POST", "/status/423", "", "", "", "", "{}"};
+  auto answer = h.transport->Call(r);
+  ASSERT_TRUE(answer.ok());
+  EXPECT_EQ(answer->status, 423);
+  EXPECT_EQ(answer->retry_after, 7);
+}
+
+TEST_P(TransportConformance, LargeBodiesCrossIntact) {
+  EchoHandler echo;
+  Harness h = GetParam().make(echo);
+  std::string big(8 << 20, '\0');
+  for (size_t i = 0; i < big.size(); ++i) big[i] = static_cast<char>(i * 31);
+  Request r{"POST", "/x", "", "", "", "", big};
+  auto answer = h.transport->Call(r);
+  ASSERT_TRUE(answer.ok());
+  ASSERT_GE(answer->body.size(), big.size());
+  EXPECT_EQ(answer->body.substr(answer->body.size() - big.size()), big);
+}
+
+TEST_P(TransportConformance, ConcurrentCalls) {
+  EchoHandler echo;
+  Harness h = GetParam().make(echo);
+  std::vector<std::thread> threads;
+  std::atomic<int> good{0};
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 200; ++i) {
+        std::string body = std::to_string(t) + ":" + std::to_string(i);
+        Request r{"GET", "/p", "", "", "", "", body};
+        auto a = h.transport->Call(r);
+        if (a.ok() && a->body.ends_with("\n" + body)) good++;
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  EXPECT_EQ(good.load(), 800);
+}
+
+TEST_P(TransportConformance, SpeaksTheProtocolWithTheRealService) {
+  auto db = OpenMemoryDatabase();
+  ASSERT_TRUE(db.ok());
+  auto policy = NewLastWriteWinsPolicy();
+  ManualClock clock(1'700'000'000'000);
+  auto lock = NewMemorySyncLock(clock, std::chrono::seconds(30));
+  auto auth = NewInProcessAuthenticator();
+  SyncService service(**db, *policy, clock, *lock, *auth, Schema());
+  Harness h = GetParam().make(service);
+
+  std::string body;
+  EncodeLoginRequest({"alice", "pw"}, body);
+  auto login = h.transport->Call(
+      {"POST", std::string(kLoginPath), "", "", "", "", body});
+  ASSERT_TRUE(login.ok());
+  ASSERT_EQ(login->status, 200) << login->body;
+  std::string token = DecodeLoginResponse(login->body)->token;
+  auto fetch = h.transport->Call(
+      {"GET", std::string(kFetchPath), "", token, "", "", ""});
+  ASSERT_TRUE(fetch.ok());
+  EXPECT_EQ(fetch->status, 200);
+  EXPECT_EQ(fetch->body, "{}");
+  auto unauthorized = h.transport->Call(
+      {"GET", std::string(kFetchPath), "", "wrong", "", "", ""});
+  ASSERT_TRUE(unauthorized.ok());
+  EXPECT_EQ(unauthorized->status, 401);
+  EXPECT_EQ(DecodeError(401, unauthorized->body).code(),
+            Status::Code::kUnauthorized);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Transports, TransportConformance,
+    ::testing::Values(
+        TransportFactory{"loopback",
+                         [](Handler& handler) {
+                           std::shared_ptr<Transport> loopback =
+                               NewLoopbackTransport(handler);
+                           return Harness{{loopback}, loopback.get()};
+                         }},
+        TransportFactory{"wrapper_over_loopback",
+                         [](Handler& handler) {
+                           std::shared_ptr<Transport> inner =
+                               NewLoopbackTransport(handler);
+                           auto outer =
+                               std::make_shared<TransportWrapper>(*inner);
+                           return Harness{{inner, outer}, outer.get()};
+                         }}),
+    [](const auto& p) { return p.param.name; });
+
+}  // namespace
+}  // namespace syncstack
