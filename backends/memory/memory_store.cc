@@ -1,0 +1,359 @@
+// The memory store: per account, per collection an ordered map id -> record,
+// plus a meta map, behind one reader-writer lock per account.
+#include "syncstack/memory/memory_store.h"
+
+#include <map>
+#include <mutex>
+#include <new>
+#include <shared_mutex>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace syncstack {
+namespace {
+
+using RecordMap = std::map<RecordId, Record>;
+using MetaMap = std::map<std::string, std::string, std::less<>>;
+
+// Scans copy at most this many entries per lock acquisition, and look at no
+// more than kScanMaxExamined rows (tombstones skipped) per acquisition.
+constexpr size_t kScanChunk = 512;
+constexpr size_t kScanMaxExamined = 4 * kScanChunk;
+// Get copies records out under the lock in chunks bounded by count and by
+// payload bytes, then calls back without holding the lock.
+constexpr size_t kGetChunkRecords = 256;
+constexpr size_t kGetChunkBytes = size_t{4} << 20;
+
+Status OutOfMemory() { return Status::IOError("memory store: out of memory"); }
+
+// One account's data. Shared by the Store objects of the account and by
+// their iterators, so neither can dangle.
+struct AccountState {
+  mutable std::shared_mutex mu;
+  std::map<std::string, RecordMap, std::less<>> collections;  // GUARDED_BY(mu)
+  MetaMap meta;                                               // GUARDED_BY(mu)
+
+  // REQUIRES: mu held (shared or exclusive).
+  const RecordMap* Find(std::string_view collection) const {
+    auto it = collections.find(collection);
+    return it == collections.end() ? nullptr : &it->second;
+  }
+};
+
+void CopyEntry(const Record& r, ManifestEntry& out) {
+  out.id = r.id;
+  out.version = r.version;
+  out.deleted = r.deleted;
+  out.state = r.state;
+  out.base = r.base;
+}
+
+// Keyset paging: copies a chunk of entries under the shared lock, then
+// resumes after the last id examined, so writers are never blocked for
+// longer than one chunk and a concurrent write cannot invalidate it.
+class MemoryIterator final : public ManifestIterator {
+ public:
+  MemoryIterator(std::shared_ptr<const AccountState> state,
+                 std::string collection, const ScanOptions& options)
+      : state_(std::move(state)),
+        collection_(std::move(collection)),
+        options_(options) {
+    if (options_.range.has_end && options_.range.end <= options_.range.begin) {
+      exhausted_ = true;
+    }
+    chunk_.reserve(kScanChunk);
+    Fill();
+  }
+
+  bool Valid() const noexcept override { return pos_ < chunk_.size(); }
+  const ManifestEntry& entry() const noexcept override { return chunk_[pos_]; }
+  void Next() noexcept override {
+    if (++pos_ >= chunk_.size()) Fill();
+  }
+  Status status() const noexcept override { return status_; }
+
+ private:
+  void Fill() noexcept {
+    chunk_.clear();
+    pos_ = 0;
+    try {
+      while (chunk_.empty() && !exhausted_) FillOnce();
+    } catch (const std::bad_alloc&) {
+      chunk_.clear();
+      exhausted_ = true;
+      status_ = OutOfMemory();
+    }
+  }
+
+  void FillOnce() {
+    std::shared_lock lock(state_->mu);
+    const RecordMap* rows = state_->Find(collection_);
+    if (rows == nullptr) {
+      exhausted_ = true;
+      return;
+    }
+    auto it = started_ ? rows->upper_bound(last_)
+                       : rows->lower_bound(options_.range.begin);
+    for (size_t examined = 0;
+         examined < kScanMaxExamined && chunk_.size() < kScanChunk;
+         ++examined, ++it) {
+      if (it == rows->end() ||
+          (options_.range.has_end && it->first >= options_.range.end)) {
+        exhausted_ = true;
+        return;
+      }
+      started_ = true;
+      last_ = it->first;
+      if (!options_.include_tombstones && it->second.deleted) continue;
+      CopyEntry(it->second, chunk_.emplace_back());
+    }
+  }
+
+  const std::shared_ptr<const AccountState> state_;
+  const std::string collection_;
+  const ScanOptions options_;
+  std::vector<ManifestEntry> chunk_;
+  size_t pos_ = 0;
+  bool started_ = false;  // false: resume at range.begin, else after last_
+  RecordId last_;         // the last id examined
+  bool exhausted_ = false;
+  Status status_;
+};
+
+class MemoryStore final : public Store {
+ public:
+  explicit MemoryStore(std::shared_ptr<AccountState> state)
+      : state_(std::move(state)) {}
+
+  Status Apply(const WriteOptions& options,
+               const ChangeBatch& batch) noexcept override;
+  std::unique_ptr<ManifestIterator> Scan(
+      std::string_view collection,
+      const ScanOptions& options) noexcept override;
+  Status Get(std::string_view collection, std::span<const RecordId> ids,
+             FunctionRef<void(const Record&)> fn) noexcept override;
+  Result<std::vector<std::string>> Collections() noexcept override;
+  Result<std::optional<std::string>> GetMeta(
+      std::string_view key) noexcept override;
+
+ private:
+  Status ApplyImpl(const ChangeBatch& batch);
+
+  const std::shared_ptr<AccountState> state_;
+};
+
+Status MemoryStore::Apply(const WriteOptions& /*options*/,
+                          const ChangeBatch& batch) noexcept {
+  for (const ChangeBatch::Op& op : batch.ops()) {
+    SYNCSTACK_RETURN_IF_ERROR(ValidateCollectionName(op.record.collection));
+  }
+  if (batch.empty()) return Status::Ok();
+  try {
+    return ApplyImpl(batch);
+  } catch (const std::bad_alloc&) {
+    return OutOfMemory();
+  }
+}
+
+// Everything that allocates happens before the first change to the state,
+// so an allocation failure leaves the store as it was.
+Status MemoryStore::ApplyImpl(const ChangeBatch& batch) {
+  const std::vector<ChangeBatch::Op>& ops = batch.ops();
+
+  // Copy the new rows and meta values into detached map nodes, without the
+  // lock; inserting a node later cannot fail.
+  std::vector<RecordMap::node_type> rows(ops.size());
+  {
+    RecordMap scratch;
+    for (size_t i = 0; i < ops.size(); ++i) {
+      if (ops[i].kind != ChangeBatch::Op::Kind::kPut) continue;
+      rows[i] = scratch.extract(
+          scratch.emplace(ops[i].record.id, ops[i].record).first);
+    }
+  }
+  std::vector<MetaMap::node_type> metas(batch.meta().size());
+  {
+    MetaMap scratch;
+    for (size_t i = 0; i < metas.size(); ++i) {
+      const auto& [key, value] = batch.meta()[i];
+      metas[i] = scratch.extract(scratch.emplace(key, value).first);
+    }
+  }
+  std::vector<RecordMap*> targets(ops.size(), nullptr);
+  bool any_expect = false;
+  for (const ChangeBatch::Op& op : ops) any_expect |= op.expect.has_value();
+
+  std::unique_lock lock(state_->mu);
+  for (size_t i = 0; i < ops.size(); ++i) {
+    const std::string& name = ops[i].record.collection;
+    auto it = state_->collections.find(name);
+    if (it == state_->collections.end()) {
+      // Only puts need the map; an empty map left behind by a failed batch
+      // is invisible (Collections() lists non-empty ones).
+      if (ops[i].kind != ChangeBatch::Op::Kind::kPut) continue;
+      it = state_->collections.try_emplace(name).first;
+    }
+    targets[i] = &it->second;
+  }
+
+  if (any_expect) {
+    // The row each earlier op of the batch leaves behind: a pending put's
+    // record, or nullptr after an erase.
+    std::map<std::pair<std::string_view, RecordId>, const Record*> overlay;
+    for (size_t i = 0; i < ops.size(); ++i) {
+      const ChangeBatch::Op& op = ops[i];
+      std::pair<std::string_view, RecordId> key{op.record.collection,
+                                                op.record.id};
+      if (op.expect.has_value()) {
+        const Record* current = nullptr;
+        if (auto o = overlay.find(key); o != overlay.end()) {
+          current = o->second;
+        } else if (targets[i] != nullptr) {
+          auto row = targets[i]->find(op.record.id);
+          if (row != targets[i]->end()) current = &row->second;
+        }
+        if (!Satisfies(current, *op.expect)) {
+          return Status::Conflict("expectation failed for " +
+                                  op.record.collection + "/" +
+                                  op.record.id.ToString());
+        }
+      }
+      overlay[key] =
+          op.kind == ChangeBatch::Op::Kind::kPut ? &rows[i].mapped() : nullptr;
+    }
+  }
+
+  // Commit: nothing below allocates or throws.
+  for (size_t i = 0; i < ops.size(); ++i) {
+    RecordMap* target = targets[i];
+    if (target == nullptr) continue;  // erase in an absent collection
+    if (ops[i].kind == ChangeBatch::Op::Kind::kPut) {
+      auto row = target->find(ops[i].record.id);
+      if (row != target->end()) {
+        row->second = std::move(rows[i].mapped());
+      } else {
+        target->insert(std::move(rows[i]));
+      }
+    } else {
+      target->erase(ops[i].record.id);
+    }
+  }
+  for (MetaMap::node_type& node : metas) {
+    auto it = state_->meta.find(node.key());
+    if (it != state_->meta.end()) {
+      it->second.swap(node.mapped());
+    } else {
+      state_->meta.insert(std::move(node));
+    }
+  }
+  return Status::Ok();
+}
+
+std::unique_ptr<ManifestIterator> MemoryStore::Scan(
+    std::string_view collection, const ScanOptions& options) noexcept {
+  Status valid = ValidateCollectionName(collection);
+  if (!valid.ok()) return NewErrorIterator(std::move(valid));
+  try {
+    return std::make_unique<MemoryIterator>(state_, std::string(collection),
+                                            options);
+  } catch (const std::bad_alloc&) {
+    return NewErrorIterator(OutOfMemory());
+  }
+}
+
+Status MemoryStore::Get(std::string_view collection,
+                        std::span<const RecordId> ids,
+                        FunctionRef<void(const Record&)> fn) noexcept {
+  SYNCSTACK_RETURN_IF_ERROR(ValidateCollectionName(collection));
+  try {
+    std::vector<Record> chunk;
+    size_t next = 0;
+    while (next < ids.size()) {
+      size_t count = 0;
+      size_t bytes = 0;
+      {
+        std::shared_lock lock(state_->mu);
+        const RecordMap* rows = state_->Find(collection);
+        if (rows == nullptr) return Status::Ok();
+        for (; next < ids.size() && count < kGetChunkRecords &&
+               bytes < kGetChunkBytes;
+             ++next) {
+          auto it = rows->find(ids[next]);
+          if (it == rows->end()) continue;
+          if (count == chunk.size()) chunk.emplace_back();
+          chunk[count++] = it->second;  // reuses the buffers' capacity
+          bytes += it->second.payload.size();
+        }
+      }
+      // Call back without the lock, so `fn` may use the store.
+      for (size_t i = 0; i < count; ++i) fn(chunk[i]);
+    }
+    return Status::Ok();
+  } catch (const std::bad_alloc&) {
+    return OutOfMemory();
+  }
+}
+
+Result<std::vector<std::string>> MemoryStore::Collections() noexcept {
+  try {
+    std::vector<std::string> names;
+    std::shared_lock lock(state_->mu);
+    for (const auto& [name, rows] : state_->collections) {
+      if (!rows.empty()) names.push_back(name);
+    }
+    return names;
+  } catch (const std::bad_alloc&) {
+    return OutOfMemory();
+  }
+}
+
+Result<std::optional<std::string>> MemoryStore::GetMeta(
+    std::string_view key) noexcept {
+  try {
+    std::shared_lock lock(state_->mu);
+    auto it = state_->meta.find(key);
+    if (it == state_->meta.end()) return std::optional<std::string>();
+    return std::optional<std::string>(it->second);
+  } catch (const std::bad_alloc&) {
+    return OutOfMemory();
+  }
+}
+
+class MemoryDatabase final : public Database {
+ public:
+  Result<std::shared_ptr<Store>> OpenAccount(
+      std::string_view account) noexcept override {
+    if (account.empty()) {
+      return Status::InvalidArgument("empty account name");
+    }
+    try {
+      std::lock_guard lock(mu_);
+      auto it = accounts_.find(account);
+      if (it == accounts_.end()) {
+        it =
+            accounts_
+                .emplace(std::string(account), std::make_shared<AccountState>())
+                .first;
+      }
+      return std::shared_ptr<Store>(std::make_shared<MemoryStore>(it->second));
+    } catch (const std::bad_alloc&) {
+      return OutOfMemory();
+    }
+  }
+
+ private:
+  std::mutex mu_;
+  std::map<std::string, std::shared_ptr<AccountState>, std::less<>>
+      accounts_;  // GUARDED_BY(mu_)
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Database>> OpenMemoryDatabase(
+    const MemoryDatabaseOptions& /*options*/) {
+  return std::unique_ptr<Database>(std::make_unique<MemoryDatabase>());
+}
+
+}  // namespace syncstack

@@ -109,19 +109,24 @@ class Store {
   // Applies every op of `batch` in order, atomically: on any error
   // (including a failed Expect, kConflict) nothing is applied.
   // Stores keep payload bytes as given and never parse them.
-  // Errors: kConflict, kInvalidArgument (a bad collection name), kIOError,
-  // kCorruption.
+  // Errors: kConflict, kInvalidArgument (a bad collection name),
+  // kUnavailable (another process holds the write lock too long; retry),
+  // kIOError, kCorruption.
   virtual Status Apply(const WriteOptions& options,
                        const ChangeBatch& batch) noexcept = 0;
 
-  // Scans `collection`'s manifest in id order (see ManifestIterator).
-  // An unknown collection yields an empty scan. Never returns nullptr.
+  // Scans `collection`'s manifest in id order (see ManifestIterator). Every
+  // row that exists unchanged for the whole scan is yielded. An unknown
+  // collection yields an empty scan; a bad name an iterator whose status()
+  // is kInvalidArgument. Never returns nullptr.
   virtual std::unique_ptr<ManifestIterator> Scan(
       std::string_view collection, const ScanOptions& options) noexcept = 0;
 
   // Calls `fn` for each id of `ids` that has a row (tombstones included),
-  // in the order of `ids`; missing ids are skipped. The Record reference
-  // is valid only during the call.
+  // in the order of `ids` (a repeated id once per occurrence); missing ids
+  // are skipped. The Record reference is valid only during the call; `fn`
+  // may call the store. Errors: kInvalidArgument (a bad collection name),
+  // kUnavailable, kIOError, kCorruption.
   virtual Status Get(std::string_view collection, std::span<const RecordId> ids,
                      FunctionRef<void(const Record&)> fn) noexcept = 0;
 
