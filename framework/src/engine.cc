@@ -47,18 +47,6 @@ bool Unchanged(const Record* row, const PlanOp& op) noexcept {
          row->deleted == op.deleted && row->version.timestamp == op.local_ts;
 }
 
-// The exact current state of `row` as a precondition.
-Expect ExpectRow(const Record* row) {
-  Expect e;
-  if (row == nullptr) return e;
-  e.exists = true;
-  e.state = row->state;
-  e.deleted = row->deleted;
-  e.timestamp = row->version.timestamp;
-  e.payload = row->payload;
-  return e;
-}
-
 // The local rows of one batch, re-read right before each apply attempt.
 using RowMap = std::map<std::pair<uint32_t, RecordId>, Record>;
 
@@ -99,6 +87,7 @@ class Run {
 
   SyncReport report_;
   std::vector<std::string> names_;  // collections, by index
+  std::map<std::string, uint32_t, std::less<>> name_index_;  // the inverse
   std::vector<PlanOp> plan_;
   SteadyClock::time_point renew_at_;
   std::chrono::milliseconds lease_length_{0};
@@ -287,6 +276,7 @@ Status Run::Plan(const Manifest& manifest) {
   std::sort(names.begin(), names.end());
   names.erase(std::unique(names.begin(), names.end()), names.end());
   names_ = names;
+  for (uint32_t i = 0; i < names_.size(); ++i) name_index_[names_[i]] = i;
   for (uint32_t i = 0; i < names_.size(); ++i) {
     SYNCSTACK_RETURN_IF_ERROR(ValidateCollectionName(names_[i]));
     SYNCSTACK_RETURN_IF_ERROR(PlanCollection(i, remote[names_[i]]));
@@ -401,8 +391,7 @@ Status Run::Exchange(size_t begin, size_t end, size_t& next) {
   report_.synchronise_calls++;
 
   // Index the answer.
-  std::map<std::string, uint32_t, std::less<>> index;
-  for (uint32_t i = 0; i < names_.size(); ++i) index[names_[i]] = i;
+  const auto& index = name_index_;
   std::map<std::pair<uint32_t, RecordId>, const WireRecord*> got;
   std::map<std::pair<uint32_t, RecordId>, Timestamp> stamped;
   std::map<std::pair<uint32_t, RecordId>, Kept> conflicts;

@@ -5,17 +5,6 @@
 namespace syncstack {
 namespace {
 
-Expect ExpectRow(const std::optional<Record>& row) {
-  Expect e;
-  if (!row) return e;
-  e.exists = true;
-  e.state = row->state;
-  e.deleted = row->deleted;
-  e.timestamp = row->version.timestamp;
-  e.payload = row->payload;
-  return e;
-}
-
 constexpr int kMaxAttempts = 16;  // lost races with concurrent writers
 
 }  // namespace
@@ -41,7 +30,7 @@ Status Replica::Put(std::string_view collection, const RecordId& id,
         next.base = current->base;
       }
       ChangeBatch batch;
-      batch.Put(std::move(next), ExpectRow(current));
+      batch.Put(std::move(next), ExpectRow(current ? &*current : nullptr));
       Status s = store_.Apply(WriteOptions{}, batch);
       if (s.code() != Status::Code::kConflict || attempt >= kMaxAttempts) {
         return s;
@@ -66,7 +55,8 @@ Status Replica::Remove(std::string_view collection,
       ChangeBatch batch;
       if (current->state == SyncState::kCreated) {
         // Never synced: nothing to tell the server.
-        batch.Erase(std::string(collection), id, ExpectRow(current));
+        batch.Erase(std::string(collection), id,
+                    ExpectRow(current ? &*current : nullptr));
       } else {
         Record tombstone;
         tombstone.collection = std::string(collection);
@@ -75,7 +65,8 @@ Status Replica::Remove(std::string_view collection,
         tombstone.state = SyncState::kDeleted;
         tombstone.base = current->base;
         tombstone.version = policy_.StampLocal(&current->version, clock_.Now());
-        batch.Put(std::move(tombstone), ExpectRow(current));
+        batch.Put(std::move(tombstone),
+                  ExpectRow(current ? &*current : nullptr));
       }
       Status s = store_.Apply(WriteOptions{}, batch);
       if (s.code() != Status::Code::kConflict || attempt >= kMaxAttempts) {

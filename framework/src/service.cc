@@ -434,19 +434,13 @@ Result<SyncResponse> SyncService::Synchronise(
       for (auto& [collection, rows] : state) {
         for (auto& [id, p] : rows) {
           if (!p.touched) continue;
-          Expect expect;
           auto b = before.find(collection);
           const Record* old = nullptr;
           if (b != before.end()) {
             auto r = b->second.find(id);
             if (r != b->second.end()) old = &r->second;
           }
-          if (old != nullptr) {
-            expect.exists = true;
-            expect.state = old->state;
-            expect.deleted = old->deleted;
-            expect.timestamp = old->version.timestamp;
-          }
+          Expect expect = ExpectRow(old);
           batch.Put(*p.row, std::move(expect));
         }
       }

@@ -12,6 +12,17 @@ bool Satisfies(const Record* row, const Expect& expect) noexcept {
   return !expect.payload.has_value() || *expect.payload == row->payload;
 }
 
+Expect ExpectRow(const Record* row) {
+  Expect e;
+  if (row == nullptr) return e;
+  e.exists = true;
+  e.state = row->state;
+  e.deleted = row->deleted;
+  e.timestamp = row->version.timestamp;
+  e.payload = row->payload;
+  return e;
+}
+
 void ChangeBatch::Put(Record record, std::optional<Expect> expect) {
   ops_.push_back(Op{Op::Kind::kPut, std::move(record), std::move(expect)});
 }

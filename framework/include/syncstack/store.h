@@ -36,6 +36,10 @@ struct Expect {
 // Returns true if `row` (nullptr: absent) satisfies `expect`.
 bool Satisfies(const Record* row, const Expect& expect) noexcept;
 
+// The exact current state of `row` (nullptr: absent) as a precondition:
+// any write to the row after it was read makes the Expect fail.
+Expect ExpectRow(const Record* row);
+
 // An ordered list of writes applied atomically by Store::Apply. Reuse a
 // batch after Clear() to keep its buffers.
 class ChangeBatch {
