@@ -10,5 +10,8 @@ int RunDemo(int argc, char** argv);
 int RunPut(int argc, char** argv);
 int RunRm(int argc, char** argv);
 int RunLs(int argc, char** argv);
+int RunServe(int argc, char** argv);
+int RunUser(int argc, char** argv);
+int RunSync(int argc, char** argv);
 
 }  // namespace syncstack::cli

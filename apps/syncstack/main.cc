@@ -17,7 +17,10 @@ void Usage(std::FILE* out) {
       "         syncs through all three cases, and a summary\n"
       "  put    write a record locally, as an app would\n"
       "  rm     delete a record locally\n"
-      "  ls     list local records\n",
+      "  ls     list local records\n"
+      "  serve  run a sync server over HTTP\n"
+      "  user   manage the server's users (user add)\n"
+      "  sync   sync a device's store with a server\n",
       out);
 }
 
@@ -40,6 +43,9 @@ int main(int argc, char** argv) {
   if (command == "put") return RunPut(sub_argc, sub_argv);
   if (command == "rm") return RunRm(sub_argc, sub_argv);
   if (command == "ls") return RunLs(sub_argc, sub_argv);
+  if (command == "serve") return RunServe(sub_argc, sub_argv);
+  if (command == "user") return RunUser(sub_argc, sub_argv);
+  if (command == "sync") return RunSync(sub_argc, sub_argv);
   std::fprintf(stderr, "syncstack: unknown command \"%s\" (see --help)\n",
                argv[1]);
   return kExitUsage;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <map>
+#include <thread>
 #include <unordered_map>
 
 namespace syncstack {
@@ -523,8 +524,17 @@ Result<SyncReport> Run::Go() {
     }
   } unlocker;
   if (options_.lock) {
-    int64_t retry_after = -1;
-    auto lease = remote_.Lock(options_.device, &retry_after);
+    auto give_up_at = SteadyClock::now() + options_.lock_wait;
+    auto lease = remote_.Lock(options_.device);
+    // Poll at most every 2 s: the holder may release before its lease ends.
+    while (!lease.ok() && lease.status().code() == Status::Code::kLocked &&
+           SteadyClock::now() < give_up_at) {
+      int64_t retry_after =
+          std::clamp<int64_t>(remote_.last_retry_after(), 1, 2);
+      std::this_thread::sleep_until(std::min(
+          give_up_at, SteadyClock::now() + std::chrono::seconds(retry_after)));
+      lease = remote_.Lock(options_.device);
+    }
     if (!lease.ok()) return lease.status();
     unlocker.remote = &remote_;
     lease_length_ = std::chrono::seconds(lease->expires_in);

@@ -209,7 +209,7 @@ struct SyncService::Impl {
     if (!lease.ok()) return ErrorResponse(lease.status());
     auto decoded = DecodeSyncRequest(request.body, schema, options.limits);
     if (!decoded.ok()) return ErrorResponse(decoded.status());
-    auto answer = self.Synchronise(account, *decoded);
+    auto answer = self.Synchronise(account, *decoded, request.lease);
     if (!answer.ok()) return ErrorResponse(answer.status());
     Response response;
     EncodeSyncResponse(*answer, schema, response.body);
@@ -365,8 +365,9 @@ Result<Manifest> SyncService::Fetch(
   }
 }
 
-Result<SyncResponse> SyncService::Synchronise(
-    std::string_view account, const SyncRequest& request) noexcept {
+Result<SyncResponse> SyncService::Synchronise(std::string_view account,
+                                              const SyncRequest& request,
+                                              std::string_view lease) noexcept {
   try {
     SYNCSTACK_ASSIGN_OR_RETURN(std::shared_ptr<Store> store,
                                impl_->StoreFor(account));
@@ -443,6 +444,13 @@ Result<SyncResponse> SyncService::Synchronise(
           Expect expect = ExpectRow(old);
           batch.Put(*p.row, std::move(expect));
         }
+      }
+      if (!lease.empty()) {
+        // The fence: the lease must be live when the write commits. Another
+        // device granted the lock now cannot write before this one is done
+        // (it needs this account's write lock, held here).
+        auto live = impl_->lock.Check(account, lease);
+        if (!live.ok()) return live.status();
       }
       if (!batch.empty()) {
         WriteOptions write;

@@ -4,8 +4,10 @@
 #include <unistd.h>
 
 #include <array>
+#include <csignal>
 #include <cstdio>
 #include <filesystem>
+#include <regex>
 #include <string>
 
 namespace {
@@ -68,7 +70,8 @@ TEST_F(CliTest, DemoConvergesAndExitsZero) {
 }
 
 TEST_F(CliTest, EverySubcommandHasHelp) {
-  for (const char* sub : {"demo", "put", "rm", "ls"}) {
+  for (const char* sub :
+       {"demo", "put", "rm", "ls", "serve", "sync", "user add"}) {
     Outcome r = Syncstack(std::string(sub) + " --help");
     EXPECT_EQ(r.exit_code, 0) << sub;
     EXPECT_NE(r.out.find("usage: syncstack"), std::string::npos) << sub;
@@ -146,6 +149,111 @@ TEST_F(CliTest, BadInputGetsOneClearLineAndChangesNothing) {
     EXPECT_EQ(r.err.rfind("syncstack: ", 0), 0u) << r.err;
   }
   EXPECT_EQ(Ls(), before);
+}
+
+// `syncstack serve` as a child process on 127.0.0.1 with a free port.
+class ServeProcess {
+ public:
+  explicit ServeProcess(const std::string& args) {
+    int out[2];
+    if (pipe(out) != 0) return;
+    pid_ = fork();
+    if (pid_ == 0) {
+      dup2(out[1], STDOUT_FILENO);
+      close(out[0]);
+      execl("/bin/sh", "sh", "-c",
+            (std::string("exec ") + SYNCSTACK_BIN + " serve " + args).c_str(),
+            nullptr);
+      _exit(127);
+    }
+    close(out[1]);
+    std::string line;
+    char c;
+    while (read(out[0], &c, 1) == 1 && c != '\n') line += c;
+    close(out[0]);
+    std::smatch m;
+    if (std::regex_search(line, m, std::regex("http://127.0.0.1:([0-9]+)"))) {
+      url_ = "http://127.0.0.1:" + m[1].str();
+    }
+  }
+  ~ServeProcess() { Stop(); }
+  int Stop() {
+    if (pid_ <= 0) return -1;
+    kill(pid_, SIGTERM);
+    int status = 0;
+    waitpid(pid_, &status, 0);
+    pid_ = -1;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  }
+  const std::string& url() const { return url_; }
+
+ private:
+  pid_t pid_ = -1;
+  std::string url_;
+};
+
+TEST_F(CliTest, TwoDevicesSyncThroughARealServer) {
+  std::string server = "sqlite:" + (dir_ / "server.db").string();
+  Outcome added =
+      Syncstack("user add --store " + server + " --user alice --password pw1");
+  ASSERT_EQ(added.exit_code, 0) << added.err;
+  ServeProcess serve("--store " + server + " --listen 127.0.0.1:0");
+  ASSERT_FALSE(serve.url().empty());
+  std::string phone = "sqlite:" + (dir_ / "phone.db").string();
+  std::string laptop = "sqlite:" + (dir_ / "laptop.db").string();
+  auto sync = [&](const std::string& store) {
+    return Syncstack("sync --store " + store + " --remote " + serve.url() +
+                     " --user alice --password pw1");
+  };
+  auto put = [&](const std::string& store, const std::string& json) {
+    Outcome r = Syncstack("put --store " + store +
+                          " --collection todo --json '" + json + "'");
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    return r.out.substr(0, 36);
+  };
+  std::string a = put(phone, R"({"title":"milk"})");
+  std::string b = put(phone, R"({"title":"florist"})");
+  std::string all_output;
+  for (const auto& store : {phone, laptop}) {
+    Outcome r = sync(store);
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    all_output += r.out;
+  }
+  // Offline edits on both devices, then syncs in turn.
+  put(laptop, R"({"id":")" + a + R"(","title":"oat milk"})");
+  ASSERT_EQ(Syncstack("rm --store " + phone + " --collection todo --id " + b)
+                .exit_code,
+            0);
+  put(phone, R"({"title":"venue"})");
+  for (const auto& store : {laptop, phone, laptop}) {
+    Outcome r = sync(store);
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    all_output += r.out;
+  }
+  EXPECT_NE(all_output.find("case 1"), std::string::npos) << all_output;
+  EXPECT_NE(all_output.find("case 2"), std::string::npos) << all_output;
+  EXPECT_NE(all_output.find("case 3"), std::string::npos) << all_output;
+  auto listing = [&](const std::string& store) {
+    std::string out = Syncstack("ls --store " + store + " --json").out;
+    return std::regex_replace(out, std::regex(R"(,"_state":"[a-z]+")"), "");
+  };
+  EXPECT_EQ(listing(phone), listing(laptop));
+  EXPECT_NE(listing(phone).find("oat milk"), std::string::npos);
+  EXPECT_EQ(listing(phone).find(b), std::string::npos);
+
+  // Refusals: one clear line, non-zero, nothing lost locally.
+  std::string before = listing(phone);
+  Outcome wrong = Syncstack("sync --store " + phone + " --remote " +
+                            serve.url() + " --user alice --password nope");
+  EXPECT_EQ(wrong.exit_code, 1);
+  EXPECT_NE(wrong.err.find("wrong user or password"), std::string::npos)
+      << wrong.err;
+  EXPECT_EQ(std::count(wrong.err.begin(), wrong.err.end(), '\n'), 1);
+  EXPECT_EQ(serve.Stop(), 0);
+  Outcome down = sync(phone);
+  EXPECT_EQ(down.exit_code, 1);
+  EXPECT_NE(down.err.find("127.0.0.1"), std::string::npos) << down.err;
+  EXPECT_EQ(listing(phone), before);
 }
 
 }  // namespace

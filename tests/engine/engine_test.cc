@@ -4,6 +4,7 @@
 
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 #include "syncstack/codec.h"
 #include "syncstack/protocol.h"
@@ -408,6 +409,44 @@ TEST_P(EngineTest, AnotherDeviceHoldingTheLockStopsTheSync) {
       << r.status().message();
   ASSERT_OK(w.lock().Release("alice", held->lease.token));
   EXPECT_TRUE(phone.Sync().ok());
+}
+
+TEST_P(EngineTest, ALeaseThatExpiredMidSyncIsRefusedAndChangesNothing) {
+  World w(GetParam());
+  HookTransport hooked(w.loopback());
+  Device& phone = w.AddDevice("phone", "alice", &hooked);
+  Device& laptop = w.AddDevice("laptop");
+  ASSERT_OK(phone.Put("todo", kA, R"({"v":"late"})"));
+  // The phone pauses past its lease; the laptop takes the lock meanwhile.
+  hooked.hook = [&] {
+    w.clock().Advance(31'000);
+    auto taken = w.lock().Acquire("alice", "laptop", "");
+    ASSERT_TRUE(taken.ok() && taken->granted);
+  };
+  auto r = phone.Sync();
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), Status::Code::kLeaseLost);
+  EXPECT_TRUE(DumpLive(w.ServerStore()).empty());
+  EXPECT_EQ(phone.Get("todo", kA)->state, SyncState::kCreated);  // kept
+  laptop.options.lock = false;  // the test holds the laptop's lock itself
+  (void)laptop;
+}
+
+TEST_P(EngineTest, WaitsForAnotherDevicesLeaseWhenAsked) {
+  World w(GetParam());
+  Device& phone = w.AddDevice("phone");
+  // A lease that ends within a second of real time: the lock's clock is
+  // the world's manual clock, so move it past expiry from another thread.
+  auto held = w.lock().Acquire("alice", "laptop", "");
+  ASSERT_TRUE(held.ok() && held->granted);
+  std::thread expire([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    w.clock().Advance(31'000);
+  });
+  phone.options.lock_wait = std::chrono::seconds(5);
+  auto r = phone.Sync();
+  expire.join();
+  EXPECT_TRUE(r.ok()) << r.status().ToString();
 }
 
 INSTANTIATE_TEST_SUITE_P(Stores, EngineTest,

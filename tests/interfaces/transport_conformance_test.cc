@@ -7,6 +7,9 @@
 #include <thread>
 
 #include "syncstack/codec.h"
+#if SYNCSTACK_HAS_HTTP
+#include "syncstack/http/http_transport.h"
+#endif
 #include "syncstack/loopback/loopback_transport.h"
 #include "syncstack/memory/memory_store.h"
 #include "syncstack/policies/last_write_wins.h"
@@ -133,24 +136,39 @@ TEST_P(TransportConformance, SpeaksTheProtocolWithTheRealService) {
             Status::Code::kUnauthorized);
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Transports, TransportConformance,
-    ::testing::Values(
-        TransportFactory{"loopback",
-                         [](Handler& handler) {
-                           std::shared_ptr<Transport> loopback =
-                               NewLoopbackTransport(handler);
-                           return Harness{{loopback}, loopback.get()};
-                         }},
-        TransportFactory{"wrapper_over_loopback",
-                         [](Handler& handler) {
-                           std::shared_ptr<Transport> inner =
-                               NewLoopbackTransport(handler);
-                           auto outer =
-                               std::make_shared<TransportWrapper>(*inner);
-                           return Harness{{inner, outer}, outer.get()};
-                         }}),
-    [](const auto& p) { return p.param.name; });
+std::vector<TransportFactory> AllTransports() {
+  std::vector<TransportFactory> all;
+  all.push_back(TransportFactory{"loopback", [](Handler& handler) {
+                                   std::shared_ptr<Transport> loopback =
+                                       NewLoopbackTransport(handler);
+                                   return Harness{{loopback}, loopback.get()};
+                                 }});
+  all.push_back(TransportFactory{
+      "wrapper_over_loopback", [](Handler& handler) {
+        std::shared_ptr<Transport> inner = NewLoopbackTransport(handler);
+        auto outer = std::make_shared<TransportWrapper>(*inner);
+        return Harness{{inner, outer}, outer.get()};
+      }});
+#if SYNCSTACK_HAS_HTTP
+  all.push_back(TransportFactory{
+      "http", [](Handler& handler) {
+        HttpServerOptions server_options;  // 127.0.0.1:0
+        std::shared_ptr<HttpServer> server =
+            std::move(StartHttpServer(handler, server_options).value());
+        HttpClientOptions client_options;
+        client_options.url =
+            "http://127.0.0.1:" + std::to_string(server->port());
+        std::shared_ptr<Transport> client =
+            std::move(NewHttpTransport(client_options).value());
+        return Harness{{server, client}, client.get()};
+      }});
+#endif
+  return all;
+}
+
+INSTANTIATE_TEST_SUITE_P(Transports, TransportConformance,
+                         ::testing::ValuesIn(AllTransports()),
+                         [](const auto& p) { return p.param.name; });
 
 }  // namespace
 }  // namespace syncstack

@@ -58,6 +58,9 @@ struct SyncOptions {
   bool allow_mass_delete = false;
   // Take the server's lock for the run. Default: true.
   bool lock = true;
+  // While another device holds the lock, wait as long as its lease says and
+  // try again, for at most this long in all. Default: 0 (fail at once).
+  std::chrono::milliseconds lock_wait{0};
   WriteOptions write;
 };
 

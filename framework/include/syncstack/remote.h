@@ -45,6 +45,8 @@ class RemoteClient {
                                    const Schema& schema);
 
   const TrafficCounters& traffic() const noexcept { return traffic_; }
+  // Retry-After of the last error answer in seconds; -1 when it had none.
+  int64_t last_retry_after() const noexcept { return last_retry_after_; }
   const std::string& lease() const noexcept { return lease_; }
 
  private:

@@ -65,9 +65,14 @@ class SyncService final : public Handler {
   Result<Manifest> Fetch(std::string_view account,
                          const std::vector<std::string>& collections) noexcept;
   // Validates all of `request` before applying any of it, then applies it
-  // in one store transaction. REQUIRES: `lease` checked by the caller.
+  // in one store transaction. If `lease` is not empty it must still be the
+  // account's live lease when the write commits (checked under the
+  // account's write lock, so a device that paused past its lease cannot
+  // write after another device got the lock): else kLeaseLost, nothing
+  // applied.
   Result<SyncResponse> Synchronise(std::string_view account,
-                                   const SyncRequest& request) noexcept;
+                                   const SyncRequest& request,
+                                   std::string_view lease = {}) noexcept;
 
   const Schema& schema() const noexcept;
 

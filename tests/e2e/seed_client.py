@@ -1,0 +1,304 @@
+#!/usr/bin/env python3
+"""A seed-dialect client written from PROTOCOL.md and the seed article alone.
+
+It uses raw HTTP and JSON only (no syncstack code), keeps its local database
+as a dict with the seed's `synced` flag, and follows the seed's three cases
+step by step against a real `syncstack serve` process on 127.0.0.1. It also
+walks PROTOCOL.md's status table over real sockets.
+
+usage: seed_client.py <path to syncstack> <data dir with seed_schema.json>
+Exit status 0 when every check passed.
+"""
+import http.client
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+
+SYNCSTACK, DATA = sys.argv[1], sys.argv[2]
+failures = []
+
+
+def check(cond, what):
+    print(("ok   " if cond else "FAIL ") + what, flush=True)
+    if not cond:
+        failures.append(what)
+
+
+class Server:
+    def __init__(self, workdir, *extra):
+        store = "sqlite:" + os.path.join(workdir, "server.db")
+        for user in ("mark", "eve"):
+            subprocess.run([SYNCSTACK, "user", "add", "--store", store, "--user",
+                            user, "--password", user + "-pw"], check=True,
+                           stdout=subprocess.DEVNULL)
+        self.proc = subprocess.Popen(
+            [SYNCSTACK, "serve", "--store", store, "--listen", "127.0.0.1:0",
+             "--schema", os.path.join(DATA, "seed_schema.json"), *extra],
+            stdout=subprocess.PIPE, text=True)
+        line = self.proc.stdout.readline()  # "... on http://127.0.0.1:PORT ..."
+        self.port = int(line.split("http://127.0.0.1:")[1].split()[0])
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGTERM)
+        return self.proc.wait(timeout=10)
+
+
+def call(port, method, path, body=None, token=None, lease=None, raw=None):
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    headers = {}
+    if token:
+        headers["Authorization"] = "Bearer " + token
+    if lease:
+        headers["X-Sync-Lease"] = lease
+    data = raw if raw is not None else (
+        json.dumps(body).encode() if body is not None else None)
+    if data is not None:
+        headers["Content-Type"] = "application/json"
+    conn.request(method, path, body=data, headers=headers)
+    resp = conn.getresponse()
+    payload = resp.read()
+    conn.close()
+    parsed = json.loads(payload) if payload else None
+    return resp.status, parsed, resp
+
+
+def is_error(status, body, code):
+    return (isinstance(body, dict) and body.get("error") == code
+            and isinstance(body.get("message"), str))
+
+
+class SeedDevice:
+    """The seed's device: a local table per collection, rows with a `synced`
+    flag; ids are UUIDs; `last_update` strings as the server gives them."""
+
+    ID_KEYS = {"budget": "bid", "todo": "id"}
+
+    def __init__(self, port, user, name):
+        self.port, self.user, self.name = port, user, name
+        self.tables = {c: {} for c in self.ID_KEYS}
+        self.deleted = {c: [] for c in self.ID_KEYS}  # deleted since last sync
+        self.cases = set()
+
+    def write(self, collection, rid, fields):
+        row = self.tables[collection].get(rid)
+        self.tables[collection][rid] = {
+            "fields": fields,
+            "last_update": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime()),
+            "synced": row["synced"] if row else False,
+        }
+
+    def remove(self, collection, rid):
+        row = self.tables[collection].pop(rid)
+        if row["synced"]:
+            self.deleted[collection].append(rid)
+
+    def sync(self):
+        status, login, _ = call(self.port, "POST", "/v1/login",
+                                {"user": self.user, "password": self.user + "-pw"})
+        assert status == 200, login
+        token = login["token"]
+        status, lock, _ = call(self.port, "POST", "/v1/lock",
+                               {"device": self.name}, token=token)
+        assert status == 200, lock
+        lease = lock["lease"]
+        # Step 1: the manifest.
+        status, manifest, _ = call(self.port, "GET", "/v1/fetch.json",
+                                   token=token)
+        assert status == 200, manifest
+        req = {"add": {}, "update": {}, "delete": {}, "get": {}}
+        for c, key in self.ID_KEYS.items():
+            server = {e[key]: e["last_update"] for e in manifest.get(c, [])}
+            local = self.tables[c]
+            req["add"][c], req["update"][c] = [], []
+            req["get"][c], req["delete"][c] = [], list(self.deleted[c])
+            for rid, stamp in server.items():
+                if rid in self.deleted[c]:
+                    continue
+                if rid not in local:  # case 1
+                    req["get"][c].append(rid)
+                    self.cases.add(1)
+                else:  # case 2: newer wins (the server's format sorts)
+                    mine = local[rid]["last_update"]
+                    if local[rid]["synced"] and mine == stamp:
+                        continue
+                    self.cases.add(2)
+                    if mine > stamp:
+                        req["update"][c].append(self.record(c, rid))
+                    else:
+                        req["get"][c].append(rid)
+            for rid, row in list(local.items()):
+                if rid in server:
+                    continue
+                self.cases.add(3)  # case 3
+                if not row["synced"]:
+                    req["add"][c].append(self.record(c, rid))
+                else:
+                    del local[rid]  # deleted on the server
+        # Step 2: synchronise.
+        status, answer, _ = call(self.port, "POST", "/v1/synchronise.json",
+                                 req, token=token, lease=lease)
+        assert status == 200, answer
+        for c, key in self.ID_KEYS.items():
+            for s in answer["stamps"].get(c, []):
+                row = self.tables[c].get(s[key])
+                if row:
+                    row["last_update"], row["synced"] = s["last_update"], True
+            for rec in answer["get"].get(c, []):
+                rec = dict(rec)
+                rid, stamp = rec.pop(key), rec.pop("last_update")
+                self.tables[c][rid] = {"fields": rec, "last_update": stamp,
+                                       "synced": True}
+            self.deleted[c] = []
+        status, _, _ = call(self.port, "DELETE", "/v1/lock", token=token,
+                            lease=lease)
+        assert status == 204
+
+    def record(self, c, rid):
+        row = self.tables[c][rid]
+        return {self.ID_KEYS[c]: rid, **row["fields"],
+                "last_update": row["last_update"]}
+
+    def snapshot(self):
+        return {c: {rid: row["fields"] for rid, row in t.items()}
+                for c, t in self.tables.items()}
+
+
+def status_table(port):
+    s, login, _ = call(port, "POST", "/v1/login",
+                       {"user": "mark", "password": "wrong"})
+    check(s == 401 and is_error(s, login, "unauthorized"), "401 wrong password")
+    s, body, _ = call(port, "GET", "/v1/fetch.json")
+    check(s == 401 and is_error(s, body, "unauthorized"), "401 without token")
+    s, body, _ = call(port, "GET", "/v1/fetch.json", token="made-up")
+    check(s == 401 and is_error(s, body, "unauthorized"), "401 bad token")
+    _, login, _ = call(port, "POST", "/v1/login",
+                       {"user": "mark", "password": "mark-pw"})
+    token = login["token"]
+    check(isinstance(login.get("expires_in"), int), "login gives expires_in")
+    s, body, _ = call(port, "GET", "/v1/nothing-here", token=token)
+    check(s == 404 and is_error(s, body, "not_found"), "404 unknown endpoint")
+    s, body, _ = call(port, "GET", "/v1/fetch.json", token=token)
+    check(s == 200 and set(body) == {"budget", "invitation_categories",
+                                     "invitations", "wishlist", "gift_list",
+                                     "todo"} and body["todo"] == [],
+          "fetch lists every schema collection, [] when empty")
+    s, body, _ = call(port, "GET", "/v1/fetch.json?collections=budget,todo",
+                      token=token)
+    check(s == 200 and set(body) == {"budget", "todo"}, "?collections= limits")
+    s, body, _ = call(port, "POST", "/v1/synchronise.json", {}, token=token)
+    check(s == 428 and is_error(s, body, "lease_required"), "428 no lease")
+    s, body, _ = call(port, "POST", "/v1/synchronise.json", {}, token=token,
+                      lease="not-mine")
+    check(s == 409 and is_error(s, body, "lease_lost"), "409 foreign lease")
+    s, lock, _ = call(port, "POST", "/v1/lock", {"device": "android"},
+                      token=token)
+    check(s == 200 and lock.get("lease"), "lock granted")
+    lease = lock["lease"]
+    s, body, resp = call(port, "POST", "/v1/lock", {"device": "ios"},
+                         token=token)
+    check(s == 423 and is_error(s, body, "locked")
+          and body.get("retry_after", 0) > 0
+          and resp.getheader("Retry-After") is not None,
+          "423 while another device holds the lock, with Retry-After")
+    s, body, _ = call(port, "POST", "/v1/lock", {"device": "android"},
+                      token=token, lease=lease)
+    check(s == 200 and body["lease"] == lease, "the holder renews its lease")
+    seed = open(os.path.join(DATA, "seed_synchronise.json"), "rb").read()
+    s, body, _ = call(port, "POST", "/v1/synchronise.json", token=token,
+                      lease=lease, raw=seed)
+    check(s == 400 and is_error(s, body, "bad_request")
+          and "gifts" in body["message"],
+          "400 for the seed body's unknown collection, naming it")
+    bad = [(b"{not json", "bad JSON"),
+           (b'{"add": {"budget": [{"cost": 1}]}}', "record without its id key"),
+           (b'{"delete": {"todo": ["nope"]}}', "bad UUID"),
+           (b'{"add": {"todo": "x"}}', "wrong type"),
+           (b'{"add":{"todo":[{"id":"' + str(uuid.uuid4()).encode() +
+            b'","x":' + b"[" * 3000 + b"]" * 3000 + b"}]}}", "nesting too deep")]
+    for raw, what in bad:
+        s, body, _ = call(port, "POST", "/v1/synchronise.json", token=token,
+                          lease=lease, raw=raw)
+        check(s == 400 and is_error(s, body, "bad_request"), "400 " + what)
+    s, body, _ = call(port, "POST", "/v1/synchronise.json", token=token,
+                      lease=lease, raw=b'{"add":{"todo":[]},"x":"' +
+                      b"y" * 70000 + b'"}')
+    check(s == 413 and is_error(s, body, "too_large"), "413 body over the limit")
+    s, body, _ = call(port, "GET", "/v1/fetch.json", token=token)
+    check(s == 200 and all(v == [] for v in body.values()),
+          "after every refused request nothing was written")
+    call(port, "DELETE", "/v1/lock", token=token, lease=lease)
+
+
+def main():
+    with tempfile.TemporaryDirectory() as workdir:
+        server = Server(workdir, "--max-body", "65536")
+        try:
+            status_table(server.port)
+
+            # The seed's story: two devices, offline edits, the three cases.
+            phone = SeedDevice(server.port, "mark", "phone")
+            tablet = SeedDevice(server.port, "mark", "tablet")
+            ids = [str(uuid.uuid4()) for _ in range(4)]
+            phone.write("budget", ids[0], {"expense_title": "Wedding rings",
+                                           "cost": 300, "status": 1})
+            phone.write("todo", ids[1], {"title": "call florist", "done": False})
+            phone.write("todo", ids[2], {"title": "send invitations"})
+            phone.sync()  # case 3: created offline -> add
+            tablet.sync()  # case 1: missing locally -> get
+            check(tablet.snapshot() == phone.snapshot(), "tablet got it all")
+            time.sleep(1.1)  # the seed's timestamps have whole seconds
+            tablet.write("todo", ids[1], {"title": "call florist at 9",
+                                          "done": False})
+            tablet.remove("todo", ids[2])
+            phone.write("todo", ids[3], {"title": "book venue"})
+            tablet.sync()  # case 2 push; delete
+            phone.sync()  # case 2 pull; case 3 deleted on server; add
+            tablet.sync()  # case 1
+            check(tablet.snapshot() == phone.snapshot(),
+                  "both devices converge")
+            check(phone.cases | tablet.cases == {1, 2, 3},
+                  "each of the seed's three cases happened")
+            check(phone.tables["todo"][ids[1]]["fields"]["title"] ==
+                  "call florist at 9", "the newer edit won")
+            check(ids[2] not in phone.tables["todo"],
+                  "the delete reached the other device")
+
+            # Isolation: eve sees nothing of mark's and cannot touch it.
+            eve = SeedDevice(server.port, "eve", "eve-phone")
+            eve.sync()
+            check(all(t == {} for t in eve.tables.values()),
+                  "another user sees none of mark's records")
+            s, login, _ = call(server.port, "POST", "/v1/login",
+                               {"user": "eve", "password": "eve-pw"})
+            tok = login["token"]
+            _, lock, _ = call(server.port, "POST", "/v1/lock",
+                              {"device": "x"}, token=tok)
+            s, answer, _ = call(server.port, "POST", "/v1/synchronise.json",
+                                {"get": {"todo": [ids[1]]},
+                                 "update": {"todo": [{"id": ids[3],
+                                                      "title": "hijacked"}]}},
+                                token=tok, lease=lock["lease"])
+            check(s == 200 and answer["get"].get("todo", []) == [],
+                  "get of another user's id returns nothing")
+            phone.sync()
+            check(phone.tables["todo"][ids[3]]["fields"]["title"] ==
+                  "book venue", "update of another user's id changes nothing")
+            s, _, _ = call(server.port, "GET", "/v1/fetch.json", token=tok)
+            check(s == 200, "the server is still up")
+        finally:
+            code = server.stop()
+        check(code == 0, "serve stops cleanly on SIGTERM")
+    if failures:
+        print("%d check(s) failed" % len(failures))
+        return 1
+    print("all checks passed")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,100 @@
+// The HTTP transport of PROTOCOL.md: a server that puts a Handler (the
+// SyncService) on a TCP port, and a client Transport that talks to it.
+// The bytes in a Request/Response are the HTTP bodies unchanged; headers
+// carry the token (Authorization: Bearer), the lease (X-Sync-Lease), the
+// idempotency key (Idempotency-Key) and Retry-After.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "syncstack/status.h"
+#include "syncstack/transport.h"
+
+namespace syncstack {
+
+struct HttpServerOptions {
+  // Address to bind; only this address is listened on. Default: 127.0.0.1.
+  std::string host = "127.0.0.1";
+  // TCP port; 0 picks a free one (see HttpServer::port()). Default: 0.
+  uint16_t port = 0;
+  // Largest request body, enforced while reading: a larger Content-Length
+  // or chunked body is answered 413 `too_large`, and no more than this
+  // (plus one read buffer) is ever held. Default: 64 MiB.
+  size_t max_body = 64u << 20;
+  // Longest wait for the next bytes of a request (or for the client to take
+  // the answer) before the connection is dropped. Default: 30 s.
+  std::chrono::milliseconds read_timeout{30000};
+  // Longest a whole request (headers and body) may take to arrive, however
+  // it trickles in; the connection is dropped beyond. Default: 5 min.
+  std::chrono::milliseconds request_timeout{300000};
+  // How long an idle keep-alive connection is kept open. An idle connection
+  // is closed early when connections are waiting for a thread.
+  // Default: 10 s.
+  std::chrono::milliseconds keep_alive_timeout{10000};
+  // Connections served at once (one thread each). Default: 16.
+  int max_threads = 16;
+  // Accepted connections waiting for a thread; more are closed at once.
+  // Default: 64.
+  int max_queued = 64;
+  // Listen backlog of the socket. Default: 64.
+  int backlog = 64;
+};
+
+// A running HTTP server. Stop() (or destruction) stops accepting, closes
+// every connection and waits until no request is being handled.
+// Thread safety: all methods may be called concurrently.
+class HttpServer {
+ public:
+  HttpServer() = default;
+  HttpServer(const HttpServer&) = delete;
+  HttpServer& operator=(const HttpServer&) = delete;
+  virtual ~HttpServer();
+
+  // The port listened on (the one picked when options.port was 0).
+  virtual uint16_t port() const = 0;
+  // Stops the server; idempotent. The handler is not called after it
+  // returns.
+  virtual void Stop() = 0;
+};
+
+// Starts serving `handler` over HTTP; the server is listening when this
+// returns. `handler` must outlive the server.
+// Errors: kInvalidArgument (bad host or options), kUnavailable (the address
+// cannot be bound, e.g. the port is taken), kIOError.
+Result<std::unique_ptr<HttpServer>> StartHttpServer(
+    Handler& handler, const HttpServerOptions& options);
+
+struct HttpClientOptions {
+  // The server, "http://HOST:PORT" (a trailing "/" is allowed; the port
+  // defaults to 80). Only plain http:// is supported.
+  std::string url;
+  // Longest wait to establish a connection. Default: 5 s.
+  std::chrono::milliseconds connect_timeout{5000};
+  // Longest wait for the next bytes of the answer. Default: 60 s.
+  std::chrono::milliseconds read_timeout{60000};
+  // Extra attempts after a connection failure or lost answer, for calls
+  // that are safe to repeat only: GET, POST/DELETE /v1/lock, POST /v1/login,
+  // and POST /v1/synchronise.json with an idempotency key. An HTTP status
+  // answer is never retried. Default: 3.
+  int max_retries = 3;
+  // Wait before the first retry; doubled for each further one.
+  // Default: 200 ms.
+  std::chrono::milliseconds retry_backoff{200};
+  // Idle keep-alive connections kept for reuse. Default: 16.
+  int max_idle_connections = 16;
+};
+
+// A Transport over HTTP/1.1 with keep-alive connections, reused across
+// calls; Call may be called concurrently (one connection per call in
+// flight). Call errors: kUnavailable (cannot connect, timed out, or the
+// answer was lost; the message names host:port), kTooLarge, kIOError.
+// Errors of this factory: kInvalidArgument (a URL that is not
+// http://HOST[:PORT]).
+Result<std::unique_ptr<Transport>> NewHttpTransport(
+    const HttpClientOptions& options);
+
+}  // namespace syncstack
