@@ -90,8 +90,8 @@ Status ParseListen(const std::string& text, std::string& host, uint16_t& port) {
   return Status::Ok();
 }
 
-// Progress for people: a bar on a terminal once a sync takes over a
-// second, plain lines otherwise.
+// Progress for people, once a sync has taken over a second: a bar with
+// exact totals on a terminal, plain lines (one per tenth) otherwise.
 class ProgressPrinter final : public SyncObserver {
  public:
   ProgressPrinter() : tty_(isatty(STDERR_FILENO)), start_(Now()) {}
@@ -101,40 +101,48 @@ class ProgressPrinter final : public SyncObserver {
     using Phase = SyncProgress::Phase;
     if (p.phase == Phase::kDone) return Finish();
     if (p.phase != Phase::kExchange) return;
-    if (tty_) {
-      if (Now() - start_ < std::chrono::seconds(1) && p.done != 0) return;
-      int width = 30;
-      int filled =
-          p.total == 0 ? width : static_cast<int>(p.done * width / p.total);
-      std::fprintf(stderr, "\r[%.*s%.*s] %llu/%llu records", filled,
-                   "==============================", width - filled,
-                   "                              ",
-                   static_cast<unsigned long long>(p.done),
-                   static_cast<unsigned long long>(p.total));
-      drawn_ = true;
-    } else {
-      uint64_t tenth = p.total == 0 ? 10 : p.done * 10 / p.total;
-      if (p.done != 0 && tenth == last_tenth_) return;
-      last_tenth_ = tenth;
-      std::fprintf(stderr, "syncstack: exchanged %llu of %llu records\n",
-                   static_cast<unsigned long long>(p.done),
-                   static_cast<unsigned long long>(p.total));
-    }
+    last_ = p;
+    if (Now() - start_ < std::chrono::seconds(1)) return;
+    Draw();
   }
 
  private:
   static std::chrono::steady_clock::time_point Now() {
     return std::chrono::steady_clock::now();
   }
+
+  void Draw() {
+    const auto done = static_cast<unsigned long long>(last_.done);
+    const auto total = static_cast<unsigned long long>(last_.total);
+    if (tty_) {
+      constexpr int kWidth = 30;
+      int filled =
+          total == 0 ? kWidth : static_cast<int>(done * kWidth / total);
+      std::fprintf(stderr, "\r[%.*s%.*s] %llu/%llu records", filled,
+                   "==============================", kWidth - filled,
+                   "                              ", done, total);
+      drawn_ = true;
+    } else {
+      unsigned long long tenth = total == 0 ? 10 : done * 10 / total;
+      if (tenth == last_tenth_) return;
+      last_tenth_ = tenth;
+      std::fprintf(stderr, "syncstack: exchanged %llu of %llu records\n", done,
+                   total);
+    }
+  }
+
   void Finish() {
-    if (drawn_) std::fprintf(stderr, "\n");
+    if (!drawn_) return;
+    Draw();  // the final count
+    std::fprintf(stderr, "\n");
     drawn_ = false;
   }
 
   bool tty_;
   std::chrono::steady_clock::time_point start_;
+  SyncProgress last_;
   bool drawn_ = false;
-  uint64_t last_tenth_ = 11;
+  unsigned long long last_tenth_ = 11;
 };
 
 int stop_pipe[2] = {-1, -1};  // written by the stop-signal handler
