@@ -29,17 +29,14 @@ Result<Dump> DumpStore(Store& store) {
   Dump dump;
   SYNCSTACK_ASSIGN_OR_RETURN(std::vector<std::string> names,
                              store.Collections());
+  ScanOptions live;
+  live.include_tombstones = false;
   for (const auto& name : names) {
-    std::vector<RecordId> ids;
-    ScanOptions scan;
-    scan.include_tombstones = false;
-    auto it = store.Scan(name, scan);
-    for (; it->Valid(); it->Next()) ids.push_back(it->entry().id);
-    SYNCSTACK_RETURN_IF_ERROR(it->status());
-    SYNCSTACK_RETURN_IF_ERROR(store.Get(name, ids, [&](const Record& r) {
-      dump[{name, r.id}] =
-          r.payload + " @ " + FormatTimestamp(r.version.timestamp);
-    }));
+    SYNCSTACK_RETURN_IF_ERROR(
+        ScanRecords(store, name, live, [&](const Record& r) {
+          dump[{name, r.id}] =
+              r.payload + " @ " + FormatTimestamp(r.version.timestamp);
+        }));
   }
   return dump;
 }

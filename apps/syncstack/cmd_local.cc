@@ -111,42 +111,27 @@ int RunLs(int argc, char** argv) {
   for (const auto& name : names) {
     auto id_key = local->schema.IdKey(name);
     std::string_view key = id_key.ok() ? *id_key : "id";
-    std::vector<RecordId> ids;
-    ScanOptions scan;
-    scan.include_tombstones = false;
-    for (auto it = local->store->Scan(name, scan);; it->Next()) {
-      if (!it->Valid()) {
-        if (!it->status().ok()) return Fail(it->status());
-        break;
+    ScanOptions live;
+    live.include_tombstones = false;
+    Status s = ScanRecords(*local->store, name, live, [&](const Record& r) {
+      line.clear();
+      if (as_json) {
+        std::string meta = "\"_collection\":";
+        AppendJsonString(name, meta);
+        meta += ",\"_state\":\"";
+        meta += SyncStateName(r.state);
+        meta += '"';
+        EncodeRecordObject(WireRecord{r.id, r.version.timestamp, r.payload},
+                           key, meta, line);
+      } else {
+        line = name + "  " + r.id.ToString() + "  " +
+               std::string(SyncStateName(r.state)) + "  " +
+               FormatTimestamp(r.version.timestamp) + "  " + r.payload;
       }
-      ids.push_back(it->entry().id);
-    }
-    // Fetch payloads in slices to keep memory flat on large stores.
-    constexpr size_t kSlice = 1024;
-    for (size_t i = 0; i < ids.size(); i += kSlice) {
-      std::span<const RecordId> slice(ids.data() + i,
-                                      std::min(kSlice, ids.size() - i));
-      Status s = local->store->Get(name, slice, [&](const Record& r) {
-        if (r.deleted) return;
-        line.clear();
-        if (as_json) {
-          std::string meta = "\"_collection\":";
-          AppendJsonString(name, meta);
-          meta += ",\"_state\":\"";
-          meta += SyncStateName(r.state);
-          meta += '"';
-          EncodeRecordObject(WireRecord{r.id, r.version.timestamp, r.payload},
-                             key, meta, line);
-        } else {
-          line = name + "  " + r.id.ToString() + "  " +
-                 std::string(SyncStateName(r.state)) + "  " +
-                 FormatTimestamp(r.version.timestamp) + "  " + r.payload;
-        }
-        line += '\n';
-        std::fwrite(line.data(), 1, line.size(), stdout);
-      });
-      if (!s.ok()) return Fail(s);
-    }
+      line += '\n';
+      std::fwrite(line.data(), 1, line.size(), stdout);
+    });
+    if (!s.ok()) return Fail(s);
   }
   return kExitOk;
 }

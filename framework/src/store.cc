@@ -55,6 +55,28 @@ Result<std::optional<Record>> Store::GetOne(std::string_view collection,
   return found;
 }
 
+Status ScanRecords(Store& store, std::string_view collection,
+                   const ScanOptions& options,
+                   FunctionRef<void(const Record&)> fn, size_t slice) {
+  std::vector<RecordId> ids;
+  ids.reserve(slice);
+  auto flush = [&]() -> Status {
+    Status s = store.Get(collection, ids, [&](const Record& r) {
+      // A row deleted between the scan and the read stays out.
+      if (options.include_tombstones || !r.deleted) fn(r);
+    });
+    ids.clear();
+    return s;
+  };
+  auto it = store.Scan(collection, options);
+  for (; it->Valid(); it->Next()) {
+    ids.push_back(it->entry().id);
+    if (ids.size() >= slice) SYNCSTACK_RETURN_IF_ERROR(flush());
+  }
+  SYNCSTACK_RETURN_IF_ERROR(it->status());
+  return ids.empty() ? Status::Ok() : flush();
+}
+
 namespace {
 class ErrorIterator final : public ManifestIterator {
  public:

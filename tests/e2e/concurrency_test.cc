@@ -45,16 +45,10 @@ Dump DumpLive(Store& store) {
   Dump dump;
   ScanOptions live;
   live.include_tombstones = false;
-  std::vector<RecordId> ids;
-  for (auto it = store.Scan("notes", live); it->Valid(); it->Next()) {
-    ids.push_back(it->entry().id);
-  }
-  EXPECT_TRUE(store
-                  .Get("notes", ids,
-                       [&](const Record& r) {
-                         dump[{"notes", r.id}] = r.payload;
-                       })
-                  .ok());
+  Status s = ScanRecords(store, "notes", live, [&](const Record& r) {
+    dump[{"notes", r.id}] = r.payload;
+  });
+  EXPECT_TRUE(s.ok()) << s.ToString();
   return dump;
 }
 

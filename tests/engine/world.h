@@ -73,20 +73,13 @@ inline Dump DumpLive(Store& store) {
   Dump dump;
   auto names = store.Collections();
   EXPECT_TRUE(names.ok());
+  ScanOptions live;
+  live.include_tombstones = false;
   for (const auto& name : *names) {
-    std::vector<RecordId> ids;
-    ScanOptions scan;
-    scan.include_tombstones = false;
-    auto it = store.Scan(name, scan);
-    for (; it->Valid(); it->Next()) ids.push_back(it->entry().id);
-    EXPECT_TRUE(it->status().ok()) << it->status().ToString();
-    EXPECT_TRUE(
-        store
-            .Get(name, ids,
-                 [&](const Record& r) {
-                   dump[{name, r.id}] = {r.payload, r.version.timestamp};
-                 })
-            .ok());
+    Status s = ScanRecords(store, name, live, [&](const Record& r) {
+      dump[{name, r.id}] = {r.payload, r.version.timestamp};
+    });
+    EXPECT_TRUE(s.ok()) << s.ToString();
   }
   return dump;
 }

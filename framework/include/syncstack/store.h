@@ -196,6 +196,13 @@ class StoreWrapper : public Store {
   Store& target_;
 };
 
+// Calls `fn` for every row of `collection` in id order, payload included
+// (tombstones as `options` says), reading `slice` ids at a time so memory
+// stays bounded by the slice. Errors: those of Scan and Get.
+Status ScanRecords(Store& store, std::string_view collection,
+                   const ScanOptions& options,
+                   FunctionRef<void(const Record&)> fn, size_t slice = 1024);
+
 // An iterator that yields nothing but `status` (for errors and empty scans).
 std::unique_ptr<ManifestIterator> NewErrorIterator(Status status);
 
