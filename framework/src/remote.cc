@@ -1,5 +1,6 @@
 #include "syncstack/remote.h"
 
+#include "random_token.h"
 #include "syncstack/protocol.h"
 
 namespace syncstack {
@@ -90,6 +91,9 @@ Result<SyncResponse> RemoteClient::Synchronise(const SyncRequest& sync,
   request.method = "POST";
   request.path = kSynchronisePath;
   request.lease = lease_;
+  // A fresh key per call: a transport's retry of this very request (the
+  // answer was lost) is then applied once.
+  request.idempotency_key = NewRandomToken();
   request.body = std::move(buffer_);
   request.body.clear();
   EncodeSyncRequest(sync, schema, request.body);

@@ -1,6 +1,7 @@
 #include "syncstack/service.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <map>
 #include <mutex>
 #include <unordered_map>
@@ -66,6 +67,81 @@ struct Pending {
   bool touched = false;  // differs from what the store holds
   std::optional<Record> row;
 };
+
+// Idempotency keys: the stamps and conflicts of the last kIdempotencySlots
+// applied requests of an account, kept in its metadata ("idem/<slot>" =
+// "<key>\n<answer without get>", "idem/next" = the slot to use next) and
+// written in the same transaction as the request's writes.
+constexpr int kIdempotencySlots = 32;
+
+struct IdempotencySlot {
+  int next = 0;                       // where a new key goes
+  std::optional<std::string> answer;  // the first answer, if seen
+};
+
+Result<IdempotencySlot> FindIdempotencyKey(Store& store, std::string_view key) {
+  IdempotencySlot slot;
+  SYNCSTACK_ASSIGN_OR_RETURN(std::optional<std::string> next,
+                             store.GetMeta("idem/next"));
+  if (next) slot.next = std::atoi(next->c_str()) % kIdempotencySlots;
+  for (int i = 0; i < kIdempotencySlots; ++i) {
+    SYNCSTACK_ASSIGN_OR_RETURN(std::optional<std::string> entry,
+                               store.GetMeta("idem/" + std::to_string(i)));
+    if (entry && entry->size() > key.size() && entry->starts_with(key) &&
+        (*entry)[key.size()] == '\n') {
+      slot.answer = entry->substr(key.size() + 1);
+      break;
+    }
+  }
+  return slot;
+}
+
+void RecordIdempotencyKey(const IdempotencySlot& slot, std::string_view key,
+                          const SyncResponse& response, const Schema& schema,
+                          ChangeBatch& batch) {
+  std::string entry(key);
+  entry += '\n';
+  std::string body;
+  EncodeSyncResponse(response, schema, body);
+  entry += body;
+  batch.SetMeta("idem/" + std::to_string(slot.next), std::move(entry));
+  batch.SetMeta("idem/next",
+                std::to_string((slot.next + 1) % kIdempotencySlots));
+}
+
+// Fills response.get: the records `request` asks for plus, for every write
+// the policy did not take as sent, the server's version, so the client ends
+// up holding what the server holds. Deleted records are left out.
+Status AnswerGets(Store& store, const SyncRequest& request,
+                  SyncResponse& response) {
+  std::map<std::string, std::vector<RecordId>, std::less<>> wanted;
+  for (const auto& c : request.get) {
+    auto& list = wanted[c.collection];
+    list.insert(list.end(), c.ids.begin(), c.ids.end());
+  }
+  for (const auto& c : response.conflicts) {
+    auto& list = wanted[c.collection];
+    for (const auto& note : c.conflicts) list.push_back(note.id);
+  }
+  response.get.clear();
+  for (auto& [collection, list] : wanted) {
+    std::unordered_set<RecordId, RecordIdHash> seen;
+    std::vector<RecordId> unique;
+    for (const auto& id : list) {
+      if (seen.insert(id).second) unique.push_back(id);
+    }
+    CollectionRecords out;
+    out.collection = collection;
+    SYNCSTACK_RETURN_IF_ERROR(
+        store.Get(collection, unique, [&](const Record& r) {
+          if (r.deleted) return;
+          out.records.push_back(
+              WireRecord{r.id, r.version.timestamp, r.payload});
+        }));
+    if (!out.records.empty()) response.get.push_back(std::move(out));
+  }
+  return Status::Ok();
+}
 
 }  // namespace
 
@@ -209,7 +285,8 @@ struct SyncService::Impl {
     if (!lease.ok()) return ErrorResponse(lease.status());
     auto decoded = DecodeSyncRequest(request.body, schema, options.limits);
     if (!decoded.ok()) return ErrorResponse(decoded.status());
-    auto answer = self.Synchronise(account, *decoded, request.lease);
+    auto answer = self.Synchronise(account, *decoded, request.lease,
+                                   request.idempotency_key);
     if (!answer.ok()) return ErrorResponse(answer.status());
     Response response;
     EncodeSyncResponse(*answer, schema, response.body);
@@ -365,9 +442,9 @@ Result<Manifest> SyncService::Fetch(
   }
 }
 
-Result<SyncResponse> SyncService::Synchronise(std::string_view account,
-                                              const SyncRequest& request,
-                                              std::string_view lease) noexcept {
+Result<SyncResponse> SyncService::Synchronise(
+    std::string_view account, const SyncRequest& request,
+    std::string_view lease, std::string_view idempotency_key) noexcept {
   try {
     SYNCSTACK_ASSIGN_OR_RETURN(std::shared_ptr<Store> store,
                                impl_->StoreFor(account));
@@ -375,6 +452,20 @@ Result<SyncResponse> SyncService::Synchronise(std::string_view account,
     // catches writers in other processes (then the whole request is redone).
     auto account_mu = impl_->MutexFor(account);
     std::lock_guard<std::mutex> guard(*account_mu);
+
+    // A repeat of a request already applied: answer as the first time (its
+    // stamps and conflicts, recorded with its writes), apply nothing.
+    IdempotencySlot slot;
+    if (!idempotency_key.empty()) {
+      SYNCSTACK_ASSIGN_OR_RETURN(slot,
+                                 FindIdempotencyKey(*store, idempotency_key));
+      if (slot.answer) {
+        auto first = DecodeSyncResponse(*slot.answer, impl_->schema);
+        if (!first.ok()) return first.status().WithContext("stored answer");
+        SYNCSTACK_RETURN_IF_ERROR(AnswerGets(*store, request, *first));
+        return std::move(*first);
+      }
+    }
 
     for (int attempt = 0;; ++attempt) {
       // Every record this request touches, per collection, read once.
@@ -445,48 +536,6 @@ Result<SyncResponse> SyncService::Synchronise(std::string_view account,
           batch.Put(*p.row, std::move(expect));
         }
       }
-      if (!lease.empty()) {
-        // The fence: the lease must be live when the write commits. Another
-        // device granted the lock now cannot write before this one is done
-        // (it needs this account's write lock, held here).
-        auto live = impl_->lock.Check(account, lease);
-        if (!live.ok()) return live.status();
-      }
-      if (!batch.empty()) {
-        WriteOptions write;
-        Status s = store->Apply(write, batch);
-        if (s.code() == Status::Code::kConflict && attempt < 5) continue;
-        SYNCSTACK_RETURN_IF_ERROR(s);
-      }
-
-      // The answer: get (after the writes), stamps, conflicts. A write the
-      // policy refused is answered with the server's version in get, so
-      // the client ends up holding what the server holds.
-      std::map<std::string, std::vector<RecordId>, std::less<>> wanted;
-      for (const auto& c : request.get) {
-        auto& list = wanted[c.collection];
-        list.insert(list.end(), c.ids.begin(), c.ids.end());
-      }
-      for (const auto& [collection, notes] : conflicts) {
-        auto& list = wanted[collection];
-        for (const auto& [id, kept] : notes) list.push_back(id);
-      }
-      for (auto& [collection, list] : wanted) {
-        std::unordered_set<RecordId, RecordIdHash> seen;
-        std::vector<RecordId> unique;
-        for (const auto& id : list) {
-          if (seen.insert(id).second) unique.push_back(id);
-        }
-        CollectionRecords out;
-        out.collection = collection;
-        SYNCSTACK_RETURN_IF_ERROR(
-            store->Get(collection, unique, [&](const Record& r) {
-              if (r.deleted) return;
-              out.records.push_back(
-                  WireRecord{r.id, r.version.timestamp, r.payload});
-            }));
-        if (!out.records.empty()) response.get.push_back(std::move(out));
-      }
       for (auto& [collection, list] : stamps) {
         if (list.empty()) continue;
         CollectionStamps out;
@@ -503,6 +552,26 @@ Result<SyncResponse> SyncService::Synchronise(std::string_view account,
         }
         response.conflicts.push_back(std::move(out));
       }
+      if (!idempotency_key.empty() && !batch.empty()) {
+        RecordIdempotencyKey(slot, idempotency_key, response, impl_->schema,
+                             batch);
+      }
+      if (!lease.empty()) {
+        // The fence: the lease must be live when the write commits. Another
+        // device granted the lock now cannot write before this one is done
+        // (it needs this account's write lock, held here).
+        auto live = impl_->lock.Check(account, lease);
+        if (!live.ok()) return live.status();
+      }
+      if (!batch.empty()) {
+        WriteOptions write;
+        Status s = store->Apply(write, batch);
+        if (s.code() == Status::Code::kConflict && attempt < 5) continue;
+        SYNCSTACK_RETURN_IF_ERROR(s);
+      }
+
+      // The answer's get is read after the writes.
+      SYNCSTACK_RETURN_IF_ERROR(AnswerGets(*store, request, response));
       return response;
     }
   } catch (const std::exception& e) {

@@ -56,6 +56,21 @@ class HookTransport : public TransportWrapper {
   std::function<void()> hook;
 };
 
+// Delivers every synchronise request twice (an answer lost and the
+// request retried) and hands back the second answer.
+class DuplicatingTransport : public TransportWrapper {
+ public:
+  using TransportWrapper::TransportWrapper;
+  Result<Response> Call(const Request& request) noexcept override {
+    if (request.path != kSynchronisePath) {
+      return TransportWrapper::Call(request);
+    }
+    auto first = TransportWrapper::Call(request);
+    if (!first.ok()) return first;
+    return TransportWrapper::Call(request);
+  }
+};
+
 class EngineTest : public ::testing::TestWithParam<StoreKind> {};
 
 TEST_P(EngineTest, Case3CreatedOfflineIsAddedAndCase1FetchesIt) {
@@ -449,6 +464,27 @@ TEST_P(EngineTest, WaitsForAnotherDevicesLeaseWhenAsked) {
   EXPECT_TRUE(r.ok()) << r.status().ToString();
 }
 
+TEST_P(EngineTest, ARetriedSynchroniseIsAppliedOnce) {
+  World w(GetParam());
+  DuplicatingTransport twice(w.loopback());
+  Device& phone = w.AddDevice("phone", "alice", &twice);
+  Device& laptop = w.AddDevice("laptop");
+  ASSERT_OK(phone.Put("todo", kA, R"({"v":1})"));
+  ASSERT_OK(phone.Put("todo", kB, R"({"v":1})"));
+  ASSERT_TRUE(phone.Sync().ok());
+  ASSERT_TRUE(laptop.Sync().ok());
+  w.clock().Advance(1000);
+  ASSERT_OK(phone.Remove("todo", kA));
+  ASSERT_OK(phone.Put("todo", kB, R"({"v":2})"));
+  ASSERT_OK_AND_ASSIGN(SyncReport r, phone.Sync());
+  EXPECT_TRUE(r.conflicts.empty());
+  EXPECT_EQ(phone.Get("todo", kB)->state, SyncState::kSynced);
+  ASSERT_TRUE(laptop.Sync().ok());
+  EXPECT_EQ(DumpLive(*phone.store), DumpLive(w.ServerStore()));
+  EXPECT_EQ(DumpLive(*laptop.store), DumpLive(w.ServerStore()));
+  EXPECT_EQ(DumpLive(w.ServerStore()).size(), 1u);
+}
+
 INSTANTIATE_TEST_SUITE_P(Stores, EngineTest,
                          ::testing::Values(StoreKind::kMemory,
                                            StoreKind::kSqlite),
@@ -585,6 +621,49 @@ TEST(SeedExample, BadRequestsChangeNothing) {
                   "",
                   "{}"};
   EXPECT_EQ(w.service().Handle(foreign).status, 409);
+}
+
+TEST(Idempotency, AReplayedRequestIsAnsweredAsFirstAndAppliesNothing) {
+  World w(StoreKind::kSqlite);
+  auto first_body = R"({"update":{"todo":[{"id":"10000000-0000-4000-8000-)"
+                    R"(000000000001","v":"first"}]}})";
+  auto later_body = R"({"update":{"todo":[{"id":"10000000-0000-4000-8000-)"
+                    R"(000000000001","v":"later"}]}})";
+  Request login{"POST",
+                std::string(kLoginPath),
+                "",
+                "",
+                "",
+                "",
+                R"({"user":"mark","password":"x"})"};
+  auto token = DecodeLoginResponse(w.service().Handle(login).body)->token;
+  Request lock{"POST", std::string(kLockPath), "", token, "",
+               "",     R"({"device":"d"})"};
+  auto lease = DecodeLockResponse(w.service().Handle(lock).body)->lease;
+  Request first{
+      "POST",    std::string(kSynchronisePath), "", token, lease, "key-1",
+      first_body};
+  Response a = w.service().Handle(first);
+  ASSERT_EQ(a.status, 200) << a.body;
+  w.clock().Advance(1000);
+  Request later{
+      "POST",    std::string(kSynchronisePath), "", token, lease, "key-2",
+      later_body};
+  ASSERT_EQ(w.service().Handle(later).status, 200);
+  w.clock().Advance(1000);
+  // Without the key, this timestamp-less update would be applied again as
+  // the newest write and undo "later".
+  Response replay = w.service().Handle(first);
+  ASSERT_EQ(replay.status, 200) << replay.body;
+  EXPECT_EQ(replay.body, a.body);  // the same stamps
+  auto row = w.ServerStore("mark").GetOne("todo", kA);
+  ASSERT_TRUE(row.ok() && row->has_value());
+  EXPECT_EQ((*row)->payload, R"({"v":"later"})");
+  // The same body under a new key is a new request.
+  first.idempotency_key = "key-3";
+  ASSERT_EQ(w.service().Handle(first).status, 200);
+  EXPECT_EQ(w.ServerStore("mark").GetOne("todo", kA).value()->payload,
+            R"({"v":"first"})");
 }
 
 }  // namespace

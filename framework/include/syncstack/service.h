@@ -69,10 +69,14 @@ class SyncService final : public Handler {
   // account's live lease when the write commits (checked under the
   // account's write lock, so a device that paused past its lease cannot
   // write after another device got the lock): else kLeaseLost, nothing
-  // applied.
-  Result<SyncResponse> Synchronise(std::string_view account,
-                                   const SyncRequest& request,
-                                   std::string_view lease = {}) noexcept;
+  // applied. A request carrying `idempotency_key` is applied once: a
+  // repeat (same key, among the account's last 32 applied requests) gets
+  // the first answer's stamps and conflicts and a fresh get, and changes
+  // nothing.
+  Result<SyncResponse> Synchronise(
+      std::string_view account, const SyncRequest& request,
+      std::string_view lease = {},
+      std::string_view idempotency_key = {}) noexcept;
 
   const Schema& schema() const noexcept;
 
