@@ -12,6 +12,7 @@ packages=(
   rapidjson-dev libsimdjson-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   liblmdb-dev libpqxx-dev libpoco-dev libsodium-dev
+  postgresql
 )
 
 missing=()

@@ -16,13 +16,13 @@ echo "== build (dev)"
 cmake --preset dev >/dev/null
 cmake --build --preset dev
 echo "== test (dev)"
-ctest --preset dev
+./scripts/with-postgres.sh ctest --preset dev
 
 if [ "${SYNCSTACK_SKIP_SANITIZERS:-0}" != "1" ]; then
   echo "== build (asan-ubsan)"
   cmake --preset asan-ubsan >/dev/null
   cmake --build --preset asan-ubsan
   echo "== test (asan-ubsan)"
-  ctest --preset asan-ubsan
+  ./scripts/with-postgres.sh ctest --preset asan-ubsan
 fi
 echo "== all tests passed in $(( $(date +%s) - start )) s"

@@ -1,0 +1,115 @@
+// The PostgreSQL store's own tests: concurrent schema migration, schema
+// versions, connection failures. The Store contract itself is checked by
+// store_conformance_test.
+#include "syncstack/postgres/postgres_store.h"
+
+#include <gtest/gtest.h>
+#include <libpq-fe.h>
+
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "postgres_env.h"
+
+namespace syncstack {
+namespace {
+
+// A fresh schema name for this test.
+std::string SchemaName() {
+  const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+  std::string name = std::string("syncstack_unit_") + info->name();
+  testing_pg::SchemaJanitor::Get().Add(name);
+  return name;
+}
+
+// Runs one SQL command on the server; returns libpq's error text or "".
+std::string Exec(const std::string& conninfo, const std::string& sql) {
+  PGconn* conn = PQconnectdb(conninfo.c_str());
+  PQsetNoticeProcessor(
+      conn, [](void*, const char*) {}, nullptr);
+  std::string error;
+  if (PQstatus(conn) != CONNECTION_OK) {
+    error = PQerrorMessage(conn);
+  } else {
+    PGresult* r = PQexec(conn, sql.c_str());
+    ExecStatusType st = PQresultStatus(r);
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+      error = PQerrorMessage(conn);
+    }
+    PQclear(r);
+  }
+  PQfinish(conn);
+  return error;
+}
+
+TEST(PostgresStore, ConcurrentOpenersMigrateOnce) {
+  auto conninfo = testing_pg::ConninfoOrSkip();
+  if (!conninfo) return;
+  PostgresDatabaseOptions options;
+  options.conninfo = *conninfo;
+  options.schema = SchemaName();
+  Exec(*conninfo, "DROP SCHEMA IF EXISTS \"" + options.schema + "\" CASCADE");
+  constexpr int kOpeners = 8;
+  std::vector<Status> results(kOpeners);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kOpeners; ++i) {
+    threads.emplace_back([&, i] {
+      auto db = OpenPostgresDatabase(options);
+      results[i] = db.ok() ? Status::Ok() : db.status();
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  for (const Status& s : results) EXPECT_TRUE(s.ok()) << s.ToString();
+
+  auto db = OpenPostgresDatabase(options);
+  ASSERT_TRUE(db.ok()) << db.status().ToString();
+  auto store = (*db)->OpenAccount("acct");
+  ASSERT_TRUE(store.ok());
+  ChangeBatch b;
+  b.SetMeta("k", "v");
+  ASSERT_TRUE((*store)->Apply(WriteOptions(), b).ok());
+  EXPECT_EQ((*store)->GetMeta("k")->value_or(""), "v");
+}
+
+TEST(PostgresStore, RejectsANewerSchema) {
+  auto conninfo = testing_pg::ConninfoOrSkip();
+  if (!conninfo) return;
+  PostgresDatabaseOptions options;
+  options.conninfo = *conninfo;
+  options.schema = SchemaName();
+  ASSERT_TRUE(OpenPostgresDatabase(options).ok());
+  ASSERT_EQ(Exec(*conninfo, "INSERT INTO \"" + options.schema +
+                                "\".syncstack_schema(version) VALUES (999)"),
+            "");
+  auto db = OpenPostgresDatabase(options);
+  ASSERT_FALSE(db.ok());
+  EXPECT_EQ(db.status().code(), Status::Code::kCorruption)
+      << db.status().ToString();
+}
+
+TEST(PostgresStore, UnreachableServerIsUnavailable) {
+  PostgresDatabaseOptions options;
+  // Port 1 on localhost: nothing listens there.
+  options.conninfo = "host=127.0.0.1 port=1 dbname=none connect_timeout=2";
+  options.max_retries = 1;
+  options.retry_backoff = std::chrono::milliseconds(1);
+  auto db = OpenPostgresDatabase(options);
+  ASSERT_FALSE(db.ok());
+  EXPECT_EQ(db.status().code(), Status::Code::kUnavailable)
+      << db.status().ToString();
+}
+
+TEST(PostgresStore, RejectsBadOptions) {
+  PostgresDatabaseOptions options;
+  options.pool_size = 0;
+  EXPECT_EQ(OpenPostgresDatabase(options).status().code(),
+            Status::Code::kInvalidArgument);
+  options.pool_size = 1;
+  options.schema = "";
+  EXPECT_EQ(OpenPostgresDatabase(options).status().code(),
+            Status::Code::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace syncstack
