@@ -29,27 +29,12 @@
 #include <string>
 #include <vector>
 
+#include "alloc_counter.h"
 #include "id_parse.h"     // framework/src: the codec's UUID fast path
 #include "json_reader.h"  // framework/src: the codec's input stream
 #include "syncstack/codec.h"
 
 // --- allocation counting ----------------------------------------------------
-
-namespace {
-std::atomic<uint64_t> g_allocs{0};
-}  // namespace
-
-// Out of line so that GCC does not pair the inlined malloc/free with
-// new/delete expressions (-Wmismatched-new-delete).
-[[gnu::noinline]] void* operator new(size_t n) {
-  g_allocs.fetch_add(1, std::memory_order_relaxed);
-  if (void* p = std::malloc(n == 0 ? 1 : n)) return p;
-  throw std::bad_alloc();
-}
-[[gnu::noinline]] void operator delete(void* p) noexcept { std::free(p); }
-[[gnu::noinline]] void operator delete(void* p, size_t) noexcept {
-  std::free(p);
-}
 
 namespace syncstack {
 namespace {
@@ -57,10 +42,10 @@ namespace {
 class AllocCounter {
  public:
   explicit AllocCounter(benchmark::State& state)
-      : state_(state), start_(g_allocs.load()) {}
+      : state_(state), start_(bench::Allocations()) {}
   ~AllocCounter() {
     state_.counters["allocs/op"] =
-        benchmark::Counter(static_cast<double>(g_allocs.load() - start_),
+        benchmark::Counter(static_cast<double>(bench::Allocations() - start_),
                            benchmark::Counter::kAvgIterations);
   }
 

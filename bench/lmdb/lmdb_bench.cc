@@ -27,23 +27,9 @@
 #include <string>
 #include <vector>
 
+#include "alloc_counter.h"
 #include "syncstack/lmdb/lmdb_store.h"
 #include "syncstack/store.h"
-
-namespace {
-std::atomic<uint64_t> g_allocations{0};
-}  // namespace
-
-void* operator new(size_t size) {
-  g_allocations.fetch_add(1, std::memory_order_relaxed);
-  if (void* p = std::malloc(size == 0 ? 1 : size)) return p;
-  throw std::bad_alloc();
-}
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete(void* p, size_t) noexcept { std::free(p); }
-#pragma GCC diagnostic pop
 
 namespace syncstack {
 namespace {
@@ -169,13 +155,13 @@ void BM_LmdbStoreApply(benchmark::State& state) {
     {
       auto db = OpenStoreIn(dir);
       auto store = std::move(db->OpenAccount(kLocalAccount)).value();
-      uint64_t a0 = g_allocations.load();
+      uint64_t a0 = bench::Allocations();
       auto start = std::chrono::steady_clock::now();
       for (const ChangeBatch& b : batches) {
         Check(store->Apply(WriteOptions{false}, b), "apply");
       }
       state.SetIterationTime(Seconds(start));
-      allocations += g_allocations.load() - a0;
+      allocations += bench::Allocations() - a0;
     }
     std::filesystem::remove_all(dir);
   }
@@ -195,7 +181,7 @@ void BM_LmdbRawPut(benchmark::State& state) {
     std::string dir = TempDir();
     {
       RawEnv raw(dir);
-      uint64_t a0 = g_allocations.load();
+      uint64_t a0 = bench::Allocations();
       auto start = std::chrono::steady_clock::now();
       MDB_txn* txn = nullptr;
       CheckRc(mdb_txn_begin(raw.env, nullptr, 0, &txn), "begin");
@@ -217,7 +203,7 @@ void BM_LmdbRawPut(benchmark::State& state) {
       }
       CheckRc(mdb_txn_commit(txn), "commit");
       state.SetIterationTime(Seconds(start));
-      allocations += g_allocations.load() - a0;
+      allocations += bench::Allocations() - a0;
     }
     std::filesystem::remove_all(dir);
   }
@@ -280,7 +266,7 @@ void BM_LmdbStoreScan(benchmark::State& state) {
   Store& store = Populated(n).OpenStore();
   uint64_t allocations = 0;
   for (auto _ : state) {
-    uint64_t a0 = g_allocations.load();
+    uint64_t a0 = bench::Allocations();
     size_t count = 0;
     auto it = store.Scan(kCollection, ScanOptions());
     for (; it->Valid(); it->Next()) {
@@ -289,7 +275,7 @@ void BM_LmdbStoreScan(benchmark::State& state) {
     }
     Check(it->status(), "scan");
     Check(count == n, "scan count");
-    allocations += g_allocations.load() - a0;
+    allocations += bench::Allocations() - a0;
   }
   Report(state, n, allocations);
 }
@@ -301,7 +287,7 @@ void BM_LmdbRawScan(benchmark::State& state) {
   RawEnv& raw = Populated(n).Raw();
   uint64_t allocations = 0;
   for (auto _ : state) {
-    uint64_t a0 = g_allocations.load();
+    uint64_t a0 = bench::Allocations();
     size_t count = 0;
     ManifestEntry e;
     MDB_txn* txn = nullptr;
@@ -328,7 +314,7 @@ void BM_LmdbRawScan(benchmark::State& state) {
     mdb_cursor_close(cursor);
     mdb_txn_abort(txn);
     Check(count == n, "raw scan count");
-    allocations += g_allocations.load() - a0;
+    allocations += bench::Allocations() - a0;
   }
   Report(state, n, allocations);
 }

@@ -17,23 +17,9 @@
 #include <new>
 #include <string>
 
+#include "alloc_counter.h"
 #include "syncstack/postgres/postgres_store.h"
 #include "syncstack/store.h"
-
-namespace {
-std::atomic<uint64_t> g_allocations{0};
-}  // namespace
-
-void* operator new(size_t size) {
-  g_allocations.fetch_add(1, std::memory_order_relaxed);
-  if (void* p = std::malloc(size == 0 ? 1 : size)) return p;
-  throw std::bad_alloc();
-}
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete(void* p, size_t) noexcept { std::free(p); }
-#pragma GCC diagnostic pop
 
 namespace syncstack {
 namespace {
@@ -142,10 +128,10 @@ void BM_StoreApply(benchmark::State& state) {
       r.payload = Payload(i);
       batch.Put(std::move(r));
     }
-    uint64_t before = g_allocations.load();
+    uint64_t before = bench::Allocations();
     state.ResumeTiming();
     Check((*store)->Apply(WriteOptions(), batch).ok(), "apply");
-    allocs += g_allocations.load() - before;
+    allocs += bench::Allocations() - before;
     items += n;
   }
   Report(state, allocs, items);
@@ -159,7 +145,7 @@ void BM_RawCopyFrom(benchmark::State& state) {
   size_t items = 0;
   for (auto _ : state) {
     std::string account = NewAccount();
-    uint64_t before = g_allocations.load();
+    uint64_t before = bench::Allocations();
     Exec(conn, "BEGIN");
     PGresult* r = PQexec(
         conn, (std::string("COPY ") + kSchema + ".records FROM STDIN").c_str());
@@ -194,7 +180,7 @@ void BM_RawCopyFrom(benchmark::State& state) {
     Check(PQresultStatus(r) == PGRES_COMMAND_OK, "copy result");
     PQclear(r);
     Exec(conn, "COMMIT");
-    allocs += g_allocations.load() - before;
+    allocs += bench::Allocations() - before;
     items += n;
   }
   PQfinish(conn);
@@ -229,14 +215,14 @@ void BM_StoreScan(benchmark::State& state) {
   uint64_t allocs = 0;
   size_t items = 0;
   for (auto _ : state) {
-    uint64_t before = g_allocations.load();
+    uint64_t before = bench::Allocations();
     auto it = (*store)->Scan(kCollection, ScanOptions());
     int64_t sum = 0;
     for (; it->Valid(); it->Next(), ++items)
       sum += it->entry().version.timestamp;
     Check(it->status().ok(), "scan");
     benchmark::DoNotOptimize(sum);
-    allocs += g_allocations.load() - before;
+    allocs += bench::Allocations() - before;
   }
   Report(state, allocs, items);
 }
@@ -247,7 +233,7 @@ void BM_RawCopyTo(benchmark::State& state) {
   uint64_t allocs = 0;
   size_t items = 0;
   for (auto _ : state) {
-    uint64_t before = g_allocations.load();
+    uint64_t before = bench::Allocations();
     std::string sql =
         std::string("COPY (SELECT id, ts, extra, deleted, ") +
         "state, base FROM " + kSchema + ".records WHERE account = '" + account +
@@ -264,7 +250,7 @@ void BM_RawCopyTo(benchmark::State& state) {
     r = PQgetResult(conn);
     Check(PQresultStatus(r) == PGRES_COMMAND_OK, "copy out result");
     PQclear(r);
-    allocs += g_allocations.load() - before;
+    allocs += bench::Allocations() - before;
   }
   PQfinish(conn);
   Report(state, allocs, items);

@@ -7,7 +7,7 @@
 //   store_bench --benchmark_filter='n:1000000/'  # 1M records only
 //
 // Each benchmark reports items_per_second (records) and allocs_per_item
-// (heap allocations per record, counted by the operator new below).
+// (heap allocations per record, from bench/common's counter).
 #include <benchmark/benchmark.h>
 #include <sqlite3.h>
 #include <stdlib.h>
@@ -26,27 +26,10 @@
 #include <string>
 #include <vector>
 
+#include "alloc_counter.h"
 #include "syncstack/memory/memory_store.h"
 #include "syncstack/sqlite/sqlite_store.h"
 #include "syncstack/store.h"
-
-// Counts heap allocations, to report them per item.
-namespace {
-std::atomic<uint64_t> g_allocations{0};
-}  // namespace
-
-void* operator new(size_t size) {
-  g_allocations.fetch_add(1, std::memory_order_relaxed);
-  if (void* p = std::malloc(size == 0 ? 1 : size)) return p;
-  throw std::bad_alloc();
-}
-// GCC pairs the free() below with the replaced operator new it inlines and
-// warns; the pair is malloc/free, which matches.
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete(void* p, size_t) noexcept { std::free(p); }
-#pragma GCC diagnostic pop
 
 namespace syncstack {
 namespace {
@@ -163,13 +146,13 @@ void BM_SqliteStoreApply(benchmark::State& state) {
     {
       auto db = OpenSqliteIn(dir);
       auto store = std::move(db->OpenAccount(kLocalAccount)).value();
-      uint64_t a0 = g_allocations.load();
+      uint64_t a0 = bench::Allocations();
       auto start = std::chrono::steady_clock::now();
       for (const ChangeBatch& b : batches) {
         Check(store->Apply(WriteOptions{sync}, b), "apply");
       }
       state.SetIterationTime(Seconds(start));
-      allocations += g_allocations.load() - a0;
+      allocations += bench::Allocations() - a0;
     }
     std::filesystem::remove_all(dir);
   }
@@ -233,7 +216,7 @@ void BM_SqliteRawInsert(benchmark::State& state) {
                                -1, &ins_payload, nullptr) == SQLITE_OK,
             "prepare");
     }
-    uint64_t a0 = g_allocations.load();
+    uint64_t a0 = bench::Allocations();
     auto start = std::chrono::steady_clock::now();
     Exec(db, "BEGIN");
     for (size_t i = 0; i < records.size(); ++i) {
@@ -263,7 +246,7 @@ void BM_SqliteRawInsert(benchmark::State& state) {
     }
     Exec(db, "COMMIT");
     state.SetIterationTime(Seconds(start));
-    allocations += g_allocations.load() - a0;
+    allocations += bench::Allocations() - a0;
     sqlite3_finalize(ins);
     sqlite3_finalize(ins_payload);
     sqlite3_close(db);
@@ -325,7 +308,7 @@ void BM_SqliteStoreScan(benchmark::State& state) {
   Store& store = *PopulatedSqlite(n).store;
   uint64_t allocations = 0;
   for (auto _ : state) {
-    uint64_t a0 = g_allocations.load();
+    uint64_t a0 = bench::Allocations();
     size_t count = 0;
     auto it = store.Scan(kCollection, ScanOptions());
     for (; it->Valid(); it->Next()) {
@@ -334,7 +317,7 @@ void BM_SqliteStoreScan(benchmark::State& state) {
     }
     Check(it->status(), "scan");
     Check(count == n, "scan count");
-    allocations += g_allocations.load() - a0;
+    allocations += bench::Allocations() - a0;
   }
   Report(state, n, allocations);
 }
@@ -361,7 +344,7 @@ void BM_SqliteRawScan(benchmark::State& state) {
         "prepare");
   uint64_t allocations = 0;
   for (auto _ : state) {
-    uint64_t a0 = g_allocations.load();
+    uint64_t a0 = bench::Allocations();
     size_t count = 0;
     ManifestEntry e;
     sqlite3_bind_int64(scan, 1, 1);
@@ -381,7 +364,7 @@ void BM_SqliteRawScan(benchmark::State& state) {
     }
     sqlite3_reset(scan);
     Check(count == n, "raw scan count");
-    allocations += g_allocations.load() - a0;
+    allocations += bench::Allocations() - a0;
   }
   sqlite3_finalize(scan);
   sqlite3_close(db);
@@ -404,13 +387,13 @@ void BM_SqliteStoreGet(benchmark::State& state) {
   uint64_t allocations = 0;
   for (auto _ : state) {
     for (auto& id : ids) id = records[rng() % n].id;
-    uint64_t a0 = g_allocations.load();
+    uint64_t a0 = bench::Allocations();
     size_t bytes = 0;
     Check(store.Get(kCollection, ids,
                     [&](const Record& r) { bytes += r.payload.size(); }),
           "get");
     benchmark::DoNotOptimize(bytes);
-    allocations += g_allocations.load() - a0;
+    allocations += bench::Allocations() - a0;
   }
   Report(state, ids.size(), allocations);
 }
@@ -430,13 +413,13 @@ void BM_MemoryStoreApply(benchmark::State& state) {
   for (auto _ : state) {
     auto db = std::move(OpenMemoryDatabase()).value();
     auto store = std::move(db->OpenAccount(kLocalAccount)).value();
-    uint64_t a0 = g_allocations.load();
+    uint64_t a0 = bench::Allocations();
     auto start = std::chrono::steady_clock::now();
     for (const ChangeBatch& b : batches) {
       Check(store->Apply(WriteOptions{false}, b), "apply");
     }
     state.SetIterationTime(Seconds(start));
-    allocations += g_allocations.load() - a0;
+    allocations += bench::Allocations() - a0;
   }
   Report(state, n, allocations);
 }
@@ -462,7 +445,7 @@ void BM_MemoryStoreScan(benchmark::State& state) {
   }
   uint64_t allocations = 0;
   for (auto _ : state) {
-    uint64_t a0 = g_allocations.load();
+    uint64_t a0 = bench::Allocations();
     size_t count = 0;
     auto it = store->Scan(kCollection, ScanOptions());
     for (; it->Valid(); it->Next()) {
@@ -470,7 +453,7 @@ void BM_MemoryStoreScan(benchmark::State& state) {
       ++count;
     }
     Check(count == n, "scan count");
-    allocations += g_allocations.load() - a0;
+    allocations += bench::Allocations() - a0;
   }
   Report(state, n, allocations);
 }
