@@ -666,5 +666,59 @@ TEST(Idempotency, AReplayedRequestIsAnsweredAsFirstAndAppliesNothing) {
             R"({"v":"first"})");
 }
 
+TEST(Tokens, ExpireAfterTheirLifetime) {
+  World w(StoreKind::kMemory);
+  Request login{"POST",
+                std::string(kLoginPath),
+                "",
+                "",
+                "",
+                "",
+                R"({"user":"mark","password":"x"})"};
+  auto answer = DecodeLoginResponse(w.service().Handle(login).body);
+  ASSERT_TRUE(answer.ok());
+  EXPECT_EQ(answer->expires_in, 3600);
+  Request fetch{"GET", std::string(kFetchPath), "", answer->token, "", "", ""};
+  EXPECT_EQ(w.service().Handle(fetch).status, 200);
+  w.clock().Advance(3600 * 1000 + 1);
+  Response expired = w.service().Handle(fetch);
+  EXPECT_EQ(expired.status, 401);
+  EXPECT_EQ(DecodeError(401, expired.body).code(), Status::Code::kUnauthorized);
+}
+
+// A sync longer than the lease keeps its lock by renewing it (real time: the
+// engine renews at half the lease's life).
+TEST(LockRenewal, ALongSyncRenewsItsLease) {
+  auto db = OpenMemoryDatabase().value();
+  auto device_db = OpenMemoryDatabase().value();
+  auto store = device_db->OpenAccount(kLocalAccount).value();
+  auto policy = NewLastWriteWinsPolicy();
+  auto lock = NewMemorySyncLock(SystemClock(), std::chrono::seconds(2));
+  auto auth = NewInProcessAuthenticator();
+  SyncService service(*db, *policy, SystemClock(), *lock, *auth, Schema());
+  auto loopback = NewLoopbackTransport(service);
+  HookTransport slow(*loopback);
+  Replica app(*store, *policy, SystemClock());
+  for (int i = 0; i < 4; ++i) {
+    ASSERT_OK(app.Put("todo", RecordId::Random(), R"({})"));
+  }
+  int calls = 0;
+  std::function<void()> pause = [&] {
+    ++calls;
+    std::this_thread::sleep_for(std::chrono::milliseconds(800));
+    slow.hook = pause;
+  };
+  slow.hook = pause;
+  SyncEngine engine(*store, slow, *policy);
+  SyncOptions options;
+  options.user = "alice";
+  options.device = "phone";
+  options.batch_records = 1;  // 4 calls, 3.2 s in all: longer than the lease
+  auto r = engine.Run(options);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(calls, 4);
+  EXPECT_EQ(DumpLive(*db->OpenAccount("alice").value()).size(), 4u);
+}
+
 }  // namespace
 }  // namespace syncstack::testing
