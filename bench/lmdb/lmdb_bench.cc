@@ -30,13 +30,18 @@
 #include "alloc_counter.h"
 #include "syncstack/lmdb/lmdb_store.h"
 #include "syncstack/store.h"
+#include "workload.h"
 
 namespace syncstack {
 namespace {
 
-constexpr size_t kBatchSize = 1000;   // records per Apply
-constexpr size_t kPayloadSize = 120;  // a small JSON object
-constexpr const char* kCollection = "todo";
+using bench::Batches;
+using bench::kBatchSize;
+using bench::kCollection;
+using bench::kPayloadSize;
+using bench::Records;
+using bench::TempDir;
+
 constexpr size_t kHeaderSize = 22;  // the store's record header
 
 void Check(bool ok, const char* what) {
@@ -56,48 +61,6 @@ void CheckRc(int rc, const char* what) {
     std::fprintf(stderr, "lmdb_bench: %s: %s\n", what, mdb_strerror(rc));
     std::abort();
   }
-}
-
-std::string TempDir() {
-  std::string tmpl =
-      (std::filesystem::temp_directory_path() / "syncstack-lmdb-bench-XXXXXX")
-          .string();
-  Check(mkdtemp(tmpl.data()) != nullptr, "mkdtemp");
-  return tmpl;
-}
-
-// N records with random (UUIDv4-like) ids in random order.
-const std::vector<Record>& Records(size_t n) {
-  static std::map<size_t, std::vector<Record>> cache;
-  auto& records = cache[n];
-  if (records.empty()) {
-    std::mt19937_64 rng(42);
-    records.reserve(n);
-    for (size_t i = 0; i < n; ++i) {
-      std::array<uint8_t, 16> b{};
-      for (auto& x : b) x = static_cast<uint8_t>(rng());
-      Record r;
-      r.collection = kCollection;
-      r.id = RecordId(b);
-      r.version.timestamp = 1700000000000 + static_cast<int64_t>(i);
-      r.base = r.version.timestamp;
-      r.payload = "{\"title\":\"item " + std::to_string(i) + "\",\"note\":\"";
-      r.payload.resize(kPayloadSize - 2, 'x');
-      r.payload += "\"}";
-      records.push_back(std::move(r));
-    }
-  }
-  return records;
-}
-
-std::vector<ChangeBatch> Batches(size_t n) {
-  const auto& records = Records(n);
-  std::vector<ChangeBatch> batches;
-  for (size_t i = 0; i < n; i += kBatchSize) {
-    ChangeBatch& b = batches.emplace_back();
-    for (size_t j = i; j < std::min(n, i + kBatchSize); ++j) b.Put(records[j]);
-  }
-  return batches;
 }
 
 void Report(benchmark::State& state, size_t items, uint64_t allocations) {

@@ -30,61 +30,17 @@
 #include "syncstack/memory/memory_store.h"
 #include "syncstack/sqlite/sqlite_store.h"
 #include "syncstack/store.h"
+#include "workload.h"
 
 namespace syncstack {
 namespace {
 
-constexpr int kBatchSize = 1000;      // records per Apply
-constexpr size_t kPayloadSize = 120;  // a small JSON object
-constexpr const char* kCollection = "todo";
-
-std::string TempDir() {
-  std::string tmpl =
-      (std::filesystem::temp_directory_path() / "syncstack-bench-XXXXXX")
-          .string();
-  if (mkdtemp(tmpl.data()) == nullptr) std::abort();
-  return tmpl;
-}
-
-// N records with random (UUIDv4-like) ids, in random order or (`sorted`)
-// in id order, as a first sync receives them.
-const std::vector<Record>& Records(size_t n, bool sorted = false) {
-  static std::map<std::pair<size_t, bool>, std::vector<Record>> cache;
-  auto& records = cache[{n, sorted}];
-  if (records.empty() && sorted) {
-    records = Records(n, false);
-    std::sort(records.begin(), records.end(),
-              [](const Record& a, const Record& b) { return a.id < b.id; });
-  } else if (records.empty()) {
-    std::mt19937_64 rng(42);
-    records.reserve(n);
-    for (size_t i = 0; i < n; ++i) {
-      std::array<uint8_t, 16> b{};
-      for (auto& x : b) x = static_cast<uint8_t>(rng());
-      Record r;
-      r.collection = kCollection;
-      r.id = RecordId(b);
-      r.version.timestamp = 1700000000000 + static_cast<int64_t>(i);
-      r.base = r.version.timestamp;
-      r.payload = "{\"title\":\"item " + std::to_string(i) + "\",\"note\":\"";
-      r.payload.resize(kPayloadSize - 2, 'x');
-      r.payload += "\"}";
-      records.push_back(std::move(r));
-    }
-  }
-  return records;
-}
-
-std::vector<ChangeBatch> Batches(size_t n, size_t batch_size = kBatchSize,
-                                 bool sorted = false) {
-  const auto& records = Records(n, sorted);
-  std::vector<ChangeBatch> batches;
-  for (size_t i = 0; i < n; i += batch_size) {
-    ChangeBatch& b = batches.emplace_back();
-    for (size_t j = i; j < std::min(n, i + batch_size); ++j) b.Put(records[j]);
-  }
-  return batches;
-}
+using bench::Batches;
+using bench::kBatchSize;
+using bench::kCollection;
+using bench::kPayloadSize;
+using bench::Records;
+using bench::TempDir;
 
 void Check(bool ok, const char* what) {
   if (!ok) {
