@@ -340,16 +340,13 @@ TEST(HttpServer, ChunkedBodyIsRefusedAsSoonAsItCrossesTheLimit) {
       "10000\r\n" + std::string(0x10000, 'a') + "\r\n";  // 64 KiB
   const size_t total = size_t{200} << 20;
   size_t sent = 0;
-  auto start = SteadyClock::now();
   while (sent < total && !s.Readable() && s.Send(chunk)) sent += 0x10000;
   RawResponse r = ParseResponse(s.ReadAll(3000ms));
-  auto elapsed = SteadyClock::now() - start;
   EXPECT_EQ(r.status, 413);
   EXPECT_EQ(DecodeError(413, r.body).code(), Status::Code::kTooLarge);
   EXPECT_EQ(handler.calls(), 0u);
   // Refused soon after the limit, not after 200 MB.
   EXPECT_LT(sent, total / 4) << "sent " << sent << " bytes";
-  EXPECT_LT(elapsed, 5s);
 }
 
 TEST(HttpServer, ChunkedBodyUnderTheLimitArrivesIntact) {
@@ -382,11 +379,10 @@ TEST(HttpServer, StalledClientsAreDroppedAndBlockNobody) {
     ASSERT_TRUE(answer.ok()) << answer.status().ToString();
     EXPECT_EQ(answer->status, 200);
   }
-  auto start = SteadyClock::now();
+  // Dropped by the 300 ms read timeout (a wait of seconds allows for load).
   EXPECT_TRUE(half_head.WaitClosed(3s));
   EXPECT_TRUE(half_body.WaitClosed(3s));
   EXPECT_TRUE(silent.WaitClosed(3s));
-  EXPECT_LT(SteadyClock::now() - start, 2s);
   EXPECT_EQ(handler.calls(), 20u);
 }
 
@@ -407,8 +403,9 @@ TEST(HttpServer, TricklingClientIsDroppedAtTheRequestDeadline) {
     }
     std::this_thread::sleep_for(50ms);  // always faster than read_timeout
   }
+  // Every byte came well inside the read timeout, and the whole body would
+  // take 5 s: only the request deadline closes it within the loop.
   EXPECT_TRUE(closed);
-  EXPECT_LT(SteadyClock::now() - start, 1500ms);
   EXPECT_EQ(handler.calls(), 0u);
 }
 
@@ -443,7 +440,8 @@ TEST(HttpServer, StopClosesIdleKeepAliveConnectionsPromptly) {
   ASSERT_TRUE(client->Call({"GET", "/x", "", "", "", "", ""}).ok());
   auto start = SteadyClock::now();
   server->Stop();
-  EXPECT_LT(SteadyClock::now() - start, 2s);
+  // Not after the 10 s keep-alive timeout of the idle connection.
+  EXPECT_LT(SteadyClock::now() - start, 8s);
   server->Stop();  // idempotent
 }
 
@@ -612,7 +610,8 @@ TEST(HttpClient, SurvivesAServerRestartBetweenCalls) {
       client->Call({"POST", "/v1/synchronise.json", "", "t", "l", "", "{}"});
   EXPECT_FALSE(answer.ok());
   EXPECT_EQ(answer.status().code(), Status::Code::kUnavailable);
-  EXPECT_LT(SteadyClock::now() - start, 100ms);
+  // Retrying would add at least 200 + 400 + 800 ms of backoff.
+  EXPECT_LT(SteadyClock::now() - start, 1000ms);
 }
 
 TEST(HttpClient, OversizedBodyGetsThe413) {
