@@ -4,6 +4,7 @@
 #include <mutex>
 
 #include "random_token.h"
+#include "syncstack/store.h"
 
 namespace syncstack {
 namespace {
@@ -29,11 +30,12 @@ class MemorySyncLock final : public SyncLock {
       attempt.retry_after_ms = slot.lease.expires_at - now;
       return attempt;
     }
-    if (live) {
-      // The same device again: renew (with or without its lease token; a
-      // device that lost its token must not wait out its own lease).
-      slot.lease.expires_at = now + lease_ms_;
+    if (live && current == slot.lease.token) {
+      slot.lease.expires_at = now + lease_ms_;  // renewal: same lease
     } else {
+      // A new grant. The same device asking without its live token (a new
+      // run after a crash) gets a new lease too, and the old one is revoked:
+      // requests of the earlier run still in flight are refused (fencing).
       slot.lease.token = NewRandomToken();
       slot.lease.device = std::string(device);
       slot.lease.fence = ++slot.last_fence;
@@ -84,6 +86,13 @@ class MemorySyncLock final : public SyncLock {
 };
 
 }  // namespace
+
+void SyncLock::Fence(const Lease&, ChangeBatch&) {}
+
+std::unique_ptr<SyncLock> Database::NewSyncLock(Clock&,
+                                                std::chrono::milliseconds) {
+  return nullptr;
+}
 
 std::unique_ptr<SyncLock> NewMemorySyncLock(Clock& clock,
                                             std::chrono::milliseconds lease) {

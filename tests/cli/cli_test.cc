@@ -191,58 +191,81 @@ class ServeProcess {
   std::string url_;
 };
 
-TEST_F(CliTest, TwoDevicesSyncThroughARealServer) {
-  std::string server = "sqlite:" + (dir_ / "server.db").string();
-  Outcome added =
-      Syncstack("user add --store " + server + " --user alice --password pw1");
-  ASSERT_EQ(added.exit_code, 0) << added.err;
-  ServeProcess serve("--store " + server + " --listen 127.0.0.1:0");
-  ASSERT_FALSE(serve.url().empty());
-  std::string phone = "sqlite:" + (dir_ / "phone.db").string();
-  std::string laptop = "sqlite:" + (dir_ / "laptop.db").string();
-  auto sync = [&](const std::string& store) {
-    return Syncstack("sync --store " + store + " --remote " + serve.url() +
-                     " --user alice --password pw1");
-  };
-  auto put = [&](const std::string& store, const std::string& json) {
-    Outcome r = Syncstack("put --store " + store +
-                          " --collection todo --json '" + json + "'");
-    EXPECT_EQ(r.exit_code, 0) << r.err;
-    return r.out.substr(0, 36);
-  };
-  std::string a = put(phone, R"({"title":"milk"})");
-  std::string b = put(phone, R"({"title":"florist"})");
-  std::string all_output;
-  for (const auto& store : {phone, laptop}) {
-    Outcome r = sync(store);
-    ASSERT_EQ(r.exit_code, 0) << r.err;
-    all_output += r.out;
+// The seed's scenario on two devices: offline adds, an edit on one, a
+// delete and an add on the other; all three cases appear and both devices
+// end equal. `remote` is what --remote and its options say.
+class TwoDevices : public CliTest {
+ protected:
+  void Run(const std::string& remote) {
+    phone_ = "sqlite:" + (dir_ / "phone.db").string();
+    laptop_ = "sqlite:" + (dir_ / "laptop.db").string();
+    auto sync = [&](const std::string& store, const char* device) {
+      return Syncstack("sync --store " + store + " --remote " + remote +
+                       " --user alice --password pw1 --device " + device);
+    };
+    auto put = [&](const std::string& store, const std::string& json) {
+      Outcome r = Syncstack("put --store " + store +
+                            " --collection todo --json '" + json + "'");
+      EXPECT_EQ(r.exit_code, 0) << r.err;
+      return r.out.substr(0, 36);
+    };
+    std::string a = put(phone_, R"({"title":"milk"})");
+    std::string b = put(phone_, R"({"title":"florist"})");
+    std::string all_output;
+    for (const auto& store : {phone_, laptop_}) {
+      Outcome r = sync(store, store == phone_ ? "phone" : "laptop");
+      ASSERT_EQ(r.exit_code, 0) << r.err;
+      all_output += r.out;
+    }
+    // Offline edits on both devices, then syncs in turn.
+    put(laptop_, R"({"id":")" + a + R"(","title":"oat milk"})");
+    ASSERT_EQ(Syncstack("rm --store " + phone_ + " --collection todo --id " + b)
+                  .exit_code,
+              0);
+    put(phone_, R"({"title":"venue"})");
+    for (const auto& store : {laptop_, phone_, laptop_}) {
+      Outcome r = sync(store, store == phone_ ? "phone" : "laptop");
+      ASSERT_EQ(r.exit_code, 0) << r.err;
+      all_output += r.out;
+    }
+    EXPECT_NE(all_output.find("case 1"), std::string::npos) << all_output;
+    EXPECT_NE(all_output.find("case 2"), std::string::npos) << all_output;
+    EXPECT_NE(all_output.find("case 3"), std::string::npos) << all_output;
+    EXPECT_EQ(Listing(phone_), Listing(laptop_));
+    EXPECT_NE(Listing(phone_).find("oat milk"), std::string::npos);
+    EXPECT_EQ(Listing(phone_).find(b), std::string::npos);
   }
-  // Offline edits on both devices, then syncs in turn.
-  put(laptop, R"({"id":")" + a + R"(","title":"oat milk"})");
-  ASSERT_EQ(Syncstack("rm --store " + phone + " --collection todo --id " + b)
-                .exit_code,
-            0);
-  put(phone, R"({"title":"venue"})");
-  for (const auto& store : {laptop, phone, laptop}) {
-    Outcome r = sync(store);
-    ASSERT_EQ(r.exit_code, 0) << r.err;
-    all_output += r.out;
-  }
-  EXPECT_NE(all_output.find("case 1"), std::string::npos) << all_output;
-  EXPECT_NE(all_output.find("case 2"), std::string::npos) << all_output;
-  EXPECT_NE(all_output.find("case 3"), std::string::npos) << all_output;
-  auto listing = [&](const std::string& store) {
-    // Without the sync state, which differs between devices by design.
+
+  // Records without their sync state, which differs between devices.
+  std::string Listing(const std::string& store) {
     std::string out = Syncstack("ls --store " + store + " --json").out;
     for (size_t at; (at = out.find(",\"_state\":\"")) != std::string::npos;) {
       out.erase(at, out.find('"', at + 11) + 1 - at);
     }
     return out;
+  }
+
+  std::string AddUser() {
+    std::string server = "sqlite:" + (dir_ / "server.db").string();
+    Outcome added = Syncstack("user add --store " + server +
+                              " --user alice --password pw1");
+    EXPECT_EQ(added.exit_code, 0) << added.err;
+    return server;
+  }
+
+  std::string phone_, laptop_;
+};
+
+TEST_F(TwoDevices, SyncThroughARealServer) {
+  ServeProcess serve("--store " + AddUser() + " --listen 127.0.0.1:0");
+  ASSERT_FALSE(serve.url().empty());
+  Run(serve.url());
+  auto sync = [&](const std::string& store) {
+    return Syncstack("sync --store " + store + " --remote " + serve.url() +
+                     " --user alice --password pw1");
   };
-  EXPECT_EQ(listing(phone), listing(laptop));
-  EXPECT_NE(listing(phone).find("oat milk"), std::string::npos);
-  EXPECT_EQ(listing(phone).find(b), std::string::npos);
+  auto listing = [&](const std::string& store) { return Listing(store); };
+  const std::string& phone = phone_;
 
   // Refusals: one clear line, non-zero, nothing lost locally.
   std::string before = listing(phone);
@@ -257,6 +280,55 @@ TEST_F(CliTest, TwoDevicesSyncThroughARealServer) {
   EXPECT_EQ(down.exit_code, 1);
   EXPECT_NE(down.err.find("127.0.0.1"), std::string::npos) << down.err;
   EXPECT_EQ(listing(phone), before);
+}
+
+// The same through an exchange folder only: `serve --exchange` and
+// `sync --remote dir:`, the folder shared (each sync waits for its answers).
+TEST_F(TwoDevices, SyncThroughAnExchangeFolderOnly) {
+  std::string folder = (dir_ / "exchange").string();
+  ServeProcess serve("--store " + AddUser() + " --exchange " + folder +
+                     " --exchange-poll-ms 5");
+  Run("dir:" + folder + " --wait 20");
+  EXPECT_EQ(serve.Stop(), 0);
+}
+
+// Hand-carried: each run goes as far as the answers in the folder allow and
+// says it is waiting; the server (running at its site) answers in between.
+TEST_F(TwoDevices, AHandCarriedFolderTakesSeveralRuns) {
+  std::string folder = (dir_ / "exchange").string();
+  ServeProcess serve("--store " + AddUser() + " --exchange " + folder +
+                     " --exchange-poll-ms 5 --lease-seconds 3600");
+  std::string phone = "sqlite:" + (dir_ / "phone.db").string();
+  ASSERT_EQ(Syncstack("put --store " + phone +
+                      " --collection todo --json '{\"t\":\"milk\"}'")
+                .exit_code,
+            0);
+  int runs = 0;
+  Outcome r;
+  do {
+    ++runs;
+    r = Syncstack("sync --store " + phone + " --remote dir:" + folder +
+                  " --wait 0 --user alice --password pw1 --device phone");
+    if (r.exit_code != 0) {
+      EXPECT_NE(r.err.find("run again once the server has processed"),
+                std::string::npos)
+          << r.err;
+      usleep(100'000);  // the folder goes to the server and comes back
+    }
+  } while (r.exit_code != 0 && runs < 20);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_GE(runs, 4);  // login, lock, fetch, synchronise: one answer a run
+  std::string laptop = "sqlite:" + (dir_ / "laptop.db").string();
+  Outcome l =
+      Syncstack("sync --store " + laptop + " --remote dir:" + folder +
+                " --wait 20 --user alice --password pw1 --device laptop");
+  ASSERT_EQ(l.exit_code, 0) << l.err;
+  EXPECT_EQ(Listing(laptop), Listing(phone));
+  // A device name that would lead out of the folder is refused.
+  Outcome bad = Syncstack("sync --store " + laptop + " --remote dir:" + folder +
+                          " --user alice --password pw1 --device ../x");
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_NE(bad.err.find("device name"), std::string::npos) << bad.err;
 }
 
 }  // namespace

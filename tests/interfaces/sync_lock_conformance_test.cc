@@ -8,9 +8,15 @@
 
 #include "syncstack/sync_lock.h"
 
+#ifdef SYNCSTACK_TEST_POSTGRES
+#include "postgres_env.h"
+#endif
+
 namespace syncstack {
 namespace {
 
+// make() returns nullptr when the lock cannot be had (a skipped or failed
+// PostgreSQL test).
 struct LockFactory {
   std::string name;
   std::function<std::unique_ptr<SyncLock>(Clock&, std::chrono::milliseconds)>
@@ -19,9 +25,15 @@ struct LockFactory {
 
 class SyncLockConformance : public ::testing::TestWithParam<LockFactory> {
  protected:
+  void SetUp() override {
+    lock_ = GetParam().make(clock_, std::chrono::seconds(30));
+    if (lock_ == nullptr) {
+      if (IsSkipped()) return;
+      GTEST_FAIL() << "no lock";
+    }
+  }
   ManualClock clock_{1'700'000'000'000};
-  std::unique_ptr<SyncLock> lock_ =
-      GetParam().make(clock_, std::chrono::seconds(30));
+  std::unique_ptr<SyncLock> lock_;
 };
 
 TEST_P(SyncLockConformance, OneHolderPerAccount) {
@@ -50,6 +62,24 @@ TEST_P(SyncLockConformance, RenewalExtendsAndKeepsTheLease) {
   EXPECT_GT(renewed->lease.expires_at, a->lease.expires_at);
   clock_.Advance(20'000);  // 40 s after the grant, 20 s after renewal
   EXPECT_TRUE(lock_->Check("alice", a->lease.token).ok());
+}
+
+// A device that comes back without its token (a new run after a crash)
+// does not wait out its own lease, but gets a new one: whatever the earlier
+// run still has in flight carries the old token and is refused.
+TEST_P(SyncLockConformance, TheSameDeviceWithoutItsTokenGetsANewLease) {
+  auto a = lock_->Acquire("alice", "phone", "");
+  ASSERT_TRUE(a.ok() && a->granted);
+  clock_.Advance(1'000);
+  auto again = lock_->Acquire("alice", "phone", "");
+  ASSERT_TRUE(again.ok() && again->granted);
+  EXPECT_NE(again->lease.token, a->lease.token);
+  EXPECT_GT(again->lease.fence, a->lease.fence);
+  EXPECT_EQ(lock_->Check("alice", a->lease.token).status().code(),
+            Status::Code::kLeaseLost);
+  EXPECT_TRUE(lock_->Check("alice", again->lease.token).ok());
+  // Another device still waits.
+  EXPECT_FALSE(lock_->Acquire("alice", "laptop", "")->granted);
 }
 
 TEST_P(SyncLockConformance, ExpiryLetsTheNextDeviceInWithAHigherFence) {
@@ -102,12 +132,67 @@ TEST_P(SyncLockConformance, RacingDevicesGetOneGrant) {
   EXPECT_EQ(granted.load(), 1);
 }
 
+#ifdef SYNCSTACK_TEST_POSTGRES
+// The lock of a PostgreSQL database in a fresh schema; it owns the
+// database it came from.
+class OwningLock final : public SyncLock {
+ public:
+  OwningLock(std::unique_ptr<Database> db, std::unique_ptr<SyncLock> lock)
+      : db_(std::move(db)), lock_(std::move(lock)) {}
+  ~OwningLock() override { lock_.reset(); }
+  Result<LockAttempt> Acquire(std::string_view account, std::string_view device,
+                              std::string_view current) noexcept override {
+    return lock_->Acquire(account, device, current);
+  }
+  Status Release(std::string_view account,
+                 std::string_view token) noexcept override {
+    return lock_->Release(account, token);
+  }
+  Result<Lease> Check(std::string_view account,
+                      std::string_view token) noexcept override {
+    return lock_->Check(account, token);
+  }
+  void Fence(const Lease& lease, ChangeBatch& batch) override {
+    lock_->Fence(lease, batch);
+  }
+
+ private:
+  std::unique_ptr<Database> db_;
+  std::unique_ptr<SyncLock> lock_;
+};
+
+std::unique_ptr<SyncLock> NewPostgresLock(Clock& clock,
+                                          std::chrono::milliseconds lease) {
+  auto db = testing_pg::OpenSchema(testing_pg::UniqueSchema("lock"));
+  if (!db.ok()) {
+    if (db.status().code() != Status::Code::kUnavailable ||
+        std::getenv("SYNCSTACK_PG_CONNINFO") != nullptr) {
+      ADD_FAILURE() << db.status().ToString();
+    }
+    return nullptr;
+  }
+  auto lock = (*db)->NewSyncLock(clock, lease);
+  if (lock == nullptr) {
+    ADD_FAILURE() << "the PostgreSQL database has no shared lock";
+    return nullptr;
+  }
+  return std::make_unique<OwningLock>(std::move(*db), std::move(lock));
+}
+#endif
+
+std::vector<LockFactory> Locks() {
+  std::vector<LockFactory> locks = {
+      {"memory", [](Clock& c, std::chrono::milliseconds l) {
+         return NewMemorySyncLock(c, l);
+       }}};
+#ifdef SYNCSTACK_TEST_POSTGRES
+  locks.push_back({"postgres", NewPostgresLock});
+#endif
+  return locks;
+}
+
 INSTANTIATE_TEST_SUITE_P(Locks, SyncLockConformance,
-                         ::testing::Values(LockFactory{
-                             "memory",
-                             [](Clock& c, std::chrono::milliseconds l) {
-                               return NewMemorySyncLock(c, l);
-                             }}),
+                         ::testing::ValuesIn(Locks()),
                          [](const auto& p) { return p.param.name; });
 
 }  // namespace

@@ -2,11 +2,15 @@
 // the server's Handler exactly as sent, and the answer (any status) comes
 // back exactly as given. HTTP and file exchange join this suite.
 #include <gtest/gtest.h>
+#include <stdlib.h>
 
+#include <atomic>
+#include <filesystem>
 #include <functional>
 #include <thread>
 
 #include "syncstack/codec.h"
+#include "syncstack/file/file_transport.h"
 #if SYNCSTACK_HAS_HTTP
 #include "syncstack/http/http_transport.h"
 #endif
@@ -148,6 +152,45 @@ std::vector<TransportFactory> AllTransports() {
         std::shared_ptr<Transport> inner = NewLoopbackTransport(handler);
         auto outer = std::make_shared<TransportWrapper>(*inner);
         return Harness{{inner, outer}, outer.get()};
+      }});
+  all.push_back(TransportFactory{
+      "file", [](Handler& handler) {
+        // An exchange folder with a processor answering it from a thread.
+        struct Exchange {
+          std::string dir;
+          std::unique_ptr<ExchangeProcessor> processor;
+          std::atomic<bool> stop{false};
+          std::thread thread;
+          ~Exchange() {
+            stop = true;
+            thread.join();
+            std::error_code ec;
+            std::filesystem::remove_all(dir, ec);
+          }
+        };
+        auto x = std::make_shared<Exchange>();
+        std::string tmpl =
+            (std::filesystem::temp_directory_path() / "syncstack-xchg-XXXXXX")
+                .string();
+        if (mkdtemp(tmpl.data()) == nullptr) std::abort();
+        x->dir = tmpl;
+        x->processor = std::move(
+            NewExchangeProcessor(handler, {x->dir, 64u << 20, {}}).value());
+        x->thread = std::thread([raw = x.get()] {
+          while (!raw->stop) {
+            auto n = raw->processor->ProcessPending();
+            if (!n.ok()) std::abort();
+            if (*n == 0)
+              std::this_thread::sleep_for(std::chrono::milliseconds(1));
+          }
+        });
+        FileTransportOptions options;
+        options.dir = x->dir;
+        options.client = "conformance";
+        options.poll = std::chrono::milliseconds(1);
+        std::shared_ptr<Transport> client =
+            std::move(NewFileTransport(options).value());
+        return Harness{{x, client}, client.get()};
       }});
 #if SYNCSTACK_HAS_HTTP
   all.push_back(TransportFactory{

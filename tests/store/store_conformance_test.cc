@@ -19,6 +19,7 @@
 #include <thread>
 #include <vector>
 
+#include "syncstack/faults/fault_store.h"
 #include "syncstack/memory/memory_store.h"
 #include "syncstack/sqlite/sqlite_store.h"
 #include "syncstack/store.h"
@@ -830,6 +831,90 @@ TEST_P(StoreConformance, InvalidCollectionNameAppliesNothing) {
   good.Put(MakeRecord("_", IdN(1), "{}"));
   good.Put(MakeRecord("A1_b2", IdN(1), "{}"));
   EXPECT_TRUE(Apply(good).ok());
+}
+
+// The n-th write of a batch fails inside the store's transaction, after the
+// writes before it (FaultStore poisons it with a precondition that cannot
+// hold): for every n, nothing of the batch may remain, meta included.
+TEST_P(StoreConformance, WriteFailingMidBatchLeavesNothing) {
+  ChangeBatch before;
+  before.Put(MakeRecord("todo", IdN(1), R"({"v":1})", 10));
+  before.Put(MakeRecord("todo", IdN(2), R"({"v":1})", 10));
+  before.SetMeta("checkpoint", "old");
+  ASSERT_TRUE(Apply(before).ok());
+
+  ChangeBatch b;
+  b.Put(MakeRecord("todo", IdN(1), R"({"v":2})", 20));   // replaces
+  b.Erase("todo", IdN(2));                               // erases
+  b.Put(MakeRecord("todo", IdN(3), R"({"v":1})", 20));   // inserts
+  b.Put(MakeRecord("other", IdN(4), R"({"v":1})", 20));  // a new collection
+  Record tomb = MakeRecord("todo", IdN(5), "", 20);
+  tomb.deleted = true;
+  b.Put(tomb);  // a tombstone
+  b.Put(MakeRecord("todo", IdN(6), std::string(1 << 16, 'x'), 20));
+  b.SetMeta("checkpoint", "new");
+
+  FaultStore faulty(*store_);
+  for (uint64_t n = 1; n <= b.size(); ++n) {
+    SCOPED_TRACE("write " + std::to_string(n) + " fails");
+    faulty.FailWriteAt(n);
+    Status s = faulty.Apply(WriteOptions(), b);
+    ASSERT_EQ(s.code(), Status::Code::kIOError) << s.ToString();
+    auto all =
+        GetAll(*store_, "todo", {IdN(1), IdN(2), IdN(3), IdN(5), IdN(6)});
+    ASSERT_EQ(all.size(), 2u);
+    EXPECT_EQ(all[0].payload, R"({"v":1})");
+    EXPECT_EQ(all[0].version.timestamp, 10);
+    EXPECT_EQ(all[1].id, IdN(2));
+    EXPECT_EQ(ScanIds(*store_, "todo"),
+              (std::vector<RecordId>{IdN(1), IdN(2)}));
+    EXPECT_TRUE(ScanIds(*store_, "other").empty());
+    EXPECT_EQ(*store_->Collections(), std::vector<std::string>{"todo"});
+    EXPECT_EQ(store_->GetMeta("checkpoint")->value_or("unset"), "old");
+  }
+  EXPECT_EQ(faulty.counts().failed_writes, b.size());
+
+  // The count runs across batches: the 3rd write from now is the 1st op of
+  // the second batch below.
+  faulty.FailWriteAt(3);
+  ChangeBatch two;
+  two.Put(MakeRecord("todo", IdN(7), "{}", 30));
+  two.Put(MakeRecord("todo", IdN(8), "{}", 30));
+  ASSERT_TRUE(faulty.Apply(WriteOptions(), two).ok());
+  EXPECT_EQ(faulty.Apply(WriteOptions(), b).code(), Status::Code::kIOError);
+  EXPECT_EQ(store_->GetMeta("checkpoint")->value_or("unset"), "old");
+
+  // Unarmed, the same batch applies in full.
+  ASSERT_TRUE(faulty.Apply(WriteOptions(), b).ok());
+  EXPECT_EQ(
+      ScanIds(*store_, "todo"),
+      (std::vector<RecordId>{IdN(1), IdN(3), IdN(5), IdN(6), IdN(7), IdN(8)}));
+  EXPECT_EQ(ScanIds(*store_, "other"), std::vector<RecordId>{IdN(4)});
+  EXPECT_EQ(store_->GetMeta("checkpoint")->value_or("unset"), "new");
+}
+
+// A crash before commit loses the batch; the store is down until restarted.
+TEST_P(StoreConformance, CrashBeforeCommitLosesOnlyThatBatch) {
+  FaultStore faulty(*store_);
+  bool crashed = false;
+  faulty.CrashAtApply(2, [&] { crashed = true; });
+  ChangeBatch first;
+  first.Put(MakeRecord("todo", IdN(1), "{}", 10));
+  ASSERT_TRUE(faulty.Apply(WriteOptions(), first).ok());
+  ChangeBatch second;
+  second.Put(MakeRecord("todo", IdN(2), "{}", 10));
+  second.SetMeta("checkpoint", "2");
+  EXPECT_EQ(faulty.Apply(WriteOptions(), second).code(),
+            Status::Code::kIOError);
+  EXPECT_TRUE(crashed);
+  EXPECT_TRUE(faulty.crashed());
+  EXPECT_EQ(faulty.GetMeta("checkpoint").status().code(),
+            Status::Code::kIOError);
+  EXPECT_EQ(faulty.Scan("todo", ScanOptions())->status().code(),
+            Status::Code::kIOError);
+  faulty.Restart();
+  EXPECT_EQ(ScanIds(faulty, "todo"), std::vector<RecordId>{IdN(1)});
+  EXPECT_FALSE(faulty.GetMeta("checkpoint")->has_value());
 }
 
 // ---------------------------------------------------------------------------
