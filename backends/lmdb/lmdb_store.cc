@@ -670,9 +670,23 @@ Status LmdbStore::Cid(MDB_txn* txn, std::string_view collection, bool create,
 
 // Each op's Expect is checked against the row as the transaction sees it,
 // i.e. after the batch's earlier ops.
+//
+// Puts go through one write cursor. A put whose key is above every key in
+// the records table (a first sync receives ids in order, and a new
+// collection's cid is the highest) is appended (MDB_APPEND): no search,
+// and pages split at the end so they fill up instead of half-filling,
+// which also makes later commits copy fewer pages and scans read fewer.
 Status LmdbStore::ApplyOps(MDB_txn* txn, const ChangeBatch& batch, int* rc) {
   std::string_view last_collection;
   uint32_t last_cid = 0;
+  MDB_cursor* raw_cursor = nullptr;
+  *rc = mdb_cursor_open(txn, env_->records, &raw_cursor);
+  if (*rc != 0) return LmdbError(*rc, "open cursor");
+  std::unique_ptr<MDB_cursor, void (*)(MDB_cursor*)> cursor(raw_cursor,
+                                                            mdb_cursor_close);
+  // The highest key in the table (as this transaction sees it), once known.
+  char high[kRecordKeySize];
+  bool high_known = false, table_empty = false;
   for (const ChangeBatch::Op& op : batch.ops()) {
     const Record& rec = op.record;
     const bool put = op.kind == ChangeBatch::Op::Kind::kPut;
@@ -715,11 +729,32 @@ Status LmdbStore::ApplyOps(MDB_txn* txn, const ChangeBatch& batch, int* rc) {
       }
     }
     if (put) {
+      if (!high_known) {
+        MDB_val last_key, last_value;
+        *rc = mdb_cursor_get(cursor.get(), &last_key, &last_value, MDB_LAST);
+        if (*rc != 0 && *rc != MDB_NOTFOUND) return LmdbError(*rc, "last");
+        table_empty = *rc == MDB_NOTFOUND;
+        *rc = 0;
+        if (!table_empty && last_key.mv_size != kRecordKeySize) {
+          return Status::Corruption("lmdb store: bad record key");
+        }
+        if (!table_empty) std::memcpy(high, last_key.mv_data, kRecordKeySize);
+        high_known = true;
+      }
+      unsigned flags = MDB_RESERVE;
+      if (table_empty || std::memcmp(k.bytes, high, kRecordKeySize) > 0) {
+        flags |= MDB_APPEND;
+        std::memcpy(high, k.bytes, kRecordKeySize);
+        table_empty = false;
+      }
       MDB_val value = {EncodedSize(rec), nullptr};
-      *rc = mdb_put(txn, env_->records, &key, &value, MDB_RESERVE);
+      *rc = mdb_cursor_put(cursor.get(), &key, &value, flags);
       if (*rc != 0) return LmdbError(*rc, "put");
       Encode(rec, static_cast<char*>(value.mv_data));
     } else {
+      // Deleting never raises the highest key; a delete of it lowers it,
+      // so look again before the next append.
+      high_known = false;
       *rc = mdb_del(txn, env_->records, &key, nullptr);
       if (*rc == MDB_NOTFOUND) *rc = 0;
       if (*rc != 0) return LmdbError(*rc, "erase");

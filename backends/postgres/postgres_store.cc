@@ -5,6 +5,7 @@
 //   records(account, collection, id bytea, ts, extra bytea, deleted, state,
 //           base, payload bytea, PRIMARY KEY(account, collection, id))
 //   meta(account, key, value bytea, PRIMARY KEY(account, key))
+//   locks(account PRIMARY KEY, token, device, fence, expires_at)   (v2)
 //
 // Why: the account leads every key, so a table can be distributed (Citus)
 // or partitioned by account, and every statement names one account.
@@ -23,6 +24,18 @@
 // and one INSERT ... ON CONFLICT, erases through one DELETE, meta through
 // upserts. Transient failures (lost connection, serialization failure,
 // deadlock) are retried with exponential backoff.
+//
+// The sync lock (PostgresSyncLock, from Database::NewSyncLock) keeps one
+// row per account in `locks`, so every process on the database sees one
+// lease. Acquire reads the row FOR UPDATE and rewrites it in one
+// transaction (fence + 1 on each new grant; a released lease keeps its row
+// and fence with an empty token). A batch carrying a LeaseFence reads the
+// row FOR SHARE inside Apply's transaction: a grant to another device
+// either committed before (the token differs: kLeaseLost, nothing applied)
+// or waits until the write has committed. Expiry times come from the
+// lock's Clock (the processes' clocks; a skew only moves when a grant
+// happens, never lets two leases write, since a write needs the token
+// that is in the row).
 //
 // Reads run outside transactions and page by key (id >= $begin ORDER BY id
 // LIMIT n), so no scan holds a snapshot, a lock or a connection between
@@ -43,6 +56,7 @@
 #include <optional>
 #include <pqxx/pqxx>
 #include <pqxx/tablewriter>
+#include <random>
 #include <span>
 #include <string>
 #include <string_view>
@@ -51,10 +65,12 @@
 #include <utility>
 #include <vector>
 
+#include "syncstack/sync_lock.h"
+
 namespace syncstack {
 namespace {
 
-constexpr int kSchemaVersion = 1;
+constexpr int kSchemaVersion = 2;
 // Advisory lock keys: one bigint key for migrations; (class, account hash)
 // pairs for accounts. The two forms never collide in PostgreSQL.
 constexpr int64_t kMigrationLock = 0x73796e6373636831;  // "syncsch1"
@@ -86,6 +102,14 @@ CREATE TABLE $S.meta(
   key text COLLATE "C" NOT NULL,
   value bytea NOT NULL,
   PRIMARY KEY (account, key));
+)sql",
+    R"sql(
+CREATE TABLE $S.locks(
+  account text COLLATE "C" PRIMARY KEY,
+  token text NOT NULL,
+  device text NOT NULL,
+  fence bigint NOT NULL,
+  expires_at bigint NOT NULL);
 )sql",
 };
 static_assert(std::size(kMigrations) == kSchemaVersion);
@@ -130,6 +154,26 @@ constexpr Sql kStatements[] = {
      "INSERT INTO $S.meta VALUES ($1, $2, decode($3, 'hex')) "
      "ON CONFLICT (account, key) DO UPDATE SET value = excluded.value"},
     {"get_meta", "SELECT value FROM $S.meta WHERE account = $1 AND key = $2"},
+    {"any_row",
+     "SELECT 1 FROM $S.records WHERE account = $1 AND collection = $2 "
+     "LIMIT 1"},
+    {"lock_row",
+     "INSERT INTO $S.locks VALUES ($1, '', '', 0, 0) "
+     "ON CONFLICT (account) DO NOTHING"},
+    {"lock_for_update",
+     "SELECT token, device, fence, expires_at FROM $S.locks "
+     "WHERE account = $1 FOR UPDATE"},
+    {"lock_set",
+     "UPDATE $S.locks SET token = $2, device = $3, fence = $4, "
+     "expires_at = $5 WHERE account = $1"},
+    {"lock_get",
+     "SELECT token, device, fence, expires_at FROM $S.locks "
+     "WHERE account = $1"},
+    {"lock_release",
+     "UPDATE $S.locks SET token = '', expires_at = 0 "
+     "WHERE account = $1 AND token = $2 AND token <> ''"},
+    {"lock_fence",
+     "SELECT token, expires_at FROM $S.locks WHERE account = $1 FOR SHARE"},
     // A skip scan over the primary key: one index probe per collection.
     {"collections",
      "WITH RECURSIVE c(name) AS ("
@@ -374,12 +418,14 @@ struct Shared {
              static_cast<size_t>(options.pool_size)),
         max_retries(options.max_retries),
         backoff(options.retry_backoff),
-        insert_prefix("INSERT INTO " + quoted_schema + ".records VALUES ") {}
+        insert_prefix("INSERT INTO " + quoted_schema + ".records VALUES "),
+        records_table(quoted_schema + ".records") {}
 
   Pool pool;
   const int max_retries;
   const std::chrono::milliseconds backoff;
   const std::string insert_prefix;  // of Apply's multi-row INSERT
+  const std::string records_table;  // quoted schema + ".records"
 
   // Runs fn(connection) -> Status with a pooled connection, turning
   // exceptions into a Status and retrying transient failures. A connection
@@ -561,6 +607,18 @@ Status PostgresStore::ApplyOnce(pqxx::connection& c,
   pqxx::work tx(c);
   if (!options.sync) tx.exec("SET LOCAL synchronous_commit = off");
   tx.exec_prepared("lock_account", kAccountLockClass, AccountLockKey(account_));
+  if (batch.lease().has_value()) {
+    // The fence: FOR SHARE holds off a new grant until this commits.
+    const LeaseFence& fence = *batch.lease();
+    pqxx::result r = tx.exec_prepared("lock_fence", account_);
+    if (r.empty() || fence.token.empty() ||
+        r[0][0].as<std::string>() != fence.token) {
+      return Status::LeaseLost("the lease is not the account's current one");
+    }
+    if (r[0][1].as<int64_t>() <= fence.now) {
+      return Status::LeaseLost("the lease expired");
+    }
+  }
 
   // Expects: read the rows they name, then replay the batch over them.
   bool any_expect = false;
@@ -639,11 +697,51 @@ Status PostgresStore::ApplyOnce(pqxx::connection& c,
     sql += kUpsertSuffix;
     tx.exec(sql);
   } else if (puts > 0) {
+    // A bulk load into collections where the account has no rows yet (a
+    // first sync, an import) cannot collide with a row: COPY straight into
+    // the table, skipping the staging table and the upsert merge. No other
+    // writer can add rows meanwhile: they need the account lock held here.
+    bool direct = true;
+    std::string_view probed;
+    for (size_t i : final_ops) {
+      const ChangeBatch::Op& op = ops[i];
+      if (op.kind != ChangeBatch::Op::Kind::kPut) continue;
+      if (op.record.collection == probed) continue;
+      probed = op.record.collection;
+      if (!tx.exec_prepared("any_row", account_, op.record.collection)
+               .empty()) {
+        direct = false;
+        break;
+      }
+    }
+    std::string prefix;  // the account column, COPY-escaped, when direct
+    if (direct) {
+      for (char ch : account_) {
+        switch (ch) {
+          case '\\':
+            prefix += "\\\\";
+            break;
+          case '\t':
+            prefix += "\\t";
+            break;
+          case '\n':
+            prefix += "\\n";
+            break;
+          case '\r':
+            prefix += "\\r";
+            break;
+          default:
+            prefix += ch;
+        }
+      }
+      prefix += '\t';
+    }
     // tablewriter, deprecated in libpqxx 6.4, is its only public way to
     // send preformatted COPY lines (stream_to escapes every field).
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wdeprecated-declarations"
-    pqxx::tablewriter copy(tx, "syncstack_in");
+    pqxx::tablewriter copy(
+        tx, direct ? shared_->records_table : std::string("syncstack_in"));
 #pragma GCC diagnostic pop
     std::string chunk;
     for (size_t i : final_ops) {
@@ -652,6 +750,7 @@ Status PostgresStore::ApplyOnce(pqxx::connection& c,
       const Record& r = op.record;
       if (!chunk.empty()) chunk += '\n';
       // COPY text format; bytea as \\x<hex> (the backslash escaped).
+      chunk += prefix;
       chunk += r.collection;
       chunk += "\t\\\\x";
       AppendHex(chunk, r.id.raw());
@@ -672,7 +771,7 @@ Status PostgresStore::ApplyOnce(pqxx::connection& c,
     }
     if (!chunk.empty()) copy.write_raw_line(chunk);
     copy.complete();
-    tx.exec_prepared("put_copied", account_);
+    if (!direct) tx.exec_prepared("put_copied", account_);
   }
   if (any_erase) {
     ArrayLiteral names, ids;
@@ -778,6 +877,123 @@ Result<std::optional<std::string>> PostgresStore::GetMeta(
 }
 
 // ---------------------------------------------------------------------------
+// Sync lock
+
+// 128 bits from the OS as 32 hex characters (an unguessable lease token).
+std::string NewLeaseToken() {
+  std::random_device rd;
+  std::string raw(16, '\0');
+  for (size_t i = 0; i < raw.size(); i += 4) {
+    uint32_t v = rd();
+    std::memcpy(raw.data() + i, &v, 4);
+  }
+  return Hex(raw);
+}
+
+class PostgresSyncLock final : public SyncLock {
+ public:
+  PostgresSyncLock(std::shared_ptr<Shared> shared, Clock& clock,
+                   std::chrono::milliseconds lease)
+      : shared_(std::move(shared)), clock_(clock), lease_ms_(lease.count()) {}
+
+  Result<LockAttempt> Acquire(std::string_view account, std::string_view device,
+                              std::string_view current) noexcept override {
+    if (device.empty()) {
+      return Status::InvalidArgument("lock: device name is empty");
+    }
+    if (account.empty()) return Status::InvalidArgument("empty account name");
+    LockAttempt attempt;
+    Status s = shared_->Run("lock", [&](pqxx::connection& c) -> Status {
+      attempt = LockAttempt();
+      pqxx::work tx(c);
+      std::string name(account);
+      tx.exec_prepared("lock_row", name);
+      pqxx::result r = tx.exec_prepared("lock_for_update", name);
+      if (r.size() != 1) throw CorruptRow{};
+      Lease held;
+      held.token = r[0][0].as<std::string>();
+      held.device = r[0][1].as<std::string>();
+      held.fence = r[0][2].as<uint64_t>();
+      held.expires_at = r[0][3].as<int64_t>();
+      Timestamp now = clock_.Now();
+      bool live = !held.token.empty() && held.expires_at > now;
+      if (live && !(held.device == device &&
+                    (current.empty() || current == held.token))) {
+        attempt.holder = held.device;
+        attempt.retry_after_ms = held.expires_at - now;
+        return Status::Ok();  // nothing written: the transaction aborts
+      }
+      // Renewal keeps the lease. Anything else is a new grant with the
+      // next fence: also the same device asking without its live token (a
+      // new run after a crash), which revokes what the old run has in
+      // flight.
+      if (!live || current != held.token) {
+        held.token = NewLeaseToken();
+        held.device = std::string(device);
+        held.fence += 1;
+      }
+      held.expires_at = now + lease_ms_;
+      tx.exec_prepared("lock_set", name, held.token, held.device,
+                       static_cast<int64_t>(held.fence), held.expires_at);
+      tx.commit();
+      attempt.granted = true;
+      attempt.lease = std::move(held);
+      return Status::Ok();
+    });
+    if (!s.ok()) return s;
+    return attempt;
+  }
+
+  Status Release(std::string_view account,
+                 std::string_view token) noexcept override {
+    if (token.empty()) return Status::Ok();
+    return shared_->Run("unlock", [&](pqxx::connection& c) -> Status {
+      pqxx::nontransaction tx(c);
+      tx.exec_prepared("lock_release", std::string(account),
+                       std::string(token));
+      return Status::Ok();
+    });
+  }
+
+  Result<Lease> Check(std::string_view account,
+                      std::string_view token) noexcept override {
+    if (token.empty()) {
+      return Status::LeaseRequired("this call needs the X-Sync-Lease header");
+    }
+    std::optional<Lease> found;
+    Status s = shared_->Run("check lease", [&](pqxx::connection& c) -> Status {
+      found.reset();
+      pqxx::nontransaction tx(c);
+      pqxx::result r = tx.exec_prepared("lock_get", std::string(account));
+      if (r.empty()) return Status::Ok();
+      Lease& lease = found.emplace();
+      lease.token = r[0][0].as<std::string>();
+      lease.device = r[0][1].as<std::string>();
+      lease.fence = r[0][2].as<uint64_t>();
+      lease.expires_at = r[0][3].as<int64_t>();
+      return Status::Ok();
+    });
+    if (!s.ok()) return s;
+    if (!found || found->token != token) {
+      return Status::LeaseLost("the lease is not the account's current one");
+    }
+    if (found->expires_at <= clock_.Now()) {
+      return Status::LeaseLost("the lease expired");
+    }
+    return std::move(*found);
+  }
+
+  void Fence(const Lease& lease, ChangeBatch& batch) override {
+    batch.RequireLease(LeaseFence{lease.token, clock_.Now()});
+  }
+
+ private:
+  const std::shared_ptr<Shared> shared_;
+  Clock& clock_;
+  const int64_t lease_ms_;
+};
+
+// ---------------------------------------------------------------------------
 // Database
 
 class PostgresDatabase final : public Database {
@@ -794,6 +1010,11 @@ class PostgresDatabase final : public Database {
     } catch (const std::bad_alloc&) {
       return Status::IOError("postgres: out of memory");
     }
+  }
+
+  std::unique_ptr<SyncLock> NewSyncLock(
+      Clock& clock, std::chrono::milliseconds lease) override {
+    return std::make_unique<PostgresSyncLock>(shared_, clock, lease);
   }
 
  private:

@@ -106,12 +106,15 @@ struct RawEnv {
 };
 
 // ---------------------------------------------------------------------------
-// Bulk apply: N records through Store::Apply in batches of 1000
-// (WriteOptions.sync false), into a fresh database with the default 64 MiB
-// initial map (so map growth is included).
+// Bulk apply: N records through Store::Apply in batches of `batch` records
+// (WriteOptions.sync false), in random id order or, if `sorted`, in id
+// order (as a first sync receives them), into a fresh database with the
+// default 64 MiB initial map (so map growth is included).
 void BM_LmdbStoreApply(benchmark::State& state) {
   const size_t n = static_cast<size_t>(state.range(0));
-  const auto batches = Batches(n);
+  const size_t batch = static_cast<size_t>(state.range(1));
+  const bool sorted = state.range(2) != 0;
+  const auto batches = Batches(n, batch, sorted);
   uint64_t allocations = 0;
   for (auto _ : state) {
     std::string dir = TempDir();
@@ -132,13 +135,15 @@ void BM_LmdbStoreApply(benchmark::State& state) {
 }
 
 // The same rows and bytes (cid + id key; header + payload value) with raw
-// mdb_put, unsynced, into a map pre-sized to 8 GiB: in one transaction
-// (batch = n, the baseline) or one per `batch` records (what the store
-// does, to show what LMDB's per-commit copy-on-write costs by itself).
+// mdb_put (flags 0), unsynced, into a map pre-sized to 8 GiB: in one
+// transaction (batch = n, the baseline) or one per `batch` records (what
+// the store does, to show what LMDB's per-commit copy-on-write costs by
+// itself); in random or (`sorted`) id order.
 void BM_LmdbRawPut(benchmark::State& state) {
   const size_t n = static_cast<size_t>(state.range(0));
   const size_t batch = static_cast<size_t>(state.range(1));
-  const auto& records = Records(n);
+  const bool sorted = state.range(2) != 0;
+  const auto& records = Records(n, sorted);
   uint64_t allocations = 0;
   for (auto _ : state) {
     std::string dir = TempDir();
@@ -294,15 +299,19 @@ int main(int argc, char** argv) {
     sizes.push_back(std::stoll(item));
   }
   for (int64_t n : sizes) {
+    const auto batch = static_cast<int64_t>(kBatchSize);
     benchmark::RegisterBenchmark("BM_LmdbStoreApply", BM_LmdbStoreApply)
-        ->ArgName("n")
-        ->Arg(n)
+        ->ArgNames({"n", "batch", "sorted"})
+        ->Args({n, batch, 0})
+        ->Args({n, n, 0})
+        ->Args({n, batch, 1})
         ->UseManualTime()
         ->Unit(benchmark::kMillisecond);
     benchmark::RegisterBenchmark("BM_LmdbRawPut", BM_LmdbRawPut)
-        ->ArgNames({"n", "batch"})
-        ->Args({n, n})
-        ->Args({n, static_cast<int64_t>(kBatchSize)})
+        ->ArgNames({"n", "batch", "sorted"})
+        ->Args({n, n, 0})
+        ->Args({n, batch, 0})
+        ->Args({n, n, 1})
         ->UseManualTime()
         ->Unit(benchmark::kMillisecond);
     benchmark::RegisterBenchmark("BM_LmdbStoreScan", BM_LmdbStoreScan)

@@ -44,6 +44,7 @@ void ChangeBatch::SetMeta(std::string key, std::string value) {
 void ChangeBatch::Clear() noexcept {
   ops_.clear();
   meta_.clear();
+  lease_.reset();
 }
 
 Result<std::optional<Record>> Store::GetOne(std::string_view collection,

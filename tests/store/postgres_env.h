@@ -8,7 +8,9 @@
 
 #include <gtest/gtest.h>
 #include <libpq-fe.h>
+#include <unistd.h>
 
+#include <atomic>
 #include <cstdlib>
 #include <filesystem>
 #include <memory>
@@ -78,17 +80,32 @@ class SchemaJanitor : public ::testing::Environment {
   std::set<std::string> schemas_;
 };
 
-// One schema per test directory: "syncstack_test_" + the directory's
-// unique name, so reopening `dir` finds the same data.
-inline Result<std::unique_ptr<Database>> Open(const std::string& dir) {
+// Opens the database in `schema` (created if missing, dropped when the
+// test program ends). Opening the same schema twice gives two Database
+// objects with their own connections, as two server processes have.
+inline Result<std::unique_ptr<Database>> OpenSchema(const std::string& schema) {
   std::optional<std::string> conninfo = ConninfoOrSkip();
   if (!conninfo) return Status::Unavailable("no PostgreSQL server");
   PostgresDatabaseOptions options;
   options.conninfo = *conninfo;
-  options.schema =
-      "syncstack_test_" + std::filesystem::path(dir).filename().string();
+  options.schema = schema;
   SchemaJanitor::Get().Add(options.schema);
   return OpenPostgresDatabase(options);
+}
+
+// A schema name no other test program running now uses:
+// "syncstack_test_<prefix>_<pid>_<n>".
+inline std::string UniqueSchema(const std::string& prefix) {
+  static std::atomic<int> counter{0};
+  return "syncstack_test_" + prefix + "_" + std::to_string(getpid()) + "_" +
+         std::to_string(counter++);
+}
+
+// One schema per test directory: "syncstack_test_" + the directory's
+// unique name, so reopening `dir` finds the same data.
+inline Result<std::unique_ptr<Database>> Open(const std::string& dir) {
+  return OpenSchema("syncstack_test_" +
+                    std::filesystem::path(dir).filename().string());
 }
 
 }  // namespace syncstack::testing_pg

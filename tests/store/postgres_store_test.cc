@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <libpq-fe.h>
 
+#include <map>
 #include <string>
 #include <thread>
 #include <vector>
@@ -98,6 +99,53 @@ TEST(PostgresStore, UnreachableServerIsUnavailable) {
   ASSERT_FALSE(db.ok());
   EXPECT_EQ(db.status().code(), Status::Code::kUnavailable)
       << db.status().ToString();
+}
+
+// A large batch into an empty collection takes the direct COPY path; the
+// next one, overlapping it, the staging upsert. Both must store the same
+// rows, also under an account name COPY has to escape.
+TEST(PostgresStore, BulkLoadThenOverlappingBulkUpsert) {
+  auto conninfo = testing_pg::ConninfoOrSkip();
+  if (!conninfo) return;
+  PostgresDatabaseOptions options;
+  options.conninfo = *conninfo;
+  options.schema = SchemaName();
+  auto db = OpenPostgresDatabase(options);
+  ASSERT_TRUE(db.ok()) << db.status().ToString();
+  auto store = (*db)->OpenAccount("odd\\name\twith\nescapes");
+  auto other = (*db)->OpenAccount("odd");
+  ASSERT_TRUE(store.ok() && other.ok());
+  std::vector<RecordId> ids;
+  for (int i = 0; i < 1500; ++i) ids.push_back(RecordId::Random());
+  auto apply = [&](size_t from, size_t to, const std::string& tag) {
+    ChangeBatch b;
+    for (size_t i = from; i < to; ++i) {
+      Record r;
+      r.collection = "notes";
+      r.id = ids[i];
+      r.version.timestamp = static_cast<Timestamp>(i);
+      r.payload = "{\"tag\":\"" + tag + "\",\"tab\":\"\t\\\\\"}";
+      b.Put(std::move(r));
+    }
+    Status s = (*store)->Apply(WriteOptions(), b);
+    ASSERT_TRUE(s.ok()) << s.ToString();
+  };
+  apply(0, 1000, "first");
+  apply(500, 1500, "second");
+  std::map<RecordId, std::string> seen;
+  ASSERT_TRUE(
+      (*store)
+          ->Get("notes", ids, [&](const Record& r) { seen[r.id] = r.payload; })
+          .ok());
+  ASSERT_EQ(seen.size(), ids.size());
+  for (size_t i = 0; i < ids.size(); ++i) {
+    std::string tag = i < 500 ? "first" : "second";
+    EXPECT_EQ(seen[ids[i]], "{\"tag\":\"" + tag + "\",\"tab\":\"\t\\\\\"}");
+  }
+  size_t other_rows = 0;
+  ASSERT_TRUE(
+      (*other)->Get("notes", ids, [&](const Record&) { ++other_rows; }).ok());
+  EXPECT_EQ(other_rows, 0u);
 }
 
 TEST(PostgresStore, RejectsBadOptions) {

@@ -3,6 +3,7 @@
 // in one physical database (a device uses one account; a server many).
 #pragma once
 
+#include <chrono>
 #include <memory>
 #include <optional>
 #include <span>
@@ -10,11 +11,14 @@
 #include <string_view>
 #include <vector>
 
+#include "syncstack/clock.h"
 #include "syncstack/function_ref.h"
 #include "syncstack/record.h"
 #include "syncstack/status.h"
 
 namespace syncstack {
+
+class SyncLock;
 
 struct WriteOptions {
   // Make the batch durable (fsync or equivalent) before Apply returns.
@@ -40,6 +44,14 @@ bool Satisfies(const Record* row, const Expect& expect) noexcept;
 // any write to the row after it was read makes the Expect fail.
 Expect ExpectRow(const Record* row);
 
+// A lease precondition: the batch commits only while `token` is the
+// account's live lease at `now` in the database's shared lock (see
+// Database::NewSyncLock). Set by SyncLock::Fence, not by hand.
+struct LeaseFence {
+  std::string token;
+  Timestamp now = kNoTimestamp;
+};
+
 // An ordered list of writes applied atomically by Store::Apply. Reuse a
 // batch after Clear() to keep its buffers.
 class ChangeBatch {
@@ -58,6 +70,12 @@ class ChangeBatch {
              std::optional<Expect> expect = std::nullopt);
   // Sets local metadata `key` (e.g. a checkpoint) in the same transaction.
   void SetMeta(std::string key, std::string value);
+  // Makes Apply check `fence` in its transaction and fail with kLeaseLost
+  // (applying nothing) unless the lease is live. Only stores whose Database
+  // has a shared lock (NewSyncLock) check it; the others ignore it, their
+  // lock being in-process, where the caller's SyncLock::Check under its
+  // per-account mutex already fences the write.
+  void RequireLease(LeaseFence fence) { lease_ = std::move(fence); }
 
   void Clear() noexcept;
   bool empty() const noexcept { return ops_.empty() && meta_.empty(); }
@@ -68,10 +86,12 @@ class ChangeBatch {
       const noexcept {
     return meta_;
   }
+  const std::optional<LeaseFence>& lease() const noexcept { return lease_; }
 
  private:
   std::vector<Op> ops_;
   std::vector<std::pair<std::string, std::string>> meta_;
+  std::optional<LeaseFence> lease_;
 };
 
 // Iterates manifest entries of one collection in ascending id order.
@@ -159,6 +179,15 @@ class Database {
   // Database. Errors: kInvalidArgument for an empty account name.
   virtual Result<std::shared_ptr<Store>> OpenAccount(
       std::string_view account) noexcept = 0;
+
+  // A SyncLock whose leases live in this database, shared by every process
+  // that opens it (several `syncstack serve` over one PostgreSQL), and
+  // whose SyncLock::Fence makes this database's Apply check the lease in
+  // the write's own transaction. nullptr (the default): the database has
+  // no shared lock; one process serving it uses NewMemorySyncLock.
+  // `clock` must outlive the lock; the lock must not outlive the Database.
+  virtual std::unique_ptr<SyncLock> NewSyncLock(
+      Clock& clock, std::chrono::milliseconds lease);
 };
 
 // The account name a device uses for its own records.

@@ -15,6 +15,8 @@
 
 namespace syncstack {
 
+class ChangeBatch;
+
 struct Lease {
   std::string token;  // opaque, random; what X-Sync-Lease carries
   std::string device;
@@ -55,6 +57,14 @@ class SyncLock {
   // not the account's current lease).
   virtual Result<Lease> Check(std::string_view account,
                               std::string_view token) noexcept = 0;
+
+  // Makes `batch` carry `lease` (as returned by Check) as a precondition
+  // that the store checks inside the write's own transaction, for locks
+  // shared by several processes (Database::NewSyncLock): a lease lost
+  // between Check and commit then fails Apply with kLeaseLost. The default
+  // does nothing: an in-process lock is fenced by Check under the caller's
+  // per-account mutex.
+  virtual void Fence(const Lease& lease, ChangeBatch& batch);
 };
 
 // An in-process lock table (for one server process). `clock` must outlive
