@@ -5,9 +5,24 @@
 #include "commands.h"
 #include "syncstack/codec.h"
 #include "syncstack/policies/last_write_wins.h"
+#include "syncstack/policies/registry.h"
 #include "syncstack/replica.h"
 
 namespace syncstack::cli {
+namespace {
+
+// The policy this device stamps with: the one its server named at the last
+// sync (store metadata "policy", kept by `syncstack sync`), else lww.
+std::unique_ptr<ConflictPolicy> DevicePolicy(Store& store) {
+  auto name = store.GetMeta("policy");
+  if (name.ok() && *name) {
+    auto policy = NewPolicyByName(**name);
+    if (policy.ok()) return std::move(*policy);
+  }
+  return NewLastWriteWinsPolicy();
+}
+
+}  // namespace
 
 int RunPut(int argc, char** argv) {
   po::options_description options("put options");
@@ -43,7 +58,7 @@ int RunPut(int argc, char** argv) {
     }
     id = *given;
   }
-  auto policy = NewLastWriteWinsPolicy();
+  auto policy = DevicePolicy(*local->store);
   Replica replica(*local->store, *policy, SystemClock());
   Status s = replica.Put(collection, id, parts->payload);
   if (!s.ok()) return Fail(s);
@@ -69,7 +84,7 @@ int RunRm(int argc, char** argv) {
   if (!id.ok()) return Fail(id.status().WithContext("--id"));
   auto local = OpenLocalStore(uri);
   if (!local.ok()) return Fail(local.status());
-  auto policy = NewLastWriteWinsPolicy();
+  auto policy = DevicePolicy(*local->store);
   Replica replica(*local->store, *policy, SystemClock());
   Status s = replica.Remove(collection, *id);
   if (!s.ok()) return Fail(s);

@@ -3,17 +3,21 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
+#include <thread>
 
 #include "commands.h"
 #include "syncstack/codec.h"
+#include "syncstack/file/file_transport.h"
 #include "syncstack/http/http_transport.h"
 #include "syncstack/policies/last_write_wins.h"
+#include "syncstack/policies/registry.h"
 #include "syncstack/service.h"
 #include "syncstack/users.h"
 
@@ -66,10 +70,10 @@ void AddPasswordOptions(po::options_description& options) {
       "user", po::value<std::string>()->required(), "user name");
 }
 
+// lww | hlc | server-clock | server-clock-client-wins | version-vector, each
+// also as NAME+fields (conflict-policies/registry).
 Result<std::unique_ptr<ConflictPolicy>> PolicyByName(std::string_view name) {
-  if (name == "lww") return NewLastWriteWinsPolicy();
-  return Status::InvalidArgument("unknown policy \"" + std::string(name) +
-                                 "\"; this build knows: lww");
+  return NewPolicyByName(name);
 }
 
 // Splits "HOST:PORT". Errors name the bad part.
@@ -154,28 +158,49 @@ int RunServe(int argc, char** argv) {
   std::string uri, listen, schema_file, policy_name = "lww";
   size_t max_body = 64u << 20;
   int lease_seconds = 30;
+  std::string exchange;
+  int poll_ms = 200;
+  int64_t token_ttl = 3600;
   options.add_options()("store", po::value(&uri)->required(),
                         "server store URI, e.g. sqlite:server.db")(
-      "listen", po::value(&listen)->required(),
+      "listen", po::value(&listen),
       "HOST:PORT to listen on (port 0: any free port, printed)")(
+      "exchange", po::value(&exchange),
+      "answer request files in this exchange folder (devices sync with "
+      "--remote dir:PATH); with or without --listen")(
+      "exchange-poll-ms", po::value(&poll_ms),
+      "how often the exchange folder is looked at (default: 200)")(
+      "token-ttl-seconds", po::value(&token_ttl),
+      "login token lifetime (default: 3600; raise it, and --lease-seconds, "
+      "for hand-carried exchange folders)")(
       "schema", po::value(&schema_file),
       "schema file: the collections and their id keys")(
-      "policy", po::value(&policy_name), "conflict policy (default: lww)")(
-      "max-body", po::value(&max_body),
-      "largest request body in bytes (default: 64 MiB)")(
+      "policy", po::value(&policy_name),
+      "conflict policy: lww, hlc, server-clock, server-clock-client-wins or "
+      "version-vector, each also as NAME+fields (default: lww; devices "
+      "learn it at login)")("max-body", po::value(&max_body),
+                            "largest request body in bytes (default: 64 MiB)")(
       "lease-seconds", po::value(&lease_seconds),
       "sync lock lease length (default: 30)");
   po::variables_map vm;
   int exit_code = kExitOk;
   if (!ParseArgs(argc, argv,
-                 "syncstack serve --store URI --listen HOST:PORT [--schema "
-                 "FILE] [--policy NAME] [--max-body BYTES] [--lease-seconds N]",
+                 "syncstack serve --store URI (--listen HOST:PORT | --exchange "
+                 "DIR) [--schema FILE] [--policy NAME] [--max-body BYTES] "
+                 "[--lease-seconds N]",
                  options, vm, exit_code)) {
     return exit_code;
   }
+  if (listen.empty() && exchange.empty()) {
+    return Fail("serve needs --listen HOST:PORT, --exchange DIR, or both");
+  }
+  if (poll_ms < 1) return Fail("--exchange-poll-ms must be at least 1");
+  if (token_ttl < 1) return Fail("--token-ttl-seconds must be at least 1");
   HttpServerOptions http;
-  Status s = ParseListen(listen, http.host, http.port);
-  if (!s.ok()) return Fail(s);
+  if (!listen.empty()) {
+    Status s = ParseListen(listen, http.host, http.port);
+    if (!s.ok()) return Fail(s);
+  }
   if (lease_seconds < 1) return Fail("--lease-seconds must be at least 1");
   if (max_body < 1024) return Fail("--max-body must be at least 1024");
   http.max_body = max_body;
@@ -191,11 +216,21 @@ int RunServe(int argc, char** argv) {
   RegisterBuiltins(registry);
   auto database = registry.Open(uri);
   if (!database.ok()) return Fail(database.status());
-  auto lock =
-      NewMemorySyncLock(SystemClock(), std::chrono::seconds(lease_seconds));
+  // A database shared by several serve processes (PostgreSQL) keeps the
+  // lock in the database; otherwise this process's lock table is the lock.
+  auto lock = (*database)->NewSyncLock(SystemClock(),
+                                       std::chrono::seconds(lease_seconds));
+  if (lock == nullptr) {
+    lock =
+        NewMemorySyncLock(SystemClock(), std::chrono::seconds(lease_seconds));
+  }
   auto authenticator = NewDatabaseAuthenticator(**database);
   SyncServiceOptions service_options;
   service_options.max_body = max_body;
+  service_options.log = [](const std::string& line) {
+    std::fprintf(stderr, "syncstack: %s\n", line.c_str());
+  };
+  service_options.token_ttl = std::chrono::seconds(token_ttl);
   SyncService service(**database, **policy, SystemClock(), *lock,
                       *authenticator, std::move(schema), service_options);
 
@@ -210,16 +245,61 @@ int RunServe(int argc, char** argv) {
   sigemptyset(&on_stop.sa_mask);
   sigaction(SIGINT, &on_stop, nullptr);
   sigaction(SIGTERM, &on_stop, nullptr);
-  auto server = StartHttpServer(service, http);
-  if (!server.ok()) return Fail(server.status());
-  std::printf("syncstack: serving %s on http://%s:%u (policy %s)\n",
-              uri.c_str(), http.host.c_str(), (*server)->port(),
-              policy_name.c_str());
+  std::unique_ptr<ExchangeProcessor> processor;
+  if (!exchange.empty()) {
+    ExchangeOptions exchange_options;
+    exchange_options.dir = exchange;
+    exchange_options.max_body = max_body;
+    exchange_options.log = [](const std::string& line) {
+      std::printf("syncstack: exchange: %s\n", line.c_str());
+      std::fflush(stdout);
+    };
+    auto opened = NewExchangeProcessor(service, exchange_options);
+    if (!opened.ok()) return Fail(opened.status().WithContext("--exchange"));
+    processor = std::move(opened).value();
+  }
+  std::unique_ptr<HttpServer> server;
+  if (!listen.empty()) {
+    auto started = StartHttpServer(service, http);
+    if (!started.ok()) return Fail(started.status());
+    server = std::move(started).value();
+    std::printf("syncstack: serving %s on http://%s:%u (policy %s)\n",
+                uri.c_str(), http.host.c_str(), server->port(),
+                policy_name.c_str());
+  }
+  std::atomic<bool> stopping{false};
+  std::atomic<bool> exchange_failed{false};
+  std::thread exchange_thread;
+  if (processor) {
+    std::printf(
+        "syncstack: serving %s through the exchange folder %s "
+        "(policy %s)\n",
+        uri.c_str(), exchange.c_str(), policy_name.c_str());
+    exchange_thread = std::thread([&] {
+      while (!stopping) {
+        auto answered = processor->ProcessPending();
+        if (!answered.ok()) {
+          std::fprintf(stderr, "syncstack: exchange: %s\n",
+                       answered.status().ToString().c_str());
+          exchange_failed = true;
+          char wake = 1;
+          (void)!write(stop_pipe[1], &wake, 1);
+          return;
+        }
+        if (*answered == 0) {
+          std::this_thread::sleep_for(std::chrono::milliseconds(poll_ms));
+        }
+      }
+    });
+  }
   std::fflush(stdout);
   char byte;
   while (read(stop_pipe[0], &byte, 1) < 0 && errno == EINTR) {
   }
-  (*server)->Stop();
+  stopping = true;
+  if (exchange_thread.joinable()) exchange_thread.join();
+  if (server) server->Stop();
+  if (exchange_failed) return Fail("the exchange folder failed; stopped");
   std::printf("syncstack: stopped\n");
   return kExitOk;
 }
@@ -269,9 +349,14 @@ int RunSync(int argc, char** argv) {
   po::options_description options("sync options");
   std::string uri, remote, device, collections;
   int lock_wait = 60;
+  int wait_seconds = 30;
   options.add_options()("store", po::value(&uri)->required(),
                         "this device's store URI, e.g. sqlite:phone.db")(
-      "remote", po::value(&remote)->required(), "the server, http://HOST:PORT")(
+      "remote", po::value(&remote)->required(),
+      "the server: http://HOST:PORT, or dir:PATH for an exchange folder")(
+      "wait", po::value(&wait_seconds),
+      "dir: only: seconds to wait for each answer (default: 30; 0 for a "
+      "hand-carried folder: each run goes as far as the answers there)")(
       "device", po::value(&device),
       "this device's name (default: one made up once and kept in the store)")(
       "collections", po::value(&collections),
@@ -279,7 +364,10 @@ int RunSync(int argc, char** argv) {
       "lock-wait", po::value(&lock_wait),
       "seconds to wait while another device syncs (default: 60)")(
       "allow-mass-delete",
-      "delete local records even when the server lacks most of them");
+      "delete local records even when the server lacks most of them")(
+      "policy", po::value<std::string>(),
+      "conflict policy to plan with (default: the server's, told at login "
+      "and remembered in the store)");
   AddPasswordOptions(options);
   po::variables_map vm;
   int exit_code = kExitOk;
@@ -289,15 +377,16 @@ int RunSync(int argc, char** argv) {
                  options, vm, exit_code)) {
     return exit_code;
   }
-  if (remote.rfind("dir:", 0) == 0) {
-    return Fail(
-        "--remote dir:PATH (file exchange) is not in this build yet; "
-        "use http://HOST:PORT");
+  const bool by_file = remote.rfind("dir:", 0) == 0;
+  if (wait_seconds < 0) return Fail("--wait must be 0 or more");
+  std::unique_ptr<Transport> transport;
+  if (!by_file) {
+    HttpClientOptions http;
+    http.url = remote;
+    auto made = NewHttpTransport(http);
+    if (!made.ok()) return Fail(made.status().WithContext("--remote"));
+    transport = std::move(made).value();
   }
-  HttpClientOptions http;
-  http.url = remote;
-  auto transport = NewHttpTransport(http);
-  if (!transport.ok()) return Fail(transport.status().WithContext("--remote"));
   auto password = GetPassword(vm);
   if (!password.ok()) return Fail(password.status());
   auto local = OpenLocalStore(uri);
@@ -316,11 +405,26 @@ int RunSync(int argc, char** argv) {
       if (!s.ok()) return Fail(s);
     }
   }
+  if (by_file) {
+    FileTransportOptions file;
+    file.dir = remote.substr(4);
+    file.client = device;
+    file.wait = std::chrono::seconds(wait_seconds);
+    auto made = NewFileTransport(file);
+    if (!made.ok()) {
+      return Fail(made.status().WithContext("--remote " + remote +
+                                            " (the device name names the "
+                                            "files)"));
+    }
+    transport = std::move(made).value();
+  }
   SyncOptions sync;
   sync.user = vm["user"].as<std::string>();
   sync.password = *password;
   sync.device = device;
   sync.allow_mass_delete = vm.count("allow-mass-delete") > 0;
+  // A folder's requests are matched by their bytes: no changing clock.
+  sync.send_clock = !by_file;
   sync.lock_wait = std::chrono::seconds(std::max(0, lock_wait));
   for (size_t start = 0; start < collections.size();) {
     size_t comma = collections.find(',', start);
@@ -330,8 +434,26 @@ int RunSync(int argc, char** argv) {
     }
     start = comma + 1;
   }
-  auto policy = NewLastWriteWinsPolicy();
-  SyncEngine engine(*local->store, **transport, *policy, local->schema);
+  // The policy: --policy, else the one the server named last time (kept in
+  // the store's metadata "policy"), else lww; a server that names another
+  // at login is followed, and remembered.
+  std::string policy_name = "lww";
+  if (vm.count("policy")) {
+    policy_name = vm["policy"].as<std::string>();
+  } else if (auto kept = local->store->GetMeta("policy"); kept.ok() && *kept) {
+    policy_name = **kept;
+  }
+  auto policy = PolicyByName(policy_name);
+  if (!policy.ok()) return Fail(policy.status().WithContext("--policy"));
+  std::unique_ptr<ConflictPolicy> adopted;
+  if (!vm.count("policy")) {
+    sync.adopt_policy = [&adopted](std::string_view name) {
+      auto p = PolicyByName(name);
+      adopted = p.ok() ? std::move(*p) : nullptr;
+      return adopted.get();
+    };
+  }
+  SyncEngine engine(*local->store, *transport, **policy, local->schema);
   ProgressPrinter progress;
   auto report = engine.Run(sync, &progress);
   if (!report.ok()) {
@@ -341,8 +463,20 @@ int RunSync(int argc, char** argv) {
     }
     return Fail(st);
   }
+  const ConflictPolicy& used = adopted ? *adopted : **policy;
+  if (used.name() != policy_name) {
+    ChangeBatch remember;
+    remember.SetMeta("policy", std::string(used.name()));
+    (void)local->store->Apply(WriteOptions{}, remember);
+  }
   std::printf("syncstack: synced %s as \"%s\": %s\n", uri.c_str(),
               device.c_str(), DescribeReport(*report).c_str());
+  if (report->clock_offset_ms != kNoTimestamp &&
+      std::llabs(report->clock_offset_ms) >= 1000) {
+    std::printf("syncstack: this device's clock is %.1f s %s the server's\n",
+                std::llabs(report->clock_offset_ms) / 1000.0,
+                report->clock_offset_ms > 0 ? "ahead of" : "behind");
+  }
   for (const auto& c : report->conflicts) {
     std::printf("syncstack: conflict on %s/%s: %s; kept the %s's version\n",
                 c.collection.c_str(), c.id.ToString().c_str(), c.what.c_str(),

@@ -13,5 +13,7 @@ int RunLs(int argc, char** argv);
 int RunServe(int argc, char** argv);
 int RunUser(int argc, char** argv);
 int RunSync(int argc, char** argv);
+int RunSimulate(int argc, char** argv);
+int RunConflicts(int argc, char** argv);
 
 }  // namespace syncstack::cli

@@ -20,7 +20,9 @@ void Usage(std::FILE* out) {
       "  ls     list local records\n"
       "  serve  run a sync server over HTTP\n"
       "  user   manage the server's users (user add)\n"
-      "  sync   sync a device's store with a server\n",
+      "  sync   sync a device's store with a server\n"
+      "  simulate  compare conflict policies on a simulated workload\n"
+      "  conflicts list a server store's conflict journal\n",
       out);
 }
 
@@ -46,6 +48,8 @@ int main(int argc, char** argv) {
   if (command == "serve") return RunServe(sub_argc, sub_argv);
   if (command == "user") return RunUser(sub_argc, sub_argv);
   if (command == "sync") return RunSync(sub_argc, sub_argv);
+  if (command == "simulate") return RunSimulate(sub_argc, sub_argv);
+  if (command == "conflicts") return RunConflicts(sub_argc, sub_argv);
   std::fprintf(stderr, "syncstack: unknown command \"%s\" (see --help)\n",
                argv[1]);
   return kExitUsage;

@@ -24,6 +24,7 @@ using json::Event;
 
 constexpr std::string_view kLastUpdate = "last_update";
 constexpr std::string_view kKeptKey = "kept";
+constexpr std::string_view kVersionKey = "_version";
 
 // `s` as a quoted string for an error message, cut after 64 bytes.
 std::string Quoted(std::string_view s) {
@@ -112,6 +113,10 @@ void AppendRecord(const WireRecord& record, std::string_view quoted_key_colon,
     out += ",\"last_update\":";
     AppendQuotedTimestamp(record.last_update, out);
   }
+  if (!record.version.empty()) {
+    out += ",\"_version\":";
+    AppendJsonString(record.version, out);
+  }
   if (!extra_members.empty()) {
     out += ',';
     out += extra_members;
@@ -176,6 +181,30 @@ void AppendIdSection(const std::vector<CollectionIds>& section,
 void AppendStampItems(const std::vector<Stamp>& stamps, std::string_view key,
                       std::string& out) {
   if (stamps.empty()) return;
+  bool versions = false;
+  for (const Stamp& s : stamps) versions |= !s.version.empty();
+  if (versions) {  // the general (slower) path, with `_version`
+    std::string head = "{";
+    AppendJsonString(key, head);
+    head += ':';
+    bool first = true;
+    for (const Stamp& s : stamps) {
+      if (!first) out += ',';
+      first = false;
+      out += head;
+      AppendQuotedId(s.id, out);
+      if (s.last_update != kNoTimestamp) {
+        out += ",\"last_update\":";
+        AppendQuotedTimestamp(s.last_update, out);
+      }
+      if (!s.version.empty()) {
+        out += ",\"_version\":";
+        AppendJsonString(s.version, out);
+      }
+      out += '}';
+    }
+    return;
+  }
   std::string head = "{";
   AppendJsonString(key, head);
   head += ":\"";
@@ -221,6 +250,7 @@ enum class ListKind : unsigned char {
   kConflicts,  // [{<id key>: uuid, kept: "server"|"client"|"merged"}, ...]
   kManifest,   // kStamps with the id key read from the entries
   kSkip,       // an unknown section of a response: validated, ignored
+  kFlag,       // a top-level boolean (`_versions`)
 };
 
 struct Section {
@@ -231,6 +261,7 @@ struct Section {
   std::vector<CollectionStamps>* stamps = nullptr;
   std::vector<CollectionConflicts>* conflicts = nullptr;
   std::vector<Manifest::Collection>* manifest = nullptr;
+  bool* flag = nullptr;
   bool seen = false;
 };
 
@@ -296,6 +327,14 @@ class ListReader final : public json::EventHandler<ListReader> {
         return BeginSection(text);
       case State::kSectionValue:
         if (sec_ == nullptr) return Skip(e, State::kSectionKey);
+        if (sec_->kind == ListKind::kFlag) {
+          if (e != Event::kTrue && e != Event::kFalse) {
+            return Fail(NotA("true or false", e));
+          }
+          *sec_->flag = e == Event::kTrue;
+          state_ = State::kSectionKey;
+          return true;
+        }
         if (e != Event::kStartObject) return Fail(NotA("an object", e));
         seen_collections_.clear();
         state_ = State::kCollKey;
@@ -383,9 +422,10 @@ class ListReader final : public json::EventHandler<ListReader> {
         w += '[';
         w += std::to_string(index_);
         w += "].";
-        w += member_ == Member::kId     ? IdKey()
-             : member_ == Member::kKept ? kKeptKey
-                                        : kLastUpdate;
+        w += member_ == Member::kId        ? IdKey()
+             : member_ == Member::kKept    ? kKeptKey
+             : member_ == Member::kVersion ? kVersionKey
+                                           : kLastUpdate;
         return w;
     }
     w += '[';
@@ -409,7 +449,13 @@ class ListReader final : public json::EventHandler<ListReader> {
     kSkipping,      // inside a skipped value
     kDone,
   };
-  enum class Member : unsigned char { kId, kLastUpdate, kKept, kPayload };
+  enum class Member : unsigned char {
+    kId,
+    kLastUpdate,
+    kKept,
+    kVersion,
+    kPayload
+  };
 
   std::string CollectionPath() const {
     if (is_manifest_) return collection_;
@@ -485,6 +531,7 @@ class ListReader final : public json::EventHandler<ListReader> {
         mcoll_->name = collection_;
         break;
       case ListKind::kSkip:
+      case ListKind::kFlag:
         break;
     }
     return true;
@@ -509,7 +556,7 @@ class ListReader final : public json::EventHandler<ListReader> {
       BeginRecord();
       return true;
     }
-    has_id_ = has_last_update_ = has_kept_ = false;
+    has_id_ = has_last_update_ = has_kept_ = has_version_ = false;
     switch (kind) {
       case ListKind::kStamps:
         stamp_ = &cstamps_->stamps.emplace_back();
@@ -523,6 +570,7 @@ class ListReader final : public json::EventHandler<ListReader> {
       case ListKind::kRecords:
       case ListKind::kIds:
       case ListKind::kSkip:
+      case ListKind::kFlag:
         break;
     }
     last_end_ = Tell() + 1;  // just past the '{'
@@ -532,7 +580,7 @@ class ListReader final : public json::EventHandler<ListReader> {
 
   // At the '{' of a record to be read into record_.
   void BeginRecord() {
-    has_id_ = has_last_update_ = false;
+    has_id_ = has_last_update_ = has_version_ = false;
     record_->payload.assign(1, '{');
     first_payload_member_ = true;
     last_end_ = Tell() + 1;  // just past the '{'
@@ -542,7 +590,7 @@ class ListReader final : public json::EventHandler<ListReader> {
   bool BeginMember(std::string_view key) {
     const ListKind kind = sec_->kind;
     if (kind == ListKind::kManifest && key != kLastUpdate &&
-        mcoll_->id_key.empty()) {
+        key != kVersionKey && mcoll_->id_key.empty()) {
       if (key.empty()) return Fail("empty member name");
       mcoll_->id_key.assign(key);  // the first entry names the id key
     }
@@ -555,6 +603,10 @@ class ListReader final : public json::EventHandler<ListReader> {
     } else if (key == kKeptKey && kind == ListKind::kConflicts) {
       if (has_kept_) return Fail("duplicate \"kept\" key");
       member_ = Member::kKept;
+    } else if (key == kVersionKey && !is_single_ &&
+               kind != ListKind::kConflicts) {
+      if (has_version_) return Fail("duplicate \"_version\" key");
+      member_ = Member::kVersion;
     } else if (kind == ListKind::kRecords) {
       member_ = Member::kPayload;
       // Only whitespace and ',' lie between the previous member (or the
@@ -606,6 +658,15 @@ class ListReader final : public json::EventHandler<ListReader> {
         }
         break;
       }
+      case Member::kVersion:
+        if (e != Event::kString) return Fail(NotA("a string", e));
+        has_version_ = true;
+        if (sec_->kind == ListKind::kRecords) {
+          record_->version.assign(text);
+        } else {
+          stamp_->version.assign(text);
+        }
+        break;
       case Member::kKept: {
         constexpr std::string_view kWant =
             "expected \"server\", \"client\" or \"merged\"";
@@ -699,6 +760,7 @@ class ListReader final : public json::EventHandler<ListReader> {
   bool has_id_ = false;
   bool has_last_update_ = false;
   bool has_kept_ = false;
+  bool has_version_ = false;
   Member member_ = Member::kPayload;
   bool first_payload_member_ = true;
   size_t last_end_ = 0;      // offset just past the previous member
@@ -945,6 +1007,12 @@ Result<SyncRequest> DecodeSyncRequest(std::string_view body,
        .records = &request.update},
       {.name = "delete", .kind = ListKind::kIds, .ids = &request.del},
       {.name = "get", .kind = ListKind::kIds, .ids = &request.get},
+      {.name = "_delete_versions",
+       .kind = ListKind::kStamps,
+       .stamps = &request.delete_versions},
+      {.name = "_versions",
+       .kind = ListKind::kFlag,
+       .flag = &request.want_versions},
   };
   json::SpanStream in(body);
   ListReader reader(body, in, limits, schema, sections, std::size(sections),
@@ -964,6 +1032,15 @@ void EncodeSyncRequest(const SyncRequest& request, const Schema& schema,
   AppendIdSection(request.del, out);
   out += ",\"get\":";
   AppendIdSection(request.get, out);
+  if (!request.delete_versions.empty()) {
+    out += ",\"_delete_versions\":";
+    AppendSection(request.delete_versions, out,
+                  [&](const CollectionStamps& c, std::string& o) {
+                    AppendStampItems(c.stamps, IdKeyFor(schema, c.collection),
+                                     o);
+                  });
+  }
+  if (request.want_versions) out += ",\"_versions\":true";
   out += '}';
 }
 
@@ -1095,8 +1172,10 @@ void EncodeLoginRequest(const LoginRequest& request, std::string& out) {
 
 Result<LoginResponse> DecodeLoginResponse(std::string_view body) {
   LoginResponse response;
-  Field fields[] = {{.name = "token", .str = &response.token},
-                    {.name = "expires_in", .num = &response.expires_in}};
+  Field fields[] = {
+      {.name = "token", .str = &response.token},
+      {.name = "expires_in", .num = &response.expires_in},
+      {.name = "policy", .str = &response.policy, .required = false}};
   SYNCSTACK_RETURN_IF_ERROR(ReadFlat(body, fields, std::size(fields)));
   SYNCSTACK_RETURN_IF_ERROR(RequireNonEmpty("token", response.token));
   SYNCSTACK_RETURN_IF_ERROR(
@@ -1107,11 +1186,20 @@ Result<LoginResponse> DecodeLoginResponse(std::string_view body) {
 void EncodeLoginResponse(const LoginResponse& response, std::string& out) {
   EncodeStringAndInt("token", response.token, "expires_in", response.expires_in,
                      out);
+  if (!response.policy.empty()) {
+    out.pop_back();
+    out += ",\"policy\":";
+    AppendJsonString(response.policy, out);
+    out += '}';
+  }
 }
 
 Result<LockRequest> DecodeLockRequest(std::string_view body) {
   LockRequest request;
-  Field fields[] = {{.name = "device", .str = &request.device}};
+  Field fields[] = {{.name = "device", .str = &request.device},
+                    {.name = "_client_time_ms",
+                     .num = &request.client_time,
+                     .required = false}};
   SYNCSTACK_RETURN_IF_ERROR(ReadFlat(body, fields, std::size(fields)));
   SYNCSTACK_RETURN_IF_ERROR(RequireNonEmpty("device", request.device));
   return request;
@@ -1121,13 +1209,20 @@ void EncodeLockRequest(const LockRequest& request, std::string& out) {
   out.clear();
   out += "{\"device\":";
   AppendJsonString(request.device, out);
+  if (request.client_time != kNoTimestamp) {
+    out += ",\"_client_time_ms\":";
+    AppendInt(request.client_time, out);
+  }
   out += '}';
 }
 
 Result<LockResponse> DecodeLockResponse(std::string_view body) {
   LockResponse response;
   Field fields[] = {{.name = "lease", .str = &response.lease},
-                    {.name = "expires_in", .num = &response.expires_in}};
+                    {.name = "expires_in", .num = &response.expires_in},
+                    {.name = "_clock_offset_ms",
+                     .num = &response.clock_offset_ms,
+                     .required = false}};
   SYNCSTACK_RETURN_IF_ERROR(ReadFlat(body, fields, std::size(fields)));
   SYNCSTACK_RETURN_IF_ERROR(RequireNonEmpty("lease", response.lease));
   SYNCSTACK_RETURN_IF_ERROR(
@@ -1138,6 +1233,12 @@ Result<LockResponse> DecodeLockResponse(std::string_view body) {
 void EncodeLockResponse(const LockResponse& response, std::string& out) {
   EncodeStringAndInt("lease", response.lease, "expires_in", response.expires_in,
                      out);
+  if (response.clock_offset_ms != kNoTimestamp) {
+    out.pop_back();
+    out += ",\"_clock_offset_ms\":";
+    AppendInt(response.clock_offset_ms, out);
+    out += '}';
+  }
 }
 
 void EncodeError(const Status& status, int64_t retry_after_seconds,

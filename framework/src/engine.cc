@@ -1,6 +1,7 @@
 #include "syncstack/engine.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <map>
 #include <thread>
 #include <unordered_map>
@@ -57,7 +58,7 @@ class Run {
       Schema& schema, const SyncOptions& options, SyncObserver* observer)
       : store_(store),
         remote_(transport),
-        policy_(policy),
+        policy_(&policy),
         schema_(schema),
         options_(options),
         observer_(observer) {}
@@ -73,6 +74,16 @@ class Run {
   Status Exchange(size_t begin, size_t end, size_t& next);
   Status ReadRows(const std::vector<const PlanOp*>& ops, RowMap& rows);
   Status RenewLockIfDue();
+  // Takes or renews the lock, telling the server this device's clock.
+  Result<LockResponse> Lock() {
+    Clock& clock = options_.clock ? *options_.clock : SystemClock();
+    auto lease = remote_.Lock(options_.device, nullptr,
+                              options_.send_clock ? clock.Now() : kNoTimestamp);
+    if (lease.ok() && lease->clock_offset_ms != kNoTimestamp) {
+      report_.clock_offset_ms = lease->clock_offset_ms;
+    }
+    return lease;
+  }
   void Progress(SyncProgress::Phase phase, uint64_t done, uint64_t total);
   const Record* Row(const RowMap& rows, const PlanOp& op) const {
     auto it = rows.find({op.collection, op.id});
@@ -81,7 +92,7 @@ class Run {
 
   Store& store_;
   RemoteClient remote_;
-  const ConflictPolicy& policy_;
+  const ConflictPolicy* policy_;  // the engine's, or the one adopted
   Schema& schema_;
   const SyncOptions& options_;
   SyncObserver* observer_;
@@ -92,6 +103,7 @@ class Run {
   std::vector<PlanOp> plan_;
   SteadyClock::time_point renew_at_;
   std::chrono::milliseconds lease_length_{0};
+  Timestamp highest_seen_ = kNoTimestamp;  // in the manifest
   uint64_t exchange_done_ = 0;
   uint64_t exchange_total_ = 0;
 };
@@ -113,7 +125,7 @@ int32_t Run::NoteConflict(uint32_t collection, const RecordId& id,
 
 Status Run::RenewLockIfDue() {
   if (!options_.lock || SteadyClock::now() < renew_at_) return Status::Ok();
-  auto lease = remote_.Lock(options_.device);
+  auto lease = Lock();
   if (!lease.ok()) return lease.status().WithContext("renewing the lock");
   lease_length_ = std::chrono::seconds(lease->expires_in);
   renew_at_ = SteadyClock::now() + lease_length_ / 2;
@@ -193,7 +205,7 @@ Status Run::PlanCollection(uint32_t index, std::vector<Stamp>& remote) {
       continue;
     }
     // case 2: on both sides.
-    Version server_version{s->last_update, {}};
+    Version server_version{s->last_update, s->version};
     bool server_moved = s->last_update != l->base;
     switch (l->state) {
       case SyncState::kSynced:
@@ -219,7 +231,7 @@ Status Run::PlanCollection(uint32_t index, std::vector<Stamp>& remote) {
                              : deleted ? "deleted here, edited on the server"
                                        : "edited on both sides";
           int32_t conflict = NoteConflict(index, l->id, what);
-          Order order = policy_.Compare(l->version, server_version);
+          Order order = policy_->Compare(l->version, server_version);
           if (order == Order::kBefore) {
             emit(Action::kPull, l->id, l, conflict);
             report_.conflicts[conflict].kept = Kept::kServer;
@@ -267,6 +279,9 @@ Status Run::Plan(const Manifest& manifest) {
       if (!known.ok() || *known != c.id_key) schema_.Set(c.name, c.id_key);
     }
     auto& entries = remote[c.name];
+    for (const Stamp& e : c.entries) {
+      highest_seen_ = std::max(highest_seen_, e.last_update);
+    }
     entries.insert(entries.end(), c.entries.begin(), c.entries.end());
   }
   std::vector<std::string> names = options_.collections;
@@ -333,7 +348,8 @@ Status Run::Exchange(size_t begin, size_t end, size_t& next) {
   // Build the request from the rows as they are now; skip what the app
   // changed since planning (the next run sees it).
   SyncRequest request;
-  std::map<uint32_t, size_t> add_at, update_at, del_at, get_at;
+  request.want_versions = true;
+  std::map<uint32_t, size_t> add_at, update_at, del_at, get_at, delv_at;
   auto list_for = [&](auto& lists, std::map<uint32_t, size_t>& at,
                       uint32_t c) -> auto& {
     auto [pos, inserted] = at.try_emplace(c, lists.size());
@@ -366,6 +382,15 @@ Status Run::Exchange(size_t begin, size_t end, size_t& next) {
         break;
       case Action::kPushDelete:
         list_for(request.del, del_at, op->collection).ids.push_back(op->id);
+        // The delete's own version, so that the server orders it by when
+        // it was made, not by when it arrived (last-write-wins needs the
+        // timestamp as much as version vectors need their counters).
+        if (!row->version.extra.empty() ||
+            row->version.timestamp != kNoTimestamp) {
+          list_for(request.delete_versions, delv_at, op->collection)
+              .stamps.push_back(
+                  Stamp{op->id, row->version.timestamp, row->version.extra});
+        }
         pushed[key] = *row;
         break;
       case Action::kPushAdd:
@@ -373,8 +398,8 @@ Status Run::Exchange(size_t begin, size_t end, size_t& next) {
         auto& list = op->action == Action::kPushAdd
                          ? list_for(request.add, add_at, op->collection)
                          : list_for(request.update, update_at, op->collection);
-        list.records.push_back(
-            WireRecord{op->id, row->version.timestamp, row->payload});
+        list.records.push_back(WireRecord{op->id, row->version.timestamp,
+                                          row->payload, row->version.extra});
         bytes += row->payload.size();
         pushed[key] = *row;
         break;
@@ -394,7 +419,7 @@ Status Run::Exchange(size_t begin, size_t end, size_t& next) {
   // Index the answer.
   const auto& index = name_index_;
   std::map<std::pair<uint32_t, RecordId>, const WireRecord*> got;
-  std::map<std::pair<uint32_t, RecordId>, Timestamp> stamped;
+  std::map<std::pair<uint32_t, RecordId>, const Stamp*> stamped;
   std::map<std::pair<uint32_t, RecordId>, Kept> conflicts;
   for (const auto& c : answer->get) {
     auto i = index.find(c.collection);
@@ -404,7 +429,7 @@ Status Run::Exchange(size_t begin, size_t end, size_t& next) {
   for (const auto& c : answer->stamps) {
     auto i = index.find(c.collection);
     if (i == index.end()) continue;
-    for (const auto& s : c.stamps) stamped[{i->second, s.id}] = s.last_update;
+    for (const auto& s : c.stamps) stamped[{i->second, s.id}] = &s;
   }
   for (const auto& c : answer->conflicts) {
     auto i = index.find(c.collection);
@@ -429,7 +454,7 @@ Status Run::Exchange(size_t begin, size_t end, size_t& next) {
         Record r;
         r.collection = collection;
         r.id = w.id;
-        r.version.timestamp = w.last_update;
+        r.version = Version{w.last_update, w.version};
         r.base = w.last_update;
         r.state = SyncState::kSynced;
         r.payload = w.payload;
@@ -478,10 +503,10 @@ Status Run::Exchange(size_t begin, size_t end, size_t& next) {
       if (s == stamped.end()) continue;  // not acknowledged: stays dirty
       if (row == nullptr) continue;      // removed here meanwhile
       Record updated = *row;
-      updated.base = s->second;
+      updated.base = s->second->last_update;
       if (untouched) {
         updated.state = SyncState::kSynced;
-        updated.version.timestamp = s->second;
+        updated.version = Version{s->second->last_update, s->second->version};
       } else if (updated.state == SyncState::kCreated) {
         updated.state = SyncState::kChanged;  // the server has it now
       }
@@ -516,6 +541,17 @@ Result<SyncReport> Run::Go() {
   auto phase = start;
   Progress(SyncProgress::Phase::kLock, 0, 1);
   SYNCSTACK_RETURN_IF_ERROR(remote_.Login(options_.user, options_.password));
+  const std::string& named = remote_.server_policy();
+  if (!named.empty() && named != policy_->name() && options_.adopt_policy) {
+    if (const ConflictPolicy* adopted = options_.adopt_policy(named)) {
+      policy_ = adopted;
+    }
+  }
+  if (options_.check_policy && !named.empty() && named != policy_->name()) {
+    return Status::InvalidArgument(
+        "the server resolves conflicts with policy \"" + named +
+        "\" but this device uses \"" + std::string(policy_->name()) + "\"");
+  }
 
   struct Unlocker {
     RemoteClient* remote = nullptr;
@@ -525,7 +561,7 @@ Result<SyncReport> Run::Go() {
   } unlocker;
   if (options_.lock) {
     auto give_up_at = SteadyClock::now() + options_.lock_wait;
-    auto lease = remote_.Lock(options_.device);
+    auto lease = Lock();
     // Poll at most every 2 s: the holder may release before its lease ends.
     while (!lease.ok() && lease.status().code() == Status::Code::kLocked &&
            SteadyClock::now() < give_up_at) {
@@ -533,7 +569,7 @@ Result<SyncReport> Run::Go() {
           std::clamp<int64_t>(remote_.last_retry_after(), 1, 2);
       std::this_thread::sleep_until(std::min(
           give_up_at, SteadyClock::now() + std::chrono::seconds(retry_after)));
-      lease = remote_.Lock(options_.device);
+      lease = Lock();
     }
     if (!lease.ok()) return lease.status();
     unlocker.remote = &remote_;
@@ -545,7 +581,7 @@ Result<SyncReport> Run::Go() {
 
   phase = SteadyClock::now();
   Progress(SyncProgress::Phase::kFetch, 0, 1);
-  auto manifest = remote_.Fetch(options_.collections);
+  auto manifest = remote_.Fetch(options_.collections, /*with_versions=*/true);
   if (!manifest.ok()) return manifest.status();
   Progress(SyncProgress::Phase::kFetch, 1, 1);
   report_.fetch_time = Since(phase);
@@ -553,13 +589,23 @@ Result<SyncReport> Run::Go() {
   phase = SteadyClock::now();
   SYNCSTACK_RETURN_IF_ERROR(Plan(*manifest));
   manifest = Manifest{};  // free it: the plan holds what is needed
-  // Remember id keys the manifest taught, for `ls` and later runs.
+  // Remember id keys the manifest taught, for `ls` and later runs, and
+  // the highest stamp seen, for policies that stamp after it (hlc).
   {
+    ChangeBatch meta;
     auto stored = store_.GetMeta("schema");
     std::string json = schema_.ToJson();
     if (stored.ok() && (!stored->has_value() || **stored != json)) {
-      ChangeBatch meta;
       meta.SetMeta("schema", json);
+    }
+    if (policy_->traits().uses_highest_seen && highest_seen_ != kNoTimestamp) {
+      SYNCSTACK_ASSIGN_OR_RETURN(std::optional<std::string> seen,
+                                 store_.GetMeta("policy/seen"));
+      if (!seen || std::strtoll(seen->c_str(), nullptr, 10) < highest_seen_) {
+        meta.SetMeta("policy/seen", std::to_string(highest_seen_));
+      }
+    }
+    if (!meta.empty()) {
       SYNCSTACK_RETURN_IF_ERROR(store_.Apply(options_.write, meta));
     }
   }

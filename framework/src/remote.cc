@@ -32,16 +32,19 @@ Status RemoteClient::Login(std::string_view user, std::string_view password) {
   auto answer = DecodeLoginResponse(response->body);
   if (!answer.ok()) return answer.status().WithContext("login answer");
   token_ = std::move(answer->token);
+  server_policy_ = std::move(answer->policy);
   return Status::Ok();
 }
 
 Result<LockResponse> RemoteClient::Lock(std::string_view device,
-                                        int64_t* retry_after_seconds) {
+                                        int64_t* retry_after_seconds,
+                                        Timestamp client_time) {
   Request request;
   request.method = "POST";
   request.path = kLockPath;
   request.lease = lease_;
-  EncodeLockRequest(LockRequest{std::string(device)}, request.body);
+  EncodeLockRequest(LockRequest{std::string(device), client_time},
+                    request.body);
   auto response = Send(request);
   if (!response.ok()) {
     if (retry_after_seconds != nullptr)
@@ -67,7 +70,7 @@ Status RemoteClient::Unlock() {
 }
 
 Result<Manifest> RemoteClient::Fetch(
-    const std::vector<std::string>& collections) {
+    const std::vector<std::string>& collections, bool with_versions) {
   Request request;
   request.method = "GET";
   request.path = kFetchPath;
@@ -77,6 +80,10 @@ Result<Manifest> RemoteClient::Fetch(
       if (i > 0) request.query += ',';
       request.query += collections[i];
     }
+  }
+  if (with_versions) {
+    if (!request.query.empty()) request.query += '&';
+    request.query += "versions=1";
   }
   auto response = Send(request);
   if (!response.ok()) return response.status().WithContext("fetch");

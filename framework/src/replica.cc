@@ -1,5 +1,7 @@
 #include "syncstack/replica.h"
 
+#include <cstdlib>
+
 #include "syncstack/codec.h"
 
 namespace syncstack {
@@ -8,6 +10,45 @@ namespace {
 constexpr int kMaxAttempts = 16;  // lost races with concurrent writers
 
 }  // namespace
+
+Result<std::string> Replica::ReplicaId(ChangeBatch& batch) {
+  {
+    std::lock_guard<std::mutex> guard(mu_);
+    if (!replica_id_.empty()) return replica_id_;
+  }
+  SYNCSTACK_ASSIGN_OR_RETURN(std::optional<std::string> kept,
+                             store_.GetMeta("replica"));
+  std::string id;
+  if (kept && !kept->empty()) {
+    id = *kept;
+  } else {
+    // 8 hex digits, random: short in every version vector, and unique
+    // enough among one account's devices.
+    id = RecordId::Random().ToString().substr(0, 8);
+    batch.SetMeta("replica", id);
+  }
+  std::lock_guard<std::mutex> guard(mu_);
+  if (kept) replica_id_ = id;
+  return id;
+}
+
+Result<Version> Replica::Stamp(const Record* current, bool deleted,
+                               std::string_view payload, ChangeBatch& batch) {
+  LocalWrite w;
+  w.previous = current ? &current->version : nullptr;
+  w.now = clock_.Now();
+  w.deleted = deleted;
+  w.payload = payload;
+  if (current != nullptr) w.previous_payload = current->payload;
+  SYNCSTACK_ASSIGN_OR_RETURN(std::string replica, ReplicaId(batch));
+  w.replica = replica;
+  if (policy_.traits().uses_highest_seen) {
+    SYNCSTACK_ASSIGN_OR_RETURN(std::optional<std::string> seen,
+                               store_.GetMeta("policy/seen"));
+    if (seen) w.highest_seen = std::strtoll(seen->c_str(), nullptr, 10);
+  }
+  return policy_.StampLocal(w);
+}
 
 Status Replica::Put(std::string_view collection, const RecordId& id,
                     std::string_view payload_json) noexcept {
@@ -21,17 +62,18 @@ Status Replica::Put(std::string_view collection, const RecordId& id,
       next.collection = std::string(collection);
       next.id = id;
       next.payload = std::string(payload_json);
-      next.version = policy_.StampLocal(current ? &current->version : nullptr,
-                                        clock_.Now());
+      ChangeBatch batch;
+      SYNCSTACK_ASSIGN_OR_RETURN(
+          next.version,
+          Stamp(current ? &*current : nullptr, false, payload_json, batch));
       if (!current || current->state == SyncState::kCreated) {
         next.state = SyncState::kCreated;  // the server has never seen it
       } else {
         next.state = SyncState::kChanged;
         next.base = current->base;
       }
-      ChangeBatch batch;
       batch.Put(std::move(next), ExpectRow(current ? &*current : nullptr));
-      Status s = store_.Apply(WriteOptions{}, batch);
+      Status s = store_.Apply(write_, batch);
       if (s.code() != Status::Code::kConflict || attempt >= kMaxAttempts) {
         return s;
       }
@@ -53,22 +95,23 @@ Status Replica::Remove(std::string_view collection,
                                 std::string(collection) + "\"");
       }
       ChangeBatch batch;
-      if (current->state == SyncState::kCreated) {
-        // Never synced: nothing to tell the server.
-        batch.Erase(std::string(collection), id,
-                    ExpectRow(current ? &*current : nullptr));
-      } else {
+      {
+        // A tombstone even for a record never synced: a sync whose answer
+        // was lost (or a device killed before committing it) may have
+        // added it on the server already; the next sync deletes it there,
+        // or just forgets the tombstone if the server never had it.
         Record tombstone;
         tombstone.collection = std::string(collection);
         tombstone.id = id;
         tombstone.deleted = true;
         tombstone.state = SyncState::kDeleted;
         tombstone.base = current->base;
-        tombstone.version = policy_.StampLocal(&current->version, clock_.Now());
+        SYNCSTACK_ASSIGN_OR_RETURN(tombstone.version,
+                                   Stamp(&*current, true, {}, batch));
         batch.Put(std::move(tombstone),
                   ExpectRow(current ? &*current : nullptr));
       }
-      Status s = store_.Apply(WriteOptions{}, batch);
+      Status s = store_.Apply(write_, batch);
       if (s.code() != Status::Code::kConflict || attempt >= kMaxAttempts) {
         return s;
       }

@@ -114,6 +114,7 @@ void RecordIdempotencyKey(const IdempotencySlot& slot, std::string_view key,
 // up holding what the server holds. Deleted records are left out.
 Status AnswerGets(Store& store, const SyncRequest& request,
                   SyncResponse& response) {
+  const bool versions = request.want_versions;
   std::map<std::string, std::vector<RecordId>, std::less<>> wanted;
   for (const auto& c : request.get) {
     auto& list = wanted[c.collection];
@@ -136,11 +137,31 @@ Status AnswerGets(Store& store, const SyncRequest& request,
         store.Get(collection, unique, [&](const Record& r) {
           if (r.deleted) return;
           out.records.push_back(
-              WireRecord{r.id, r.version.timestamp, r.payload});
+              WireRecord{r.id, r.version.timestamp, r.payload,
+                         versions ? r.version.extra : std::string()});
         }));
     if (!out.records.empty()) response.get.push_back(std::move(out));
   }
   return Status::Ok();
+}
+
+// One side of a conflict as the journal shows it.
+void AppendJournalSide(std::string_view name, const Version& version,
+                       bool deleted, std::string_view payload,
+                       std::string& out) {
+  AppendJsonString(name, out);
+  out += ":{\"last_update\":";
+  AppendJsonString(version.timestamp == kNoTimestamp
+                       ? std::string()
+                       : FormatTimestamp(version.timestamp),
+                   out);
+  out += ",\"version\":";
+  AppendJsonString(version.extra, out);
+  out += ",\"deleted\":";
+  out += deleted ? "true" : "false";
+  out += ",\"payload\":";
+  out += deleted || payload.empty() ? std::string_view("null") : payload;
+  out += '}';
 }
 
 }  // namespace
@@ -166,6 +187,27 @@ struct SyncService::Impl {
   std::unordered_map<std::string, Session> sessions;
   std::map<std::string, std::shared_ptr<Store>, std::less<>> stores;
   std::map<std::string, std::shared_ptr<std::mutex>, std::less<>> account_mu;
+  // The last clock offset estimated per (account, device), in ms.
+  std::map<std::pair<std::string, std::string>, int64_t> clock_offsets;
+
+  // What Decide needs beyond the write itself.
+  struct WriteContext {
+    Timestamp now = kNoTimestamp;
+    uint64_t sequence = 0;  // the account's last used write number
+    std::string_view device;
+    int64_t clock_offset = kNoTimestamp;
+    std::vector<std::string>* journal = nullptr;  // entries to write
+  };
+
+  int64_t ClockOffset(const std::string& account, std::string_view device) {
+    std::lock_guard<std::mutex> guard(mu);
+    auto it = clock_offsets.find({account, std::string(device)});
+    return it == clock_offsets.end() ? kNoTimestamp : it->second;
+  }
+
+  void Log(const std::string& line) {
+    if (options.log) options.log(line);
+  }
 
   Impl(Database& d, const ConflictPolicy& p, Clock& c, SyncLock& l,
        Authenticator& a, Schema s, SyncServiceOptions o)
@@ -214,6 +256,7 @@ struct SyncService::Impl {
     auto account = authenticator.Login(login->user, login->password);
     if (!account.ok()) return ErrorResponse(account.status());
     LoginResponse answer;
+    answer.policy = std::string(policy.name());
     answer.token = NewRandomToken();
     answer.expires_in = options.token_ttl.count();
     {
@@ -249,6 +292,17 @@ struct SyncService::Impl {
           retry);
     }
     LockResponse answer;
+    if (body->client_time != kNoTimestamp) {
+      // Half the request's travel time is unknown; receive time is close
+      // enough for skews that matter (seconds and more).
+      answer.clock_offset_ms = body->client_time - clock.Now();
+      {
+        std::lock_guard<std::mutex> guard(mu);
+        clock_offsets[{account, body->device}] = answer.clock_offset_ms;
+      }
+      Log("syncstack: device \"" + body->device + "\" of \"" + account +
+          "\": clock offset " + std::to_string(answer.clock_offset_ms) + " ms");
+    }
     answer.lease = attempt->lease.token;
     answer.expires_in =
         std::max<int64_t>(0, (attempt->lease.expires_at - clock.Now()) / 1000);
@@ -267,7 +321,8 @@ struct SyncService::Impl {
             Status::InvalidArgument("collections: empty list"));
       }
     }
-    auto manifest = self.Fetch(account, collections);
+    bool versions = QueryParam(request.query, "versions") == "1";
+    auto manifest = self.Fetch(account, collections, versions);
     if (!manifest.ok()) return ErrorResponse(manifest.status());
     Response response;
     EncodeManifest(*manifest, response.body);
@@ -294,66 +349,110 @@ struct SyncService::Impl {
   }
 
   // Decides one incoming write against the record's current state (the
-  // store's, or an earlier write of this request). Returns the conflict
-  // outcome if the policy kept anything but the client's write.
+  // store's, or an earlier write of this request). `sent` is the version
+  // the client sent (nullptr: none). Returns the conflict outcome when the
+  // write is to be reported: the policy kept the server's version, merged,
+  // or took the client's write but flagged a real conflict. Every reported
+  // conflict is added to ctx.journal.
   std::optional<Kept> Decide(Pending& p, const RecordId& id,
                              std::string_view collection, bool deleted,
-                             const WireRecord* incoming, Timestamp now) {
+                             const WireRecord* incoming, const Version* sent,
+                             WriteContext& ctx) {
     const Record* cur = p.row ? &*p.row : nullptr;
     if (deleted && (cur == nullptr || cur->deleted)) return std::nullopt;
     // A write without a timestamp that changes nothing is a no-op, so a
     // seed client's retried request applies once.
-    if (!deleted && cur != nullptr && !cur->deleted &&
-        incoming->last_update == kNoTimestamp &&
+    if (!deleted && cur != nullptr && !cur->deleted && sent == nullptr &&
         cur->payload == incoming->payload) {
       return std::nullopt;
     }
-    Version proposed;
-    if (incoming != nullptr) proposed.timestamp = incoming->last_update;
-    Version stamped = policy.StampIncoming(
-        incoming != nullptr && incoming->last_update != kNoTimestamp ? &proposed
-                                                                     : nullptr,
-        cur ? &cur->version : nullptr, now);
     std::string_view payload =
         incoming != nullptr ? std::string_view(incoming->payload) : "";
+    IncomingWrite write;
+    write.proposed = sent;
+    write.current = cur ? &cur->version : nullptr;
+    write.server_now = ctx.now;
+    write.sequence = ctx.sequence + 1;
+    write.device = ctx.device;
+    write.deleted = deleted;
+    write.payload = payload;
+    Version stamped = policy.StampIncoming(write);
     Resolution resolution;
     if (cur == nullptr) {
       resolution.outcome = Resolution::Outcome::kTakeClient;
     } else {
       resolution =
           policy.Resolve(WriteView{cur->version, cur->deleted, cur->payload},
-                         WriteView{stamped, deleted, payload});
+                         WriteView{stamped, deleted, payload, sent});
     }
+    using Outcome = Resolution::Outcome;
+    if (resolution.outcome == Outcome::kSame) return std::nullopt;
+    std::optional<Kept> kept;
+    std::optional<Record> row;
     switch (resolution.outcome) {
-      case Resolution::Outcome::kSame:
-        return std::nullopt;
-      case Resolution::Outcome::kKeepServer:
-        return Kept::kServer;
-      case Resolution::Outcome::kTakeClient:
-      case Resolution::Outcome::kMerged: {
-        bool merged = resolution.outcome == Resolution::Outcome::kMerged;
-        Record row;
-        // The manifest shows only last_update, so a stored change must move
-        // it: a write that won a tie (or a merge) goes after what it replaces.
-        if (cur != nullptr && !merged &&
-            stamped.timestamp <= cur->version.timestamp) {
-          stamped.timestamp = cur->version.timestamp + 1;
+      case Outcome::kSame:
+        break;
+      case Outcome::kKeepServer:
+        kept = Kept::kServer;
+        if (resolution.has_version && resolution.version != cur->version) {
+          row = *cur;  // the server's write, under a new version
+          row->version = std::move(resolution.version);
         }
-        row.collection = std::string(collection);
-        row.id = id;
-        row.deleted = merged ? false : deleted;
-        row.version = merged ? std::move(resolution.version) : stamped;
-        if (!row.deleted) {
-          row.payload =
-              merged ? std::move(resolution.payload) : std::string(payload);
-        }
-        p.row = std::move(row);
-        p.touched = true;
-        if (merged) return Kept::kMerged;
-        return std::nullopt;
-      }
+        break;
+      case Outcome::kTakeClient:
+        if (resolution.conflict) kept = Kept::kClient;
+        row.emplace();
+        row->deleted = deleted;
+        row->version =
+            resolution.has_version ? std::move(resolution.version) : stamped;
+        if (!deleted) row->payload = std::string(payload);
+        break;
+      case Outcome::kMerged:
+        kept = Kept::kMerged;
+        row.emplace();
+        row->version = std::move(resolution.version);
+        row->payload = std::move(resolution.payload);
+        break;
     }
-    return std::nullopt;
+    if (kept && ctx.journal != nullptr) {
+      std::string entry = "{\"time\":";
+      AppendJsonString(FormatTimestamp(ctx.now), entry);
+      entry += ",\"policy\":";
+      AppendJsonString(policy.name(), entry);
+      entry += ",\"collection\":";
+      AppendJsonString(collection, entry);
+      entry += ",\"id\":";
+      AppendJsonString(id.ToString(), entry);
+      entry += ",\"device\":";
+      AppendJsonString(ctx.device, entry);
+      entry += ",\"clock_offset_ms\":";
+      entry += ctx.clock_offset == kNoTimestamp
+                   ? std::string("null")
+                   : std::to_string(ctx.clock_offset);
+      entry += ",\"kept\":";
+      AppendJsonString(KeptName(*kept), entry);
+      entry += ',';
+      AppendJournalSide("server", cur->version, cur->deleted, cur->payload,
+                        entry);
+      entry += ',';
+      AppendJournalSide("client", sent != nullptr ? *sent : stamped, deleted,
+                        payload, entry);
+      entry += '}';
+      ctx.journal->push_back(std::move(entry));
+    }
+    if (row) {
+      ++ctx.sequence;
+      // The manifest shows only last_update, so a stored change must move
+      // it: a write that won a tie (or a merge) goes after what it replaces.
+      if (cur != nullptr && row->version.timestamp <= cur->version.timestamp) {
+        row->version.timestamp = cur->version.timestamp + 1;
+      }
+      row->collection = std::string(collection);
+      row->id = id;
+      p.row = std::move(*row);
+      p.touched = true;
+    }
+    return kept;
   }
 };
 
@@ -395,9 +494,9 @@ Response SyncService::Handle(const Request& request) noexcept {
   }
 }
 
-Result<Manifest> SyncService::Fetch(
-    std::string_view account,
-    const std::vector<std::string>& collections) noexcept {
+Result<Manifest> SyncService::Fetch(std::string_view account,
+                                    const std::vector<std::string>& collections,
+                                    bool with_versions) noexcept {
   try {
     const Schema& schema = impl_->schema;
     SYNCSTACK_ASSIGN_OR_RETURN(std::shared_ptr<Store> store,
@@ -429,8 +528,10 @@ Result<Manifest> SyncService::Fetch(
       out.id_key = std::string(*key);
       auto it = store->Scan(name, scan_options);
       for (; it->Valid(); it->Next()) {
+        const ManifestEntry& e = it->entry();
         out.entries.push_back(
-            Stamp{it->entry().id, it->entry().version.timestamp});
+            Stamp{e.id, e.version.timestamp,
+                  with_versions ? e.version.extra : std::string()});
       }
       SYNCSTACK_RETURN_IF_ERROR(it->status());
       out.name = std::move(name);
@@ -467,6 +568,24 @@ Result<SyncResponse> SyncService::Synchronise(
       }
     }
 
+    // The device behind this request (the lease holder) and its clock.
+    std::string device;
+    if (!lease.empty()) {
+      auto holder = impl_->lock.Check(account, lease);
+      if (!holder.ok()) return holder.status();
+      device = holder->device;
+    }
+    const int64_t clock_offset =
+        impl_->ClockOffset(std::string(account), device);
+    // The versions of deletes, for policies that order them.
+    std::map<std::pair<std::string, RecordId>, Version> delete_versions;
+    for (const auto& c : request.delete_versions) {
+      for (const auto& st : c.stamps) {
+        delete_versions[{c.collection, st.id}] =
+            Version{st.last_update, st.version};
+      }
+    }
+
     for (int attempt = 0;; ++attempt) {
       // Every record this request touches, per collection, read once.
       std::map<std::string, std::map<RecordId, Pending>, std::less<>> state;
@@ -494,21 +613,34 @@ Result<SyncResponse> SyncService::Synchronise(
       }
 
       // Decide every write in request order: add, update, delete.
-      Timestamp now = impl_->clock.Now();
+      Impl::WriteContext ctx;
+      ctx.now = impl_->clock.Now();
+      ctx.device = device;
+      ctx.clock_offset = clock_offset;
+      std::vector<std::string> journal;
+      ctx.journal = &journal;
+      SYNCSTACK_ASSIGN_OR_RETURN(std::optional<std::string> seq_text,
+                                 store->GetMeta("policy/seq"));
+      if (seq_text)
+        ctx.sequence = std::strtoull(seq_text->c_str(), nullptr, 10);
+      const uint64_t first_sequence = ctx.sequence;
       SyncResponse response;
       std::map<std::string, std::map<RecordId, Kept>, std::less<>> conflicts;
-      std::map<std::string, std::map<RecordId, Timestamp>, std::less<>> stamps;
+      std::map<std::string, std::map<RecordId, Version>, std::less<>> stamps;
       for (const auto* list : {&request.add, &request.update}) {
         for (const auto& c : *list) {
           for (const auto& r : c.records) {
             Pending& p = state[c.collection][r.id];
-            auto kept = impl_->Decide(p, r.id, c.collection, false, &r, now);
+            Version sent{r.last_update, r.version};
+            bool has_sent = r.last_update != kNoTimestamp || !r.version.empty();
+            auto kept = impl_->Decide(p, r.id, c.collection, false, &r,
+                                      has_sent ? &sent : nullptr, ctx);
             // The last write of an id in this request decides its note.
             conflicts[c.collection].erase(r.id);
             stamps[c.collection].erase(r.id);
             if (kept) conflicts[c.collection][r.id] = *kept;
             if (kept != Kept::kServer && p.row && !p.row->deleted) {
-              stamps[c.collection][r.id] = p.row->version.timestamp;
+              stamps[c.collection][r.id] = p.row->version;
             }
           }
         }
@@ -516,7 +648,10 @@ Result<SyncResponse> SyncService::Synchronise(
       for (const auto& c : request.del) {
         for (const auto& id : c.ids) {
           Pending& p = state[c.collection][id];
-          auto kept = impl_->Decide(p, id, c.collection, true, nullptr, now);
+          auto v = delete_versions.find({c.collection, id});
+          auto kept = impl_->Decide(
+              p, id, c.collection, true, nullptr,
+              v != delete_versions.end() ? &v->second : nullptr, ctx);
           if (kept) conflicts[c.collection][id] = *kept;
           stamps[c.collection].erase(id);
         }
@@ -540,7 +675,11 @@ Result<SyncResponse> SyncService::Synchronise(
         if (list.empty()) continue;
         CollectionStamps out;
         out.collection = collection;
-        for (const auto& [id, ts] : list) out.stamps.push_back(Stamp{id, ts});
+        for (const auto& [id, v] : list) {
+          out.stamps.push_back(
+              Stamp{id, v.timestamp,
+                    request.want_versions ? v.extra : std::string()});
+        }
         response.stamps.push_back(std::move(out));
       }
       for (auto& [collection, notes] : conflicts) {
@@ -552,6 +691,26 @@ Result<SyncResponse> SyncService::Synchronise(
         }
         response.conflicts.push_back(std::move(out));
       }
+      if (ctx.sequence != first_sequence) {
+        batch.SetMeta("policy/seq", std::to_string(ctx.sequence));
+      }
+      if (!journal.empty()) {
+        // The conflict journal, in the resolution's own transaction.
+        SYNCSTACK_ASSIGN_OR_RETURN(std::optional<std::string> next,
+                                   store->GetMeta("journal/next"));
+        uint64_t n = next ? std::strtoull(next->c_str(), nullptr, 10) : 0;
+        for (auto& entry : journal) {
+          batch.SetMeta("journal/" + std::to_string(n++), std::move(entry));
+        }
+        batch.SetMeta("journal/next", std::to_string(n));
+        for (const auto& [collection, notes] : conflicts) {
+          for (const auto& [id, kept] : notes) {
+            impl_->Log("syncstack: conflict on " + std::string(account) + ":" +
+                       collection + "/" + id.ToString() + " from \"" + device +
+                       "\": kept " + std::string(KeptName(kept)));
+          }
+        }
+      }
       if (!idempotency_key.empty() && !batch.empty()) {
         RecordIdempotencyKey(slot, idempotency_key, response, impl_->schema,
                              batch);
@@ -559,9 +718,12 @@ Result<SyncResponse> SyncService::Synchronise(
       if (!lease.empty()) {
         // The fence: the lease must be live when the write commits. Another
         // device granted the lock now cannot write before this one is done
-        // (it needs this account's write lock, held here).
+        // (it needs this account's write lock, held here). A lock shared by
+        // several processes also has the store re-check the lease inside
+        // the write's transaction (SyncLock::Fence).
         auto live = impl_->lock.Check(account, lease);
         if (!live.ok()) return live.status();
+        impl_->lock.Fence(*live, batch);
       }
       if (!batch.empty()) {
         WriteOptions write;
@@ -577,6 +739,19 @@ Result<SyncResponse> SyncService::Synchronise(
   } catch (const std::exception& e) {
     return Status::Unavailable(std::string("synchronise: ") + e.what());
   }
+}
+
+Status ReadConflictJournal(
+    Store& store, FunctionRef<void(uint64_t index, std::string_view json)> fn) {
+  SYNCSTACK_ASSIGN_OR_RETURN(std::optional<std::string> next,
+                             store.GetMeta("journal/next"));
+  const uint64_t n = next ? std::strtoull(next->c_str(), nullptr, 10) : 0;
+  for (uint64_t i = 0; i < n; ++i) {
+    SYNCSTACK_ASSIGN_OR_RETURN(std::optional<std::string> entry,
+                               store.GetMeta("journal/" + std::to_string(i)));
+    if (entry) fn(i, *entry);
+  }
+  return Status::Ok();
 }
 
 }  // namespace syncstack

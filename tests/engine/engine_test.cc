@@ -199,7 +199,8 @@ TEST_P(EngineTest, DeletedBeforeEverSyncedIsNeverSent) {
   Device& phone = w.AddDevice("phone", "alice", &recorder);
   ASSERT_OK(phone.Put("todo", kA, R"({"x":1})"));
   ASSERT_OK(phone.Remove("todo", kA));
-  EXPECT_FALSE(phone.Get("todo", kA).has_value());
+  ASSERT_TRUE(phone.Get("todo", kA).has_value());  // a tombstone...
+  EXPECT_TRUE(phone.Get("todo", kA)->deleted);
   ASSERT_OK_AND_ASSIGN(SyncReport r, phone.Sync());
   EXPECT_EQ(r.cases.pushed_deletes, 0u);
   EXPECT_EQ(r.synchronise_calls, 0u);
@@ -207,6 +208,39 @@ TEST_P(EngineTest, DeletedBeforeEverSyncedIsNeverSent) {
     EXPECT_EQ(req.body.find(kA.ToString()), std::string::npos) << req.body;
   }
   EXPECT_TRUE(DumpLive(w.ServerStore()).empty());
+  EXPECT_FALSE(phone.Get("todo", kA).has_value());  // ...gone on both sides
+}
+
+// An add reaches the server but its answer is lost; the app then deletes
+// the record, still "created" here. The delete must reach the server, or
+// the next sync would bring the record back (found by the SIGKILL test).
+TEST_P(EngineTest, DeletedAfterAnAddWhoseAnswerWasLost) {
+  World w(GetParam());
+  struct LoseFirstSyncAnswer final : TransportWrapper {
+    using TransportWrapper::TransportWrapper;
+    bool lost = false;
+    Result<Response> Call(const Request& request) noexcept override {
+      auto answer = TransportWrapper::Call(request);
+      if (request.path == kSynchronisePath && !lost) {
+        lost = true;
+        return Status::Unavailable("answer lost");
+      }
+      return answer;
+    }
+  } lossy(w.loopback());
+  Device& phone = w.AddDevice("phone", "alice", &lossy);
+  ASSERT_OK(phone.Put("todo", kA, R"({"x":1})"));
+  EXPECT_FALSE(phone.Sync().ok());
+  EXPECT_EQ(DumpLive(w.ServerStore()).size(), 1u);  // the add arrived
+  EXPECT_EQ(phone.Get("todo", kA)->state, SyncState::kCreated);
+  w.clock().Advance(10);
+  ASSERT_OK(phone.Remove("todo", kA));
+  ASSERT_OK_AND_ASSIGN(SyncReport r, phone.Sync());
+  EXPECT_EQ(r.cases.pushed_deletes, 1u);
+  EXPECT_TRUE(DumpLive(w.ServerStore()).empty());
+  ASSERT_TRUE(phone.Sync().ok());
+  EXPECT_TRUE(DumpLive(*phone.store).empty());
+  EXPECT_FALSE(phone.Get("todo", kA).has_value());
 }
 
 TEST_P(EngineTest, EditedOfflineAndDeletedOnServerLaterEditWins) {
@@ -724,4 +758,30 @@ TEST(LockRenewal, ALongSyncRenewsItsLease) {
 }
 
 }  // namespace
+}  // namespace syncstack::testing
+
+namespace syncstack::testing {
+// Last-write-wins orders a delete by when it was made, not by when it
+// reached the server: an edit made after it on another device wins even if
+// the delete was synced first (found by tests/faults).
+TEST(DeleteOrder, AnEarlierDeleteSyncedFirstLosesToALaterEdit) {
+  World w(StoreKind::kMemory);
+  Device& phone = w.AddDevice("phone");
+  Device& laptop = w.AddDevice("laptop");
+  RecordId a = RecordId::Random();
+  ASSERT_OK(phone.Put("todo", a, R"({"v":0})"));
+  ASSERT_TRUE(phone.Sync().ok());
+  ASSERT_TRUE(laptop.Sync().ok());
+  w.clock().Advance(100);
+  ASSERT_OK(phone.Remove("todo", a));  // t1
+  w.clock().Advance(100);
+  ASSERT_OK(laptop.Put("todo", a, R"({"v":"later edit"})"));  // t2 > t1
+  w.clock().Advance(100);
+  ASSERT_TRUE(phone.Sync().ok());  // delete reaches the server first
+  w.clock().Advance(100);
+  auto r = laptop.Sync();
+  ASSERT_TRUE(r.ok());
+  auto live = DumpLive(w.ServerStore());
+  EXPECT_EQ(live.size(), 1u) << "the later edit lost to an earlier delete";
+}
 }  // namespace syncstack::testing

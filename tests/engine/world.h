@@ -86,6 +86,7 @@ inline Dump DumpLive(Store& store) {
 
 struct Device {
   std::string name;
+  std::unique_ptr<Clock> clock;  // the device's own clock (may be skewed)
   std::unique_ptr<Database> database;
   std::shared_ptr<Store> store;
   std::unique_ptr<Replica> replica;
@@ -109,9 +110,12 @@ struct Device {
 
 class World {
  public:
+  // `policy` (default: lww) is the server's and every device's.
   explicit World(StoreKind kind, Schema schema = {},
-                 Timestamp start = 1'700'000'000'000)
+                 Timestamp start = 1'700'000'000'000,
+                 std::unique_ptr<ConflictPolicy> policy = nullptr)
       : kind_(kind), schema_(std::move(schema)), clock_(start) {
+    if (policy) policy_ = std::move(policy);
     server_db_ = OpenDatabase(kind, dir_, "server");
     lock_ = NewMemorySyncLock(clock_, std::chrono::seconds(30));
     auth_ = NewInProcessAuthenticator();
@@ -122,19 +126,23 @@ class World {
 
   // Adds a device of `user`. Its transport is `transport` if given (it must
   // outlive the world), else the plain loopback.
+  // Its clock is the world's plus `clock_offset_ms`.
   Device& AddDevice(const std::string& name, const std::string& user = "alice",
-                    Transport* transport = nullptr) {
+                    Transport* transport = nullptr,
+                    int64_t clock_offset_ms = 0) {
     auto d = std::make_unique<Device>();
     d->name = name;
+    d->clock = std::make_unique<OffsetClock>(clock_, clock_offset_ms);
     d->database = OpenDatabase(kind_, dir_, name);
     auto store = d->database->OpenAccount(kLocalAccount);
     EXPECT_TRUE(store.ok());
     d->store = *store;
-    d->replica = std::make_unique<Replica>(*d->store, *policy_, clock_);
+    d->replica = std::make_unique<Replica>(*d->store, *policy_, *d->clock);
     d->engine = std::make_unique<SyncEngine>(
         *d->store, transport ? *transport : *loopback_, *policy_, schema_);
     d->options.user = user;
     d->options.device = name;
+    d->options.clock = d->clock.get();
     devices_.push_back(std::move(d));
     return *devices_.back();
   }

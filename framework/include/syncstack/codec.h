@@ -37,6 +37,9 @@ struct WireRecord {
   // when there are none. Member text is copied verbatim (whitespace between
   // members may be normalised).
   std::string payload;
+  // The policy's version data beyond last_update (`_version`, optional;
+  // Version::extra); "" when not on the wire.
+  std::string version{};
 
   friend bool operator==(const WireRecord&, const WireRecord&) = default;
 };
@@ -54,6 +57,7 @@ struct CollectionIds {
 struct Stamp {
   RecordId id;
   Timestamp last_update = kNoTimestamp;
+  std::string version{};  // `_version`, optional (see WireRecord)
 
   friend bool operator==(const Stamp&, const Stamp&) = default;
 };
@@ -70,6 +74,13 @@ struct SyncRequest {
   std::vector<CollectionRecords> update;
   std::vector<CollectionIds> del;  // "delete"
   std::vector<CollectionIds> get;
+  // Extensions (docs/protocol.md); seed clients send neither.
+  // `_delete_versions`: the version of each delete, for policies that
+  // order deletes (same shape as `stamps`).
+  std::vector<CollectionStamps> delete_versions{};
+  // `_versions: true`: the client wants `_version` in the answer's records
+  // and stamps.
+  bool want_versions = false;
 };
 
 enum class Kept : uint8_t { kServer, kClient, kMerged };
@@ -135,12 +146,19 @@ void EncodeLoginRequest(const LoginRequest& request, std::string& out);
 struct LoginResponse {
   std::string token;
   int64_t expires_in = 0;  // seconds
+  // The server's conflict policy name (optional member "policy"; "" when
+  // absent), so a device can plan with the same policy.
+  std::string policy{};
 };
 Result<LoginResponse> DecodeLoginResponse(std::string_view body);
 void EncodeLoginResponse(const LoginResponse& response, std::string& out);
 
 struct LockRequest {
   std::string device;
+  // The device's clock when it sent the request, in ms since the epoch
+  // (optional member "_client_time_ms"; kNoTimestamp: absent). The server
+  // estimates the device's clock offset from it.
+  Timestamp client_time = kNoTimestamp;
 };
 Result<LockRequest> DecodeLockRequest(std::string_view body);
 void EncodeLockRequest(const LockRequest& request, std::string& out);
@@ -148,6 +166,10 @@ void EncodeLockRequest(const LockRequest& request, std::string& out);
 struct LockResponse {
   std::string lease;
   int64_t expires_in = 0;  // seconds
+  // The server's estimate of the device clock's offset (device - server,
+  // ms; optional member "_clock_offset_ms", present only when the request
+  // carried "_client_time_ms"). kNoTimestamp: absent.
+  int64_t clock_offset_ms = kNoTimestamp;
 };
 Result<LockResponse> DecodeLockResponse(std::string_view body);
 void EncodeLockResponse(const LockResponse& response, std::string& out);

@@ -26,7 +26,9 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "syncstack/clock.h"
@@ -62,6 +64,21 @@ struct SyncOptions {
   // try again, for at most this long in all. Default: 0 (fail at once).
   std::chrono::milliseconds lock_wait{0};
   WriteOptions write;
+  // This device's clock, sent with lock requests so the server can
+  // estimate its offset (SyncReport::clock_offset_ms). Must outlive the
+  // run. Default: nullptr (the system clock).
+  Clock* clock = nullptr;
+  // Send that clock at all. Turn it off for a transport that recognises a
+  // repeated request by its bytes (a hand-carried exchange folder: a fresh
+  // time would make every run a new request). Default: true.
+  bool send_clock = true;
+  // Called after login when the server names a conflict policy other than
+  // the engine's; returns the policy to plan this run with (it must
+  // outlive the run), or nullptr to keep the engine's. Default: none.
+  std::function<const ConflictPolicy*(std::string_view name)> adopt_policy;
+  // Fail (kInvalidArgument) when the server names a conflict policy at
+  // login other than the one planned with. Default: true.
+  bool check_policy = true;
 };
 
 // Per-case counts of one run.
@@ -89,6 +106,9 @@ struct SyncReport {
   uint64_t skipped_local_edits = 0;  // app wrote during the sync: next run
   TrafficCounters traffic;
   uint64_t synchronise_calls = 0;
+  // The server's estimate of this device's clock offset (device - server,
+  // ms), from the last lock request; kNoTimestamp if it gave none.
+  int64_t clock_offset_ms = kNoTimestamp;
   std::chrono::microseconds lock_time{0};
   std::chrono::microseconds fetch_time{0};
   std::chrono::microseconds plan_time{0};

@@ -30,15 +30,21 @@ class RemoteClient {
 
   // Errors: kUnauthorized, kUnavailable, and any protocol error.
   Status Login(std::string_view user, std::string_view password);
+  // The conflict policy the server named in its login answer ("" if none).
+  const std::string& server_policy() const noexcept { return server_policy_; }
 
   // Takes or renews the lock. Errors: kLocked (message names the holder;
   // *retry_after_seconds set), kLeaseLost, kUnauthorized, kUnavailable.
+  // `client_time` (the device's clock; kNoTimestamp: not sent) lets the
+  // server estimate the device's clock offset (LockResponse).
   Result<LockResponse> Lock(std::string_view device,
-                            int64_t* retry_after_seconds = nullptr);
+                            int64_t* retry_after_seconds = nullptr,
+                            Timestamp client_time = kNoTimestamp);
   Status Unlock();
 
-  // `collections` empty: all.
-  Result<Manifest> Fetch(const std::vector<std::string>& collections);
+  // `collections` empty: all. `with_versions`: entries carry `_version`.
+  Result<Manifest> Fetch(const std::vector<std::string>& collections,
+                         bool with_versions = false);
 
   // Requires a lease from Lock(). `schema` gives each collection's id key.
   Result<SyncResponse> Synchronise(const SyncRequest& request,
@@ -55,6 +61,7 @@ class RemoteClient {
   Transport& transport_;
   CodecLimits limits_;
   std::string token_;
+  std::string server_policy_;
   std::string lease_;
   TrafficCounters traffic_;
   int64_t last_retry_after_ = -1;  // of the last error answer

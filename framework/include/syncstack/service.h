@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -46,6 +47,9 @@ struct SyncServiceOptions {
   // Largest request body accepted (413 beyond). Default: 64 MiB.
   size_t max_body = 64u << 20;
   CodecLimits limits;
+  // The server log: one line per estimated device clock offset and per
+  // conflict. Called from request threads. Default: none.
+  std::function<void(const std::string& line)> log;
 };
 
 // Thread safety: all methods may be called concurrently. Writes of one
@@ -62,14 +66,19 @@ class SyncService final : public Handler {
   Response Handle(const Request& request) noexcept override;
 
   // The typed operations behind Handle, for embedding without JSON.
+  // `with_versions` adds each entry's `_version` (fetch.json?versions=1).
   Result<Manifest> Fetch(std::string_view account,
-                         const std::vector<std::string>& collections) noexcept;
+                         const std::vector<std::string>& collections,
+                         bool with_versions = false) noexcept;
   // Validates all of `request` before applying any of it, then applies it
   // in one store transaction. If `lease` is not empty it must still be the
   // account's live lease when the write commits (checked under the
   // account's write lock, so a device that paused past its lease cannot
   // write after another device got the lock): else kLeaseLost, nothing
-  // applied. A request carrying `idempotency_key` is applied once: a
+  // applied. Every conflict the policy reports is added to the account's
+  // conflict journal (metadata "journal/<n>", n < "journal/next"; see
+  // ReadConflictJournal) in the same transaction. A request carrying
+  // `idempotency_key` is applied once: a
   // repeat (same key, among the account's last 32 applied requests) gets
   // the first answer's stamps and conflicts and a fresh get, and changes
   // nothing.
@@ -84,5 +93,16 @@ class SyncService final : public Handler {
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
+
+// Calls `fn` for every entry of the conflict journal kept in an account's
+// server store (oldest first): `index` and the entry, a JSON object
+//   {"time", "policy", "collection", "id", "device", "clock_offset_ms",
+//    "kept": "server"|"client"|"merged",
+//    "server": {"last_update", "version", "deleted", "payload"},
+//    "client": {...the same...}}
+// where "server" is the stored write and "client" the incoming one (as the
+// client sent it). Errors: those of Store::GetMeta.
+Status ReadConflictJournal(
+    Store& store, FunctionRef<void(uint64_t index, std::string_view json)> fn);
 
 }  // namespace syncstack

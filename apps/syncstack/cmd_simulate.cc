@@ -1,0 +1,272 @@
+// simulate: every conflict policy on the same simulated workload (devices
+// with skewed clocks editing offline over a lossy network, synced through
+// the real engine and service), scored on convergence, lost updates,
+// conflicts, resurrected deletes, bytes and sync calls. See
+// docs/simulator.md for the definitions.
+#include <cerrno>
+#include <charconv>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <iostream>
+#include <memory>
+
+#include "commands.h"
+#include "syncstack/simulator/simulator.h"
+
+namespace syncstack::cli {
+namespace {
+
+constexpr const char* kUsage =
+    "syncstack simulate [--devices N] [--records N] [--ops N] [--offline P] "
+    "[--skew SECONDS[,SECONDS...]] [--drift PPM] [--loss P] [--seed N] "
+    "[--interval MS] "
+    "[--policy all|NAME...] [--store memory|sqlite] [--csv FILE] "
+    "[--svg FILE]";
+
+// Prints "syncstack: <message>" and returns the usage exit status.
+int Usage(const std::string& message) {
+  std::fprintf(stderr, "syncstack: %s\n", message.c_str());
+  return kExitUsage;
+}
+
+bool ParseInt(const std::string& text, int64_t& out) {
+  const char* end = text.data() + text.size();
+  auto [ptr, ec] = std::from_chars(text.data(), end, out);
+  return ec == std::errc() && ptr == end && !text.empty();
+}
+
+bool ParseDouble(const std::string& text, double& out) {
+  if (text.empty()) return false;
+  char* end = nullptr;
+  errno = 0;
+  out = std::strtod(text.c_str(), &end);
+  return errno == 0 && end == text.c_str() + text.size() && std::isfinite(out);
+}
+
+// A whole number in [min, max]; else a message naming the option.
+std::string Count(const char* option, const std::string& text, int64_t min,
+                  int64_t max, int64_t& out) {
+  if (!ParseInt(text, out) || out < min || out > max) {
+    return std::string("--") + option + " must be a whole number from " +
+           std::to_string(min) + " to " + std::to_string(max) + ", got \"" +
+           text + "\"";
+  }
+  return {};
+}
+
+std::string Probability(const char* option, const std::string& text,
+                        double& out) {
+  if (!ParseDouble(text, out) || out < 0 || out > 1) {
+    return std::string("--") + option +
+           " must be a probability from 0 to 1, got \"" + text + "\"";
+  }
+  return {};
+}
+
+std::string NonNegative(const char* option, const std::string& text,
+                        double& out) {
+  if (!ParseDouble(text, out) || out < 0) {
+    return std::string("--") + option + " must be a number >= 0, got \"" +
+           text + "\"";
+  }
+  return {};
+}
+
+// Splits "a,b c" on commas (and takes each token as given).
+std::vector<std::string> SplitList(const std::vector<std::string>& tokens) {
+  std::vector<std::string> out;
+  for (const std::string& token : tokens) {
+    size_t start = 0;
+    while (start <= token.size()) {
+      size_t comma = token.find(',', start);
+      if (comma == std::string::npos) comma = token.size();
+      out.push_back(token.substr(start, comma - start));
+      start = comma + 1;
+    }
+  }
+  return out;
+}
+
+std::string G(double v) {
+  char buffer[32];
+  std::snprintf(buffer, sizeof buffer, "%g", v);
+  return buffer;
+}
+
+struct FileCloser {
+  void operator()(std::FILE* f) const {
+    if (f != nullptr) std::fclose(f);
+  }
+};
+using File = std::unique_ptr<std::FILE, FileCloser>;
+
+}  // namespace
+
+int RunSimulate(int argc, char** argv) {
+  po::options_description options("simulate options");
+  std::string policy_help = "policies to run: all (";
+  for (const auto& p : sim::AvailablePolicies()) {
+    policy_help += (&p == &sim::AvailablePolicies().front() ? "" : ", ");
+    policy_help += p.name;
+  }
+  policy_help += ") or names (default all)";
+  std::string devices = "3", records = "20", ops = "200", offline = "0.5",
+              drift = "0", loss = "0", seed = "1", store = "memory",
+              interval = "1000", csv_path, svg_path;
+  std::vector<std::string> skew_args{"0"}, policy_args{"all"};
+  options.add_options()("devices", po::value(&devices),
+                        "devices of the simulated user (default 3)")(
+      "records", po::value(&records),
+      "records created at the start; about this many stay live "
+      "(default 20)")("ops", po::value(&ops),
+                      "writes in the workload (default 200)")(
+      "offline", po::value(&offline),
+      "probability that the writing device is offline (default 0.5)")(
+      "skew", po::value(&skew_args)->multitoken(),
+      "largest device clock offset in seconds; several values "
+      "(\"0,5,60\") sweep it (default 0)")(
+      "drift", po::value(&drift),
+      "largest device clock drift in ppm (default 0)")(
+      "loss", po::value(&loss),
+      "probability that a message or an answer is lost (default 0)")(
+      "seed", po::value(&seed),
+      "random seed; same seed, same numbers "
+      "(default 1)")("interval", po::value(&interval),
+                     "mean real time between writes in ms (default 1000)")(
+      "policy", po::value(&policy_args)->multitoken(), policy_help.c_str())(
+      "store", po::value(&store), "memory or sqlite (default memory)")(
+      "csv", po::value(&csv_path), "write the results as CSV")(
+      "svg", po::value(&svg_path),
+      "draw a chart: lost updates against skew when sweeping, else bars");
+  po::variables_map vm;
+  int exit_code = kExitOk;
+  if (!ParseArgs(argc, argv, kUsage, options, vm, exit_code)) {
+    return exit_code;
+  }
+
+  sim::SimulationOptions base;
+  int64_t n = 0;
+  double p = 0;
+  std::string error;
+  if (!(error = Count("devices", devices, 1, 1000, n)).empty()) {
+    return Usage(error);
+  }
+  base.devices = static_cast<int>(n);
+  if (!(error = Count("records", records, 1, 1'000'000, n)).empty()) {
+    return Usage(error);
+  }
+  base.records = static_cast<int>(n);
+  if (!(error = Count("ops", ops, 0, 100'000'000, n)).empty()) {
+    return Usage(error);
+  }
+  base.ops = n;
+  if (!(error = Count("interval", interval, 1, 86'400'000, n)).empty()) {
+    return Usage(error);
+  }
+  base.op_interval_ms = n;
+  if (!(error = Count("seed", seed, 0, INT64_MAX, n)).empty()) {
+    return Usage(error);
+  }
+  base.seed = static_cast<uint64_t>(n);
+  if (!(error = Probability("offline", offline, p)).empty()) {
+    return Usage(error);
+  }
+  base.offline = p;
+  if (!(error = Probability("loss", loss, p)).empty()) return Usage(error);
+  base.loss = p;
+  if (!(error = NonNegative("drift", drift, p)).empty()) return Usage(error);
+  base.drift_ppm = p;
+  if (store == "memory") {
+    base.store = sim::SimStore::kMemory;
+  } else if (store == "sqlite") {
+    base.store = sim::SimStore::kSqlite;
+  } else {
+    return Usage("--store must be memory or sqlite, got \"" + store + "\"");
+  }
+  std::vector<double> skews;
+  for (const std::string& s : SplitList(skew_args)) {
+    if (!(error = NonNegative("skew", s, p)).empty()) return Usage(error);
+    skews.push_back(p);
+  }
+  std::vector<const sim::PolicyFactory*> policies;
+  for (const std::string& name : SplitList(policy_args)) {
+    if (name == "all") {
+      for (const auto& f : sim::AvailablePolicies()) policies.push_back(&f);
+      continue;
+    }
+    auto found = sim::FindPolicy(name);
+    if (!found.ok()) return Usage("--policy: " + found.status().message());
+    policies.push_back(*found);
+  }
+
+  // Open the outputs first: a bad path fails before minutes of work.
+  File csv, svg;
+  if (!csv_path.empty()) {
+    csv.reset(std::fopen(csv_path.c_str(), "w"));
+    if (!csv) {
+      return Fail("cannot write --csv " + csv_path + ": " +
+                  std::strerror(errno));
+    }
+  }
+  if (!svg_path.empty()) {
+    svg.reset(std::fopen(svg_path.c_str(), "w"));
+    if (!svg) {
+      return Fail("cannot write --svg " + svg_path + ": " +
+                  std::strerror(errno));
+    }
+  }
+
+  std::printf(
+      "simulate: %d devices, %d records, %lld writes, offline %g, drift %g "
+      "ppm, loss %g, seed %llu, store %s\n\n",
+      base.devices, base.records, static_cast<long long>(base.ops),
+      base.offline, base.drift_ppm, base.loss,
+      static_cast<unsigned long long>(base.seed), store.c_str());
+  std::vector<sim::SimulationResult> results;
+  for (double skew : skews) {
+    for (const sim::PolicyFactory* policy : policies) {
+      sim::SimulationOptions o = base;
+      o.skew_seconds = skew;
+      auto result = sim::Simulate(o, *policy);
+      if (!result.ok()) {
+        return Fail(result.status().WithContext(policy->name));
+      }
+      results.push_back(std::move(result).value());
+    }
+  }
+  std::fputs(sim::FormatTable(results).c_str(), stdout);
+  for (const auto& r : results) {
+    if (!r.first_error.empty()) {
+      std::printf("note: %s at skew %g s: a sync failed: %s\n",
+                  r.policy.c_str(), r.skew_seconds, r.first_error.c_str());
+    }
+  }
+  std::string subtitle =
+      std::to_string(base.devices) + " devices, " +
+      std::to_string(base.records) + " records, " + std::to_string(base.ops) +
+      " writes, offline " + G(base.offline) + ", drift " + G(base.drift_ppm) +
+      " ppm, loss " + G(base.loss) + ", seed " + std::to_string(base.seed);
+  if (csv) {
+    std::string text = sim::CsvHeader() + "\n";
+    for (const auto& r : results) text += sim::CsvRow(r) + "\n";
+    if (std::fputs(text.c_str(), csv.get()) < 0 ||
+        std::fclose(csv.release()) != 0) {
+      return Fail("cannot write --csv " + csv_path + ": " +
+                  std::strerror(errno));
+    }
+    std::printf("wrote %s\n", csv_path.c_str());
+  }
+  if (svg) {
+    std::string text = sim::RenderSvg(results, subtitle);
+    if (std::fputs(text.c_str(), svg.get()) < 0 ||
+        std::fclose(svg.release()) != 0) {
+      return Fail("cannot write --svg " + svg_path + ": " +
+                  std::strerror(errno));
+    }
+    std::printf("wrote %s\n", svg_path.c_str());
+  }
+  return kExitOk;
+}
+
+}  // namespace syncstack::cli

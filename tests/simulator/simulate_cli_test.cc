@@ -1,0 +1,163 @@
+// `syncstack simulate`, the real binary: the table, CSV, SVG, determinism
+// and bad input.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include "syncstack/simulator/simulator.h"
+
+namespace {
+
+struct Outcome {
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+};
+
+class SimulateCliTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string pattern =
+        (std::filesystem::temp_directory_path() / "syncstack-sim-cli-XXXXXX")
+            .string();
+    ASSERT_NE(mkdtemp(pattern.data()), nullptr);
+    dir_ = pattern;
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  Outcome Syncstack(const std::string& args) {
+    std::string err_file = (dir_ / "stderr.txt").string();
+    std::string command =
+        std::string(SYNCSTACK_BIN) + " " + args + " 2>" + err_file;
+    Outcome run;
+    FILE* pipe = popen(command.c_str(), "r");
+    if (pipe == nullptr) return run;
+    std::array<char, 4096> buffer;
+    size_t n;
+    while ((n = fread(buffer.data(), 1, buffer.size(), pipe)) > 0) {
+      run.out.append(buffer.data(), n);
+    }
+    int status = pclose(pipe);
+    run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    std::ifstream err(err_file);
+    std::stringstream text;
+    text << err.rdbuf();
+    run.err = text.str();
+    return run;
+  }
+
+  std::string Read(const std::string& name) {
+    std::ifstream in(dir_ / name);
+    std::stringstream text;
+    text << in.rdbuf();
+    return text.str();
+  }
+
+  std::filesystem::path dir_;
+};
+
+constexpr const char* kSmall =
+    "simulate --devices 2 --records 5 --ops 40 --offline 0.4 --skew 0,60 "
+    "--drift 20 --loss 0.1 --seed 3 --policy all";
+
+TEST_F(SimulateCliTest, PrintsTableWritesCsvAndSvg) {
+  std::string csv = (dir_ / "out.csv").string();
+  std::string svg = (dir_ / "out.svg").string();
+  Outcome r =
+      Syncstack(std::string(kSmall) + " --csv " + csv + " --svg " + svg);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.err, "");
+  size_t policies = syncstack::sim::AvailablePolicies().size();
+  for (const char* column : {"policy", "skew(s)", "converged", "lost",
+                             "conflicts", "resurrected", "bytes", "syncs"}) {
+    EXPECT_NE(r.out.find(column), std::string::npos) << column << "\n" << r.out;
+  }
+  for (const auto& p : syncstack::sim::AvailablePolicies()) {
+    EXPECT_NE(r.out.find("\n" + p.name + " "), std::string::npos) << r.out;
+  }
+
+  std::string table = Read("out.csv");
+  std::istringstream lines(table);
+  std::string header;
+  std::getline(lines, header);
+  EXPECT_EQ(header,
+            "policy,skew_seconds,converged,quiescence_rounds,writes,deletes,"
+            "lost_updates,silent_lost_updates,conflicts,resurrected_deletes,"
+            "bytes,messages,sync_calls,failed_syncs");
+  size_t rows = 0;
+  for (std::string line; std::getline(lines, line);) {
+    ++rows;
+    EXPECT_EQ(std::count(line.begin(), line.end(), ','),
+              std::count(header.begin(), header.end(), ','))
+        << line;
+  }
+  EXPECT_EQ(rows, 2 * policies);  // two skews
+
+  std::string chart = Read("out.svg");
+  EXPECT_EQ(chart.rfind("<svg", 0), 0u) << chart.substr(0, 80);
+  EXPECT_NE(chart.find("</svg>"), std::string::npos);
+}
+
+TEST_F(SimulateCliTest, SameSeedSameOutput) {
+  Outcome a = Syncstack(kSmall);
+  Outcome b = Syncstack(kSmall);
+  ASSERT_EQ(a.exit_code, 0) << a.err;
+  EXPECT_EQ(a.out, b.out);
+}
+
+TEST_F(SimulateCliTest, Help) {
+  Outcome r = Syncstack("simulate --help");
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_NE(r.out.find("usage: syncstack simulate"), std::string::npos);
+  EXPECT_NE(r.out.find("--skew"), std::string::npos);
+  // --help lists what --policy all runs.
+  for (const auto& p : syncstack::sim::AvailablePolicies()) {
+    EXPECT_NE(r.out.find(p.name), std::string::npos) << p.name;
+  }
+}
+
+TEST_F(SimulateCliTest, BadInputGetsOneClearLine) {
+  struct Case {
+    std::string args;
+    int code;
+    std::string says;
+  };
+  std::string missing_dir = (dir_ / "no" / "such" / "dir").string();
+  std::vector<Case> cases = {
+      {"simulate --devices=-2", 2, "--devices"},
+      {"simulate --devices 0", 2, "--devices"},
+      {"simulate --records=-1", 2, "--records"},
+      {"simulate --ops=-10", 2, "--ops"},
+      {"simulate --ops 12x", 2, "--ops"},
+      {"simulate --seed=-1", 2, "--seed"},
+      {"simulate --offline 1.5", 2, "--offline"},
+      {"simulate --loss=-0.1", 2, "--loss"},
+      {"simulate --skew 0,abc", 2, "--skew"},
+      {"simulate --skew=-5", 2, "--skew"},
+      {"simulate --drift=-1", 2, "--drift"},
+      {"simulate --policy nosuch", 2, "unknown policy \"nosuch\""},
+      {"simulate --store postgres", 2, "--store"},
+      {"simulate --ops 1 --csv " + missing_dir + "/x.csv", 1, "--csv"},
+      {"simulate --ops 1 --svg " + missing_dir + "/x.svg", 1, "--svg"},
+      {"simulate --bogus", 2, "bogus"},
+  };
+  for (const auto& c : cases) {
+    Outcome r = Syncstack(c.args);
+    EXPECT_EQ(r.exit_code, c.code) << c.args << "\n" << r.err;
+    EXPECT_NE(r.err.find(c.says), std::string::npos)
+        << c.args << " said: " << r.err;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+    EXPECT_EQ(r.err.rfind("syncstack: ", 0), 0u) << r.err;
+    EXPECT_EQ(r.out, "") << c.args;
+  }
+}
+
+}  // namespace
