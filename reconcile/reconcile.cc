@@ -1,0 +1,506 @@
+#include "syncstack/reconcile/reconcile.h"
+
+#include <algorithm>
+#include <cstring>
+
+namespace syncstack {
+namespace {
+
+constexpr uint8_t kFormat = 1;
+constexpr uint8_t kInfinite = 0xff;
+enum Mode : uint8_t { kSkip = 0, kFingerprint = 1, kItems = 2, kDiff = 3 };
+
+uint64_t Mix(uint64_t x) noexcept {  // splitmix64's finaliser
+  x ^= x >> 30;
+  x *= 0xbf58476d1ce4e5b9ULL;
+  x ^= x >> 27;
+  x *= 0x94d049bb133111ebULL;
+  x ^= x >> 31;
+  return x;
+}
+
+uint64_t Load64(const uint8_t* p) noexcept {
+  uint64_t v;
+  std::memcpy(&v, p, 8);
+  return v;
+}
+
+void Hash(const ReconcileItem& item, uint64_t& h1, uint64_t& h2) noexcept {
+  const uint8_t* id = item.id.bytes().data();
+  uint64_t x = Load64(id), y = Load64(id + 8);
+  uint64_t t = static_cast<uint64_t>(item.timestamp), g = item.tag;
+  h1 = Mix(x ^ Mix(y ^ Mix(t ^ Mix(g ^ 0x9e3779b97f4a7c15ULL))));
+  h2 = Mix(y + Mix(x + Mix(g + Mix(t + 0xc2b2ae3d27d4eb4fULL))));
+}
+
+bool Less(const RecordId& a, const RecordId& b) noexcept { return a < b; }
+
+// The shortest id (zero-padded prefix of `next`) with prev < id <= next.
+RecordId Separator(const RecordId& prev, const RecordId& next) noexcept {
+  const auto& p = prev.bytes();
+  const auto& n = next.bytes();
+  size_t common = 0;
+  while (common < 16 && p[common] == n[common]) ++common;
+  std::array<uint8_t, 16> out{};
+  for (size_t i = 0; i <= common && i < 16; ++i) out[i] = n[i];
+  return RecordId(out);
+}
+
+// ---- encoding --------------------------------------------------------
+
+void PutVarint(uint64_t v, std::string& out) {
+  while (v >= 0x80) {
+    out += static_cast<char>((v & 0x7f) | 0x80);
+    v >>= 7;
+  }
+  out += static_cast<char>(v);
+}
+
+uint64_t ZigZag(int64_t v) {
+  return (static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63);
+}
+int64_t UnZigZag(uint64_t v) {
+  return static_cast<int64_t>(v >> 1) ^ -static_cast<int64_t>(v & 1);
+}
+
+void PutBound(const IdRange& r, std::string& out) {
+  if (!r.has_end) {
+    out += static_cast<char>(kInfinite);
+    return;
+  }
+  const auto& b = r.end.bytes();
+  size_t len = 16;
+  while (len > 0 && b[len - 1] == 0) --len;  // trailing zeros are implied
+  out += static_cast<char>(len);
+  out.append(reinterpret_cast<const char*>(b.data()), len);
+}
+
+void PutItem(const ReconcileItem& item, std::string& out) {
+  out.append(reinterpret_cast<const char*>(item.id.bytes().data()), 16);
+  PutVarint(ZigZag(item.timestamp), out);
+  PutVarint(item.tag, out);
+}
+
+class Reader {
+ public:
+  explicit Reader(std::string_view in) : in_(in) {}
+  bool done() const { return pos_ == in_.size(); }
+  bool Byte(uint8_t& b) {
+    if (pos_ >= in_.size()) return false;
+    b = static_cast<uint8_t>(in_[pos_++]);
+    return true;
+  }
+  bool Bytes(uint8_t* out, size_t n) {
+    if (in_.size() - pos_ < n) return false;
+    std::memcpy(out, in_.data() + pos_, n);
+    pos_ += n;
+    return true;
+  }
+  bool Varint(uint64_t& v) {
+    v = 0;
+    for (int shift = 0; shift < 64; shift += 7) {
+      uint8_t b;
+      if (!Byte(b)) return false;
+      v |= static_cast<uint64_t>(b & 0x7f) << shift;
+      if (!(b & 0x80)) return true;
+    }
+    return false;
+  }
+  bool Item(ReconcileItem& item) {
+    std::array<uint8_t, 16> id;
+    uint64_t ts;
+    if (!Bytes(id.data(), 16) || !Varint(ts) || !Varint(item.tag)) {
+      return false;
+    }
+    item.id = RecordId(id);
+    item.timestamp = UnZigZag(ts);
+    return true;
+  }
+
+ private:
+  std::string_view in_;
+  size_t pos_ = 0;
+};
+
+Status Malformed(const std::string& what) {
+  return Status::InvalidArgument("reconciliation message: " + what);
+}
+
+// An answer under construction: contiguous ranges, skips merged.
+class Out {
+ public:
+  Out() { buf_ += static_cast<char>(kFormat); }
+  void Skip(const IdRange& r) {
+    pending_skip_ = r;
+    has_pending_skip_ = true;
+  }
+  void Fingerprint(const IdRange& r, const syncstack::Fingerprint& fp) {
+    Begin(r);
+    buf_ += static_cast<char>(kFingerprint);
+    for (uint64_t v : {fp.lo, fp.hi}) {
+      for (int i = 0; i < 8; ++i) buf_ += static_cast<char>(v >> (8 * i));
+    }
+    PutVarint(fp.count, buf_);
+  }
+  void Items(const IdRange& r, const std::vector<ReconcileItem>& items) {
+    Begin(r);
+    buf_ += static_cast<char>(kItems);
+    PutVarint(items.size(), buf_);
+    for (const auto& item : items) PutItem(item, buf_);
+  }
+  // Entries: the sender's item, or nullopt for "I have none".
+  void Diff(
+      const IdRange& r,
+      const std::vector<std::pair<RecordId, std::optional<ReconcileItem>>>& d) {
+    Begin(r);
+    buf_ += static_cast<char>(kDiff);
+    PutVarint(d.size(), buf_);
+    for (const auto& [id, item] : d) {
+      if (item) {
+        buf_ += '\1';
+        PutItem(*item, buf_);
+      } else {
+        buf_ += '\0';
+        buf_.append(reinterpret_cast<const char*>(id.bytes().data()), 16);
+      }
+    }
+  }
+  bool only_skips() const { return !open_; }
+  std::string Finish() {
+    if (has_pending_skip_ || !open_) {
+      IdRange all;  // the final skip reaches the end
+      PutBound(all, buf_);
+      buf_ += static_cast<char>(kSkip);
+    }
+    return std::move(buf_);
+  }
+
+ private:
+  // Writes the skip before `r` (if any) and `r`'s bound.
+  void Begin(const IdRange& r) {
+    if (has_pending_skip_) {
+      IdRange upto;
+      upto.end = r.begin;
+      upto.has_end = true;
+      PutBound(upto, buf_);
+      buf_ += static_cast<char>(kSkip);
+      has_pending_skip_ = false;
+    }
+    PutBound(r, buf_);
+    open_ = true;
+  }
+
+  std::string buf_;
+  IdRange pending_skip_;
+  bool has_pending_skip_ = false;
+  bool open_ = false;
+};
+
+std::vector<ReconcileItem> Collect(ItemSource& items, const IdRange& r) {
+  std::vector<ReconcileItem> out;
+  items.ForEach(r, [&](const ReconcileItem& item) { out.push_back(item); });
+  return out;
+}
+
+// A differing range: list it when small, else split it.
+void Open(ItemSource& items, const IdRange& r, const Fingerprint& mine,
+          const ReconcileOptions& options, Out& out) {
+  if (mine.count <= options.list_threshold) {
+    out.Items(r, Collect(items, r));
+    return;
+  }
+  std::vector<RecordId> points =
+      items.SplitPoints(r, std::max<size_t>(2, options.branching));
+  IdRange part = r;
+  for (const RecordId& p : points) {
+    part.end = p;
+    part.has_end = true;
+    out.Fingerprint(part, items.RangeFingerprint(part));
+    part.begin = p;
+  }
+  part.end = r.end;
+  part.has_end = r.has_end;
+  out.Fingerprint(part, items.RangeFingerprint(part));
+}
+
+enum class Role { kClient, kServer };
+
+// Processes one message; differences found go to `found` (client only).
+Result<std::string> Step(ItemSource& items, std::string_view message,
+                         const ReconcileOptions& options, Role role,
+                         std::vector<Difference>* found) {
+  if (message.size() > options.max_message) {
+    return Malformed("over the size limit");
+  }
+  Reader in(message);
+  uint8_t format;
+  if (!in.Byte(format) || format != kFormat) {
+    return Malformed("unknown format");
+  }
+  Out out;
+  IdRange r;  // begin: the zero id
+  bool last = false;
+  while (!last) {
+    uint8_t len, mode;
+    if (!in.Byte(len)) return Malformed("ends before its last range");
+    if (len == kInfinite) {
+      r.has_end = false;
+      last = true;
+    } else {
+      if (len > 16) return Malformed("bad bound length");
+      std::array<uint8_t, 16> b{};
+      if (!in.Bytes(b.data(), len)) return Malformed("truncated bound");
+      r.end = RecordId(b);
+      r.has_end = true;
+      if (!Less(r.begin, r.end)) return Malformed("bounds out of order");
+    }
+    if (!in.Byte(mode)) return Malformed("truncated range");
+    switch (mode) {
+      case kSkip:
+        out.Skip(r);
+        break;
+      case kFingerprint: {
+        Fingerprint theirs;
+        uint8_t raw[16];
+        if (!in.Bytes(raw, 16) || !in.Varint(theirs.count)) {
+          return Malformed("truncated fingerprint");
+        }
+        theirs.lo = Load64(raw);
+        theirs.hi = Load64(raw + 8);
+        Fingerprint mine = items.RangeFingerprint(r);
+        if (mine == theirs) {
+          out.Skip(r);
+        } else {
+          Open(items, r, mine, options, out);
+        }
+        break;
+      }
+      case kItems: {
+        uint64_t k;
+        if (!in.Varint(k) || k > message.size() / 17) {
+          return Malformed("bad item count");
+        }
+        std::vector<ReconcileItem> peer(static_cast<size_t>(k));
+        for (auto& item : peer) {
+          if (!in.Item(item)) return Malformed("truncated item");
+          if (!r.Contains(item.id)) return Malformed("item outside its range");
+        }
+        for (size_t i = 1; i < peer.size(); ++i) {
+          if (!Less(peer[i - 1].id, peer[i].id)) {
+            return Malformed("items out of order");
+          }
+        }
+        std::vector<ReconcileItem> own = Collect(items, r);
+        // Merge-join: every id whose items differ.
+        std::vector<std::pair<RecordId, std::optional<ReconcileItem>>> diff;
+        size_t a = 0, b = 0;
+        auto note = [&](const std::optional<ReconcileItem>& mine,
+                        const std::optional<ReconcileItem>& other) {
+          if (role == Role::kClient) {
+            found->push_back({mine ? mine->id : other->id, mine, other});
+          } else {
+            diff.emplace_back(mine ? mine->id : other->id, mine);
+          }
+        };
+        while (a < own.size() || b < peer.size()) {
+          if (b == peer.size() ||
+              (a < own.size() && Less(own[a].id, peer[b].id))) {
+            note(own[a++], std::nullopt);
+          } else if (a == own.size() || Less(peer[b].id, own[a].id)) {
+            note(std::nullopt, peer[b++]);
+          } else {
+            if (!(own[a] == peer[b])) note(own[a], peer[b]);
+            ++a;
+            ++b;
+          }
+        }
+        if (role == Role::kServer) {
+          out.Diff(r, diff);
+        } else {
+          out.Skip(r);
+        }
+        break;
+      }
+      case kDiff: {
+        if (role != Role::kClient) return Malformed("a diff sent to a server");
+        uint64_t k;
+        if (!in.Varint(k) || k > message.size() / 17) {
+          return Malformed("bad diff count");
+        }
+        std::vector<ReconcileItem> own = Collect(items, r);
+        for (uint64_t i = 0; i < k; ++i) {
+          uint8_t present;
+          if (!in.Byte(present) || present > 1) return Malformed("bad diff");
+          Difference d;
+          ReconcileItem theirs;
+          if (present) {
+            if (!in.Item(theirs)) return Malformed("truncated diff");
+            d.theirs = theirs;
+            d.id = theirs.id;
+          } else {
+            std::array<uint8_t, 16> id;
+            if (!in.Bytes(id.data(), 16)) return Malformed("truncated diff");
+            d.id = RecordId(id);
+          }
+          if (!r.Contains(d.id)) return Malformed("diff outside its range");
+          auto it =
+              std::lower_bound(own.begin(), own.end(), d.id,
+                               [](const ReconcileItem& x, const RecordId& id) {
+                                 return Less(x.id, id);
+                               });
+          if (it != own.end() && it->id == d.id) d.mine = *it;
+          found->push_back(std::move(d));
+        }
+        out.Skip(r);
+        break;
+      }
+      default:
+        return Malformed("unknown range mode");
+    }
+    if (!last) r.begin = r.end;
+  }
+  if (!in.done()) return Malformed("bytes after the last range");
+  if (role == Role::kClient && out.only_skips()) return std::string();
+  return out.Finish();
+}
+
+class SortedItems final : public ItemSource {
+ public:
+  explicit SortedItems(std::vector<ReconcileItem> items)
+      : items_(std::move(items)), prefix_(items_.size() + 1) {
+    auto by_id = [](const ReconcileItem& a, const ReconcileItem& b) {
+      return Less(a.id, b.id);
+    };
+    if (!std::is_sorted(items_.begin(), items_.end(), by_id)) {
+      std::stable_sort(items_.begin(), items_.end(), by_id);
+    }
+    // One item per id: the last given wins.
+    size_t out = 0;
+    for (size_t i = 0; i < items_.size(); ++i) {
+      if (out > 0 && items_[out - 1].id == items_[i].id) --out;
+      items_[out++] = items_[i];
+    }
+    items_.resize(out);
+    prefix_.resize(items_.size() + 1);
+    for (size_t i = 0; i < items_.size(); ++i) {
+      prefix_[i + 1] = prefix_[i];
+      prefix_[i + 1].Add(items_[i]);
+    }
+  }
+
+  Fingerprint RangeFingerprint(const IdRange& r) override {
+    auto [lo, hi] = Bounds(r);
+    return prefix_[hi] - prefix_[lo];
+  }
+
+  void ForEach(const IdRange& r,
+               FunctionRef<void(const ReconcileItem&)> fn) override {
+    auto [lo, hi] = Bounds(r);
+    for (size_t i = lo; i < hi; ++i) fn(items_[i]);
+  }
+
+  std::vector<RecordId> SplitPoints(const IdRange& r, size_t parts) override {
+    auto [lo, hi] = Bounds(r);
+    size_t count = hi - lo;
+    parts = std::min(parts, count);
+    std::vector<RecordId> points;
+    for (size_t k = 1; k < parts; ++k) {
+      size_t i = lo + k * count / parts;
+      points.push_back(Separator(items_[i - 1].id, items_[i].id));
+    }
+    return points;
+  }
+
+ private:
+  std::pair<size_t, size_t> Bounds(const IdRange& r) const {
+    auto by_id = [](const ReconcileItem& x, const RecordId& id) {
+      return Less(x.id, id);
+    };
+    size_t lo = static_cast<size_t>(
+        std::lower_bound(items_.begin(), items_.end(), r.begin, by_id) -
+        items_.begin());
+    size_t hi = items_.size();
+    if (r.has_end) {
+      hi = static_cast<size_t>(
+          std::lower_bound(items_.begin() + static_cast<ptrdiff_t>(lo),
+                           items_.end(), r.end, by_id) -
+          items_.begin());
+    }
+    return {lo, hi};
+  }
+
+  std::vector<ReconcileItem> items_;
+  std::vector<Fingerprint> prefix_;
+};
+
+}  // namespace
+
+uint64_t ReconcileTag(std::string_view extra, bool deleted) noexcept {
+  if (extra.empty() && !deleted) return 0;
+  uint64_t h = 0xcbf29ce484222325ULL;  // FNV-1a
+  for (unsigned char c : extra) {
+    h ^= c;
+    h *= 0x100000001b3ULL;
+  }
+  return Mix(h ^ (deleted ? 0x8000000000000000ULL : 0)) | 1;
+}
+
+void Fingerprint::Add(const ReconcileItem& item) noexcept {
+  uint64_t h1, h2;
+  Hash(item, h1, h2);
+  lo += h1;
+  hi += h2 + (lo < h1 ? 1 : 0);
+  ++count;
+}
+
+void Fingerprint::Remove(const ReconcileItem& item) noexcept {
+  uint64_t h1, h2;
+  Hash(item, h1, h2);
+  uint64_t borrow = lo < h1 ? 1 : 0;
+  lo -= h1;
+  hi -= h2 + borrow;
+  --count;
+}
+
+Fingerprint Fingerprint::operator-(const Fingerprint& o) const noexcept {
+  Fingerprint r;
+  r.lo = lo - o.lo;
+  r.hi = hi - o.hi - (lo < o.lo ? 1 : 0);
+  r.count = count - o.count;
+  return r;
+}
+
+ItemSource::~ItemSource() = default;
+
+std::unique_ptr<ItemSource> NewSortedItemSource(
+    std::vector<ReconcileItem> items) {
+  return std::make_unique<SortedItems>(std::move(items));
+}
+
+ReconcileClient::ReconcileClient(ItemSource& items, ReconcileOptions options)
+    : items_(items), options_(options) {}
+
+std::string ReconcileClient::Initiate() {
+  differences_.clear();
+  Out out;
+  IdRange all;
+  Fingerprint fp = items_.RangeFingerprint(all);
+  if (fp.count <= options_.list_threshold) {
+    out.Items(all, Collect(items_, all));
+  } else {
+    out.Fingerprint(all, fp);
+  }
+  return out.Finish();
+}
+
+Result<std::string> ReconcileClient::Process(std::string_view answer) {
+  return Step(items_, answer, options_, Role::kClient, &differences_);
+}
+
+Result<std::string> ReconcileRespond(ItemSource& items,
+                                     std::string_view message,
+                                     const ReconcileOptions& options) {
+  return Step(items, message, options, Role::kServer, nullptr);
+}
+
+}  // namespace syncstack
