@@ -191,8 +191,19 @@ Status Run::PlanCollection(uint32_t index, std::vector<Stamp>& remote) {
           cases.pushed_updates++;
           break;
         case SyncState::kDeleted:
-          emit(Action::kDropTombstone, l->id, l);
-          cases.dropped_tombstones++;
+          if (l->base != kNoTimestamp) {
+            // Deleted here and on the server too. The server's tombstone
+            // may be older than this delete, and a device that edited the
+            // record in between must still lose to this, the later delete:
+            // push it, the server's policy orders the two (found by
+            // tests/faults).
+            emit(Action::kPushDelete, l->id, l);
+            cases.pushed_deletes++;
+          } else {
+            // Never acknowledged and not on the server: nothing to tell.
+            emit(Action::kDropTombstone, l->id, l);
+            cases.dropped_tombstones++;
+          }
           break;
         case SyncState::kSynced:
           if (l->deleted) break;  // a server-side tombstone row: ignore

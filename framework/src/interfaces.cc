@@ -20,6 +20,16 @@ Clock::~Clock() = default;
 ConflictPolicy::~ConflictPolicy() = default;
 SyncLock::~SyncLock() = default;
 Authenticator::~Authenticator() = default;
+
+std::optional<std::string> Authenticator::SignToken(std::string_view,
+                                                    Timestamp) noexcept {
+  return std::nullopt;
+}
+
+Result<std::string> Authenticator::VerifyToken(std::string_view,
+                                               Timestamp) noexcept {
+  return Status::Unauthorized("unknown token");
+}
 SyncObserver::~SyncObserver() = default;
 
 namespace {

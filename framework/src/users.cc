@@ -42,7 +42,134 @@ class DatabaseAuthenticator final : public Authenticator {
     return std::string(user);
   }
 
+  // "s1.<hex account>.<expiry ms>.<hex HMAC-SHA-512/256>", keyed by a
+  // secret kept in the database: any process sharing it verifies.
+  std::optional<std::string> SignToken(std::string_view account,
+                                       Timestamp expires_at) noexcept override {
+    try {
+      auto key = Key();
+      if (!key.ok()) return std::nullopt;  // the service falls back
+      std::string body =
+          "s1." + Hex(account) + "." + std::to_string(expires_at);
+      unsigned char mac[crypto_auth_BYTES];
+      crypto_auth(mac, reinterpret_cast<const unsigned char*>(body.data()),
+                  body.size(),
+                  reinterpret_cast<const unsigned char*>(key->data()));
+      return body + "." +
+             Hex(std::string_view(reinterpret_cast<const char*>(mac),
+                                  sizeof mac));
+    } catch (...) {
+      return std::nullopt;
+    }
+  }
+
+  Result<std::string> VerifyToken(std::string_view token,
+                                  Timestamp now) noexcept override {
+    try {
+      const Status bad = Status::Unauthorized("unknown token");
+      if (token.substr(0, 3) != "s1.") return bad;
+      size_t dot_mac = token.rfind('.');
+      size_t dot_exp = token.rfind('.', dot_mac - 1);
+      if (dot_exp <= 2 || dot_mac == std::string_view::npos) return bad;
+      std::string_view body = token.substr(0, dot_mac);
+      std::string mac;
+      if (!Unhex(token.substr(dot_mac + 1), mac) ||
+          mac.size() != crypto_auth_BYTES) {
+        return bad;
+      }
+      SYNCSTACK_ASSIGN_OR_RETURN(std::string key, Key());
+      if (crypto_auth_verify(
+              reinterpret_cast<const unsigned char*>(mac.data()),
+              reinterpret_cast<const unsigned char*>(body.data()), body.size(),
+              reinterpret_cast<const unsigned char*>(key.data())) != 0) {
+        return bad;
+      }
+      std::string account;
+      if (!Unhex(token.substr(3, dot_exp - 3), account)) return bad;
+      Timestamp expires_at = std::stoll(
+          std::string(token.substr(dot_exp + 1, dot_mac - dot_exp - 1)));
+      if (expires_at <= now) return Status::Unauthorized("token expired");
+      return account;
+    } catch (...) {
+      return Status::Unauthorized("unknown token");
+    }
+  }
+
  private:
+  static std::string Hex(std::string_view bytes) {
+    static constexpr char kHex[] = "0123456789abcdef";
+    std::string out;
+    for (unsigned char c : bytes) {
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    }
+    return out;
+  }
+
+  static bool Unhex(std::string_view hex, std::string& out) {
+    if (hex.size() % 2 != 0) return false;
+    auto value = [](char c) {
+      if (c >= '0' && c <= '9') return c - '0';
+      if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+      return -1;
+    };
+    out.clear();
+    for (size_t i = 0; i < hex.size(); i += 2) {
+      int hi = value(hex[i]), lo = value(hex[i + 1]);
+      if (hi < 0 || lo < 0) return false;
+      out += static_cast<char>(hi * 16 + lo);
+    }
+    return true;
+  }
+
+  // The token key: made once per database (the first process to store it
+  // wins; the others read it), then cached.
+  Result<std::string> Key() {
+    std::lock_guard<std::mutex> guard(key_mu_);
+    if (!key_.empty()) return key_;
+    SYNCSTACK_RETURN_IF_ERROR(InitSodium());
+    SYNCSTACK_ASSIGN_OR_RETURN(std::shared_ptr<Store> users,
+                               database_.OpenAccount(kUsersAccount));
+    const RecordId id = KeyId();
+    for (int attempt = 0; attempt < 3; ++attempt) {
+      SYNCSTACK_ASSIGN_OR_RETURN(std::optional<Record> stored,
+                                 users->GetOne(kKeyCollection, id));
+      if (stored) {
+        std::string key;
+        if (!Unhex(stored->payload.substr(8, crypto_auth_KEYBYTES * 2), key) ||
+            key.size() != crypto_auth_KEYBYTES) {
+          return Status::Corruption("the token key in _users is damaged");
+        }
+        key_ = key;
+        return key_;
+      }
+      unsigned char fresh[crypto_auth_KEYBYTES];
+      crypto_auth_keygen(fresh);
+      Record r;
+      r.collection = std::string(kKeyCollection);
+      r.id = id;
+      r.payload = "{\"key\":\"" +
+                  Hex(std::string_view(reinterpret_cast<const char*>(fresh),
+                                       sizeof fresh)) +
+                  "\"}";
+      ChangeBatch batch;
+      batch.Put(std::move(r), Expect{});  // only if absent: one key wins
+      Status s = users->Apply(WriteOptions{}, batch);
+      if (!s.ok() && s.code() != Status::Code::kConflict) return s;
+    }
+    return Status::Unavailable("cannot settle the token key");
+  }
+
+  static RecordId KeyId() {
+    std::array<uint8_t, 16> b{};
+    b[15] = 1;
+    return RecordId(b);
+  }
+
+  static constexpr std::string_view kKeyCollection = "token_keys";
+  std::mutex key_mu_;
+  std::string key_;
+
   const std::string& DummyHash() {
     std::call_once(dummy_once_, [this] {
       char out[crypto_pwhash_STRBYTES];

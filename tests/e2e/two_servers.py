@@ -87,6 +87,13 @@ def login(port, user):
 
 def lock_is_exclusive(s1, s2):
     t1, t2 = login(s1.port, "alice"), login(s2.port, "alice")
+    # Stateless servers: a token either one made works on the other.
+    status, _ = call(s2.port, "GET", "/v1/fetch.json", token=t1)
+    check(status == 200, "server 2 accepts a token server 1 made")
+    status, _ = call(s1.port, "GET", "/v1/fetch.json", token=t2)
+    check(status == 200, "server 1 accepts a token server 2 made")
+    status, _ = call(s1.port, "GET", "/v1/fetch.json", token=t2[:-1] + ("0" if t2[-1] != "0" else "1"))
+    check(status == 401, "an altered token is refused")
     status, body = call(s1.port, "POST", "/v1/lock", {"device": "phone"},
                         token=t1)
     check(status == 200, "server 1 grants alice's lock to the phone")

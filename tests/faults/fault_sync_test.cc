@@ -188,6 +188,13 @@ void RunSeed(const FaultParams& p, uint64_t seed, Totals& totals) {
   }
   const char* kCollections[] = {"todo", "budget"};
   std::map<std::pair<std::string, RecordId>, LastWrite> truth;
+  // Every write of every record, for the failure message.
+  std::map<std::pair<std::string, RecordId>, std::string> history;
+  auto log = [&](const std::string& collection, const RecordId& id,
+                 const FaultyDevice& d, const std::string& what) {
+    history[{collection, id}] += "  t=" + std::to_string(w.clock().Now()) +
+                                 " " + d.name + " " + what + "\n";
+  };
   int counter = 0;
 
   auto sync = [&](FaultyDevice& d, bool faults) {
@@ -244,14 +251,17 @@ void RunSeed(const FaultParams& p, uint64_t seed, Totals& totals) {
       RecordId id = IdFrom(rng);
       ASSERT_OK(d.replica->Put(collection, id, payload));
       truth[{collection, id}] = {false, payload};
+      log(collection, id, d, "creates " + payload);
     } else if (dice < 8) {
       RecordId id = mine[rng() % mine.size()];
       ASSERT_OK(d.replica->Put(collection, id, payload));
       truth[{collection, id}] = {false, payload};
+      log(collection, id, d, "edits " + payload);
     } else {
       RecordId id = mine[rng() % mine.size()];
       ASSERT_OK(d.replica->Remove(collection, id));
       truth[{collection, id}] = {true, ""};
+      log(collection, id, d, "deletes");
     }
   }
 
@@ -293,7 +303,8 @@ void RunSeed(const FaultParams& p, uint64_t seed, Totals& totals) {
       if (it != server.end()) {
         ++totals.resurrected;
         ADD_FAILURE() << "resurrected: " << key.first << "/"
-                      << key.second.ToString() << " = " << it->second.first;
+                      << key.second.ToString() << ", written:\n"
+                      << history[key] << "ends as " << it->second.first;
       }
     } else if (it == server.end() || it->second.first != last.payload) {
       ++totals.lost;

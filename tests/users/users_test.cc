@@ -62,3 +62,45 @@ TEST(Users, BadNamesAndPasswordsAreRefused) {
 
 }  // namespace
 }  // namespace syncstack
+
+namespace syncstack {
+namespace {
+
+// Two server processes (two authenticators, two services) on one database:
+// a token either makes is accepted by the other, so serve processes behind
+// one load balancer need no shared memory; altered or expired tokens fail.
+TEST(Users, TokensAreAcceptedByEveryProcessOfTheDatabase) {
+  auto db = OpenMemoryDatabase();
+  ASSERT_TRUE(db.ok());
+  ASSERT_TRUE(AddUser(**db, "alice", "correct horse", false).ok());
+  auto one = NewDatabaseAuthenticator(**db);
+  auto two = NewDatabaseAuthenticator(**db);
+  auto token = one->SignToken("alice", 5'000);
+  ASSERT_TRUE(token.has_value());
+  auto account = two->VerifyToken(*token, 4'999);
+  ASSERT_TRUE(account.ok()) << account.status().ToString();
+  EXPECT_EQ(*account, "alice");
+  EXPECT_EQ(two->VerifyToken(*token, 5'000).status().code(),
+            Status::Code::kUnauthorized);  // expired
+  std::string altered = *token;
+  altered[4] = altered[4] == 'a' ? 'b' : 'a';  // another account
+  EXPECT_EQ(two->VerifyToken(altered, 1).status().code(),
+            Status::Code::kUnauthorized);
+  std::string later = *token;
+  later.replace(later.find(".5000."), 6, ".9000.");  // a later expiry
+  EXPECT_EQ(two->VerifyToken(later, 1).status().code(),
+            Status::Code::kUnauthorized);
+  for (const char* bad : {"", "s1.", "s1..", "s1.zz.1.00", "random-token"}) {
+    EXPECT_EQ(two->VerifyToken(bad, 1).status().code(),
+              Status::Code::kUnauthorized)
+        << bad;
+  }
+  // Another database has another key.
+  auto other_db = OpenMemoryDatabase();
+  auto other = NewDatabaseAuthenticator(**other_db);
+  EXPECT_EQ(other->VerifyToken(*token, 1).status().code(),
+            Status::Code::kUnauthorized);
+}
+
+}  // namespace
+}  // namespace syncstack

@@ -16,7 +16,9 @@
 //   only local, changed             -> update (deleted on the server while
 //                                      edited here: the server's policy
 //                                      decides; the outcome is reported)
-//   only local, deleted             -> forget the tombstone (gone on both)
+//   only local, deleted             -> synced once: push the delete (the
+//                                      server's tombstone may be older);
+//                                      never synced: forget the tombstone
 //   only local, synced              -> deleted on the server: delete here
 //
 // An interrupted run loses nothing: the local store changes only in

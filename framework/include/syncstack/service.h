@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -34,6 +35,17 @@ class Authenticator {
   // wrong password; the two are not told apart), kIOError.
   virtual Result<std::string> Login(std::string_view user,
                                     std::string_view password) noexcept = 0;
+
+  // Tokens that every server process sharing this authenticator's database
+  // accepts (so serve processes behind one load balancer are stateless),
+  // and that survive a restart. Returns nullopt when this authenticator
+  // makes no such tokens: the service then keeps its tokens in memory.
+  virtual std::optional<std::string> SignToken(std::string_view account,
+                                               Timestamp expires_at) noexcept;
+  // The account of a token made by SignToken (of any process). Errors:
+  // kUnauthorized (not such a token, altered, or expired at `now`).
+  virtual Result<std::string> VerifyToken(std::string_view token,
+                                          Timestamp now) noexcept;
 };
 
 // For in-process use only (loopback transport, tests, the simulator, the
