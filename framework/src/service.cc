@@ -365,7 +365,13 @@ struct SyncService::Impl {
                              const WireRecord* incoming, const Version* sent,
                              WriteContext& ctx) {
     const Record* cur = p.row ? &*p.row : nullptr;
-    if (deleted && (cur == nullptr || cur->deleted)) return std::nullopt;
+    // Deleting what is not there changes nothing, unless the delete carries
+    // its version and the record is a tombstone: a later delete must move
+    // the tombstone's version, or an edit made between the two deletes
+    // would win over the later one (found by tests/faults).
+    if (deleted && (cur == nullptr || (cur->deleted && sent == nullptr))) {
+      return std::nullopt;
+    }
     // A write without a timestamp that changes nothing is a no-op, so a
     // seed client's retried request applies once.
     if (!deleted && cur != nullptr && !cur->deleted && sent == nullptr &&
