@@ -471,14 +471,14 @@ const std::vector<uint64_t>& Simulation::Ancestors(
   mark_.resize(log_.size() + 1, 0);
   ++generation_;
   ancestors_.clear();
-  std::vector<uint64_t> todo = roots;
-  while (!todo.empty()) {
-    uint64_t x = todo.back();
-    todo.pop_back();
+  std::vector<uint64_t> to_visit = roots;
+  while (!to_visit.empty()) {
+    uint64_t x = to_visit.back();
+    to_visit.pop_back();
     if (x == 0 || Seen(x)) continue;
     mark_[x] = generation_;
     ancestors_.push_back(x);
-    for (uint64_t p : log_[x - 1].parents) todo.push_back(p);
+    for (uint64_t p : log_[x - 1].parents) to_visit.push_back(p);
   }
   return ancestors_;
 }

@@ -34,14 +34,6 @@ std::vector<uint64_t> Seeds(const Params& p) {
   return seeds;
 }
 
-RecordId IdFrom(std::mt19937_64& rng) {
-  std::array<uint8_t, 16> bytes{};
-  uint64_t a = rng(), b = rng();
-  std::memcpy(bytes.data(), &a, 8);
-  std::memcpy(bytes.data() + 8, &b, 8);
-  return RecordId(bytes);
-}
-
 void RunSeed(const Params& p, uint64_t seed) {
   SCOPED_TRACE("seed=" + std::to_string(seed) +
                " (replay with SYNCSTACK_SEED=" + std::to_string(seed) + ")");

@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -63,6 +64,15 @@ inline std::unique_ptr<Database> OpenDatabase(StoreKind kind,
   auto db = OpenSqliteDatabase(options);
   EXPECT_TRUE(db.ok()) << db.status().ToString();
   return std::move(db).value();
+}
+
+// A random id from a seeded generator (replayable, unlike RecordId::Random).
+inline RecordId IdFrom(std::mt19937_64& rng) {
+  std::array<uint8_t, 16> bytes{};
+  uint64_t a = rng(), b = rng();
+  std::memcpy(bytes.data(), &a, 8);
+  std::memcpy(bytes.data() + 8, &b, 8);
+  return RecordId(bytes);
 }
 
 // The live records of a store: (collection, id) -> payload and timestamp.

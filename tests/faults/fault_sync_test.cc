@@ -51,14 +51,6 @@ std::vector<uint64_t> Seeds(const FaultParams& p) {
   return seeds;
 }
 
-RecordId IdFrom(std::mt19937_64& rng) {
-  std::array<uint8_t, 16> bytes{};
-  uint64_t a = rng(), b = rng();
-  std::memcpy(bytes.data(), &a, 8);
-  std::memcpy(bytes.data() + 8, &b, 8);
-  return RecordId(bytes);
-}
-
 // One device: its store behind a FaultStore, its link behind a
 // FaultTransport. A crash of the store takes the link down with it, so a
 // dead device cannot release its lock.
