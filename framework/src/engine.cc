@@ -665,6 +665,18 @@ Result<SyncReport> Run::Go() {
 
 }  // namespace
 
+std::string_view SyncModeName(SyncMode mode) noexcept {
+  switch (mode) {
+    case SyncMode::kAuto:
+      return "auto";
+    case SyncMode::kFull:
+      return "full";
+    case SyncMode::kReconcile:
+      return "reconcile";
+  }
+  return "unknown";
+}
+
 SyncEngine::SyncEngine(Store& store, Transport& transport,
                        const ConflictPolicy& policy, Schema schema) noexcept
     : store_(store),

@@ -41,6 +41,23 @@
 
 namespace syncstack {
 
+// How a run learns what differs between the device and the server.
+enum class SyncMode : uint8_t {
+  // The engine chooses (SyncReport::mode_reason says why): kFull for a
+  // first sync, a small collection or a stale device, kReconcile when the
+  // previous complete sync was recent.
+  kAuto,
+  // The server's whole manifest, streamed page by page in id order and
+  // merge-joined with a local scan: O(n) bytes, flat memory.
+  kFull,
+  // Range-based set reconciliation (reconcile/): O(d log n) bytes for d
+  // differences; falls back to kFull when it stops paying.
+  kReconcile,
+};
+
+// "auto", "full", "reconcile".
+std::string_view SyncModeName(SyncMode mode) noexcept;
+
 struct SyncOptions {
   std::string user;
   std::string password;
@@ -81,6 +98,8 @@ struct SyncOptions {
   // Fail (kInvalidArgument) when the server names a conflict policy at
   // login other than the one planned with. Default: true.
   bool check_policy = true;
+  // Default: kAuto.
+  SyncMode mode = SyncMode::kAuto;
 };
 
 // Per-case counts of one run.
@@ -108,6 +127,13 @@ struct SyncReport {
   uint64_t skipped_local_edits = 0;  // app wrote during the sync: next run
   TrafficCounters traffic;
   uint64_t synchronise_calls = 0;
+  // The mode used (never kAuto) and why it was chosen, e.g. "first sync".
+  SyncMode mode = SyncMode::kFull;
+  std::string mode_reason;
+  // Records a first sync streamed straight into the store (the cold-sync
+  // path), and the batches of them already done by an interrupted run.
+  uint64_t cold_records = 0;
+  uint64_t cold_batches_resumed = 0;
   // The server's estimate of this device's clock offset (device - server,
   // ms), from the last lock request; kNoTimestamp if it gave none.
   int64_t clock_offset_ms = kNoTimestamp;
