@@ -3,39 +3,11 @@
 #include <algorithm>
 #include <cstring>
 
+#include "reconcile_internal.h"
+
 namespace syncstack {
-namespace {
+namespace reconcile_internal {
 
-constexpr uint8_t kFormat = 1;
-constexpr uint8_t kInfinite = 0xff;
-enum Mode : uint8_t { kSkip = 0, kFingerprint = 1, kItems = 2, kDiff = 3 };
-
-uint64_t Mix(uint64_t x) noexcept {  // splitmix64's finaliser
-  x ^= x >> 30;
-  x *= 0xbf58476d1ce4e5b9ULL;
-  x ^= x >> 27;
-  x *= 0x94d049bb133111ebULL;
-  x ^= x >> 31;
-  return x;
-}
-
-uint64_t Load64(const uint8_t* p) noexcept {
-  uint64_t v;
-  std::memcpy(&v, p, 8);
-  return v;
-}
-
-void Hash(const ReconcileItem& item, uint64_t& h1, uint64_t& h2) noexcept {
-  const uint8_t* id = item.id.bytes().data();
-  uint64_t x = Load64(id), y = Load64(id + 8);
-  uint64_t t = static_cast<uint64_t>(item.timestamp), g = item.tag;
-  h1 = Mix(x ^ Mix(y ^ Mix(t ^ Mix(g ^ 0x9e3779b97f4a7c15ULL))));
-  h2 = Mix(y + Mix(x + Mix(g + Mix(t + 0xc2b2ae3d27d4eb4fULL))));
-}
-
-bool Less(const RecordId& a, const RecordId& b) noexcept { return a < b; }
-
-// The shortest id (zero-padded prefix of `next`) with prev < id <= next.
 RecordId Separator(const RecordId& prev, const RecordId& next) noexcept {
   const auto& p = prev.bytes();
   const auto& n = next.bytes();
@@ -45,6 +17,50 @@ RecordId Separator(const RecordId& prev, const RecordId& next) noexcept {
   for (size_t i = 0; i <= common && i < 16; ++i) out[i] = n[i];
   return RecordId(out);
 }
+
+std::vector<RecordId> SplitRanks(size_t lo, size_t hi, size_t parts,
+                                 FunctionRef<RecordId(size_t)> id_at) {
+  size_t count = hi - lo;
+  parts = std::min(parts, count);
+  std::vector<RecordId> points;
+  if (parts > 1) points.reserve(parts - 1);
+  for (size_t k = 1; k < parts; ++k) {
+    size_t i = lo + k * count / parts;
+    points.push_back(Separator(id_at(i - 1), id_at(i)));
+  }
+  return points;
+}
+
+void SortUnique(std::vector<ReconcileItem>& items) {
+  auto by_id = [](const ReconcileItem& a, const ReconcileItem& b) {
+    return a.id < b.id;
+  };
+  if (!std::is_sorted(items.begin(), items.end(), by_id)) {
+    std::stable_sort(items.begin(), items.end(), by_id);
+  }
+  // One item per id: the last given wins.
+  size_t out = 0;
+  for (size_t i = 0; i < items.size(); ++i) {
+    if (out > 0 && items[out - 1].id == items[i].id) --out;
+    items[out++] = items[i];
+  }
+  items.resize(out);
+}
+
+}  // namespace reconcile_internal
+
+namespace {
+
+using reconcile_internal::ItemHash;
+using reconcile_internal::Load64;
+using reconcile_internal::Mix;
+using reconcile_internal::Sum128;
+
+constexpr uint8_t kFormat = 1;
+constexpr uint8_t kInfinite = 0xff;
+enum Mode : uint8_t { kSkip = 0, kFingerprint = 1, kItems = 2, kDiff = 3 };
+
+bool Less(const RecordId& a, const RecordId& b) noexcept { return a < b; }
 
 // ---- encoding --------------------------------------------------------
 
@@ -367,20 +383,8 @@ Result<std::string> Step(ItemSource& items, std::string_view message,
 class SortedItems final : public ItemSource {
  public:
   explicit SortedItems(std::vector<ReconcileItem> items)
-      : items_(std::move(items)), prefix_(items_.size() + 1) {
-    auto by_id = [](const ReconcileItem& a, const ReconcileItem& b) {
-      return Less(a.id, b.id);
-    };
-    if (!std::is_sorted(items_.begin(), items_.end(), by_id)) {
-      std::stable_sort(items_.begin(), items_.end(), by_id);
-    }
-    // One item per id: the last given wins.
-    size_t out = 0;
-    for (size_t i = 0; i < items_.size(); ++i) {
-      if (out > 0 && items_[out - 1].id == items_[i].id) --out;
-      items_[out++] = items_[i];
-    }
-    items_.resize(out);
+      : items_(std::move(items)) {
+    reconcile_internal::SortUnique(items_);
     prefix_.resize(items_.size() + 1);
     for (size_t i = 0; i < items_.size(); ++i) {
       prefix_[i + 1] = prefix_[i];
@@ -401,14 +405,8 @@ class SortedItems final : public ItemSource {
 
   std::vector<RecordId> SplitPoints(const IdRange& r, size_t parts) override {
     auto [lo, hi] = Bounds(r);
-    size_t count = hi - lo;
-    parts = std::min(parts, count);
-    std::vector<RecordId> points;
-    for (size_t k = 1; k < parts; ++k) {
-      size_t i = lo + k * count / parts;
-      points.push_back(Separator(items_[i - 1].id, items_[i].id));
-    }
-    return points;
+    return reconcile_internal::SplitRanks(
+        lo, hi, parts, [&](size_t i) { return items_[i].id; });
   }
 
  private:
@@ -446,19 +444,18 @@ uint64_t ReconcileTag(std::string_view extra, bool deleted) noexcept {
 }
 
 void Fingerprint::Add(const ReconcileItem& item) noexcept {
-  uint64_t h1, h2;
-  Hash(item, h1, h2);
-  lo += h1;
-  hi += h2 + (lo < h1 ? 1 : 0);
+  Sum128 s{lo, hi};
+  s += ItemHash(item);
+  lo = s.lo;
+  hi = s.hi;
   ++count;
 }
 
 void Fingerprint::Remove(const ReconcileItem& item) noexcept {
-  uint64_t h1, h2;
-  Hash(item, h1, h2);
-  uint64_t borrow = lo < h1 ? 1 : 0;
-  lo -= h1;
-  hi -= h2 + borrow;
+  Sum128 s{lo, hi};
+  s -= ItemHash(item);
+  lo = s.lo;
+  hi = s.hi;
   --count;
 }
 

@@ -6,6 +6,8 @@
 #include <thread>
 #include <unordered_map>
 
+#include "syncstack/reconcile/reconcile.h"
+
 namespace syncstack {
 namespace {
 
@@ -49,6 +51,99 @@ bool Unchanged(const Record* row, const PlanOp& op) noexcept {
          row->deleted == op.deleted && row->version.timestamp == op.local_ts;
 }
 
+// Whether a local row stands for a record the server had when this device
+// last heard of it (base: the server's last_update then). Reconciliation
+// compares exactly these (id, base) with the server's live (id,
+// last_update).
+bool IsServerItem(const ManifestEntry& e) noexcept {
+  return e.base != kNoTimestamp &&
+         !(e.state == SyncState::kSynced && e.deleted);
+}
+
+// The server's manifest entries of one collection, in ascending id order.
+class RemoteEntries {
+ public:
+  virtual ~RemoteEntries() = default;
+  // nullptr at the end (or after an error: see status()).
+  virtual const Stamp* Peek() = 0;
+  virtual void Next() = 0;
+  virtual Status status() const = 0;
+};
+
+// The paged manifest (GET /v1/manifest?collection=...), fetched a page at a
+// time as the merge-join reaches its end: memory stays one page.
+class PagedEntries final : public RemoteEntries {
+ public:
+  PagedEntries(RemoteClient& remote, std::string collection, size_t page_size,
+               std::chrono::microseconds& network, Timestamp& highest_seen)
+      : remote_(remote),
+        collection_(std::move(collection)),
+        page_size_(page_size),
+        network_(network),
+        highest_seen_(highest_seen) {}
+
+  const Stamp* Peek() override {
+    while (pos_ == page_.entries.size()) {
+      if (done_ || !status_.ok()) return nullptr;
+      auto start = std::chrono::steady_clock::now();
+      std::optional<RecordId> after;
+      if (!page_.entries.empty()) after = page_.entries.back().id;
+      auto next = remote_.ManifestPageAfter(collection_, after, page_size_);
+      network_ += std::chrono::duration_cast<std::chrono::microseconds>(
+          std::chrono::steady_clock::now() - start);
+      if (!next.ok()) {
+        status_ = next.status();
+        return nullptr;
+      }
+      done_ = !next->more;
+      page_ = std::move(*next);
+      pos_ = 0;
+      for (const Stamp& e : page_.entries) {
+        highest_seen_ = std::max(highest_seen_, e.last_update);
+      }
+    }
+    return &page_.entries[pos_];
+  }
+  void Next() override { ++pos_; }
+  Status status() const override { return status_; }
+  uint64_t seq() const noexcept { return page_.seq; }
+
+ private:
+  RemoteClient& remote_;
+  std::string collection_;
+  size_t page_size_;
+  std::chrono::microseconds& network_;
+  Timestamp& highest_seen_;
+  ManifestPage page_;
+  size_t pos_ = 0;
+  bool done_ = false;
+  Status status_;
+};
+
+// Entries already in memory (the server's side of reconciled differences).
+class ListedEntries final : public RemoteEntries {
+ public:
+  explicit ListedEntries(std::vector<Stamp> entries)
+      : entries_(std::move(entries)) {}
+  const Stamp* Peek() override {
+    return pos_ < entries_.size() ? &entries_[pos_] : nullptr;
+  }
+  void Next() override { ++pos_; }
+  Status status() const override { return Status::Ok(); }
+
+ private:
+  std::vector<Stamp> entries_;
+  size_t pos_ = 0;
+};
+
+// What the device learnt of the server by reconciliation: the entries that
+// differ (`remote`), and the ids whose server record is gone (`lacks`,
+// sorted). Every other server item is as the device last saw it.
+struct Reconciled {
+  std::vector<Stamp> remote;
+  std::vector<RecordId> lacks;
+};
+
 // The local rows of one batch, re-read right before each apply attempt.
 using RowMap = std::map<std::pair<uint32_t, RecordId>, Record>;
 
@@ -66,8 +161,30 @@ class Run {
   Result<SyncReport> Go();
 
  private:
-  Status Plan(const Manifest& manifest);
-  Status PlanCollection(uint32_t index, std::vector<Stamp>& remote);
+  Status PlanAll();
+  // Plans one collection against `remote`. With `reconciled`, `remote`
+  // holds only the differing entries, and a local server item missing
+  // from it is taken as unchanged on the server.
+  Status PlanCollection(uint32_t index, RemoteEntries& remote,
+                        const Reconciled* reconciled = nullptr);
+  // The mode for collection `index` and why.
+  struct LastSync {
+    bool known = false;
+    uint64_t items = 0;
+    uint64_t seq = 0;
+    Timestamp time = kNoTimestamp;
+  };
+  LastSync ReadLastSync(const std::string& name);
+  // Streams a first sync's records straight into the store, in batches
+  // that each carry a checkpoint. Sets *done when the whole collection is
+  // in; *changed when the server may have moved on meanwhile.
+  Status ColdSync(uint32_t index, bool* done, bool* changed);
+  // Finds the differences by reconciliation. Sets *gave_up (and returns
+  // OK) when it stopped paying: more bytes than `budget`.
+  Status Reconcile(uint32_t index, uint64_t budget, Reconciled& out,
+                   bool* gave_up);
+  Status PlanFull(uint32_t index);
+  Status PlanOne(uint32_t index);
   int32_t NoteConflict(uint32_t collection, const RecordId& id,
                        const char* what);
   Status ApplyLocalOnly(size_t begin, size_t end);
@@ -103,7 +220,14 @@ class Run {
   std::vector<PlanOp> plan_;
   SteadyClock::time_point renew_at_;
   std::chrono::milliseconds lease_length_{0};
-  Timestamp highest_seen_ = kNoTimestamp;  // in the manifest
+  Timestamp highest_seen_ = kNoTimestamp;       // in the manifest
+  std::map<std::string, std::string> id_keys_;  // the server's, by name
+  uint64_t server_seq_ = 0;  // the account's write sequence at the start
+  std::chrono::microseconds network_{0};  // of planning
+  std::vector<std::string> reasons_;      // "<collection>: <mode> (<why>)"
+  bool server_versions_known_ = true;     // false while planning reconciled
+  bool used_full_ = false, used_reconcile_ = false;
+  std::vector<uint64_t> items_;  // server items here per collection, after
   uint64_t exchange_done_ = 0;
   uint64_t exchange_total_ = 0;
 };
@@ -132,20 +256,11 @@ Status Run::RenewLockIfDue() {
   return Status::Ok();
 }
 
-// Merge-joins the server's entries (sorted by id) with a local scan.
-Status Run::PlanCollection(uint32_t index, std::vector<Stamp>& remote) {
-  auto by_id = [](const Stamp& a, const Stamp& b) { return a.id < b.id; };
-  if (!std::is_sorted(remote.begin(), remote.end(), by_id)) {
-    std::sort(remote.begin(), remote.end(), by_id);
-  }
-  remote.erase(
-      std::unique(remote.begin(), remote.end(),
-                  [](const Stamp& a, const Stamp& b) { return a.id == b.id; }),
-      remote.end());
-
+// Merge-joins the server's entries (ascending ids) with a local scan.
+Status Run::PlanCollection(uint32_t index, RemoteEntries& remote,
+                           const Reconciled* reconciled) {
   const std::string& name = names_[index];
   auto it = store_.Scan(name, ScanOptions{});
-  size_t r = 0;
   uint64_t synced_local = 0;
   uint64_t deletes_by_absence = 0;
   CaseCounts& cases = report_.cases;
@@ -166,15 +281,34 @@ Status Run::PlanCollection(uint32_t index, std::vector<Stamp>& remote) {
     plan_.push_back(op);
   };
 
+  Stamp implied;  // a reconciled server item that did not change
+  std::optional<RecordId> last_remote;
   while (true) {
     const ManifestEntry* l = it->Valid() ? &it->entry() : nullptr;
-    const Stamp* s = r < remote.size() ? &remote[r] : nullptr;
+    const Stamp* s = remote.Peek();
+    if (s != nullptr) {
+      if (last_remote && !(*last_remote < s->id)) {
+        return Status::InvalidArgument("manifest of \"" + name +
+                                       "\": ids out of order at " +
+                                       s->id.ToString());
+      }
+    }
     if (l == nullptr && s == nullptr) break;
     if (l == nullptr || (s != nullptr && s->id < l->id)) {
       emit(Action::kGetNew, s->id, nullptr);  // case 1
       cases.fetched_new++;
-      ++r;
+      items_[index]++;
+      last_remote = s->id;
+      remote.Next();
       continue;
+    }
+    if (IsServerItem(*l) || l->state == SyncState::kCreated) items_[index]++;
+    bool from_remote = s != nullptr && s->id == l->id;
+    if (!from_remote && reconciled != nullptr && IsServerItem(*l) &&
+        !std::binary_search(reconciled->lacks.begin(), reconciled->lacks.end(),
+                            l->id)) {
+      implied = Stamp{l->id, l->base, std::string()};
+      s = &implied;
     }
     if (l->state == SyncState::kSynced && !l->deleted) ++synced_local;
     if (s == nullptr || l->id < s->id) {  // case 3: only local
@@ -236,6 +370,17 @@ Status Run::PlanCollection(uint32_t index, std::vector<Stamp>& remote) {
                                                         : Action::kPushUpdate;
         if (!server_moved && l->state != SyncState::kCreated) {
           emit(push, l->id, l);
+        } else if (!server_versions_known_) {
+          // Reconciled: the server's version data is not known here, so
+          // the server's policy decides (it answers with its record if it
+          // keeps it).
+          const char* what = l->state == SyncState::kCreated
+                                 ? "created here and on the server"
+                             : deleted ? "deleted here, edited on the server"
+                                       : "edited on both sides";
+          int32_t conflict = NoteConflict(index, l->id, what);
+          emit(push, l->id, l, conflict);
+          report_.conflicts[conflict].kept = Kept::kClient;
         } else {
           const char* what = l->state == SyncState::kCreated
                                  ? "created here and on the server"
@@ -262,9 +407,13 @@ Status Run::PlanCollection(uint32_t index, std::vector<Stamp>& remote) {
         break;
       }
     }
-    ++r;
+    if (from_remote) {
+      last_remote = s->id;
+      remote.Next();
+    }
     it->Next();
   }
+  SYNCSTACK_RETURN_IF_ERROR(remote.status());
   SYNCSTACK_RETURN_IF_ERROR(it->status());
 
   // The mass-deletion guard (a truncated or wrongly filtered manifest must
@@ -282,32 +431,282 @@ Status Run::PlanCollection(uint32_t index, std::vector<Stamp>& remote) {
   return Status::Ok();
 }
 
-Status Run::Plan(const Manifest& manifest) {
-  std::map<std::string, std::vector<Stamp>> remote;
-  for (const auto& c : manifest.collections) {
+// Planning constants (docs/decisions/sync-modes.md).
+constexpr size_t kManifestPageEntries = 50000;
+constexpr size_t kColdPageRecords = 5000;
+// Below this many records a manifest costs less than a reconciliation's
+// three round trips.
+constexpr uint64_t kReconcileMinItems = 1000;
+// Bytes per binary manifest entry, and per difference found by
+// reconciliation (measured by bench/reconcile at n = 1M: 770 B for
+// scattered differences, fewer when they cluster).
+constexpr uint64_t kManifestEntryBytes = 24;
+constexpr uint64_t kReconcileDifferenceBytes = 800;
+// A device away longer than this starts with the manifest.
+constexpr Timestamp kReconcileMaxAgeMs = 30LL * 24 * 3600 * 1000;
+
+Run::LastSync Run::ReadLastSync(const std::string& name) {
+  LastSync last;
+  auto text = store_.GetMeta("sync/last/" + name);
+  if (!text.ok() || !text->has_value()) return last;
+  unsigned long long items = 0, seq = 0;
+  long long time = 0;
+  if (std::sscanf((*text)->c_str(), "%llu %llu %lld", &items, &seq, &time) !=
+      3) {
+    return last;
+  }
+  last.known = true;
+  last.items = items;
+  last.seq = seq;
+  last.time = time;
+  return last;
+}
+
+Status Run::ColdSync(uint32_t index, bool* done, bool* changed) {
+  const std::string& name = names_[index];
+  const std::string key = "cold/" + name;
+  *done = false;
+  SYNCSTACK_ASSIGN_OR_RETURN(std::optional<std::string> mark,
+                             store_.GetMeta(key));
+  std::optional<RecordId> after;
+  if (mark && !mark->empty()) {
+    auto id = RecordId::Parse(*mark);
+    if (!id.ok()) return id.status().WithContext("checkpoint " + key);
+    after = *id;
+    *changed = true;  // the server may have moved since the first run
+    report_.cold_batches_resumed++;
+  }
+  ChangeBatch batch;
+  while (true) {
+    SYNCSTACK_RETURN_IF_ERROR(RenewLockIfDue());
+    auto start = SteadyClock::now();
+    auto page = remote_.RecordsPageAfter(name, after, kColdPageRecords);
+    network_ += Since(start);
+    if (!page.ok()) return page.status();
+    if (page->seq != server_seq_) *changed = true;
+    batch.Clear();
+    for (WireRecord& w : page->records) {
+      Record r;
+      r.collection = name;
+      r.id = w.id;
+      r.version = Version{w.last_update, std::move(w.version)};
+      r.base = w.last_update;
+      r.state = SyncState::kSynced;
+      r.payload = std::move(w.payload);
+      highest_seen_ = std::max(highest_seen_, r.version.timestamp);
+      batch.Put(std::move(r), Expect{});  // must still be absent here
+    }
+    if (!page->records.empty()) after = page->records.back().id;
+    const bool last = !page->more;
+    // The checkpoint commits with the batch: a later run goes on from here.
+    batch.SetMeta(key, last || !after ? std::string() : after->ToString());
+    Status s = store_.Apply(options_.write, batch);
+    if (s.code() == Status::Code::kConflict) {
+      // The app wrote one of these ids meanwhile: plan the rest the usual
+      // way, which never overwrites an app write.
+      ChangeBatch clear;
+      clear.SetMeta(key, std::string());
+      return store_.Apply(options_.write, clear);
+    }
+    SYNCSTACK_RETURN_IF_ERROR(s);
+    report_.cold_records += page->records.size();
+    report_.cases.fetched_new += page->records.size();  // case 1, in bulk
+    Progress(SyncProgress::Phase::kFetch, report_.cold_records, 0);
+    if (last) {
+      *done = true;
+      return Status::Ok();
+    }
+  }
+}
+
+Status Run::Reconcile(uint32_t index, uint64_t budget, Reconciled& out,
+                      bool* gave_up) {
+  const std::string& name = names_[index];
+  *gave_up = false;
+  std::vector<ReconcileItem> items;
+  auto it = store_.Scan(name, ScanOptions{});
+  for (; it->Valid(); it->Next()) {
+    const ManifestEntry& e = it->entry();
+    if (IsServerItem(e)) items.push_back(ReconcileItem{e.id, e.base, 0});
+  }
+  SYNCSTACK_RETURN_IF_ERROR(it->status());
+  it.reset();
+  auto source = NewSortedItemSource(std::move(items));
+  ReconcileClient client(*source);
+  std::string message = client.Initiate();
+  uint64_t bytes = 0;
+  while (!message.empty()) {
+    bytes += message.size();
+    auto start = SteadyClock::now();
+    auto answer = remote_.Reconcile(name, std::move(message));
+    network_ += Since(start);
+    if (!answer.ok()) return answer.status();
+    bytes += answer->size();
+    if (bytes > budget) {
+      *gave_up = true;
+      return Status::Ok();
+    }
+    auto next = client.Process(*answer);
+    if (!next.ok()) return next.status().WithContext("reconcile answer");
+    message = std::move(*next);
+  }
+  for (const Difference& d : client.differences()) {
+    if (d.theirs) {
+      out.remote.push_back(Stamp{d.id, d.theirs->timestamp, std::string()});
+      highest_seen_ = std::max(highest_seen_, d.theirs->timestamp);
+    } else {
+      out.lacks.push_back(d.id);
+    }
+  }
+  auto by_id = [](const Stamp& a, const Stamp& b) { return a.id < b.id; };
+  std::sort(out.remote.begin(), out.remote.end(), by_id);
+  std::sort(out.lacks.begin(), out.lacks.end());
+  return Status::Ok();
+}
+
+Status Run::PlanFull(uint32_t index) {
+  PagedEntries entries(remote_, names_[index], kManifestPageEntries, network_,
+                       highest_seen_);
+  return PlanCollection(index, entries);
+}
+
+Status Run::PlanOne(uint32_t index) {
+  const std::string& name = names_[index];
+  auto note = [&](SyncMode mode, const std::string& why) {
+    (mode == SyncMode::kReconcile ? used_reconcile_ : used_full_) = true;
+    reasons_.push_back(name + ": " + std::string(SyncModeName(mode)) + " (" +
+                       why + ")");
+  };
+  // The planner of a reconciled (or freshly streamed) collection.
+  auto plan_reconciled = [&](Reconciled& reconciled) {
+    server_versions_known_ = false;
+    ListedEntries entries(std::move(reconciled.remote));
+    reconciled.remote.clear();
+    Status s = PlanCollection(index, entries, &reconciled);
+    server_versions_known_ = true;
+    return s;
+  };
+
+  if (options_.mode == SyncMode::kFull) {
+    note(SyncMode::kFull, "asked for");
+    return PlanFull(index);
+  }
+  if (options_.mode == SyncMode::kReconcile) {
+    Reconciled reconciled;
+    bool gave_up = false;
+    SYNCSTACK_RETURN_IF_ERROR(
+        Reconcile(index, UINT64_MAX, reconciled, &gave_up));
+    note(SyncMode::kReconcile, "asked for");
+    return plan_reconciled(reconciled);
+  }
+
+  // kAuto. A first sync (or the rest of an interrupted one) streams the
+  // records themselves.
+  SYNCSTACK_ASSIGN_OR_RETURN(std::optional<std::string> checkpoint,
+                             store_.GetMeta("cold/" + name));
+  bool empty_here = false;
+  {
+    auto it = store_.Scan(name, ScanOptions{});
+    empty_here = !it->Valid();
+    SYNCSTACK_RETURN_IF_ERROR(it->status());
+  }
+  if (empty_here || (checkpoint && !checkpoint->empty())) {
+    bool done = false, changed = false;
+    SYNCSTACK_RETURN_IF_ERROR(ColdSync(index, &done, &changed));
+    if (!done) {
+      note(SyncMode::kFull, "a first sync met a local write");
+      return PlanFull(index);
+    }
+    if (changed) {
+      note(SyncMode::kFull,
+           "first sync resumed or the server changed during it: " +
+               std::to_string(report_.cold_records) + " records streamed");
+      return PlanFull(index);
+    }
+    // Nothing moved on the server while streaming: only local writes made
+    // meanwhile are left.
+    note(SyncMode::kFull,
+         "first sync: " + std::to_string(report_.cold_records) +
+             " records streamed");
+    Reconciled nothing;
+    return plan_reconciled(nothing);
+  }
+
+  LastSync last = ReadLastSync(name);
+  Clock& clock = options_.clock ? *options_.clock : SystemClock();
+  if (!last.known) {
+    note(SyncMode::kFull, "no complete sync recorded");
+    return PlanFull(index);
+  }
+  if (last.items < kReconcileMinItems) {
+    note(SyncMode::kFull,
+         "small collection: " + std::to_string(last.items) + " records");
+    return PlanFull(index);
+  }
+  if (clock.Now() - last.time > kReconcileMaxAgeMs) {
+    note(SyncMode::kFull, "last complete sync over 30 days ago");
+    return PlanFull(index);
+  }
+  if (server_seq_ < last.seq) {
+    note(SyncMode::kFull, "the server's write sequence went back");
+    return PlanFull(index);
+  }
+  const uint64_t writes = server_seq_ - last.seq;
+  const uint64_t manifest_bytes = last.items * kManifestEntryBytes;
+  if (writes * kReconcileDifferenceBytes + 4096 >= manifest_bytes) {
+    note(SyncMode::kFull, std::to_string(writes) +
+                              " server writes since the last sync: the "
+                              "manifest is cheaper");
+    return PlanFull(index);
+  }
+  Reconciled reconciled;
+  bool gave_up = false;
+  SYNCSTACK_RETURN_IF_ERROR(
+      Reconcile(index, manifest_bytes, reconciled, &gave_up));
+  if (gave_up) {
+    note(SyncMode::kFull,
+         "reconciliation passed the manifest's size; fell back");
+    return PlanFull(index);
+  }
+  note(SyncMode::kReconcile,
+       std::to_string(writes) + " server writes since the last sync");
+  return plan_reconciled(reconciled);
+}
+
+Status Run::PlanAll() {
+  auto start = SteadyClock::now();
+  auto list = remote_.ListCollections();
+  network_ += Since(start);
+  if (!list.ok()) return list.status();
+  server_seq_ = list->seq;
+  std::vector<std::string> names = options_.collections;
+  for (const auto& c : list->collections) {
     if (!c.id_key.empty()) {
       auto known = schema_.IdKey(c.name);
       if (!known.ok() || *known != c.id_key) schema_.Set(c.name, c.id_key);
     }
-    auto& entries = remote[c.name];
-    for (const Stamp& e : c.entries) {
-      highest_seen_ = std::max(highest_seen_, e.last_update);
-    }
-    entries.insert(entries.end(), c.entries.begin(), c.entries.end());
+    if (options_.collections.empty()) names.push_back(c.name);
   }
-  std::vector<std::string> names = options_.collections;
-  if (names.empty()) {
-    SYNCSTACK_ASSIGN_OR_RETURN(names, store_.Collections());
-    for (const auto& [name, entries] : remote) names.push_back(name);
+  if (options_.collections.empty()) {
+    SYNCSTACK_ASSIGN_OR_RETURN(std::vector<std::string> local,
+                               store_.Collections());
+    names.insert(names.end(), local.begin(), local.end());
   }
   std::sort(names.begin(), names.end());
   names.erase(std::unique(names.begin(), names.end()), names.end());
   names_ = names;
+  items_.assign(names_.size(), 0);
   for (uint32_t i = 0; i < names_.size(); ++i) name_index_[names_[i]] = i;
   for (uint32_t i = 0; i < names_.size(); ++i) {
     SYNCSTACK_RETURN_IF_ERROR(ValidateCollectionName(names_[i]));
-    SYNCSTACK_RETURN_IF_ERROR(PlanCollection(i, remote[names_[i]]));
+    SYNCSTACK_RETURN_IF_ERROR(PlanOne(i));
     Progress(SyncProgress::Phase::kPlan, i + 1, names_.size());
+  }
+  report_.mode =
+      used_full_ || !used_reconcile_ ? SyncMode::kFull : SyncMode::kReconcile;
+  for (const auto& reason : reasons_) {
+    if (!report_.mode_reason.empty()) report_.mode_reason += "; ";
+    report_.mode_reason += reason;
   }
   return Status::Ok();
 }
@@ -592,14 +991,11 @@ Result<SyncReport> Run::Go() {
 
   phase = SteadyClock::now();
   Progress(SyncProgress::Phase::kFetch, 0, 1);
-  auto manifest = remote_.Fetch(options_.collections, /*with_versions=*/true);
-  if (!manifest.ok()) return manifest.status();
+  // Fetching and planning interleave (pages, reconciliation rounds and
+  // streamed first syncs): fetch_time is the time waiting for the server.
+  SYNCSTACK_RETURN_IF_ERROR(PlanAll());
   Progress(SyncProgress::Phase::kFetch, 1, 1);
-  report_.fetch_time = Since(phase);
-
-  phase = SteadyClock::now();
-  SYNCSTACK_RETURN_IF_ERROR(Plan(*manifest));
-  manifest = Manifest{};  // free it: the plan holds what is needed
+  report_.fetch_time = network_;
   // Remember id keys the manifest taught, for `ls` and later runs, and
   // the highest stamp seen, for policies that stamp after it (hlc).
   {
@@ -624,7 +1020,7 @@ Result<SyncReport> Run::Go() {
   std::stable_partition(plan_.begin(), plan_.end(), [](const PlanOp& op) {
     return IsLocalOnly(op.action);
   });
-  report_.plan_time = Since(phase);
+  report_.plan_time = Since(phase) - network_;
 
   phase = SteadyClock::now();
   exchange_total_ = plan_.size();
@@ -651,6 +1047,28 @@ Result<SyncReport> Run::Go() {
     i = next;
   }
   report_.exchange_time = Since(phase);
+
+  // The run is complete: remember, per collection, how many records the
+  // server had and its write sequence, to choose the next run's mode.
+  {
+    const CaseCounts& c = report_.cases;
+    uint64_t seq = server_seq_;
+    if (c.pushed_adds + c.pushed_updates + c.pushed_deletes > 0 ||
+        !options_.lock) {
+      auto list = remote_.ListCollections();
+      if (list.ok()) seq = list->seq;
+    }
+    Clock& clock = options_.clock ? *options_.clock : SystemClock();
+    ChangeBatch marks;
+    for (uint32_t c_i = 0; c_i < names_.size(); ++c_i) {
+      marks.SetMeta("sync/last/" + names_[c_i],
+                    std::to_string(items_[c_i]) + " " + std::to_string(seq) +
+                        " " + std::to_string(clock.Now()));
+    }
+    if (!marks.empty()) {
+      SYNCSTACK_RETURN_IF_ERROR(store_.Apply(options_.write, marks));
+    }
+  }
 
   // Release now (an error here is harmless: the lease expires by itself).
   if (unlocker.remote != nullptr) {

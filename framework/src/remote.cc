@@ -92,6 +92,87 @@ Result<Manifest> RemoteClient::Fetch(
   return manifest;
 }
 
+namespace {
+
+std::string PageQuery(std::string_view collection,
+                      const std::optional<RecordId>& after, size_t limit) {
+  std::string query = "collection=";
+  query += collection;
+  if (after) {
+    query += "&after=";
+    query += after->ToString();
+  }
+  query += "&limit=";
+  query += std::to_string(limit);
+  query += "&format=binary";
+  return query;
+}
+
+}  // namespace
+
+Result<CollectionList> RemoteClient::ListCollections() {
+  Request request;
+  request.method = "GET";
+  request.path = kManifestPath;
+  auto response = Send(request);
+  if (!response.ok()) return response.status().WithContext("manifest");
+  auto list = DecodeCollectionList(response->body);
+  if (!list.ok()) return list.status().WithContext("manifest answer");
+  return list;
+}
+
+Result<ManifestPage> RemoteClient::ManifestPageAfter(
+    std::string_view collection, const std::optional<RecordId>& after,
+    size_t limit) {
+  Request request;
+  request.method = "GET";
+  request.path = kManifestPath;
+  request.query = PageQuery(collection, after, limit);
+  auto response = Send(request);
+  if (!response.ok()) return response.status().WithContext("manifest page");
+  auto page = DecodeManifestPageBinary(response->body);
+  if (!page.ok()) return page.status().WithContext("manifest page answer");
+  if (page->collection != collection ||
+      (after && !page->entries.empty() && !(*after < page->entries[0].id))) {
+    return Status::InvalidArgument(
+        "manifest page answer: not the page asked for");
+  }
+  return page;
+}
+
+Result<RecordsPage> RemoteClient::RecordsPageAfter(
+    std::string_view collection, const std::optional<RecordId>& after,
+    size_t limit) {
+  Request request;
+  request.method = "GET";
+  request.path = kRecordsPath;
+  request.query = PageQuery(collection, after, limit);
+  auto response = Send(request);
+  if (!response.ok()) return response.status().WithContext("records page");
+  auto page = DecodeRecordsPageBinary(response->body);
+  if (!page.ok()) return page.status().WithContext("records page answer");
+  if (page->collection != collection ||
+      (after && !page->records.empty() && !(*after < page->records[0].id))) {
+    return Status::InvalidArgument(
+        "records page answer: not the page asked for");
+  }
+  return page;
+}
+
+Result<std::string> RemoteClient::Reconcile(std::string_view collection,
+                                            std::string message) {
+  Request request;
+  request.method = "POST";
+  request.path = kReconcilePath;
+  request.query = "collection=";
+  request.query += collection;
+  request.content_type = std::string(kBinaryContentType);
+  request.body = std::move(message);
+  auto response = Send(request);
+  if (!response.ok()) return response.status().WithContext("reconcile");
+  return std::move(response->body);
+}
+
 Result<SyncResponse> RemoteClient::Synchronise(const SyncRequest& sync,
                                                const Schema& schema) {
   Request request;

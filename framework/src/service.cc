@@ -8,7 +8,10 @@
 #include <unordered_set>
 
 #include "random_token.h"
+#include "syncstack/pages.h"
 #include "syncstack/protocol.h"
+#include "syncstack/reconcile/item_index.h"
+#include "syncstack/reconcile/reconcile.h"
 
 namespace syncstack {
 namespace {
@@ -164,6 +167,69 @@ void AppendJournalSide(std::string_view name, const Version& version,
   out += '}';
 }
 
+// The account's write sequence ("policy/seq"): it grows with every stored
+// write, so a cached view of the account is current while it is unchanged.
+Result<uint64_t> ReadSequence(Store& store) {
+  SYNCSTACK_ASSIGN_OR_RETURN(std::optional<std::string> text,
+                             store.GetMeta("policy/seq"));
+  return text ? std::strtoull(text->c_str(), nullptr, 10) : 0;
+}
+
+// The query of a manifest or records page.
+struct PageQuery {
+  std::string collection;
+  std::string id_key;
+  std::optional<RecordId> after;
+  size_t limit = kDefaultPageEntries;
+  bool binary = false;
+};
+
+Result<PageQuery> ParsePageQuery(std::string_view query, const Schema& schema) {
+  PageQuery q;
+  auto collection = QueryParam(query, "collection");
+  if (!collection || collection->empty()) {
+    return Status::InvalidArgument("collection: missing");
+  }
+  q.collection = std::string(*collection);
+  auto key = schema.IdKey(q.collection);
+  if (!key.ok()) return key.status().WithContext("collection");
+  q.id_key = std::string(*key);
+  if (auto after = QueryParam(query, "after")) {
+    auto id = RecordId::Parse(*after);
+    if (!id.ok()) return id.status().WithContext("after");
+    q.after = *id;
+  }
+  if (auto limit = QueryParam(query, "limit")) {
+    char* end = nullptr;
+    std::string text(*limit);
+    unsigned long long n = std::strtoull(text.c_str(), &end, 10);
+    if (text.empty() || *end != '\0' || text[0] == '-' || n < 1 ||
+        n > kMaxPageEntries) {
+      return Status::InvalidArgument(
+          "limit: must be a whole number from 1 to " +
+          std::to_string(kMaxPageEntries));
+    }
+    q.limit = static_cast<size_t>(n);
+  }
+  if (auto format = QueryParam(query, "format")) {
+    if (*format == "binary") {
+      q.binary = true;
+    } else if (*format != "json") {
+      return Status::InvalidArgument("format: must be json or binary");
+    }
+  }
+  return q;
+}
+
+// Live entries of a page: ids after q.after, at most q.limit (plus one
+// more to know whether the page is the last).
+ScanOptions PageScan(const PageQuery& q) {
+  ScanOptions options;
+  options.include_tombstones = false;
+  if (q.after) options.range.begin = *q.after;
+  return options;
+}
+
 }  // namespace
 
 std::unique_ptr<Authenticator> NewInProcessAuthenticator() {
@@ -187,6 +253,20 @@ struct SyncService::Impl {
   std::unordered_map<std::string, Session> sessions;
   std::map<std::string, std::shared_ptr<Store>, std::less<>> stores;
   std::map<std::string, std::shared_ptr<std::mutex>, std::less<>> account_mu;
+  // Reconciliation items of the live records of (account, collection),
+  // current while the account's write sequence is `seq`. An entry is
+  // read and updated only under its account's mutex (MutexFor).
+  struct ItemCache {
+    uint64_t seq = 0;
+    std::unique_ptr<ItemIndex> items;
+    uint64_t last_used = 0;  // guarded by mu
+  };
+  // The most (account, collection) item caches kept; the least recently
+  // used goes first. An entry in use stays alive until its user is done.
+  static constexpr size_t kMaxItemCaches = 64;
+  uint64_t item_cache_clock = 0;  // guarded by mu
+  std::map<std::pair<std::string, std::string>, std::shared_ptr<ItemCache>>
+      item_caches;  // guarded by mu
   // The last clock offset estimated per (account, device), in ms.
   std::map<std::pair<std::string, std::string>, int64_t> clock_offsets;
 
@@ -252,6 +332,204 @@ struct SyncService::Impl {
       return Status::Unauthorized("token expired");
     }
     return it->second.account;
+  }
+
+  std::shared_ptr<ItemCache> CacheFor(std::string_view account,
+                                      std::string_view collection) {
+    std::lock_guard<std::mutex> guard(mu);
+    auto& slot = item_caches[{std::string(account), std::string(collection)}];
+    if (!slot) slot = std::make_shared<ItemCache>();
+    slot->last_used = ++item_cache_clock;
+    std::shared_ptr<ItemCache> mine = slot;
+    while (item_caches.size() > kMaxItemCaches) {
+      auto oldest = item_caches.begin();
+      for (auto it = item_caches.begin(); it != item_caches.end(); ++it) {
+        if (it->second->last_used < oldest->second->last_used) oldest = it;
+      }
+      item_caches.erase(oldest);
+    }
+    return mine;
+  }
+
+  // After a write of `account` (under its mutex) moved its sequence from
+  // `before` to `after`: brings the collection's cached items up to date,
+  // O(log n) per row, or drops them if they were stale already (another
+  // process wrote).
+  void WroteItems(std::string_view account, const std::string& collection,
+                  const std::map<RecordId, Pending>& rows, uint64_t before,
+                  uint64_t after) {
+    std::shared_ptr<ItemCache> cache;
+    {
+      std::lock_guard<std::mutex> guard(mu);
+      auto it = item_caches.find({std::string(account), collection});
+      if (it == item_caches.end()) return;
+      cache = it->second;
+    }
+    if (!cache->items || cache->seq != before) {
+      cache->items.reset();
+      return;
+    }
+    for (const auto& [id, p] : rows) {
+      if (!p.touched || !p.row) continue;
+      if (p.row->deleted) {
+        cache->items->Erase(id);
+      } else {
+        cache->items->Upsert(ReconcileItem{id, p.row->version.timestamp, 0});
+      }
+    }
+    cache->seq = after;
+  }
+
+  Response HandleManifest(const Request& request, const std::string& account) {
+    auto store = StoreFor(account);
+    if (!store.ok()) return ErrorResponse(store.status());
+    Response response;
+    if (!QueryParam(request.query, "collection")) {
+      // The list of collections and the account's sequence.
+      CollectionList list;
+      auto seq = ReadSequence(**store);
+      if (!seq.ok()) return ErrorResponse(seq.status());
+      list.seq = *seq;
+      std::vector<std::string> names;
+      if (schema.strict()) {
+        for (const auto& [name, key] : schema.collections()) {
+          names.push_back(name);
+        }
+      } else {
+        auto stored = (*store)->Collections();
+        if (!stored.ok()) return ErrorResponse(stored.status());
+        names = std::move(*stored);
+      }
+      for (auto& name : names) {
+        auto key = schema.IdKey(name);
+        if (!key.ok()) continue;
+        list.collections.push_back({std::move(name), std::string(*key)});
+      }
+      EncodeCollectionList(list, response.body);
+      return response;
+    }
+    auto q = ParsePageQuery(request.query, schema);
+    if (!q.ok()) return ErrorResponse(q.status());
+    ManifestPage page;
+    auto seq = ReadSequence(**store);
+    if (!seq.ok()) return ErrorResponse(seq.status());
+    page.seq = *seq;
+    page.collection = q->collection;
+    page.id_key = q->id_key;
+    page.entries.reserve(std::min<size_t>(q->limit, 4096));
+    auto it = (*store)->Scan(q->collection, PageScan(*q));
+    for (; it->Valid(); it->Next()) {
+      const ManifestEntry& e = it->entry();
+      if (q->after && e.id == *q->after) continue;
+      if (page.entries.size() == q->limit) {
+        page.more = true;
+        break;
+      }
+      page.entries.push_back(Stamp{e.id, e.version.timestamp, e.version.extra});
+    }
+    if (!it->status().ok()) return ErrorResponse(it->status());
+    if (q->binary) {
+      EncodeManifestPageBinary(page, response.body);
+      response.content_type = std::string(kBinaryContentType);
+    } else {
+      EncodeManifestPageJson(page, response.body);
+    }
+    return response;
+  }
+
+  Response HandleRecords(const Request& request, const std::string& account) {
+    auto store = StoreFor(account);
+    if (!store.ok()) return ErrorResponse(store.status());
+    auto q = ParsePageQuery(request.query, schema);
+    if (!q.ok()) return ErrorResponse(q.status());
+    RecordsPage page;
+    page.collection = q->collection;
+    page.id_key = q->id_key;
+    // Ids first (a scan), then their records, so the page is at most
+    // `limit` records and about kPageBytes of payload.
+    constexpr size_t kPageBytes = 4u << 20;
+    std::vector<RecordId> ids;
+    ids.reserve(std::min<size_t>(q->limit, 4096));
+    auto it = (*store)->Scan(q->collection, PageScan(*q));
+    for (; it->Valid(); it->Next()) {
+      const RecordId& id = it->entry().id;
+      if (q->after && id == *q->after) continue;
+      if (ids.size() == q->limit) {
+        page.more = true;
+        break;
+      }
+      ids.push_back(id);
+    }
+    if (!it->status().ok()) return ErrorResponse(it->status());
+    it.reset();
+    size_t bytes = 0;
+    page.records.reserve(ids.size());
+    Status s = (*store)->Get(q->collection, ids, [&](const Record& r) {
+      if (r.deleted || bytes >= kPageBytes) return;
+      bytes += r.payload.size();
+      page.records.push_back(
+          WireRecord{r.id, r.version.timestamp, r.payload, r.version.extra});
+    });
+    if (!s.ok()) return ErrorResponse(s);
+    if (bytes >= kPageBytes && page.records.size() < ids.size()) {
+      page.more = true;
+    }
+    // Read after the records: a write during the scan shows as a new seq.
+    auto seq = ReadSequence(**store);
+    if (!seq.ok()) return ErrorResponse(seq.status());
+    page.seq = *seq;
+    Response response;
+    if (q->binary) {
+      EncodeRecordsPageBinary(page, response.body);
+      response.content_type = std::string(kBinaryContentType);
+    } else {
+      EncodeRecordsPageJson(page, response.body);
+    }
+    return response;
+  }
+
+  Response HandleReconcile(const Request& request, const std::string& account) {
+    if (request.body.size() > options.max_body) {
+      return ErrorResponse(Status::TooLarge(
+          "body of " + std::to_string(request.body.size()) +
+          " bytes is over the limit of " + std::to_string(options.max_body)));
+    }
+    auto store = StoreFor(account);
+    if (!store.ok()) return ErrorResponse(store.status());
+    auto collection = QueryParam(request.query, "collection");
+    if (!collection || collection->empty()) {
+      return ErrorResponse(Status::InvalidArgument("collection: missing"));
+    }
+    std::string name(*collection);
+    auto key = schema.IdKey(name);
+    if (!key.ok()) return ErrorResponse(key.status().WithContext("collection"));
+    // Under the account's write lock, so the items cannot change mid-round.
+    auto account_mu = MutexFor(account);
+    std::lock_guard<std::mutex> guard(*account_mu);
+    auto seq = ReadSequence(**store);
+    if (!seq.ok()) return ErrorResponse(seq.status());
+    auto cache = CacheFor(account, name);
+    if (!cache->items || cache->seq != *seq) {
+      std::vector<ReconcileItem> items;
+      ScanOptions scan;
+      scan.include_tombstones = false;
+      auto it = (*store)->Scan(name, scan);
+      for (; it->Valid(); it->Next()) {
+        items.push_back(
+            ReconcileItem{it->entry().id, it->entry().version.timestamp, 0});
+      }
+      if (!it->status().ok()) return ErrorResponse(it->status());
+      cache->items = std::make_unique<ItemIndex>(std::move(items));
+      cache->seq = *seq;
+    }
+    auto answer = ReconcileRespond(*cache->items, request.body);
+    if (!answer.ok()) {
+      return ErrorResponse(answer.status().WithContext("reconcile"));
+    }
+    Response response;
+    response.body = std::move(*answer);
+    response.content_type = std::string(kBinaryContentType);
+    return response;
   }
 
   Response HandleLogin(const Request& request) {
@@ -489,7 +767,10 @@ Response SyncService::Handle(const Request& request) noexcept {
     bool known =
         (path == kLockPath && (method == "POST" || method == "DELETE")) ||
         (path == kFetchPath && method == "GET") ||
-        (path == kSynchronisePath && method == "POST");
+        (path == kSynchronisePath && method == "POST") ||
+        (path == kManifestPath && method == "GET") ||
+        (path == kRecordsPath && method == "GET") ||
+        (path == kReconcilePath && method == "POST");
     if (!known) {
       return ErrorResponse(
           Status::NotFound("no endpoint " + method + " " + path));
@@ -498,6 +779,11 @@ Response SyncService::Handle(const Request& request) noexcept {
     if (!account.ok()) return ErrorResponse(account.status());
     if (path == kLockPath) return impl_->HandleLock(request, *account);
     if (path == kFetchPath) return impl_->HandleFetch(request, *account, *this);
+    if (path == kManifestPath) return impl_->HandleManifest(request, *account);
+    if (path == kRecordsPath) return impl_->HandleRecords(request, *account);
+    if (path == kReconcilePath) {
+      return impl_->HandleReconcile(request, *account);
+    }
     return impl_->HandleSynchronise(request, *account, *this);
   } catch (const std::exception& e) {
     // Allocation failure and the like: never crash the server.
@@ -742,6 +1028,10 @@ Result<SyncResponse> SyncService::Synchronise(
         Status s = store->Apply(write, batch);
         if (s.code() == Status::Code::kConflict && attempt < 5) continue;
         SYNCSTACK_RETURN_IF_ERROR(s);
+        for (const auto& [collection, rows] : state) {
+          impl_->WroteItems(account, collection, rows, first_sequence,
+                            ctx.sequence);
+        }
       }
 
       // The answer's get is read after the writes.

@@ -209,7 +209,10 @@ std::string EncodeRequestMessage(const Request& request) {
   if (!request.idempotency_key.empty()) {
     out += "Idempotency-Key: " + request.idempotency_key + "\r\n";
   }
-  out += "Content-Type: application/json\r\n";
+  out += "Content-Type: " +
+         (request.content_type.empty() ? std::string("application/json")
+                                       : request.content_type) +
+         "\r\n";
   out += "X-Sync-Body-Hash: " + ContentHash(request.body) + "\r\n";
   out += "Content-Length: " + std::to_string(request.body.size()) + "\r\n\r\n";
   out += request.body;
@@ -267,7 +270,12 @@ std::string EncodeResponseMessage(const Response& response) {
   out += "HTTP/1.1 " + std::to_string(response.status) + " ";
   out += ReasonPhrase(response.status);
   out += "\r\n";
-  if (!response.body.empty()) out += "Content-Type: application/json\r\n";
+  if (!response.body.empty()) {
+    out += "Content-Type: " +
+           (response.content_type.empty() ? std::string("application/json")
+                                          : response.content_type) +
+           "\r\n";
+  }
   if (response.retry_after >= 0) {
     out += "Retry-After: " + std::to_string(response.retry_after) + "\r\n";
   }

@@ -152,7 +152,9 @@ class HttpTransport final : public Transport {
       http.set("Idempotency-Key", request.idempotency_key);
     }
     if (!request.body.empty()) {
-      http.setContentType("application/json");
+      http.setContentType(request.content_type.empty()
+                              ? std::string("application/json")
+                              : request.content_type);
       http.setContentLength64(static_cast<Poco::Int64>(request.body.size()));
     } else if (request.method != "GET" && request.method != "HEAD" &&
                request.method != "DELETE") {

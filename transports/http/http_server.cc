@@ -407,7 +407,12 @@ class Connection final : public Poco::Net::TCPServerConnection {
     bool no_body = status == 204 || status == 304;
     if (!no_body) {
       response.setContentLength64(static_cast<Poco::Int64>(body->size()));
-      if (!body->empty()) response.setContentType("application/json");
+      if (!body->empty()) {
+        response.setContentType(body == &answer.body &&
+                                        !answer.content_type.empty()
+                                    ? answer.content_type
+                                    : std::string("application/json"));
+      }
     }
     if (answer.retry_after >= 0) {
       response.set("Retry-After", std::to_string(answer.retry_after));

@@ -4,11 +4,13 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "syncstack/codec.h"
+#include "syncstack/pages.h"
 #include "syncstack/schema.h"
 #include "syncstack/transport.h"
 
@@ -45,6 +47,21 @@ class RemoteClient {
   // `collections` empty: all. `with_versions`: entries carry `_version`.
   Result<Manifest> Fetch(const std::vector<std::string>& collections,
                          bool with_versions = false);
+
+  // The streamed endpoints (pages.h), in their binary form.
+  Result<CollectionList> ListCollections();
+  // The page of `collection`'s manifest (or records) after `after` (none:
+  // from the first id), at most `limit` entries.
+  Result<ManifestPage> ManifestPageAfter(std::string_view collection,
+                                         const std::optional<RecordId>& after,
+                                         size_t limit = kDefaultPageEntries);
+  Result<RecordsPage> RecordsPageAfter(std::string_view collection,
+                                       const std::optional<RecordId>& after,
+                                       size_t limit = kDefaultPageEntries);
+  // One round of reconciliation (reconcile/): sends `message`, returns the
+  // server's answer.
+  Result<std::string> Reconcile(std::string_view collection,
+                                std::string message);
 
   // Requires a lease from Lock(). `schema` gives each collection's id key.
   Result<SyncResponse> Synchronise(const SyncRequest& request,

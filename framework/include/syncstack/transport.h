@@ -18,14 +18,18 @@ struct Request {
   std::string token;            // bearer token; "" for none
   std::string lease;            // X-Sync-Lease; "" for none
   std::string idempotency_key;  // "" for none
-  std::string body;             // JSON
+  std::string body;             // JSON, unless content_type says otherwise
+  // "" means application/json; binary bodies use
+  // "application/octet-stream" (reconcile.bin).
+  std::string content_type{};
 };
 
 // One protocol answer. Protocol errors (4xx) are Responses, not Statuses.
 struct Response {
   int status = 200;
   std::string body;
-  int64_t retry_after = -1;  // seconds (Retry-After); -1 when absent
+  int64_t retry_after = -1;    // seconds (Retry-After); -1 when absent
+  std::string content_type{};  // "" means application/json
 };
 
 // The server side of a transport: answers requests. Implemented by

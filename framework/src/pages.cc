@@ -1,0 +1,338 @@
+#include "syncstack/pages.h"
+
+#include <cstring>
+
+#include "json_reader.h"
+
+namespace syncstack {
+namespace {
+
+constexpr std::string_view kMagic = "SSP1";
+constexpr uint8_t kManifestKind = 1;
+constexpr uint8_t kRecordsKind = 2;
+
+void PutVarint(uint64_t v, std::string& out) {
+  while (v >= 0x80) {
+    out += static_cast<char>((v & 0x7f) | 0x80);
+    v >>= 7;
+  }
+  out += static_cast<char>(v);
+}
+
+void PutBytes(std::string_view bytes, std::string& out) {
+  PutVarint(bytes.size(), out);
+  out += bytes;
+}
+
+uint64_t ZigZag(int64_t v) {
+  return (static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63);
+}
+int64_t UnZigZag(uint64_t v) {
+  return static_cast<int64_t>(v >> 1) ^ -static_cast<int64_t>(v & 1);
+}
+
+// Reads a binary page; every read is bounds-checked and names what failed.
+class Reader {
+ public:
+  explicit Reader(std::string_view in) : in_(in) {}
+
+  bool Varint(uint64_t& v) {
+    v = 0;
+    for (int shift = 0; shift < 64; shift += 7) {
+      if (in_.empty()) return false;
+      auto b = static_cast<uint8_t>(in_.front());
+      in_.remove_prefix(1);
+      v |= static_cast<uint64_t>(b & 0x7f) << shift;
+      if ((b & 0x80) == 0) return true;
+    }
+    return false;
+  }
+  bool Bytes(std::string_view& out) {
+    uint64_t n;
+    if (!Varint(n) || n > in_.size()) return false;
+    out = in_.substr(0, n);
+    in_.remove_prefix(n);
+    return true;
+  }
+  bool Raw(size_t n, std::string_view& out) {
+    if (n > in_.size()) return false;
+    out = in_.substr(0, n);
+    in_.remove_prefix(n);
+    return true;
+  }
+  size_t left() const noexcept { return in_.size(); }
+
+ private:
+  std::string_view in_;
+};
+
+void PutHeader(uint8_t kind, uint64_t seq, bool more,
+               std::string_view collection, std::string_view id_key,
+               size_t count, std::string& out) {
+  out += kMagic;
+  out += static_cast<char>(kind);
+  PutVarint(seq, out);
+  out += static_cast<char>(more ? 1 : 0);
+  PutBytes(collection, out);
+  PutBytes(id_key, out);
+  PutVarint(count, out);
+}
+
+struct Header {
+  uint64_t seq = 0;
+  bool more = false;
+  std::string collection;
+  std::string id_key;
+  uint64_t count = 0;
+};
+
+Result<Header> ReadHeader(Reader& in, uint8_t kind, size_t min_entry) {
+  std::string_view magic, byte;
+  if (!in.Raw(4, magic) || magic != kMagic) {
+    return Status::InvalidArgument("page: not a binary page (bad magic)");
+  }
+  if (!in.Raw(1, byte) || static_cast<uint8_t>(byte[0]) != kind) {
+    return Status::InvalidArgument(kind == kManifestKind
+                                       ? "page: not a manifest page"
+                                       : "page: not a records page");
+  }
+  Header h;
+  std::string_view more, collection, id_key;
+  if (!in.Varint(h.seq) || !in.Raw(1, more) || !in.Bytes(collection) ||
+      !in.Bytes(id_key) || !in.Varint(h.count)) {
+    return Status::InvalidArgument("page: truncated header");
+  }
+  if (static_cast<uint8_t>(more[0]) > 1) {
+    return Status::InvalidArgument("page: bad \"more\" flag");
+  }
+  h.more = more[0] == 1;
+  if (h.count > in.left() / min_entry) {
+    return Status::InvalidArgument("page: count " + std::to_string(h.count) +
+                                   " is beyond the body");
+  }
+  h.collection = std::string(collection);
+  h.id_key = std::string(id_key);
+  return h;
+}
+
+// Reads one entry's id and stamp, checking ascending order.
+bool ReadStamp(Reader& in, const RecordId* previous, Stamp& s,
+               std::string& error) {
+  std::string_view raw, version;
+  uint64_t ts;
+  if (!in.Raw(16, raw) || !in.Varint(ts) || !in.Bytes(version)) {
+    error = "page: truncated entry";
+    return false;
+  }
+  s.id = RecordId::FromBytes(raw);
+  if (previous != nullptr && !(*previous < s.id)) {
+    error = "page: ids out of order at " + s.id.ToString();
+    return false;
+  }
+  s.last_update = UnZigZag(ts);
+  s.version = std::string(version);
+  return true;
+}
+
+// {"collections": [{"name": .., "id_key": ..}], "seq": N}
+class ListReader final : public json::EventHandler<ListReader> {
+ public:
+  ListReader(const json::SpanStream& in, CollectionList& out)
+      : EventHandler(in, 8), out_(out) {}
+
+  bool OnEvent(json::Event e, std::string_view text) {
+    using json::Event;
+    switch (depth()) {
+      case 1:
+        if (e == Event::kStartObject || e == Event::kEndObject) return true;
+        if (e == Event::kKey) {
+          key_ = std::string(text);
+          if (key_ != "collections" && key_ != "seq") {
+            return Fail("unknown key \"" + key_ + "\"");
+          }
+          return true;
+        }
+        if (key_ == "seq") {
+          if (e != Event::kNumber || text.empty() || text[0] == '-' ||
+              text.find_first_of(".eE") != std::string_view::npos) {
+            return Fail("\"seq\" must be a whole number");
+          }
+          out_.seq = std::strtoull(std::string(text).c_str(), nullptr, 10);
+          return true;
+        }
+        return Fail("\"collections\": not a list");
+      case 2:  // the list itself
+        if (key_ != "collections") return Fail("\"seq\": not a number");
+        return true;
+      case 3:  // an entry
+        if (e == Event::kStartObject) {
+          out_.collections.emplace_back();
+          return true;
+        }
+        if (e == Event::kEndObject) {
+          if (out_.collections.back().name.empty()) {
+            return Fail("\"collections\": an entry has no \"name\"");
+          }
+          return true;
+        }
+        if (e == Event::kKey) {
+          member_ = std::string(text);
+          return true;
+        }
+        if (e != Event::kString || out_.collections.empty()) {
+          return Fail("\"collections\": entries must be objects of strings");
+        }
+        if (member_ == "name") {
+          out_.collections.back().name = std::string(text);
+        } else if (member_ == "id_key") {
+          out_.collections.back().id_key = std::string(text);
+        }
+        return true;
+      default:
+        return Fail("nested too deep");
+    }
+  }
+  std::string Where() const { return "collection list"; }
+
+ private:
+  CollectionList& out_;
+  std::string key_, member_;
+};
+
+}  // namespace
+
+void EncodeCollectionList(const CollectionList& list, std::string& out) {
+  out.assign(1, '{');
+  out += "\"collections\":[";
+  bool first = true;
+  for (const auto& c : list.collections) {
+    if (!first) out += ',';
+    first = false;
+    out += "{\"name\":";
+    AppendJsonString(c.name, out);
+    out += ",\"id_key\":";
+    AppendJsonString(c.id_key, out);
+    out += '}';
+  }
+  out += "],\"seq\":";
+  out += std::to_string(list.seq);
+  out += '}';
+}
+
+Result<CollectionList> DecodeCollectionList(std::string_view body) {
+  CollectionList list;
+  json::SpanStream in(body);
+  ListReader reader(in, list);
+  SYNCSTACK_RETURN_IF_ERROR(json::Parse(body, in, reader, "body"));
+  return list;
+}
+
+void EncodeManifestPageJson(const ManifestPage& page, std::string& out) {
+  Manifest manifest;
+  manifest.collections.push_back(
+      Manifest::Collection{page.collection, page.id_key, page.entries});
+  EncodeManifest(manifest, out);
+}
+
+void EncodeRecordsPageJson(const RecordsPage& page, std::string& out) {
+  out.assign(1, '{');
+  AppendJsonString(page.collection, out);
+  out += ":[";
+  std::string extra;
+  bool first = true;
+  for (const WireRecord& r : page.records) {
+    if (!first) out += ',';
+    first = false;
+    extra.clear();
+    if (!r.version.empty()) {
+      extra = "\"_version\":";
+      AppendJsonString(r.version, extra);
+    }
+    EncodeRecordObject(r, page.id_key, extra, out);
+  }
+  out += "]}";
+}
+
+void EncodeManifestPageBinary(const ManifestPage& page, std::string& out) {
+  out.clear();
+  out.reserve(64 + page.entries.size() * 26);
+  PutHeader(kManifestKind, page.seq, page.more, page.collection, page.id_key,
+            page.entries.size(), out);
+  for (const Stamp& s : page.entries) {
+    out += s.id.raw();
+    PutVarint(ZigZag(s.last_update), out);
+    PutBytes(s.version, out);
+  }
+}
+
+void EncodeRecordsPageBinary(const RecordsPage& page, std::string& out) {
+  out.clear();
+  size_t bytes = 64;
+  for (const WireRecord& r : page.records) {
+    bytes += 32 + r.version.size() + r.payload.size();
+  }
+  out.reserve(bytes);
+  PutHeader(kRecordsKind, page.seq, page.more, page.collection, page.id_key,
+            page.records.size(), out);
+  for (const WireRecord& r : page.records) {
+    out += r.id.raw();
+    PutVarint(ZigZag(r.last_update), out);
+    PutBytes(r.version, out);
+    PutBytes(r.payload, out);
+  }
+}
+
+Result<ManifestPage> DecodeManifestPageBinary(std::string_view body) {
+  Reader in(body);
+  SYNCSTACK_ASSIGN_OR_RETURN(Header h, ReadHeader(in, kManifestKind, 18));
+  ManifestPage page;
+  page.collection = std::move(h.collection);
+  page.id_key = std::move(h.id_key);
+  page.more = h.more;
+  page.seq = h.seq;
+  page.entries.resize(h.count);
+  std::string error;
+  for (size_t i = 0; i < h.count; ++i) {
+    if (!ReadStamp(in, i > 0 ? &page.entries[i - 1].id : nullptr,
+                   page.entries[i], error)) {
+      return Status::InvalidArgument(error);
+    }
+  }
+  if (in.left() != 0) {
+    return Status::InvalidArgument("page: bytes after the last entry");
+  }
+  return page;
+}
+
+Result<RecordsPage> DecodeRecordsPageBinary(std::string_view body) {
+  Reader in(body);
+  SYNCSTACK_ASSIGN_OR_RETURN(Header h, ReadHeader(in, kRecordsKind, 19));
+  RecordsPage page;
+  page.collection = std::move(h.collection);
+  page.id_key = std::move(h.id_key);
+  page.more = h.more;
+  page.seq = h.seq;
+  page.records.resize(h.count);
+  std::string error;
+  Stamp s;
+  for (size_t i = 0; i < h.count; ++i) {
+    if (!ReadStamp(in, i > 0 ? &page.records[i - 1].id : nullptr, s, error)) {
+      return Status::InvalidArgument(error);
+    }
+    std::string_view payload;
+    if (!in.Bytes(payload)) {
+      return Status::InvalidArgument("page: truncated record");
+    }
+    WireRecord& r = page.records[i];
+    r.id = s.id;
+    r.last_update = s.last_update;
+    r.version = std::move(s.version);
+    r.payload = std::string(payload);
+  }
+  if (in.left() != 0) {
+    return Status::InvalidArgument("page: bytes after the last record");
+  }
+  return page;
+}
+
+}  // namespace syncstack
