@@ -1,5 +1,6 @@
 // End to end: the real `syncstack` binary, as a user runs it.
 #include <gtest/gtest.h>
+#include <rapidjson/document.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -148,6 +149,66 @@ TEST_F(CliTest, BadInputGetsOneClearLineAndChangesNothing) {
     EXPECT_EQ(r.err.rfind("syncstack: ", 0), 0u) << r.err;
   }
   EXPECT_EQ(Ls(), before);
+}
+
+// `bench sync` sets up a server and a device itself and prints one JSON line
+// whose figures come from syncs it checked.
+TEST_F(CliTest, BenchSyncPrintsOneJsonLineOfFigures) {
+  Outcome r = Syncstack(
+      "bench sync --store sqlite --records 2000 --changes 20 --mode full "
+      "--dir " +
+      dir_.string());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  ASSERT_FALSE(r.out.empty());
+  EXPECT_EQ(r.out.find('\n'), r.out.size() - 1) << r.out;  // one line
+  rapidjson::Document doc;
+  doc.Parse(r.out.c_str());
+  ASSERT_FALSE(doc.HasParseError()) << r.out;
+  ASSERT_TRUE(doc.IsObject());
+  EXPECT_STREQ(doc["store"].GetString(), "sqlite");
+  EXPECT_EQ(doc["records"].GetInt(), 2000);
+  EXPECT_EQ(doc["changes"].GetInt(), 20);
+  EXPECT_GT(doc["baseline_rows_per_s"].GetDouble(), 0);
+  const auto& cold = doc["cold"];
+  EXPECT_GT(cold["seconds"].GetDouble(), 0);
+  EXPECT_GT(cold["rows_per_s"].GetDouble(), 0);
+  EXPECT_GT(cold["ratio_to_raw"].GetDouble(), 0);
+  EXPECT_STREQ(cold["mode"].GetString(), "full");
+  EXPECT_EQ(cold["pulled"].GetInt(), 2000);
+  EXPECT_GT(cold["bytes_received"].GetInt(), 2000 * 100);
+  EXPECT_GT(cold["client_peak_rss_mb"].GetDouble(), 0);
+  EXPECT_GT(cold["server_peak_rss_mb"].GetDouble(), 0);
+  for (const char* key : {"incremental", "full"}) {
+    const auto& inc = doc[key];
+    EXPECT_STREQ(inc["mode"].GetString(), "full") << key;
+    EXPECT_EQ(inc["pulled"].GetInt(), 10) << key;  // the server's half
+    EXPECT_EQ(inc["pushed"].GetInt(), 10) << key;  // the device's half
+    EXPECT_GT(inc["round_trips"].GetInt(), 0) << key;
+    EXPECT_GT(inc["bytes_sent"].GetInt(), 0) << key;
+  }
+  // The working directory is gone: only the test's own files remain.
+  for (const auto& entry : std::filesystem::directory_iterator(dir_)) {
+    EXPECT_EQ(entry.path().filename().string().rfind("syncstack-bench", 0),
+              std::string::npos);
+  }
+}
+
+TEST_F(CliTest, BenchSyncRefusesBadOptionsBeforeDoingAnything) {
+  for (const char* args :
+       {"--store postgres --records 10 --changes 1 --mode full",
+        "--store sqlite --records 0 --changes 0 --mode full",
+        "--store sqlite --records 10 --changes 11 --mode full",
+        "--store lmdb --records 10 --changes 1 --mode fastest"}) {
+    Outcome r = Syncstack("bench sync " + std::string(args) + " --dir " +
+                          dir_.string());
+    EXPECT_EQ(r.exit_code, 2) << args;
+    EXPECT_EQ(r.err.rfind("syncstack: ", 0), 0u) << r.err;
+    EXPECT_TRUE(r.out.empty()) << args;
+  }
+  for (const auto& entry : std::filesystem::directory_iterator(dir_)) {
+    EXPECT_EQ(entry.path().filename().string().rfind("syncstack-bench", 0),
+              std::string::npos);  // no working directory was made
+  }
 }
 
 // `syncstack serve` as a child process on 127.0.0.1 with a free port.
