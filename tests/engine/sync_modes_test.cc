@@ -1,0 +1,284 @@
+// The engine's three ways to learn what differs (SyncMode): the streamed
+// full manifest, reconciliation, and auto (which adds the streamed first
+// sync). They must leave identical stores; auto must say why it chose; an
+// interrupted first sync must resume where it stopped.
+#include <gtest/gtest.h>
+
+#include <random>
+
+#include "syncstack/pages.h"
+#include "world.h"
+
+namespace syncstack::testing {
+namespace {
+
+// Every row of a store, tombstones and sync state included.
+using FullDump = std::map<std::pair<std::string, RecordId>, std::string>;
+
+FullDump DumpAll(Store& store) {
+  FullDump dump;
+  auto names = store.Collections();
+  EXPECT_TRUE(names.ok());
+  for (const auto& name : *names) {
+    Status s = ScanRecords(store, name, ScanOptions{}, [&](const Record& r) {
+      dump[{name, r.id}] = std::to_string(r.version.timestamp) + " " +
+                           std::to_string(static_cast<int>(r.state)) + " " +
+                           (r.deleted ? "deleted " : "live ") + r.payload;
+    });
+    EXPECT_TRUE(s.ok()) << s.ToString();
+  }
+  return dump;
+}
+
+std::string Payload(std::mt19937_64& rng) {
+  return "{\"n\":" + std::to_string(rng() % 1000000) + "}";
+}
+
+// One replayable workload: a writer device fills the server, a phone syncs
+// with `mode`, then rounds of edits, creates and deletes on both sides.
+struct Outcome {
+  FullDump phone, server;
+  std::vector<SyncReport> reports;  // the phone's
+};
+
+Outcome RunWorkload(StoreKind kind, uint64_t seed, SyncMode mode) {
+  Outcome out;
+  World world(kind);
+  Device& writer = world.AddDevice("writer");
+  Device& phone = world.AddDevice("phone");
+  phone.options.mode = mode;
+  std::mt19937_64 rng(seed);
+  std::vector<std::pair<std::string, RecordId>> ids;
+  // Most records in "todo", big enough to reconcile; "budget" stays small.
+  auto pick = [&] { return std::string(rng() % 10 == 0 ? "budget" : "todo"); };
+  for (int i = 0; i < 2000; ++i) {
+    std::string c = pick();
+    RecordId id = IdFrom(rng);
+    EXPECT_TRUE(writer.Put(c, id, Payload(rng)).ok());
+    ids.emplace_back(c, id);
+  }
+  auto w = writer.Sync();
+  EXPECT_TRUE(w.ok()) << w.status().ToString();
+  world.clock().Advance(1000);
+  auto first = phone.Sync();
+  EXPECT_TRUE(first.ok()) << first.status().ToString();
+  if (first.ok()) out.reports.push_back(*first);
+
+  for (int round = 0; round < 4; ++round) {
+    world.clock().Advance(1000);
+    // Server side, through the writer; the phone, offline meanwhile.
+    for (Device* d : {&writer, &phone}) {
+      int ops = 3 + static_cast<int>(rng() % 10);
+      for (int k = 0; k < ops; ++k) {
+        auto& [c, id] = ids[rng() % ids.size()];
+        switch (rng() % 4) {
+          case 0: {
+            Status s = d->Remove(c, id);  // may be gone already
+            EXPECT_TRUE(s.ok() || s.code() == Status::Code::kNotFound)
+                << s.ToString();
+            break;
+          }
+          case 1: {
+            std::string nc = pick();
+            RecordId nid = IdFrom(rng);
+            EXPECT_TRUE(d->Put(nc, nid, Payload(rng)).ok());
+            ids.emplace_back(nc, nid);
+            break;
+          }
+          default:
+            EXPECT_TRUE(d->Put(c, id, Payload(rng)).ok());
+        }
+        world.clock().Advance(1 + static_cast<int64_t>(rng() % 5));
+      }
+    }
+    auto ws = writer.Sync();
+    EXPECT_TRUE(ws.ok()) << ws.status().ToString();
+    world.clock().Advance(500);
+    auto ps = phone.Sync();
+    EXPECT_TRUE(ps.ok()) << ps.status().ToString();
+    if (ps.ok()) out.reports.push_back(*ps);
+  }
+  // Quiescence: both sync once more, so everything reached everyone.
+  EXPECT_TRUE(writer.Sync().ok());
+  auto last = phone.Sync();
+  EXPECT_TRUE(last.ok());
+  if (last.ok()) out.reports.push_back(*last);
+  out.phone = DumpAll(*phone.store);
+  out.server = DumpAll(world.ServerStore());
+  // The phone holds exactly the server's live records.
+  Dump phone_live = DumpLive(*phone.store);
+  Dump server_live = DumpLive(world.ServerStore());
+  EXPECT_EQ(phone_live.size(), server_live.size());
+  EXPECT_TRUE(phone_live == server_live);
+  return out;
+}
+
+class SyncModes : public ::testing::TestWithParam<StoreKind> {};
+
+TEST_P(SyncModes, FullReconcileAndAutoLeaveIdenticalStores) {
+  for (uint64_t seed : {1u, 2u}) {
+    SCOPED_TRACE("seed " + std::to_string(seed));
+    std::printf("sync_modes seed %llu\n",
+                static_cast<unsigned long long>(seed));
+    Outcome full = RunWorkload(GetParam(), seed, SyncMode::kFull);
+    Outcome reconciled = RunWorkload(GetParam(), seed, SyncMode::kReconcile);
+    Outcome automatic = RunWorkload(GetParam(), seed, SyncMode::kAuto);
+    EXPECT_TRUE(full.phone == reconciled.phone);
+    EXPECT_TRUE(full.server == reconciled.server);
+    EXPECT_TRUE(full.phone == automatic.phone);
+    EXPECT_TRUE(full.server == automatic.server);
+    for (const auto& r : full.reports) EXPECT_EQ(r.mode, SyncMode::kFull);
+    for (const auto& r : reconciled.reports) {
+      EXPECT_EQ(r.mode, SyncMode::kReconcile) << r.mode_reason;
+    }
+    // Auto: the first sync streams; later ones, with few changes each,
+    // reconcile and send far less than the full mode.
+    ASSERT_GE(automatic.reports.size(), 3u);
+    EXPECT_EQ(automatic.reports[0].cold_records, 2000u);
+    EXPECT_NE(automatic.reports[0].mode_reason.find("first sync"),
+              std::string::npos)
+        << automatic.reports[0].mode_reason;
+    uint64_t full_bytes = 0, auto_bytes = 0;
+    for (size_t i = 1; i < automatic.reports.size(); ++i) {
+      EXPECT_NE(automatic.reports[i].mode_reason.find("todo: reconcile"),
+                std::string::npos)
+          << automatic.reports[i].mode_reason;
+      auto_bytes += automatic.reports[i].traffic.bytes_received;
+      full_bytes += full.reports[i].traffic.bytes_received;
+    }
+    EXPECT_LT(auto_bytes, full_bytes);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Stores, SyncModes,
+                         ::testing::Values(StoreKind::kMemory,
+                                           StoreKind::kSqlite),
+                         [](const auto& p) { return KindName(p.param); });
+
+TEST(SyncModeChoice, AutoSaysWhy) {
+  World world(StoreKind::kMemory);
+  Device& writer = world.AddDevice("writer");
+  Device& phone = world.AddDevice("phone");
+  std::mt19937_64 rng(7);
+  std::vector<RecordId> ids;
+  for (int i = 0; i < 1500; ++i) {
+    ids.push_back(IdFrom(rng));
+    ASSERT_OK(writer.Put("big", ids.back(), "{\"v\":1}"));
+  }
+  for (int i = 0; i < 10; ++i) {
+    ASSERT_OK(writer.Put("small", IdFrom(rng), "{\"v\":1}"));
+  }
+  ASSERT_OK(writer.Sync().status());
+
+  ASSERT_OK_AND_ASSIGN(SyncReport first, phone.Sync());
+  EXPECT_EQ(first.cold_records, 1510u);
+  EXPECT_NE(first.mode_reason.find("big: full (first sync: "),
+            std::string::npos)
+      << first.mode_reason;
+
+  // A few server writes: reconcile the big collection, not the small one.
+  world.clock().Advance(1000);
+  for (int i = 0; i < 5; ++i) ASSERT_OK(writer.Put("big", ids[i], "{\"v\":2}"));
+  ASSERT_OK(writer.Sync().status());
+  ASSERT_OK_AND_ASSIGN(SyncReport second, phone.Sync());
+  EXPECT_NE(second.mode_reason.find(
+                "big: reconcile (5 server writes since the last sync)"),
+            std::string::npos)
+      << second.mode_reason;
+  EXPECT_NE(second.mode_reason.find("small: full (small collection: 10"),
+            std::string::npos)
+      << second.mode_reason;
+  EXPECT_EQ(second.cases.pulled, 5u);
+
+  // Many server writes: the manifest is cheaper.
+  world.clock().Advance(1000);
+  for (int i = 0; i < 200; ++i) {
+    ASSERT_OK(writer.Put("big", ids[i], "{\"v\":3}"));
+  }
+  ASSERT_OK(writer.Sync().status());
+  ASSERT_OK_AND_ASSIGN(SyncReport third, phone.Sync());
+  EXPECT_EQ(third.mode, SyncMode::kFull);
+  EXPECT_NE(third.mode_reason.find("the manifest is cheaper"),
+            std::string::npos)
+      << third.mode_reason;
+  EXPECT_EQ(third.cases.pulled, 200u);
+  EXPECT_TRUE(DumpLive(*phone.store) == DumpLive(world.ServerStore()));
+}
+
+// Fails the n-th records page request (1-based) once, like a dropped
+// connection, and remembers every records query.
+class FailNthRecordsPage final : public TransportWrapper {
+ public:
+  FailNthRecordsPage(Transport& target, int n)
+      : TransportWrapper(target), n_(n) {}
+  Result<Response> Call(const Request& request) noexcept override {
+    if (request.path == kRecordsPath) {
+      queries.push_back(request.query);
+      if (++seen_ == n_) return Status::Unavailable("connection dropped");
+    }
+    return TransportWrapper::Call(request);
+  }
+  std::vector<std::string> queries;
+
+ private:
+  int n_;
+  int seen_ = 0;
+};
+
+TEST(ColdSync, InterruptedFirstSyncResumesWithoutRedoingBatches) {
+  World world(StoreKind::kSqlite);
+  Device& writer = world.AddDevice("writer");
+  std::mt19937_64 rng(11);
+  for (int i = 0; i < 12000; ++i) {
+    ASSERT_OK(writer.Put("items", IdFrom(rng), "{\"v\":1}"));
+  }
+  ASSERT_OK(writer.Sync().status());
+
+  FailNthRecordsPage flaky(world.loopback(), 2);
+  Device& phone = world.AddDevice("phone", "alice", &flaky);
+  auto failed = phone.Sync();
+  ASSERT_FALSE(failed.ok());
+  EXPECT_EQ(failed.status().code(), Status::Code::kUnavailable);
+  // The first batch is in, with its checkpoint.
+  size_t after_first = DumpLive(*phone.store).size();
+  EXPECT_GT(after_first, 0u);
+  EXPECT_LT(after_first, 12000u);
+  ASSERT_OK_AND_ASSIGN(std::optional<std::string> mark,
+                       phone.store->GetMeta("cold/items"));
+  ASSERT_TRUE(mark.has_value());
+  EXPECT_FALSE(mark->empty());
+
+  flaky.queries.clear();
+  ASSERT_OK_AND_ASSIGN(SyncReport resumed, phone.Sync());
+  EXPECT_EQ(resumed.cold_batches_resumed, 1u);
+  EXPECT_EQ(resumed.cold_records, 12000u - after_first);
+  ASSERT_FALSE(flaky.queries.empty());
+  // The second run starts after the checkpoint, not from the first id.
+  EXPECT_NE(flaky.queries[0].find("after=" + *mark), std::string::npos)
+      << flaky.queries[0];
+  EXPECT_NE(resumed.mode_reason.find("resumed"), std::string::npos)
+      << resumed.mode_reason;
+  EXPECT_TRUE(DumpLive(*phone.store) == DumpLive(world.ServerStore()));
+  ASSERT_OK_AND_ASSIGN(mark, phone.store->GetMeta("cold/items"));
+  EXPECT_TRUE(!mark.has_value() || mark->empty());
+}
+
+TEST(ColdSync, LocalWritesMadeBeforeTheFirstSyncArePushed) {
+  World world(StoreKind::kMemory);
+  Device& writer = world.AddDevice("writer");
+  std::mt19937_64 rng(5);
+  for (int i = 0; i < 50; ++i) {
+    ASSERT_OK(writer.Put("notes", IdFrom(rng), "{\"v\":1}"));
+  }
+  ASSERT_OK(writer.Sync().status());
+  Device& phone = world.AddDevice("phone");
+  RecordId mine = IdFrom(rng);
+  ASSERT_OK(phone.Put("notes", mine, "{\"mine\":true}"));
+  ASSERT_OK_AND_ASSIGN(SyncReport report, phone.Sync());
+  EXPECT_EQ(report.cases.pushed_adds, 1u);
+  EXPECT_EQ(DumpLive(world.ServerStore()).size(), 51u);
+  EXPECT_TRUE(DumpLive(*phone.store) == DumpLive(world.ServerStore()));
+}
+
+}  // namespace
+}  // namespace syncstack::testing
