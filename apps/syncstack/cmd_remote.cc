@@ -367,7 +367,11 @@ int RunSync(int argc, char** argv) {
       "delete local records even when the server lacks most of them")(
       "policy", po::value<std::string>(),
       "conflict policy to plan with (default: the server's, told at login "
-      "and remembered in the store)");
+      "and remembered in the store)")(
+      "mode", po::value<std::string>()->default_value("auto"),
+      "how to find what differs: auto (the engine chooses and says why), "
+      "full (the streamed manifest) or reconcile (range-based set "
+      "reconciliation)");
   AddPasswordOptions(options);
   po::variables_map vm;
   int exit_code = kExitOk;
@@ -376,6 +380,16 @@ int RunSync(int argc, char** argv) {
                  "[--password PW | --password-file FILE] [--device NAME]",
                  options, vm, exit_code)) {
     return exit_code;
+  }
+  // Checked before anything is opened: bad input changes nothing.
+  SyncMode sync_mode = SyncMode::kAuto;
+  if (const std::string mode = vm["mode"].as<std::string>(); mode == "full") {
+    sync_mode = SyncMode::kFull;
+  } else if (mode == "reconcile") {
+    sync_mode = SyncMode::kReconcile;
+  } else if (mode != "auto") {
+    return Fail(Status::InvalidArgument(
+        "--mode: must be auto, full or reconcile, not \"" + mode + "\""));
   }
   const bool by_file = remote.rfind("dir:", 0) == 0;
   if (wait_seconds < 0) return Fail("--wait must be 0 or more");
@@ -453,6 +467,7 @@ int RunSync(int argc, char** argv) {
       return adopted.get();
     };
   }
+  sync.mode = sync_mode;
   SyncEngine engine(*local->store, *transport, **policy, local->schema);
   ProgressPrinter progress;
   auto report = engine.Run(sync, &progress);
@@ -471,6 +486,9 @@ int RunSync(int argc, char** argv) {
   }
   std::printf("syncstack: synced %s as \"%s\": %s\n", uri.c_str(),
               device.c_str(), DescribeReport(*report).c_str());
+  if (!report->mode_reason.empty()) {
+    std::printf("syncstack: %s\n", report->mode_reason.c_str());
+  }
   if (report->clock_offset_ms != kNoTimestamp &&
       std::llabs(report->clock_offset_ms) >= 1000) {
     std::printf("syncstack: this device's clock is %.1f s %s the server's\n",

@@ -161,9 +161,14 @@ class ListReader final : public json::EventHandler<ListReader> {
           return true;
         }
         return Fail("\"collections\": not a list");
-      case 2:  // the list itself
+      case 2:  // the list itself: only its brackets at this depth
         if (key_ != "collections") return Fail("\"seq\": not a number");
-        return true;
+        if (e == Event::kStartArray && !in_list_) {
+          in_list_ = true;
+          return true;
+        }
+        if (e == Event::kEndArray && in_list_) return true;
+        return Fail("\"collections\": entries must be objects");
       case 3:  // an entry
         if (e == Event::kStartObject) {
           out_.collections.emplace_back();
@@ -197,6 +202,7 @@ class ListReader final : public json::EventHandler<ListReader> {
  private:
   CollectionList& out_;
   std::string key_, member_;
+  bool in_list_ = false;
 };
 
 }  // namespace
@@ -238,17 +244,11 @@ void EncodeRecordsPageJson(const RecordsPage& page, std::string& out) {
   out.assign(1, '{');
   AppendJsonString(page.collection, out);
   out += ":[";
-  std::string extra;
   bool first = true;
   for (const WireRecord& r : page.records) {
     if (!first) out += ',';
     first = false;
-    extra.clear();
-    if (!r.version.empty()) {
-      extra = "\"_version\":";
-      AppendJsonString(r.version, extra);
-    }
-    EncodeRecordObject(r, page.id_key, extra, out);
+    EncodeRecordObject(r, page.id_key, {}, out);  // `_version` included
   }
   out += "]}";
 }

@@ -352,32 +352,41 @@ struct SyncService::Impl {
   }
 
   // After a write of `account` (under its mutex) moved its sequence from
-  // `before` to `after`: brings the collection's cached items up to date,
-  // O(log n) per row, or drops them if they were stale already (another
-  // process wrote).
-  void WroteItems(std::string_view account, const std::string& collection,
-                  const std::map<RecordId, Pending>& rows, uint64_t before,
-                  uint64_t after) {
-    std::shared_ptr<ItemCache> cache;
+  // `before` to `after`: brings the account's cached items up to date,
+  // O(log n) per written row (collections it did not touch just move to
+  // `after`), or drops those that were stale already (another process
+  // wrote).
+  void WroteItems(std::string_view account,
+                  const std::map<std::string, std::map<RecordId, Pending>,
+                                 std::less<>>& state,
+                  uint64_t before, uint64_t after) {
+    std::vector<std::pair<std::string, std::shared_ptr<ItemCache>>> caches;
     {
       std::lock_guard<std::mutex> guard(mu);
-      auto it = item_caches.find({std::string(account), collection});
-      if (it == item_caches.end()) return;
-      cache = it->second;
-    }
-    if (!cache->items || cache->seq != before) {
-      cache->items.reset();
-      return;
-    }
-    for (const auto& [id, p] : rows) {
-      if (!p.touched || !p.row) continue;
-      if (p.row->deleted) {
-        cache->items->Erase(id);
-      } else {
-        cache->items->Upsert(ReconcileItem{id, p.row->version.timestamp, 0});
+      for (auto it = item_caches.lower_bound({std::string(account), ""});
+           it != item_caches.end() && it->first.first == account; ++it) {
+        caches.emplace_back(it->first.second, it->second);
       }
     }
-    cache->seq = after;
+    for (auto& [collection, cache] : caches) {
+      if (!cache->items || cache->seq != before) {
+        cache->items.reset();
+        continue;
+      }
+      auto rows = state.find(collection);
+      if (rows != state.end()) {
+        for (const auto& [id, p] : rows->second) {
+          if (!p.touched || !p.row) continue;
+          if (p.row->deleted) {
+            cache->items->Erase(id);
+          } else {
+            cache->items->Upsert(
+                ReconcileItem{id, p.row->version.timestamp, 0});
+          }
+        }
+      }
+      cache->seq = after;
+    }
   }
 
   Response HandleManifest(const Request& request, const std::string& account) {
@@ -465,7 +474,8 @@ struct SyncService::Impl {
     size_t bytes = 0;
     page.records.reserve(ids.size());
     Status s = (*store)->Get(q->collection, ids, [&](const Record& r) {
-      if (r.deleted || bytes >= kPageBytes) return;
+      // Only the binary form can say "more" on a short page.
+      if (r.deleted || (q->binary && bytes >= kPageBytes)) return;
       bytes += r.payload.size();
       page.records.push_back(
           WireRecord{r.id, r.version.timestamp, r.payload, r.version.extra});
@@ -1028,10 +1038,7 @@ Result<SyncResponse> SyncService::Synchronise(
         Status s = store->Apply(write, batch);
         if (s.code() == Status::Code::kConflict && attempt < 5) continue;
         SYNCSTACK_RETURN_IF_ERROR(s);
-        for (const auto& [collection, rows] : state) {
-          impl_->WroteItems(account, collection, rows, first_sequence,
-                            ctx.sequence);
-        }
+        impl_->WroteItems(account, state, first_sequence, ctx.sequence);
       }
 
       // The answer's get is read after the writes.

@@ -299,7 +299,9 @@ class TwoDevices : public CliTest {
 
   // Records without their sync state, which differs between devices.
   std::string Listing(const std::string& store) {
-    std::string out = Syncstack("ls --store " + store + " --json").out;
+    Outcome listed = Syncstack("ls --store " + store + " --json");
+    EXPECT_EQ(listed.exit_code, 0) << listed.err;
+    std::string out = listed.out;
     for (size_t at; (at = out.find(",\"_state\":\"")) != std::string::npos;) {
       out.erase(at, out.find('"', at + 11) + 1 - at);
     }
