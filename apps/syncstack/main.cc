@@ -22,7 +22,8 @@ void Usage(std::FILE* out) {
       "  user   manage the server's users (user add)\n"
       "  sync   sync a device's store with a server\n"
       "  simulate  compare conflict policies on a simulated workload\n"
-      "  conflicts list a server store's conflict journal\n",
+      "  conflicts list a server store's conflict journal\n"
+      "  gc     collect a server store's old tombstones\n",
       out);
 }
 
@@ -50,6 +51,7 @@ int main(int argc, char** argv) {
   if (command == "sync") return RunSync(sub_argc, sub_argv);
   if (command == "simulate") return RunSimulate(sub_argc, sub_argv);
   if (command == "conflicts") return RunConflicts(sub_argc, sub_argv);
+  if (command == "gc") return RunGc(sub_argc, sub_argv);
   std::fprintf(stderr, "syncstack: unknown command \"%s\" (see --help)\n",
                argv[1]);
   return kExitUsage;

@@ -75,12 +75,23 @@ class Run {
   Status ReadRows(const std::vector<const PlanOp*>& ops, RowMap& rows);
   Status RenewLockIfDue();
   // Takes or renews the lock, telling the server this device's clock.
+  // Sends the tombstone mark too (0: no complete sync yet); the first
+  // answer's sequence becomes the mark if the run completes, and its
+  // _resync makes the run a full resync.
   Result<LockResponse> Lock() {
     Clock& clock = options_.clock ? *options_.clock : SystemClock();
-    auto lease = remote_.Lock(options_.device, nullptr,
-                              options_.send_clock ? clock.Now() : kNoTimestamp);
+    SYNCSTACK_ASSIGN_OR_RETURN(std::optional<std::string> mark,
+                               store_.GetMeta("sync/mark"));
+    auto lease =
+        remote_.Lock(options_.device, nullptr,
+                     options_.send_clock ? clock.Now() : kNoTimestamp,
+                     mark ? std::strtoll(mark->c_str(), nullptr, 10) : 0);
     if (lease.ok() && lease->clock_offset_ms != kNoTimestamp) {
       report_.clock_offset_ms = lease->clock_offset_ms;
+    }
+    if (lease.ok() && lease->seq >= 0 && first_seq_ < 0) {
+      first_seq_ = lease->seq;
+      resync_ = report_.resynced = lease->resync;
     }
     return lease;
   }
@@ -106,6 +117,8 @@ class Run {
   Timestamp highest_seen_ = kNoTimestamp;  // in the manifest
   uint64_t exchange_done_ = 0;
   uint64_t exchange_total_ = 0;
+  int64_t first_seq_ = -1;  // the server's sequence at the first lock
+  bool resync_ = false;     // tombstones this device may need are gone
 };
 
 void Run::Progress(SyncProgress::Phase phase, uint64_t done, uint64_t total) {
@@ -184,6 +197,15 @@ Status Run::PlanCollection(uint32_t index, std::vector<Stamp>& remote) {
           cases.pushed_adds++;
           break;
         case SyncState::kChanged:
+          if (resync_) {
+            // Its tombstone may be gone: pushing would resurrect it.
+            emit(Action::kDeleteHere, l->id, l,
+                 NoteConflict(index, l->id,
+                              "edited here, deleted on the server "
+                              "(tombstone collected)"));
+            cases.deleted_here++;
+            break;
+          }
           // Edited here, deleted on the server: the server's policy decides.
           emit(
               Action::kPushUpdate, l->id, l,
@@ -651,6 +673,15 @@ Result<SyncReport> Run::Go() {
     i = next;
   }
   report_.exchange_time = Since(phase);
+
+  // A complete run of every collection has seen every write up to the
+  // sequence of its first lock: that is the new tombstone mark.
+  if (first_seq_ >= 0 && options_.collections.empty() &&
+      report_.skipped_local_edits == 0) {
+    ChangeBatch mark;
+    mark.SetMeta("sync/mark", std::to_string(first_seq_));
+    SYNCSTACK_RETURN_IF_ERROR(store_.Apply(options_.write, mark));
+  }
 
   // Release now (an error here is harmless: the lease expires by itself).
   if (unlocker.remote != nullptr) {
