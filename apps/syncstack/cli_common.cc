@@ -1,7 +1,10 @@
 #include "cli_common.h"
 
 #include <cstdio>
+#include <filesystem>
 #include <iostream>
+
+#include "syncstack/users.h"
 
 namespace syncstack::cli {
 
@@ -12,6 +15,36 @@ int Fail(std::string_view message) {
 }
 
 int Fail(const Status& status) { return Fail(status.message()); }
+
+Result<ServerAccount> OpenServerAccount(std::string_view uri,
+                                        std::string_view user) {
+  for (std::string_view scheme : {"sqlite:", "lmdb:"}) {
+    if (!uri.starts_with(scheme)) continue;
+    std::string path(uri.substr(scheme.size()));
+    std::error_code ec;
+    if (!path.empty() && !std::filesystem::exists(path, ec)) {
+      return Status::NotFound("no store at " + path);
+    }
+  }
+  DatabaseRegistry registry;
+  RegisterBuiltins(registry);
+  ServerAccount out;
+  SYNCSTACK_ASSIGN_OR_RETURN(out.database, registry.Open(uri));
+  SYNCSTACK_ASSIGN_OR_RETURN(bool known, HasUser(*out.database, user));
+  SYNCSTACK_ASSIGN_OR_RETURN(out.store, out.database->OpenAccount(user));
+  if (!known) {
+    // Servers with an in-process authenticator (the demo) have no users.
+    SYNCSTACK_ASSIGN_OR_RETURN(std::optional<std::string> seq,
+                               out.store->GetMeta("policy/seq"));
+    SYNCSTACK_ASSIGN_OR_RETURN(std::vector<std::string> names,
+                               out.store->Collections());
+    if (!seq && names.empty()) {
+      return Status::NotFound("no user \"" + std::string(user) +
+                              "\" in this store");
+    }
+  }
+  return out;
+}
 
 bool ParseArgs(int argc, char** argv, std::string_view usage,
                const po::options_description& options, po::variables_map& vm,
@@ -71,6 +104,11 @@ std::string DescribeReport(const SyncReport& report) {
   item(c.pushed_deletes, "local deletes pushed");
   item(c.dropped_tombstones, "deleted on both sides");
   if (out.empty()) out = "nothing to do";
+  if (report.resynced) {
+    out +=
+        "; a full resync (the server collected tombstones newer than "
+        "this device's last complete sync)";
+  }
   if (!report.conflicts.empty()) {
     out += "; " + std::to_string(report.conflicts.size()) + " conflict" +
            (report.conflicts.size() == 1 ? "" : "s");

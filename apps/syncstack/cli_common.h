@@ -42,6 +42,17 @@ struct LocalStore {
 };
 Result<LocalStore> OpenLocalStore(std::string_view uri);
 
+// A server's database and the store of one of its accounts, for commands
+// that read or maintain an existing server store (conflicts, gc): a
+// missing SQLite file or LMDB folder is an error (never created), and so
+// is an account that is neither a user of the database nor holds data.
+struct ServerAccount {
+  std::unique_ptr<Database> database;
+  std::shared_ptr<Store> store;
+};
+Result<ServerAccount> OpenServerAccount(std::string_view uri,
+                                        std::string_view user);
+
 // One line per case of a sync report, for people.
 std::string DescribeReport(const SyncReport& report);
 

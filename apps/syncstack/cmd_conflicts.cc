@@ -43,16 +43,12 @@ int RunConflicts(int argc, char** argv) {
                  options, vm, exit_code)) {
     return exit_code;
   }
-  DatabaseRegistry registry;
-  RegisterBuiltins(registry);
-  auto database = registry.Open(uri);
-  if (!database.ok()) return Fail(database.status());
-  auto store = (*database)->OpenAccount(user);
-  if (!store.ok()) return Fail(store.status());
+  auto account = OpenServerAccount(uri, user);
+  if (!account.ok()) return Fail(account.status());
   const bool json = vm.count("json") > 0;
   uint64_t count = 0;
-  Status s =
-      ReadConflictJournal(**store, [&](uint64_t, std::string_view entry) {
+  Status s = ReadConflictJournal(
+      *account->store, [&](uint64_t, std::string_view entry) {
         ++count;
         if (json) {
           std::printf("%.*s\n", static_cast<int>(entry.size()), entry.data());

@@ -6,10 +6,12 @@
 #include <atomic>
 #include <cerrno>
 #include <chrono>
+#include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
+#include <mutex>
 #include <thread>
 
 #include "commands.h"
@@ -161,6 +163,8 @@ int RunServe(int argc, char** argv) {
   std::string exchange;
   int poll_ms = 200;
   int64_t token_ttl = 3600;
+  int64_t gc_every = 0;
+  int64_t ttl_days = -1;
   options.add_options()("store", po::value(&uri)->required(),
                         "server store URI, e.g. sqlite:server.db")(
       "listen", po::value(&listen),
@@ -181,13 +185,19 @@ int RunServe(int argc, char** argv) {
       "learn it at login)")("max-body", po::value(&max_body),
                             "largest request body in bytes (default: 64 MiB)")(
       "lease-seconds", po::value(&lease_seconds),
-      "sync lock lease length (default: 30)");
+      "sync lock lease length (default: 30)")(
+      "collect-tombstones-every", po::value(&gc_every),
+      "collect the tombstones of the accounts served since start every N "
+      "seconds (default: 0, never; needs --device-ttl-days)")(
+      "device-ttl-days", po::value(&ttl_days),
+      "for --collect-tombstones-every: a device not seen for longer is gone");
   po::variables_map vm;
   int exit_code = kExitOk;
   if (!ParseArgs(argc, argv,
                  "syncstack serve --store URI (--listen HOST:PORT | --exchange "
                  "DIR) [--schema FILE] [--policy NAME] [--max-body BYTES] "
-                 "[--lease-seconds N]",
+                 "[--lease-seconds N] [--collect-tombstones-every SECONDS "
+                 "--device-ttl-days N]",
                  options, vm, exit_code)) {
     return exit_code;
   }
@@ -203,6 +213,14 @@ int RunServe(int argc, char** argv) {
   }
   if (lease_seconds < 1) return Fail("--lease-seconds must be at least 1");
   if (max_body < 1024) return Fail("--max-body must be at least 1024");
+  if (gc_every < 0) {
+    return Fail("--collect-tombstones-every must not be negative");
+  }
+  if (gc_every > 0 && ttl_days < 0) {
+    return Fail(
+        "--collect-tombstones-every needs --device-ttl-days N (N >= 0)");
+  }
+  if (ttl_days > 100 * 365) return Fail("--device-ttl-days is too large");
   http.max_body = max_body;
   Schema schema;
   if (!schema_file.empty()) {
@@ -292,11 +310,36 @@ int RunServe(int argc, char** argv) {
       }
     });
   }
+  std::thread gc_thread;
+  std::mutex gc_mu;
+  std::condition_variable gc_wake;
+  if (gc_every > 0) {
+    const auto ttl = std::chrono::hours(24) * static_cast<int>(ttl_days);
+    gc_thread = std::thread([&, ttl] {
+      std::unique_lock<std::mutex> guard(gc_mu);
+      while (!gc_wake.wait_for(guard, std::chrono::seconds(gc_every),
+                               [&] { return stopping.load(); })) {
+        for (const auto& account : service.Accounts()) {
+          auto report = service.CollectTombstones(account, ttl);
+          // kLocked: a device is syncing; the next round gets it.
+          if (!report.ok() && report.status().code() != Status::Code::kLocked) {
+            std::fprintf(stderr, "syncstack: collecting \"%s\": %s\n",
+                         account.c_str(), report.status().ToString().c_str());
+          }
+        }
+      }
+    });
+  }
   std::fflush(stdout);
   char byte;
   while (read(stop_pipe[0], &byte, 1) < 0 && errno == EINTR) {
   }
-  stopping = true;
+  {
+    std::lock_guard<std::mutex> guard(gc_mu);
+    stopping = true;
+  }
+  gc_wake.notify_all();
+  if (gc_thread.joinable()) gc_thread.join();
   if (exchange_thread.joinable()) exchange_thread.join();
   if (server) server->Stop();
   if (exchange_failed) return Fail("the exchange folder failed; stopped");

@@ -16,5 +16,6 @@ int RunSync(int argc, char** argv);
 int RunSimulate(int argc, char** argv);
 int RunConflicts(int argc, char** argv);
 int RunBench(int argc, char** argv);
+int RunGc(int argc, char** argv);
 
 }  // namespace syncstack::cli

@@ -774,7 +774,8 @@ class ListReader final : public json::EventHandler<ListReader> {
 struct Field {
   std::string_view name;
   std::string* str = nullptr;  // a string member, or
-  int64_t* num = nullptr;      // an integer member
+  int64_t* num = nullptr;      // an integer member, or
+  bool* flag = nullptr;        // a boolean member
   bool required = true;
   bool seen = false;
 };
@@ -818,6 +819,11 @@ class FlatReader final : public json::EventHandler<FlatReader> {
         if (field_->str != nullptr) {
           if (e != Event::kString) return Fail(NotA("a string", e));
           field_->str->assign(text);
+        } else if (field_->flag != nullptr) {
+          if (e != Event::kTrue && e != Event::kFalse) {
+            return Fail(NotA("a boolean", e));
+          }
+          *field_->flag = e == Event::kTrue;
         } else {
           int64_t v = 0;
           auto r = std::from_chars(text.data(), text.data() + text.size(), v);
@@ -1199,9 +1205,16 @@ Result<LockRequest> DecodeLockRequest(std::string_view body) {
   Field fields[] = {{.name = "device", .str = &request.device},
                     {.name = "_client_time_ms",
                      .num = &request.client_time,
+                     .required = false},
+                    {.name = "_synced_through",
+                     .num = &request.synced_through,
                      .required = false}};
   SYNCSTACK_RETURN_IF_ERROR(ReadFlat(body, fields, std::size(fields)));
   SYNCSTACK_RETURN_IF_ERROR(RequireNonEmpty("device", request.device));
+  if (fields[2].seen) {
+    SYNCSTACK_RETURN_IF_ERROR(
+        RequireNonNegative("_synced_through", request.synced_through));
+  }
   return request;
 }
 
@@ -1213,16 +1226,23 @@ void EncodeLockRequest(const LockRequest& request, std::string& out) {
     out += ",\"_client_time_ms\":";
     AppendInt(request.client_time, out);
   }
+  if (request.synced_through >= 0) {
+    out += ",\"_synced_through\":";
+    AppendInt(request.synced_through, out);
+  }
   out += '}';
 }
 
 Result<LockResponse> DecodeLockResponse(std::string_view body) {
   LockResponse response;
-  Field fields[] = {{.name = "lease", .str = &response.lease},
-                    {.name = "expires_in", .num = &response.expires_in},
-                    {.name = "_clock_offset_ms",
-                     .num = &response.clock_offset_ms,
-                     .required = false}};
+  Field fields[] = {
+      {.name = "lease", .str = &response.lease},
+      {.name = "expires_in", .num = &response.expires_in},
+      {.name = "_clock_offset_ms",
+       .num = &response.clock_offset_ms,
+       .required = false},
+      {.name = "_seq", .num = &response.seq, .required = false},
+      {.name = "_resync", .flag = &response.resync, .required = false}};
   SYNCSTACK_RETURN_IF_ERROR(ReadFlat(body, fields, std::size(fields)));
   SYNCSTACK_RETURN_IF_ERROR(RequireNonEmpty("lease", response.lease));
   SYNCSTACK_RETURN_IF_ERROR(
@@ -1237,6 +1257,13 @@ void EncodeLockResponse(const LockResponse& response, std::string& out) {
     out.pop_back();
     out += ",\"_clock_offset_ms\":";
     AppendInt(response.clock_offset_ms, out);
+    out += '}';
+  }
+  if (response.seq >= 0) {
+    out.pop_back();
+    out += ",\"_seq\":";
+    AppendInt(response.seq, out);
+    if (response.resync) out += ",\"_resync\":true";
     out += '}';
   }
 }

@@ -192,12 +192,23 @@ class Run {
   Status ReadRows(const std::vector<const PlanOp*>& ops, RowMap& rows);
   Status RenewLockIfDue();
   // Takes or renews the lock, telling the server this device's clock.
+  // Sends the tombstone mark too (0: no complete sync yet); the first
+  // answer's sequence becomes the mark if the run completes, and its
+  // _resync makes the run a full resync.
   Result<LockResponse> Lock() {
     Clock& clock = options_.clock ? *options_.clock : SystemClock();
-    auto lease = remote_.Lock(options_.device, nullptr,
-                              options_.send_clock ? clock.Now() : kNoTimestamp);
+    SYNCSTACK_ASSIGN_OR_RETURN(std::optional<std::string> mark,
+                               store_.GetMeta("sync/mark"));
+    auto lease =
+        remote_.Lock(options_.device, nullptr,
+                     options_.send_clock ? clock.Now() : kNoTimestamp,
+                     mark ? std::strtoll(mark->c_str(), nullptr, 10) : 0);
     if (lease.ok() && lease->clock_offset_ms != kNoTimestamp) {
       report_.clock_offset_ms = lease->clock_offset_ms;
+    }
+    if (lease.ok() && lease->seq >= 0 && first_seq_ < 0) {
+      first_seq_ = lease->seq;
+      resync_ = report_.resynced = lease->resync;
     }
     return lease;
   }
@@ -230,6 +241,8 @@ class Run {
   std::vector<uint64_t> items_;  // server items here per collection, after
   uint64_t exchange_done_ = 0;
   uint64_t exchange_total_ = 0;
+  int64_t first_seq_ = -1;  // the server's sequence at the first lock
+  bool resync_ = false;     // tombstones this device may need are gone
 };
 
 void Run::Progress(SyncProgress::Phase phase, uint64_t done, uint64_t total) {
@@ -318,6 +331,15 @@ Status Run::PlanCollection(uint32_t index, RemoteEntries& remote,
           cases.pushed_adds++;
           break;
         case SyncState::kChanged:
+          if (resync_) {
+            // Its tombstone may be gone: pushing would resurrect it.
+            emit(Action::kDeleteHere, l->id, l,
+                 NoteConflict(index, l->id,
+                              "edited here, deleted on the server "
+                              "(tombstone collected)"));
+            cases.deleted_here++;
+            break;
+          }
           // Edited here, deleted on the server: the server's policy decides.
           emit(
               Action::kPushUpdate, l->id, l,
@@ -587,6 +609,24 @@ Status Run::PlanOne(uint32_t index) {
     return s;
   };
 
+  // A first sync (or the rest of an interrupted one) streams the records
+  // themselves (auto only).
+  SYNCSTACK_ASSIGN_OR_RETURN(std::optional<std::string> checkpoint,
+                             store_.GetMeta("cold/" + name));
+  bool empty_here = false;
+  {
+    auto it = store_.Scan(name, ScanOptions{});
+    empty_here = !it->Valid();
+    SYNCSTACK_RETURN_IF_ERROR(it->status());
+  }
+  const bool first_sync = options_.mode == SyncMode::kAuto &&
+                          (empty_here || (checkpoint && !checkpoint->empty()));
+  if (resync_ && !first_sync) {
+    // Tombstones this device may need are gone: compare everything (a
+    // first sync has nothing to resurrect).
+    note(SyncMode::kFull, "full resync: tombstones were collected");
+    return PlanFull(index);
+  }
   if (options_.mode == SyncMode::kFull) {
     note(SyncMode::kFull, "asked for");
     return PlanFull(index);
@@ -599,18 +639,7 @@ Status Run::PlanOne(uint32_t index) {
     note(SyncMode::kReconcile, "asked for");
     return plan_reconciled(reconciled);
   }
-
-  // kAuto. A first sync (or the rest of an interrupted one) streams the
-  // records themselves.
-  SYNCSTACK_ASSIGN_OR_RETURN(std::optional<std::string> checkpoint,
-                             store_.GetMeta("cold/" + name));
-  bool empty_here = false;
-  {
-    auto it = store_.Scan(name, ScanOptions{});
-    empty_here = !it->Valid();
-    SYNCSTACK_RETURN_IF_ERROR(it->status());
-  }
-  if (empty_here || (checkpoint && !checkpoint->empty())) {
+  if (first_sync) {
     bool done = false, changed = false;
     SYNCSTACK_RETURN_IF_ERROR(ColdSync(index, &done, &changed));
     if (!done) {
@@ -1068,6 +1097,15 @@ Result<SyncReport> Run::Go() {
     if (!marks.empty()) {
       SYNCSTACK_RETURN_IF_ERROR(store_.Apply(options_.write, marks));
     }
+  }
+
+  // A complete run of every collection has seen every write up to the
+  // sequence of its first lock: that is the new tombstone mark.
+  if (first_seq_ >= 0 && options_.collections.empty() &&
+      report_.skipped_local_edits == 0) {
+    ChangeBatch mark;
+    mark.SetMeta("sync/mark", std::to_string(first_seq_));
+    SYNCSTACK_RETURN_IF_ERROR(store_.Apply(options_.write, mark));
   }
 
   // Release now (an error here is harmless: the lease expires by itself).

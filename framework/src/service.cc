@@ -12,6 +12,7 @@
 #include "syncstack/protocol.h"
 #include "syncstack/reconcile/item_index.h"
 #include "syncstack/reconcile/reconcile.h"
+#include "syncstack/tombstones.h"
 
 namespace syncstack {
 namespace {
@@ -597,12 +598,67 @@ struct SyncService::Impl {
       Log("syncstack: device \"" + body->device + "\" of \"" + account +
           "\": clock offset " + std::to_string(answer.clock_offset_ms) + " ms");
     }
+    if (body->synced_through >= 0) {
+      auto noted = NoteDeviceMark(account, body->device,
+                                  static_cast<uint64_t>(body->synced_through));
+      if (!noted.ok()) return ErrorResponse(noted.status());
+      answer.seq = static_cast<int64_t>(noted->first);
+      answer.resync = noted->second;
+    }
     answer.lease = attempt->lease.token;
     answer.expires_in =
         std::max<int64_t>(0, (attempt->lease.expires_at - clock.Now()) / 1000);
     Response response;
     EncodeLockResponse(answer, response.body);
     return response;
+  }
+
+  // Remembers a device's tombstone mark and that it was seen now; returns
+  // the account's sequence and whether the device must resync (its mark is
+  // below the collection horizon).
+  Result<std::pair<uint64_t, bool>> NoteDeviceMark(const std::string& account,
+                                                   const std::string& device,
+                                                   uint64_t mark) {
+    SYNCSTACK_ASSIGN_OR_RETURN(std::shared_ptr<Store> store, StoreFor(account));
+    auto account_mu = MutexFor(account);
+    std::lock_guard<std::mutex> guard(*account_mu);
+    SYNCSTACK_ASSIGN_OR_RETURN(uint64_t seq, AccountSequence(*store));
+    SYNCSTACK_ASSIGN_OR_RETURN(uint64_t horizon, TombstoneHorizon(*store));
+    SYNCSTACK_ASSIGN_OR_RETURN(std::vector<DeviceMark> marks,
+                               ReadDeviceMarks(*store));
+    DeviceMark m;
+    m.device = device;
+    m.mark = std::min(mark, seq);
+    m.seen = clock.Now();
+    m.resync = m.mark < horizon;
+    const bool resync = m.resync;
+    ChangeBatch batch;
+    SetDeviceMark(marks, std::move(m), batch);
+    SYNCSTACK_RETURN_IF_ERROR(store->Apply(WriteOptions{}, batch));
+    if (resync) {
+      Log("syncstack: device \"" + device + "\" of \"" + account + "\": mark " +
+          std::to_string(mark) + " is below the tombstone " + "horizon " +
+          std::to_string(horizon) + ": full resync");
+    }
+    return std::make_pair(seq, resync);
+  }
+
+  // kAborted if tombstones `device` may need were collected after its lock
+  // answer told it not to resync (a collection that did not hold the lock).
+  Status CheckHorizon(Store& store, std::string_view device) {
+    if (device.empty()) return Status::Ok();
+    SYNCSTACK_ASSIGN_OR_RETURN(uint64_t horizon, TombstoneHorizon(store));
+    if (horizon == 0) return Status::Ok();
+    SYNCSTACK_ASSIGN_OR_RETURN(std::vector<DeviceMark> marks,
+                               ReadDeviceMarks(store));
+    for (const DeviceMark& m : marks) {
+      if (m.device == device && !m.resync && m.mark < horizon) {
+        return Status::Aborted(
+            "tombstones were collected during this sync; sync again (the "
+            "next sync is a full resync)");
+      }
+    }
+    return Status::Ok();
   }
 
   Response HandleFetch(const Request& request, const std::string& account,
@@ -742,6 +798,10 @@ struct SyncService::Impl {
     }
     if (row) {
       ++ctx.sequence;
+      // Server rows keep the sequence of the write that made them in
+      // `base` (unused on the server otherwise), so that tombstone
+      // collection knows which devices have seen a delete.
+      row->base = static_cast<Timestamp>(ctx.sequence);
       // The manifest shows only last_update, so a stored change must move
       // it: a write that won a tie (or a merge) goes after what it replaces.
       if (cur != nullptr && row->version.timestamp <= cur->version.timestamp) {
@@ -920,6 +980,8 @@ Result<SyncResponse> SyncService::Synchronise(
             }));
       }
 
+      SYNCSTACK_RETURN_IF_ERROR(impl_->CheckHorizon(*store, device));
+
       // Decide every write in request order: add, update, delete.
       Impl::WriteContext ctx;
       ctx.now = impl_->clock.Now();
@@ -1048,6 +1110,44 @@ Result<SyncResponse> SyncService::Synchronise(
   } catch (const std::exception& e) {
     return Status::Unavailable(std::string("synchronise: ") + e.what());
   }
+}
+
+Result<GcReport> SyncService::CollectTombstones(
+    std::string_view account, std::chrono::milliseconds device_ttl) noexcept {
+  try {
+    SYNCSTACK_ASSIGN_OR_RETURN(std::shared_ptr<Store> store,
+                               impl_->StoreFor(account));
+    // Holding the account's lock keeps every device out while the
+    // horizon moves, so no run can plan against a tombstone that goes.
+    SYNCSTACK_ASSIGN_OR_RETURN(
+        LockAttempt attempt,
+        impl_->lock.Acquire(account, kTombstoneCollector, ""));
+    if (!attempt.granted) {
+      return Status::Locked("locked by device \"" + attempt.holder + "\"");
+    }
+    auto report = [&] {
+      auto account_mu = impl_->MutexFor(account);
+      std::lock_guard<std::mutex> guard(*account_mu);
+      return syncstack::CollectTombstones(*store, impl_->clock.Now(),
+                                          device_ttl);
+    }();
+    (void)impl_->lock.Release(account, attempt.lease.token);
+    if (report.ok() && report->collected > 0) {
+      impl_->Log("syncstack: collected " + std::to_string(report->collected) +
+                 " tombstones of \"" + std::string(account) + "\" (horizon " +
+                 std::to_string(report->horizon) + ")");
+    }
+    return report;
+  } catch (const std::exception& e) {
+    return Status::Unavailable(std::string("collect tombstones: ") + e.what());
+  }
+}
+
+std::vector<std::string> SyncService::Accounts() const {
+  std::lock_guard<std::mutex> guard(impl_->mu);
+  std::vector<std::string> out;
+  for (const auto& [name, store] : impl_->stores) out.push_back(name);
+  return out;
 }
 
 Status ReadConflictJournal(

@@ -228,6 +228,15 @@ Status AddUser(Database& database, std::string_view user,
   return users->Apply(WriteOptions{}, batch);
 }
 
+Result<bool> HasUser(Database& database, std::string_view user) {
+  if (!ValidateUserName(user).ok()) return false;
+  SYNCSTACK_ASSIGN_OR_RETURN(std::shared_ptr<Store> users,
+                             database.OpenAccount(kUsersAccount));
+  SYNCSTACK_ASSIGN_OR_RETURN(std::optional<std::string> existing,
+                             users->GetMeta(UserKey(user)));
+  return existing.has_value();
+}
+
 std::unique_ptr<Authenticator> NewDatabaseAuthenticator(Database& database) {
   return std::make_unique<DatabaseAuthenticator>(database);
 }

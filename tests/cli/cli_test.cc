@@ -70,8 +70,8 @@ TEST_F(CliTest, DemoConvergesAndExitsZero) {
 }
 
 TEST_F(CliTest, EverySubcommandHasHelp) {
-  for (const char* sub :
-       {"demo", "put", "rm", "ls", "serve", "sync", "user add"}) {
+  for (const char* sub : {"demo", "put", "rm", "ls", "serve", "sync",
+                          "user add", "conflicts", "gc"}) {
     Outcome r = Syncstack(std::string(sub) + " --help");
     EXPECT_EQ(r.exit_code, 0) << sub;
     EXPECT_NE(r.out.find("usage: syncstack"), std::string::npos) << sub;
@@ -317,6 +317,7 @@ class TwoDevices : public CliTest {
   }
 
   std::string phone_, laptop_;
+  std::string id_;
 };
 
 TEST_F(TwoDevices, SyncThroughARealServer) {
@@ -392,6 +393,158 @@ TEST_F(TwoDevices, AHandCarriedFolderTakesSeveralRuns) {
                           " --user alice --password pw1 --device ../x");
   EXPECT_EQ(bad.exit_code, 1);
   EXPECT_NE(bad.err.find("device name"), std::string::npos) << bad.err;
+}
+
+// A conflict made by two devices through a real server, then read back
+// with `syncstack conflicts`, as a table and as JSON.
+TEST_F(TwoDevices, ConflictsListsTheJournal) {
+  std::string server = AddUser();
+  std::string phone = "sqlite:" + (dir_ / "phone.db").string();
+  std::string laptop = "sqlite:" + (dir_ / "laptop.db").string();
+  {
+    ServeProcess serve("--store " + server +
+                       " --listen 127.0.0.1:0 --policy server-clock");
+    ASSERT_FALSE(serve.url().empty());
+    auto sync = [&](const std::string& store, const std::string& device) {
+      Outcome r =
+          Syncstack("sync --store " + store + " --remote " + serve.url() +
+                    " --user alice --password pw1 --device " + device);
+      EXPECT_EQ(r.exit_code, 0) << r.err;
+    };
+    Outcome put = Syncstack("put --store " + phone +
+                            " --collection todo --json '{\"t\":\"milk\"}'");
+    ASSERT_EQ(put.exit_code, 0) << put.err;
+    id_ = put.out.substr(0, 36);
+    sync(phone, "phone");
+    sync(laptop, "laptop");
+    // Both edit it offline; the laptop reaches the server first.
+    for (const auto& [store, text] :
+         {std::pair{laptop, "oat milk"}, std::pair{phone, "soy milk"}}) {
+      Outcome r =
+          Syncstack("put --store " + store + " --collection todo " +
+                    "--json '{\"id\":\"" + id_ + "\",\"t\":\"" + text + "\"}'");
+      ASSERT_EQ(r.exit_code, 0) << r.err;
+    }
+    sync(laptop, "laptop");
+    sync(phone, "phone");
+    EXPECT_EQ(serve.Stop(), 0);
+  }
+
+  Outcome table = Syncstack("conflicts --store " + server + " --user alice");
+  ASSERT_EQ(table.exit_code, 0) << table.err;
+  EXPECT_NE(table.out.find("todo/" + id_), std::string::npos) << table.out;
+  EXPECT_NE(table.out.find("device \"phone\""), std::string::npos) << table.out;
+  EXPECT_NE(table.out.find("server-clock: kept server"), std::string::npos)
+      << table.out;
+  EXPECT_NE(table.out.find("syncstack: 1 conflict\n"), std::string::npos)
+      << table.out;
+
+  Outcome json =
+      Syncstack("conflicts --store " + server + " --user alice --json");
+  ASSERT_EQ(json.exit_code, 0) << json.err;
+  ASSERT_EQ(std::count(json.out.begin(), json.out.end(), '\n'), 1) << json.out;
+  rapidjson::Document entry;
+  entry.Parse(json.out.c_str());
+  ASSERT_FALSE(entry.HasParseError()) << json.out;
+  ASSERT_TRUE(entry.IsObject());
+  EXPECT_STREQ(entry["policy"].GetString(), "server-clock");
+  EXPECT_STREQ(entry["collection"].GetString(), "todo");
+  EXPECT_EQ(entry["id"].GetString(), id_);
+  EXPECT_STREQ(entry["device"].GetString(), "phone");
+  EXPECT_STREQ(entry["kept"].GetString(), "server");
+  ASSERT_TRUE(entry["server"].IsObject());
+  ASSERT_TRUE(entry["client"].IsObject());
+  EXPECT_NE(std::string(entry["server"]["payload"]["t"].GetString()),
+            std::string(entry["client"]["payload"]["t"].GetString()));
+  EXPECT_STREQ(entry["server"]["payload"]["t"].GetString(), "oat milk");
+  EXPECT_STREQ(entry["client"]["payload"]["t"].GetString(), "soy milk");
+  EXPECT_FALSE(entry["server"]["deleted"].GetBool());
+
+  // Unknown user, missing store: one clear line, nothing created.
+  std::string missing = (dir_ / "nope.db").string();
+  struct Case {
+    std::string args;
+    std::string says;
+  };
+  for (const Case& c : std::vector<Case>{
+           {"conflicts --store " + server + " --user bob", "no user \"bob\""},
+           {"conflicts --store sqlite:" + missing + " --user alice",
+            "no store at"},
+           {"conflicts --store nosuch:x --user alice", "unknown kind"}}) {
+    Outcome r = Syncstack(c.args);
+    EXPECT_EQ(r.exit_code, 1) << c.args;
+    EXPECT_NE(r.err.find(c.says), std::string::npos) << c.args << ": " << r.err;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  }
+  EXPECT_FALSE(std::filesystem::exists(missing));
+}
+
+// `syncstack gc` on a real server store: bad input changes nothing; a run
+// reports what it did.
+TEST_F(TwoDevices, GcChecksItsInputAndReports) {
+  std::string server = AddUser();
+  std::string phone = "sqlite:" + (dir_ / "phone.db").string();
+  {
+    ServeProcess serve("--store " + server + " --listen 127.0.0.1:0");
+    ASSERT_FALSE(serve.url().empty());
+    Outcome put = Syncstack("put --store " + phone +
+                            " --collection todo --json '{\"t\":\"milk\"}'");
+    ASSERT_EQ(put.exit_code, 0) << put.err;
+    std::string id = put.out.substr(0, 36);
+    std::string sync = "sync --store " + phone + " --remote " + serve.url() +
+                       " --user alice --password pw1 --device phone";
+    ASSERT_EQ(Syncstack(sync).exit_code, 0);
+    ASSERT_EQ(Syncstack("rm --store " + phone + " --collection todo --id " + id)
+                  .exit_code,
+              0);
+    for (int i = 0; i < 3; ++i) {
+      Outcome r = Syncstack(sync);
+      ASSERT_EQ(r.exit_code, 0) << r.err;
+    }
+    EXPECT_EQ(serve.Stop(), 0);
+  }
+  std::string missing = (dir_ / "nope.db").string();
+  struct Case {
+    std::string args;
+    int code;
+    std::string says;
+  };
+  for (const Case& c : std::vector<Case>{
+           {"gc --store sqlite:" + missing +
+                " --user alice --device-ttl-days 30",
+            1, "no store at"},
+           {"gc --store nosuch:x --user alice --device-ttl-days 30", 1,
+            "unknown kind"},
+           {"gc --store " + server + " --user alice --device-ttl-days -1", 1,
+            "must not be negative"},
+           {"gc --store " + server + " --user bob --device-ttl-days 30", 1,
+            "no user \"bob\""},
+           {"gc --store " + server +
+                " --user alice --user bob "
+                "--device-ttl-days 0",
+            1, "no user \"bob\""},
+           {"gc --store " + server + " --user alice", 2, "device-ttl-days"},
+           {"gc --store " + server + " --user alice --device-ttl-days x", 2,
+            "device-ttl-days"}}) {
+    Outcome r = Syncstack(c.args);
+    EXPECT_EQ(r.exit_code, c.code) << c.args << "\n" << r.err;
+    EXPECT_NE(r.err.find(c.says), std::string::npos) << c.args << ": " << r.err;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+    EXPECT_EQ(r.err.rfind("syncstack: ", 0), 0u) << r.err;
+  }
+  EXPECT_FALSE(std::filesystem::exists(missing));
+
+  // The phone is live and its mark covers the delete: collected now, so
+  // none of the refused runs collected it or moved the horizon.
+  Outcome gc =
+      Syncstack("gc --store " + server + " --user alice --device-ttl-days 30");
+  ASSERT_EQ(gc.exit_code, 0) << gc.err;
+  EXPECT_NE(gc.out.find("alice: collected 1 tombstones, kept 0; horizon 2 "
+                        "(was 0, sequence 2)"),
+            std::string::npos)
+      << gc.out;
+  EXPECT_NE(gc.out.find("devices: 1 live, 0 gone"), std::string::npos)
+      << gc.out;
 }
 
 }  // namespace

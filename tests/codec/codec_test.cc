@@ -434,6 +434,49 @@ TEST(Lock, RoundTrips) {
                 "lease: must not be empty"));
 }
 
+// The tombstone fields are optional both ways: absent, a seed-dialect lock
+// is byte for byte what PROTOCOL.md shows.
+TEST(Lock, TombstoneMarkFields) {
+  std::string body;
+  LockRequest request{"ios-1"};
+  request.synced_through = 42;
+  EncodeLockRequest(request, body);
+  EXPECT_EQ(body, R"({"device":"ios-1","_synced_through":42})");
+  auto req = DecodeLockRequest(body);
+  ASSERT_TRUE(req.ok());
+  EXPECT_EQ(req->synced_through, 42);
+  req = DecodeLockRequest(R"({"device":"ios-1"})");
+  ASSERT_TRUE(req.ok());
+  EXPECT_EQ(req->synced_through, -1);
+  EXPECT_TRUE(IsInvalid(
+      DecodeLockRequest(R"({"device":"d","_synced_through":-3})").status(),
+      "_synced_through: must not be negative"));
+  EXPECT_TRUE(IsInvalid(
+      DecodeLockRequest(R"({"device":"d","_synced_through":"7"})").status(),
+      "_synced_through: expected an integer"));
+
+  LockResponse answer{"lease-9", 30};
+  answer.seq = 17;
+  EncodeLockResponse(answer, body);
+  EXPECT_EQ(body, R"({"lease":"lease-9","expires_in":30,"_seq":17})");
+  answer.resync = true;
+  EncodeLockResponse(answer, body);
+  EXPECT_EQ(body,
+            R"({"lease":"lease-9","expires_in":30,"_seq":17,"_resync":true})");
+  auto resp = DecodeLockResponse(body);
+  ASSERT_TRUE(resp.ok());
+  EXPECT_EQ(resp->seq, 17);
+  EXPECT_TRUE(resp->resync);
+  resp = DecodeLockResponse(R"({"lease":"l","expires_in":1})");
+  ASSERT_TRUE(resp.ok());
+  EXPECT_EQ(resp->seq, -1);
+  EXPECT_FALSE(resp->resync);
+  EXPECT_TRUE(IsInvalid(
+      DecodeLockResponse(R"({"lease":"l","expires_in":1,"_resync":1})")
+          .status(),
+      "_resync: expected a boolean"));
+}
+
 TEST(Errors, EncodeAndDecode) {
   std::string body;
   EncodeError(Status::Locked("held by \"ios-1\""), 7, body);

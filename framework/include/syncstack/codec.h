@@ -159,6 +159,10 @@ struct LockRequest {
   // (optional member "_client_time_ms"; kNoTimestamp: absent). The server
   // estimates the device's clock offset from it.
   Timestamp client_time = kNoTimestamp;
+  // The device's tombstone mark (optional member "_synced_through"; -1:
+  // absent): the account's write sequence at the start of its last
+  // complete sync, 0 if it never completed one. See docs/protocol.md.
+  int64_t synced_through = -1;
 };
 Result<LockRequest> DecodeLockRequest(std::string_view body);
 void EncodeLockRequest(const LockRequest& request, std::string& out);
@@ -170,6 +174,12 @@ struct LockResponse {
   // ms; optional member "_clock_offset_ms", present only when the request
   // carried "_client_time_ms"). kNoTimestamp: absent.
   int64_t clock_offset_ms = kNoTimestamp;
+  // The account's write sequence now (optional member "_seq", present only
+  // when the request carried "_synced_through"; -1: absent).
+  int64_t seq = -1;
+  // Tombstones the device may need were collected (optional member
+  // "_resync": true; only with "_seq"): the run must be a full resync.
+  bool resync = false;
 };
 Result<LockResponse> DecodeLockResponse(std::string_view body);
 void EncodeLockResponse(const LockResponse& response, std::string& out);

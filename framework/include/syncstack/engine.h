@@ -134,6 +134,10 @@ struct SyncReport {
   // path), and the batches of them already done by an interrupted run.
   uint64_t cold_records = 0;
   uint64_t cold_batches_resumed = 0;
+  // The server said tombstones this device may need were collected: the
+  // run was a full resync (records edited here but gone from the server
+  // were deleted here and reported as conflicts).
+  bool resynced = false;
   // The server's estimate of this device's clock offset (device - server,
   // ms), from the last lock request; kNoTimestamp if it gave none.
   int64_t clock_offset_ms = kNoTimestamp;

@@ -39,9 +39,12 @@ class RemoteClient {
   // *retry_after_seconds set), kLeaseLost, kUnauthorized, kUnavailable.
   // `client_time` (the device's clock; kNoTimestamp: not sent) lets the
   // server estimate the device's clock offset (LockResponse).
+  // `synced_through` (-1: not sent) is the device's tombstone mark
+  // (LockRequest::synced_through).
   Result<LockResponse> Lock(std::string_view device,
                             int64_t* retry_after_seconds = nullptr,
-                            Timestamp client_time = kNoTimestamp);
+                            Timestamp client_time = kNoTimestamp,
+                            int64_t synced_through = -1);
   Status Unlock();
 
   // `collections` empty: all. `with_versions`: entries carry `_version`.

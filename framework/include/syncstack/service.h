@@ -18,6 +18,7 @@
 #include "syncstack/schema.h"
 #include "syncstack/store.h"
 #include "syncstack/sync_lock.h"
+#include "syncstack/tombstones.h"
 #include "syncstack/transport.h"
 
 namespace syncstack {
@@ -64,6 +65,9 @@ struct SyncServiceOptions {
   std::function<void(const std::string& line)> log;
 };
 
+// The lock holder's name while tombstones are collected.
+inline constexpr std::string_view kTombstoneCollector = "syncstack-gc";
+
 // Thread safety: all methods may be called concurrently. Writes of one
 // account are serialised by the account's lease.
 class SyncService final : public Handler {
@@ -100,6 +104,16 @@ class SyncService final : public Handler {
       std::string_view idempotency_key = {}) noexcept;
 
   const Schema& schema() const noexcept;
+
+  // Collects `account`'s tombstones (see CollectTombstones in
+  // tombstones.h) while holding the account's lock as the device
+  // kTombstoneCollector. Errors: kLocked (a device is syncing: try later),
+  // kInvalidArgument (negative ttl), those of the store.
+  Result<GcReport> CollectTombstones(
+      std::string_view account, std::chrono::milliseconds device_ttl) noexcept;
+
+  // The accounts this service has opened since it started.
+  std::vector<std::string> Accounts() const;
 
  private:
   struct Impl;

@@ -25,6 +25,10 @@ Status ValidateUserName(std::string_view user);
 Status AddUser(Database& database, std::string_view user,
                std::string_view password, bool replace = false);
 
+// True if `user` was added to `database` (a bad name is simply absent).
+// Errors: those of Store::GetMeta.
+Result<bool> HasUser(Database& database, std::string_view user);
+
 // An Authenticator that checks passwords against the users of `database`
 // (which must outlive it). Unknown users and wrong passwords take the same
 // time and get the same answer.
