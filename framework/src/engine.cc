@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <future>
 #include <map>
 #include <thread>
 #include <unordered_map>
@@ -455,7 +456,7 @@ Status Run::PlanCollection(uint32_t index, RemoteEntries& remote,
 
 // Planning constants (docs/decisions/sync-modes.md).
 constexpr size_t kManifestPageEntries = 50000;
-constexpr size_t kColdPageRecords = 5000;
+constexpr size_t kColdPageRecords = 10000;
 // Below this many records a manifest costs less than a reconciliation's
 // three round trips.
 constexpr uint64_t kReconcileMinItems = 1000;
@@ -498,13 +499,25 @@ Status Run::ColdSync(uint32_t index, bool* done, bool* changed) {
     *changed = true;  // the server may have moved since the first run
     report_.cold_batches_resumed++;
   }
+  // The next page is fetched while this one is applied: the server reads
+  // and the device writes at the same time.
+  auto fetch = [this, &name](std::optional<RecordId> from) {
+    return std::async(std::launch::async, [this, &name, from] {
+      return remote_.RecordsPageAfter(name, from, kColdPageRecords);
+    });
+  };
+  SYNCSTACK_RETURN_IF_ERROR(RenewLockIfDue());
+  auto pending = fetch(after);
   ChangeBatch batch;
   while (true) {
-    SYNCSTACK_RETURN_IF_ERROR(RenewLockIfDue());
     auto start = SteadyClock::now();
-    auto page = remote_.RecordsPageAfter(name, after, kColdPageRecords);
+    auto page = pending.get();
     network_ += Since(start);
     if (!page.ok()) return page.status();
+    if (page->more && !page->records.empty()) {
+      SYNCSTACK_RETURN_IF_ERROR(RenewLockIfDue());
+      pending = fetch(page->records.back().id);
+    }
     if (page->seq != server_seq_) *changed = true;
     batch.Clear();
     for (WireRecord& w : page->records) {
