@@ -440,6 +440,9 @@ struct Figures {
   std::string mode, reason;
   uint64_t cold_records = 0, pulled = 0, pushed = 0;
   double client_peak_mb = -1, server_peak_mb = -1;
+  // Where the run's time went (SyncReport): waiting for the server while
+  // finding differences, planning, and the synchronise exchange.
+  double fetch_seconds = 0, plan_seconds = 0, exchange_seconds = 0;
 };
 
 Result<Figures> MeasuredSync(SyncEngine& engine, const SyncOptions& options,
@@ -453,6 +456,9 @@ Result<Figures> MeasuredSync(SyncEngine& engine, const SyncOptions& options,
   f.client_peak_mb = PeakMb("self");
   f.server_peak_mb = PeakMb(server.pid());
   f.traffic = report.traffic;
+  f.fetch_seconds = static_cast<double>(report.fetch_time.count()) / 1e6;
+  f.plan_seconds = static_cast<double>(report.plan_time.count()) / 1e6;
+  f.exchange_seconds = static_cast<double>(report.exchange_time.count()) / 1e6;
   f.mode = std::string(SyncModeName(report.mode));
   f.reason = report.mode_reason;
   f.cold_records = report.cold_records;
@@ -518,7 +524,11 @@ class JsonLine {
 
 void AddFigures(JsonLine& j, std::string_view key, const Figures& f, bool cold,
                 double baseline) {
-  j.Open(key).Num("seconds", f.seconds);
+  j.Open(key)
+      .Num("seconds", f.seconds)
+      .Num("fetch_seconds", f.fetch_seconds)
+      .Num("plan_seconds", f.plan_seconds)
+      .Num("exchange_seconds", f.exchange_seconds);
   if (cold) {
     double rate = static_cast<double>(f.records) / f.seconds;
     j.Num("rows_per_s", rate).Num("ratio_to_raw", rate / baseline);

@@ -143,6 +143,30 @@ class ListedEntries final : public RemoteEntries {
 struct Reconciled {
   std::vector<Stamp> remote;
   std::vector<RecordId> lacks;
+  // Gathered by the scan that made the device's items, so planning need not
+  // scan again: the local rows the plan needs (changed here, or among the
+  // differences) in id order, and counts over every local row.
+  bool has_local = false;
+  std::vector<ManifestEntry> local;
+  uint64_t synced_local = 0;  // synced, not deleted
+  uint64_t local_items = 0;   // server items and created rows
+};
+
+// A ManifestIterator over entries in memory (ascending ids).
+class EntryIterator final : public ManifestIterator {
+ public:
+  explicit EntryIterator(const std::vector<ManifestEntry>& entries)
+      : entries_(entries) {}
+  bool Valid() const noexcept override { return pos_ < entries_.size(); }
+  const ManifestEntry& entry() const noexcept override {
+    return entries_[pos_];
+  }
+  void Next() noexcept override { ++pos_; }
+  Status status() const noexcept override { return Status::Ok(); }
+
+ private:
+  const std::vector<ManifestEntry>& entries_;
+  size_t pos_ = 0;
 };
 
 // The local rows of one batch, re-read right before each apply attempt.
@@ -274,7 +298,10 @@ Status Run::RenewLockIfDue() {
 Status Run::PlanCollection(uint32_t index, RemoteEntries& remote,
                            const Reconciled* reconciled) {
   const std::string& name = names_[index];
-  auto it = store_.Scan(name, ScanOptions{});
+  const bool restricted = reconciled != nullptr && reconciled->has_local;
+  std::unique_ptr<ManifestIterator> it =
+      restricted ? std::make_unique<EntryIterator>(reconciled->local)
+                 : store_.Scan(name, ScanOptions{});
   uint64_t synced_local = 0;
   uint64_t deletes_by_absence = 0;
   CaseCounts& cases = report_.cases;
@@ -316,7 +343,9 @@ Status Run::PlanCollection(uint32_t index, RemoteEntries& remote,
       remote.Next();
       continue;
     }
-    if (IsServerItem(*l) || l->state == SyncState::kCreated) items_[index]++;
+    if (!restricted && (IsServerItem(*l) || l->state == SyncState::kCreated)) {
+      items_[index]++;
+    }
     bool from_remote = s != nullptr && s->id == l->id;
     if (!from_remote && reconciled != nullptr && IsServerItem(*l) &&
         !std::binary_search(reconciled->lacks.begin(), reconciled->lacks.end(),
@@ -438,6 +467,10 @@ Status Run::PlanCollection(uint32_t index, RemoteEntries& remote,
   }
   SYNCSTACK_RETURN_IF_ERROR(remote.status());
   SYNCSTACK_RETURN_IF_ERROR(it->status());
+  if (restricted) {
+    synced_local = reconciled->synced_local;
+    items_[index] += reconciled->local_items;
+  }
 
   // The mass-deletion guard (a truncated or wrongly filtered manifest must
   // not wipe the device).
@@ -562,7 +595,11 @@ Status Run::Reconcile(uint32_t index, uint64_t budget, Reconciled& out,
   auto it = store_.Scan(name, ScanOptions{});
   for (; it->Valid(); it->Next()) {
     const ManifestEntry& e = it->entry();
-    if (IsServerItem(e)) items.push_back(ReconcileItem{e.id, e.base, 0});
+    const bool item = IsServerItem(e);
+    if (item) items.push_back(ReconcileItem{e.id, e.base, 0});
+    if (e.state == SyncState::kSynced && !e.deleted) out.synced_local++;
+    if (item || e.state == SyncState::kCreated) out.local_items++;
+    if (e.state != SyncState::kSynced) out.local.push_back(e);  // changed
   }
   SYNCSTACK_RETURN_IF_ERROR(it->status());
   it.reset();
@@ -596,6 +633,25 @@ Status Run::Reconcile(uint32_t index, uint64_t budget, Reconciled& out,
   auto by_id = [](const Stamp& a, const Stamp& b) { return a.id < b.id; };
   std::sort(out.remote.begin(), out.remote.end(), by_id);
   std::sort(out.lacks.begin(), out.lacks.end());
+  // The local rows of the differing ids (the changed ones are in already).
+  std::vector<RecordId> wanted;
+  for (const Difference& d : client.differences()) wanted.push_back(d.id);
+  std::sort(wanted.begin(), wanted.end());
+  // Read now, so a row the app changed since the scan is planned as it is.
+  std::vector<ManifestEntry> fresh;
+  SYNCSTACK_RETURN_IF_ERROR(store_.Get(name, wanted, [&](const Record& r) {
+    fresh.push_back(ManifestEntry{r.id, r.version, r.deleted, r.state, r.base});
+  }));
+  std::erase_if(out.local, [&](const ManifestEntry& e) {
+    return std::binary_search(wanted.begin(), wanted.end(), e.id);
+  });
+  out.local.insert(out.local.end(), std::make_move_iterator(fresh.begin()),
+                   std::make_move_iterator(fresh.end()));
+  std::sort(out.local.begin(), out.local.end(),
+            [](const ManifestEntry& a, const ManifestEntry& b) {
+              return a.id < b.id;
+            });
+  out.has_local = true;
   return Status::Ok();
 }
 
