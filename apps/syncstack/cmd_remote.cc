@@ -431,8 +431,8 @@ int RunSync(int argc, char** argv) {
   } else if (mode == "reconcile") {
     sync_mode = SyncMode::kReconcile;
   } else if (mode != "auto") {
-    return Fail(Status::InvalidArgument(
-        "--mode: must be auto, full or reconcile, not \"" + mode + "\""));
+    Fail("--mode: must be auto, full or reconcile, not \"" + mode + "\"");
+    return kExitUsage;  // a bad command line
   }
   const bool by_file = remote.rfind("dir:", 0) == 0;
   if (wait_seconds < 0) return Fail("--wait must be 0 or more");

@@ -595,7 +595,7 @@ struct SyncService::Impl {
         std::lock_guard<std::mutex> guard(mu);
         clock_offsets[{account, body->device}] = answer.clock_offset_ms;
       }
-      Log("syncstack: device \"" + body->device + "\" of \"" + account +
+      Log("device \"" + body->device + "\" of \"" + account +
           "\": clock offset " + std::to_string(answer.clock_offset_ms) + " ms");
     }
     if (body->synced_through >= 0) {
@@ -636,7 +636,7 @@ struct SyncService::Impl {
     SetDeviceMark(marks, std::move(m), batch);
     SYNCSTACK_RETURN_IF_ERROR(store->Apply(WriteOptions{}, batch));
     if (resync) {
-      Log("syncstack: device \"" + device + "\" of \"" + account + "\": mark " +
+      Log("device \"" + device + "\" of \"" + account + "\": mark " +
           std::to_string(mark) + " is below the tombstone " + "horizon " +
           std::to_string(horizon) + ": full resync");
     }
@@ -1075,7 +1075,7 @@ Result<SyncResponse> SyncService::Synchronise(
         batch.SetMeta("journal/next", std::to_string(n));
         for (const auto& [collection, notes] : conflicts) {
           for (const auto& [id, kept] : notes) {
-            impl_->Log("syncstack: conflict on " + std::string(account) + ":" +
+            impl_->Log("conflict on " + std::string(account) + ":" +
                        collection + "/" + id.ToString() + " from \"" + device +
                        "\": kept " + std::string(KeptName(kept)));
           }
@@ -1133,7 +1133,7 @@ Result<GcReport> SyncService::CollectTombstones(
     }();
     (void)impl_->lock.Release(account, attempt.lease.token);
     if (report.ok() && report->collected > 0) {
-      impl_->Log("syncstack: collected " + std::to_string(report->collected) +
+      impl_->Log("collected " + std::to_string(report->collected) +
                  " tombstones of \"" + std::string(account) + "\" (horizon " +
                  std::to_string(report->horizon) + ")");
     }

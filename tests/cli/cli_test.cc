@@ -348,6 +348,53 @@ TEST_F(TwoDevices, SyncThroughARealServer) {
 
 // The same through an exchange folder only: `serve --exchange` and
 // `sync --remote dir:`, the folder shared (each sync waits for its answers).
+// Each way of finding differences, chosen on the command line, says so and
+// converges; a bad mode is refused before anything is opened.
+TEST_F(TwoDevices, SyncModesFromTheCommandLine) {
+  ServeProcess serve("--store " + AddUser() + " --listen 127.0.0.1:0");
+  ASSERT_FALSE(serve.url().empty());
+  phone_ = "sqlite:" + (dir_ / "phone.db").string();
+  laptop_ = "sqlite:" + (dir_ / "laptop.db").string();
+  for (const char* title : {"milk", "bread", "tea"}) {
+    ASSERT_EQ(Syncstack("put --store " + phone_ +
+                        " --collection todo --json '{\"t\":\"" + title + "\"}'")
+                  .exit_code,
+              0);
+  }
+  auto sync = [&](const std::string& store, const std::string& mode) {
+    return Syncstack("sync --store " + store + " --remote " + serve.url() +
+                     " --user alice --password pw1 --mode " + mode);
+  };
+  Outcome r = sync(phone_, "full");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("todo: full (asked for)"), std::string::npos) << r.out;
+  r = sync(laptop_, "auto");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("todo: full (first sync: 3 records streamed)"),
+            std::string::npos)
+      << r.out;
+  ASSERT_EQ(Syncstack("put --store " + laptop_ +
+                      " --collection todo --json '{\"t\":\"jam\"}'")
+                .exit_code,
+            0);
+  r = sync(laptop_, "reconcile");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("todo: reconcile (asked for)"), std::string::npos)
+      << r.out;
+  r = sync(phone_, "reconcile");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(Listing(phone_), Listing(laptop_));
+  EXPECT_NE(Listing(phone_).find("jam"), std::string::npos);
+
+  std::string fresh = "sqlite:" + (dir_ / "fresh.db").string();
+  Outcome bad = sync(fresh, "fastest");
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_NE(bad.err.find("--mode: must be auto, full or reconcile"),
+            std::string::npos)
+      << bad.err;
+  EXPECT_FALSE(std::filesystem::exists(dir_ / "fresh.db"));
+}
+
 TEST_F(TwoDevices, SyncThroughAnExchangeFolderOnly) {
   std::string folder = (dir_ / "exchange").string();
   ServeProcess serve("--store " + AddUser() + " --exchange " + folder +
