@@ -205,6 +205,44 @@ TEST(SyncModeChoice, AutoSaysWhy) {
   EXPECT_TRUE(DumpLive(*phone.store) == DumpLive(world.ServerStore()));
 }
 
+// When the server's write count understates what changed (here: the
+// device's record of its last sync is doctored, as a restored backup might
+// be), reconciliation is abandoned once it costs more than the manifest.
+TEST(SyncModeChoice, ReconciliationGivesUpWhenItStopsPaying) {
+  World world(StoreKind::kMemory);
+  Device& writer = world.AddDevice("writer");
+  Device& phone = world.AddDevice("phone");
+  std::mt19937_64 rng(9);
+  std::vector<RecordId> ids;
+  for (int i = 0; i < 3000; ++i) {
+    ids.push_back(IdFrom(rng));
+    ASSERT_OK(writer.Put("big", ids.back(), "{\"v\":1}"));
+  }
+  ASSERT_OK(writer.Sync().status());
+  ASSERT_OK(phone.Sync().status());
+  world.clock().Advance(1000);
+  for (int i = 0; i < 2000; ++i) {
+    ASSERT_OK(writer.Put("big", ids[i], "{\"v\":2}"));
+  }
+  ASSERT_OK(writer.Sync().status());
+  ASSERT_OK_AND_ASSIGN(std::optional<std::string> seq,
+                       world.ServerStore().GetMeta("policy/seq"));
+  ASSERT_TRUE(seq.has_value());
+  ChangeBatch doctored;
+  doctored.SetMeta("sync/last/big",
+                   "3000 " + *seq + " " + std::to_string(world.clock().Now()));
+  ASSERT_OK(phone.store->Apply(WriteOptions{}, doctored));
+
+  ASSERT_OK_AND_ASSIGN(SyncReport report, phone.Sync());
+  EXPECT_EQ(report.mode, SyncMode::kFull);
+  EXPECT_NE(report.mode_reason.find("reconciliation passed the manifest's "
+                                    "size; fell back"),
+            std::string::npos)
+      << report.mode_reason;
+  EXPECT_EQ(report.cases.pulled, 2000u);
+  EXPECT_TRUE(DumpLive(*phone.store) == DumpLive(world.ServerStore()));
+}
+
 // Fails the n-th records page request (1-based) once, like a dropped
 // connection, and remembers every records query.
 class FailNthRecordsPage final : public TransportWrapper {
