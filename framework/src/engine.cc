@@ -1,6 +1,7 @@
 #include "syncstack/engine.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <future>
 #include <map>
@@ -493,11 +494,13 @@ constexpr size_t kColdPageRecords = 10000;
 // Below this many records a manifest costs less than a reconciliation's
 // three round trips.
 constexpr uint64_t kReconcileMinItems = 1000;
-// Bytes per binary manifest entry, and per difference found by
-// reconciliation (measured by bench/reconcile at n = 1M: 770 B for
-// scattered differences, fewer when they cluster).
+// Bytes per binary manifest entry; the items a reconciliation ends by
+// listing (ReconcileOptions::list_threshold) and what listing one such
+// range costs (bench/reconcile at n = 1M: 768 kB for 1,000 scattered
+// differences; 19.9 MB for 100,000, several sharing a range).
 constexpr uint64_t kManifestEntryBytes = 24;
-constexpr uint64_t kReconcileDifferenceBytes = 800;
+constexpr double kReconcileLeafItems = 32;
+constexpr double kReconcileLeafBytes = 850;
 // A device away longer than this starts with the manifest.
 constexpr Timestamp kReconcileMaxAgeMs = 30LL * 24 * 3600 * 1000;
 
@@ -751,7 +754,14 @@ Status Run::PlanOne(uint32_t index) {
   }
   const uint64_t writes = server_seq_ - last.seq;
   const uint64_t manifest_bytes = last.items * kManifestEntryBytes;
-  if (writes * kReconcileDifferenceBytes + 4096 >= manifest_bytes) {
+  // Reconciliation's cost: the ranges of about 32 items that hold at least
+  // one of `writes` scattered differences, each listed once.
+  const double leaves =
+      std::max(1.0, static_cast<double>(last.items) / kReconcileLeafItems);
+  const double differing =
+      leaves * (1.0 - std::exp(-static_cast<double>(writes) / leaves));
+  const double estimate = differing * kReconcileLeafBytes + 4096;
+  if (estimate >= static_cast<double>(manifest_bytes)) {
     note(SyncMode::kFull, std::to_string(writes) +
                               " server writes since the last sync: the "
                               "manifest is cheaper");
