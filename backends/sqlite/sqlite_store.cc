@@ -38,6 +38,7 @@
 #include <memory>
 #include <mutex>
 #include <new>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -642,6 +643,39 @@ Status SqliteStore::ApplyOps(const ChangeBatch& batch, Pending& pending) {
 // transaction sees it, i.e. after the batch's earlier ops.
 Status SqliteStore::ApplyOp(const ChangeBatch::Op& op, int64_t cid) {
   const Record& rec = op.record;
+  if (op.kind == ChangeBatch::Op::Kind::kPut && op.expect.has_value() &&
+      !op.expect->exists && cid != 0) {
+    // A put that expects no row (a first sync's records): the insert's
+    // primary key checks that, so the probe read is skipped. On a
+    // duplicate the statement fails and Apply rolls the batch back.
+    std::optional<int64_t> pid;
+    if (!rec.payload.empty()) {
+      Use q(*conn_.insert_payload);
+      q.Text(1, rec.payload);
+      SYNCSTACK_RETURN_IF_ERROR(q.Run(conn_.db, "insert payload"));
+      pid = sqlite3_last_insert_rowid(conn_.db);
+    }
+    Use q(*conn_.insert_record);
+    q.Int(1, cid)
+        .Blob(2, rec.id.raw())
+        .Int(3, rec.version.timestamp)
+        .Blob(4, rec.version.extra)
+        .Int(5, rec.deleted ? 1 : 0)
+        .Int(6, static_cast<int64_t>(rec.state))
+        .Int(7, rec.base);
+    if (pid) {
+      q.Int(8, *pid);
+    } else {
+      q.Null(8);
+    }
+    int rc = q.Step();
+    if (rc == SQLITE_DONE) return Status::Ok();
+    if ((rc & 0xff) == SQLITE_CONSTRAINT) {
+      return Status::Conflict("expectation failed for " + rec.collection + "/" +
+                              rec.id.ToString() + ": the row exists");
+    }
+    return SqliteError(conn_.db, rc, "insert record");
+  }
   bool exists = false;
   bool has_pid = false;
   int64_t pid = 0;
