@@ -217,12 +217,16 @@ class Run {
   Status Exchange(size_t begin, size_t end, size_t& next);
   Status ReadRows(const std::vector<const PlanOp*>& ops, RowMap& rows);
   Status RenewLockIfDue();
+  // The device's clock: the options', or the system's.
+  Clock& DeviceClock() const {
+    return options_.clock ? *options_.clock : SystemClock();
+  }
   // Takes or renews the lock, telling the server this device's clock.
   // Sends the tombstone mark too (0: no complete sync yet); the first
   // answer's sequence becomes the mark if the run completes, and its
   // _resync makes the run a full resync.
   Result<LockResponse> Lock() {
-    Clock& clock = options_.clock ? *options_.clock : SystemClock();
+    Clock& clock = DeviceClock();
     SYNCSTACK_ASSIGN_OR_RETURN(std::optional<std::string> mark,
                                store_.GetMeta("sync/mark"));
     auto lease =
@@ -734,7 +738,7 @@ Status Run::PlanOne(uint32_t index) {
   }
 
   LastSync last = ReadLastSync(name);
-  Clock& clock = options_.clock ? *options_.clock : SystemClock();
+  Clock& clock = DeviceClock();
   if (!last.known) {
     note(SyncMode::kFull, "no complete sync recorded");
     return PlanFull(index);
@@ -1166,7 +1170,7 @@ Result<SyncReport> Run::Go() {
       auto list = remote_.ListCollections();
       if (list.ok()) seq = list->seq;
     }
-    Clock& clock = options_.clock ? *options_.clock : SystemClock();
+    Clock& clock = DeviceClock();
     ChangeBatch marks;
     for (uint32_t c_i = 0; c_i < names_.size(); ++c_i) {
       marks.SetMeta("sync/last/" + names_[c_i],

@@ -115,6 +115,17 @@ Result<Header> ReadHeader(Reader& in, uint8_t kind, size_t min_entry) {
   return h;
 }
 
+// A page with the header's fields filled in.
+template <class Page>
+Page FromHeader(Header&& h) {
+  Page page;
+  page.collection = std::move(h.collection);
+  page.id_key = std::move(h.id_key);
+  page.more = h.more;
+  page.seq = h.seq;
+  return page;
+}
+
 // Reads one entry's id and stamp, checking ascending order.
 bool ReadStamp(Reader& in, const RecordId* previous, Stamp& s,
                std::string& error) {
@@ -285,11 +296,7 @@ void EncodeRecordsPageBinary(const RecordsPage& page, std::string& out) {
 Result<ManifestPage> DecodeManifestPageBinary(std::string_view body) {
   Reader in(body);
   SYNCSTACK_ASSIGN_OR_RETURN(Header h, ReadHeader(in, kManifestKind, 18));
-  ManifestPage page;
-  page.collection = std::move(h.collection);
-  page.id_key = std::move(h.id_key);
-  page.more = h.more;
-  page.seq = h.seq;
+  auto page = FromHeader<ManifestPage>(std::move(h));
   page.entries.resize(h.count);
   std::string error;
   for (size_t i = 0; i < h.count; ++i) {
@@ -307,11 +314,7 @@ Result<ManifestPage> DecodeManifestPageBinary(std::string_view body) {
 Result<RecordsPage> DecodeRecordsPageBinary(std::string_view body) {
   Reader in(body);
   SYNCSTACK_ASSIGN_OR_RETURN(Header h, ReadHeader(in, kRecordsKind, 19));
-  RecordsPage page;
-  page.collection = std::move(h.collection);
-  page.id_key = std::move(h.id_key);
-  page.more = h.more;
-  page.seq = h.seq;
+  auto page = FromHeader<RecordsPage>(std::move(h));
   page.records.resize(h.count);
   std::string error;
   Stamp s;

@@ -123,41 +123,57 @@ Result<CollectionList> RemoteClient::ListCollections() {
   return list;
 }
 
+Result<std::string> RemoteClient::PageBody(std::string_view path,
+                                           std::string_view collection,
+                                           const std::optional<RecordId>& after,
+                                           size_t limit) {
+  Request request;
+  request.method = "GET";
+  request.path = std::string(path);
+  request.query = PageQuery(collection, after, limit);
+  auto response = Send(request);
+  if (!response.ok()) return response.status();
+  return std::move(response->body);
+}
+
+namespace {
+
+// Checks that a decoded page is the one asked for: its collection, and
+// ids after `after`.
+template <class Page, class Items>
+Result<Page> CheckPage(Result<Page> page, const Items Page::*items,
+                       std::string_view collection,
+                       const std::optional<RecordId>& after) {
+  if (!page.ok()) return page.status();
+  const Items& list = (*page).*items;
+  if (page->collection != collection ||
+      (after && !list.empty() && !(*after < list.front().id))) {
+    return Status::InvalidArgument("not the page asked for");
+  }
+  return page;
+}
+
+}  // namespace
+
 Result<ManifestPage> RemoteClient::ManifestPageAfter(
     std::string_view collection, const std::optional<RecordId>& after,
     size_t limit) {
-  Request request;
-  request.method = "GET";
-  request.path = kManifestPath;
-  request.query = PageQuery(collection, after, limit);
-  auto response = Send(request);
-  if (!response.ok()) return response.status().WithContext("manifest page");
-  auto page = DecodeManifestPageBinary(response->body);
+  auto body = PageBody(kManifestPath, collection, after, limit);
+  if (!body.ok()) return body.status().WithContext("manifest page");
+  auto page = CheckPage(DecodeManifestPageBinary(*body), &ManifestPage::entries,
+                        collection, after);
   if (!page.ok()) return page.status().WithContext("manifest page answer");
-  if (page->collection != collection ||
-      (after && !page->entries.empty() && !(*after < page->entries[0].id))) {
-    return Status::InvalidArgument(
-        "manifest page answer: not the page asked for");
-  }
   return page;
 }
 
 Result<RecordsPage> RemoteClient::RecordsPageAfter(
     std::string_view collection, const std::optional<RecordId>& after,
     size_t limit) {
-  Request request;
-  request.method = "GET";
-  request.path = kRecordsPath;
-  request.query = PageQuery(collection, after, limit);
-  auto response = Send(request);
-  if (!response.ok()) return response.status().WithContext("records page");
-  auto page = DecodeRecordsPageBinary(response->body);
+  auto body = PageBody(kRecordsPath, collection, after, limit);
+  if (!body.ok()) return body.status().WithContext("records page");
+  auto page = CheckPage(DecodeRecordsPageBinary(*body), &RecordsPage::records,
+                        collection, after);
   if (!page.ok()) return page.status().WithContext("records page answer");
-  if (page->collection != collection ||
-      (after && !page->records.empty() && !(*after < page->records[0].id))) {
-    return Status::InvalidArgument(
-        "records page answer: not the page asked for");
-  }
   return page;
 }
 

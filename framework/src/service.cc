@@ -222,13 +222,26 @@ Result<PageQuery> ParsePageQuery(std::string_view query, const Schema& schema) {
   return q;
 }
 
-// Live entries of a page: ids after q.after, at most q.limit (plus one
-// more to know whether the page is the last).
-ScanOptions PageScan(const PageQuery& q) {
+// Calls `fn` for the live entries of a page: ids after q.after, at most
+// q.limit of them. Sets *more when another live entry follows.
+Status ScanPage(Store& store, const PageQuery& q,
+                FunctionRef<void(const ManifestEntry&)> fn, bool* more) {
   ScanOptions options;
   options.include_tombstones = false;
   if (q.after) options.range.begin = *q.after;
-  return options;
+  auto it = store.Scan(q.collection, options);
+  size_t n = 0;
+  for (; it->Valid(); it->Next()) {
+    const ManifestEntry& e = it->entry();
+    if (q.after && e.id == *q.after) continue;
+    if (n == q.limit) {
+      *more = true;
+      break;
+    }
+    fn(e);
+    ++n;
+  }
+  return it->status();
 }
 
 }  // namespace
@@ -427,17 +440,14 @@ struct SyncService::Impl {
     page.collection = q->collection;
     page.id_key = q->id_key;
     page.entries.reserve(std::min<size_t>(q->limit, 4096));
-    auto it = (*store)->Scan(q->collection, PageScan(*q));
-    for (; it->Valid(); it->Next()) {
-      const ManifestEntry& e = it->entry();
-      if (q->after && e.id == *q->after) continue;
-      if (page.entries.size() == q->limit) {
-        page.more = true;
-        break;
-      }
-      page.entries.push_back(Stamp{e.id, e.version.timestamp, e.version.extra});
-    }
-    if (!it->status().ok()) return ErrorResponse(it->status());
+    Status scanned = ScanPage(
+        **store, *q,
+        [&](const ManifestEntry& e) {
+          page.entries.push_back(
+              Stamp{e.id, e.version.timestamp, e.version.extra});
+        },
+        &page.more);
+    if (!scanned.ok()) return ErrorResponse(scanned);
     if (q->binary) {
       EncodeManifestPageBinary(page, response.body);
       response.content_type = std::string(kBinaryContentType);
@@ -460,18 +470,10 @@ struct SyncService::Impl {
     constexpr size_t kPageBytes = 4u << 20;
     std::vector<RecordId> ids;
     ids.reserve(std::min<size_t>(q->limit, 4096));
-    auto it = (*store)->Scan(q->collection, PageScan(*q));
-    for (; it->Valid(); it->Next()) {
-      const RecordId& id = it->entry().id;
-      if (q->after && id == *q->after) continue;
-      if (ids.size() == q->limit) {
-        page.more = true;
-        break;
-      }
-      ids.push_back(id);
-    }
-    if (!it->status().ok()) return ErrorResponse(it->status());
-    it.reset();
+    Status scanned = ScanPage(
+        **store, *q, [&](const ManifestEntry& e) { ids.push_back(e.id); },
+        &page.more);
+    if (!scanned.ok()) return ErrorResponse(scanned);
     size_t bytes = 0;
     page.records.reserve(ids.size());
     Status s = (*store)->Get(q->collection, ids, [&](const Record& r) {

@@ -77,6 +77,11 @@ class RemoteClient {
 
  private:
   Result<Response> Send(Request& request);
+  // The body of a GET of one page of `path` (pages.h), in binary.
+  Result<std::string> PageBody(std::string_view path,
+                               std::string_view collection,
+                               const std::optional<RecordId>& after,
+                               size_t limit);
 
   Transport& transport_;
   CodecLimits limits_;
