@@ -17,6 +17,7 @@
 #include "syncstack/engine.h"
 #include "syncstack/loopback/loopback_transport.h"
 #include "syncstack/memory/memory_store.h"
+#include "syncstack/metadata_keys.h"
 #include "syncstack/replica.h"
 #include "syncstack/service.h"
 #include "syncstack/sync_lock.h"
@@ -342,9 +343,9 @@ Status Simulation::Setup() {
                     static_cast<unsigned>(clocks() & 0xffffffffu));
       replica = hex;
     } while (!replicas.insert(replica).second);
-    ChangeBatch meta;
-    meta.SetMeta("replica", replica);
-    SYNCSTACK_RETURN_IF_ERROR(d->store->Apply(kNoSync, meta));
+    ChangeBatch identity;
+    identity.SetMeta(std::string(meta::kReplica), replica);
+    SYNCSTACK_RETURN_IF_ERROR(d->store->Apply(kNoSync, identity));
     d->policy = factory_.make(d->name);
     d->clock = std::make_unique<DeviceClock>(
         real_, static_cast<int64_t>(std::llround(offsets[i])), drifts[i]);

@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <iostream>
 
+#include "syncstack/metadata_keys.h"
 #include "syncstack/users.h"
 
 namespace syncstack::cli {
@@ -35,7 +36,7 @@ Result<ServerAccount> OpenServerAccount(std::string_view uri,
   if (!known) {
     // Servers with an in-process authenticator (the demo) have no users.
     SYNCSTACK_ASSIGN_OR_RETURN(std::optional<std::string> seq,
-                               out.store->GetMeta("policy/seq"));
+                               out.store->GetMeta(meta::kSequence));
     SYNCSTACK_ASSIGN_OR_RETURN(std::vector<std::string> names,
                                out.store->Collections());
     if (!seq && names.empty()) {
@@ -75,7 +76,7 @@ Result<LocalStore> OpenLocalStore(std::string_view uri) {
   SYNCSTACK_ASSIGN_OR_RETURN(local.store,
                              local.database->OpenAccount(kLocalAccount));
   SYNCSTACK_ASSIGN_OR_RETURN(std::optional<std::string> learned,
-                             local.store->GetMeta("schema"));
+                             local.store->GetMeta(meta::kSchema));
   if (learned) {
     auto parsed = Schema::Parse(*learned);
     if (!parsed.ok()) {

@@ -4,6 +4,7 @@
 
 #include "commands.h"
 #include "syncstack/codec.h"
+#include "syncstack/metadata_keys.h"
 #include "syncstack/policies/last_write_wins.h"
 #include "syncstack/policies/registry.h"
 #include "syncstack/replica.h"
@@ -14,7 +15,7 @@ namespace {
 // The policy this device stamps with: the one its server named at the last
 // sync (store metadata "policy", kept by `syncstack sync`), else lww.
 std::unique_ptr<ConflictPolicy> DevicePolicy(Store& store) {
-  auto name = store.GetMeta("policy");
+  auto name = store.GetMeta(meta::kPolicy);
   if (name.ok() && *name) {
     auto policy = NewPolicyByName(**name);
     if (policy.ok()) return std::move(*policy);

@@ -18,6 +18,7 @@
 #include "syncstack/codec.h"
 #include "syncstack/file/file_transport.h"
 #include "syncstack/http/http_transport.h"
+#include "syncstack/metadata_keys.h"
 #include "syncstack/policies/last_write_wins.h"
 #include "syncstack/policies/registry.h"
 #include "syncstack/service.h"
@@ -450,14 +451,14 @@ int RunSync(int argc, char** argv) {
   if (!local.ok()) return Fail(local.status());
 
   if (device.empty()) {
-    auto kept = local->store->GetMeta("device");
+    auto kept = local->store->GetMeta(meta::kDevice);
     if (!kept.ok()) return Fail(kept.status());
     if (*kept) {
       device = **kept;
     } else {
       device = "device-" + RecordId::Random().ToString().substr(0, 8);
       ChangeBatch batch;
-      batch.SetMeta("device", device);
+      batch.SetMeta(std::string(meta::kDevice), device);
       Status s = local->store->Apply(WriteOptions{}, batch);
       if (!s.ok()) return Fail(s);
     }
@@ -497,7 +498,8 @@ int RunSync(int argc, char** argv) {
   std::string policy_name = "lww";
   if (vm.count("policy")) {
     policy_name = vm["policy"].as<std::string>();
-  } else if (auto kept = local->store->GetMeta("policy"); kept.ok() && *kept) {
+  } else if (auto kept = local->store->GetMeta(meta::kPolicy);
+             kept.ok() && *kept) {
     policy_name = **kept;
   }
   auto policy = PolicyByName(policy_name);
@@ -524,7 +526,7 @@ int RunSync(int argc, char** argv) {
   const ConflictPolicy& used = adopted ? *adopted : **policy;
   if (used.name() != policy_name) {
     ChangeBatch remember;
-    remember.SetMeta("policy", std::string(used.name()));
+    remember.SetMeta(std::string(meta::kPolicy), std::string(used.name()));
     (void)local->store->Apply(WriteOptions{}, remember);
   }
   std::printf("syncstack: synced %s as \"%s\": %s\n", uri.c_str(),

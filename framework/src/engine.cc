@@ -8,6 +8,7 @@
 #include <thread>
 #include <unordered_map>
 
+#include "syncstack/metadata_keys.h"
 #include "syncstack/reconcile/reconcile.h"
 
 namespace syncstack {
@@ -228,7 +229,7 @@ class Run {
   Result<LockResponse> Lock() {
     Clock& clock = DeviceClock();
     SYNCSTACK_ASSIGN_OR_RETURN(std::optional<std::string> mark,
-                               store_.GetMeta("sync/mark"));
+                               store_.GetMeta(meta::kSyncMark));
     auto lease =
         remote_.Lock(options_.device, nullptr,
                      options_.send_clock ? clock.Now() : kNoTimestamp,
@@ -510,7 +511,7 @@ constexpr Timestamp kReconcileMaxAgeMs = 30LL * 24 * 3600 * 1000;
 
 Run::LastSync Run::ReadLastSync(const std::string& name) {
   LastSync last;
-  auto text = store_.GetMeta("sync/last/" + name);
+  auto text = store_.GetMeta(meta::SyncLast(name));
   if (!text.ok() || !text->has_value()) return last;
   unsigned long long items = 0, seq = 0;
   long long time = 0;
@@ -527,7 +528,7 @@ Run::LastSync Run::ReadLastSync(const std::string& name) {
 
 Status Run::ColdSync(uint32_t index, bool* done, bool* changed) {
   const std::string& name = names_[index];
-  const std::string key = "cold/" + name;
+  const std::string key = meta::ColdCheckpoint(name);
   *done = false;
   SYNCSTACK_ASSIGN_OR_RETURN(std::optional<std::string> mark,
                              store_.GetMeta(key));
@@ -688,7 +689,7 @@ Status Run::PlanOne(uint32_t index) {
   // A first sync (or the rest of an interrupted one) streams the records
   // themselves (auto only).
   SYNCSTACK_ASSIGN_OR_RETURN(std::optional<std::string> checkpoint,
-                             store_.GetMeta("cold/" + name));
+                             store_.GetMeta(meta::ColdCheckpoint(name)));
   bool empty_here = false;
   {
     auto it = store_.Scan(name, ScanOptions{});
@@ -1111,21 +1112,22 @@ Result<SyncReport> Run::Go() {
   // Remember id keys the manifest taught, for `ls` and later runs, and
   // the highest stamp seen, for policies that stamp after it (hlc).
   {
-    ChangeBatch meta;
-    auto stored = store_.GetMeta("schema");
+    ChangeBatch notes;
+    auto stored = store_.GetMeta(meta::kSchema);
     std::string json = schema_.ToJson();
     if (stored.ok() && (!stored->has_value() || **stored != json)) {
-      meta.SetMeta("schema", json);
+      notes.SetMeta(std::string(meta::kSchema), json);
     }
     if (policy_->traits().uses_highest_seen && highest_seen_ != kNoTimestamp) {
       SYNCSTACK_ASSIGN_OR_RETURN(std::optional<std::string> seen,
-                                 store_.GetMeta("policy/seen"));
+                                 store_.GetMeta(meta::kPolicySeen));
       if (!seen || std::strtoll(seen->c_str(), nullptr, 10) < highest_seen_) {
-        meta.SetMeta("policy/seen", std::to_string(highest_seen_));
+        notes.SetMeta(std::string(meta::kPolicySeen),
+                      std::to_string(highest_seen_));
       }
     }
-    if (!meta.empty()) {
-      SYNCSTACK_RETURN_IF_ERROR(store_.Apply(options_.write, meta));
+    if (!notes.empty()) {
+      SYNCSTACK_RETURN_IF_ERROR(store_.Apply(options_.write, notes));
     }
   }
   // Local-only work first, then the exchange, each in plan order.
@@ -1173,7 +1175,7 @@ Result<SyncReport> Run::Go() {
     Clock& clock = DeviceClock();
     ChangeBatch marks;
     for (uint32_t c_i = 0; c_i < names_.size(); ++c_i) {
-      marks.SetMeta("sync/last/" + names_[c_i],
+      marks.SetMeta(meta::SyncLast(names_[c_i]),
                     std::to_string(items_[c_i]) + " " + std::to_string(seq) +
                         " " + std::to_string(clock.Now()));
     }
@@ -1187,7 +1189,7 @@ Result<SyncReport> Run::Go() {
   if (first_seq_ >= 0 && options_.collections.empty() &&
       report_.skipped_local_edits == 0) {
     ChangeBatch mark;
-    mark.SetMeta("sync/mark", std::to_string(first_seq_));
+    mark.SetMeta(std::string(meta::kSyncMark), std::to_string(first_seq_));
     SYNCSTACK_RETURN_IF_ERROR(store_.Apply(options_.write, mark));
   }
 

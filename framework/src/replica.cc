@@ -3,6 +3,7 @@
 #include <cstdlib>
 
 #include "syncstack/codec.h"
+#include "syncstack/metadata_keys.h"
 
 namespace syncstack {
 namespace {
@@ -17,7 +18,7 @@ Result<std::string> Replica::ReplicaId(ChangeBatch& batch) {
     if (!replica_id_.empty()) return replica_id_;
   }
   SYNCSTACK_ASSIGN_OR_RETURN(std::optional<std::string> kept,
-                             store_.GetMeta("replica"));
+                             store_.GetMeta(meta::kReplica));
   std::string id;
   if (kept && !kept->empty()) {
     id = *kept;
@@ -25,7 +26,7 @@ Result<std::string> Replica::ReplicaId(ChangeBatch& batch) {
     // 8 hex digits, random: short in every version vector, and unique
     // enough among one account's devices.
     id = RecordId::Random().ToString().substr(0, 8);
-    batch.SetMeta("replica", id);
+    batch.SetMeta(std::string(meta::kReplica), id);
   }
   std::lock_guard<std::mutex> guard(mu_);
   if (kept) replica_id_ = id;
@@ -44,7 +45,7 @@ Result<Version> Replica::Stamp(const Record* current, bool deleted,
   w.replica = replica;
   if (policy_.traits().uses_highest_seen) {
     SYNCSTACK_ASSIGN_OR_RETURN(std::optional<std::string> seen,
-                               store_.GetMeta("policy/seen"));
+                               store_.GetMeta(meta::kPolicySeen));
     if (seen) w.highest_seen = std::strtoll(seen->c_str(), nullptr, 10);
   }
   return policy_.StampLocal(w);

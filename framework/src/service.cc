@@ -8,6 +8,7 @@
 #include <unordered_set>
 
 #include "random_token.h"
+#include "syncstack/metadata_keys.h"
 #include "syncstack/pages.h"
 #include "syncstack/protocol.h"
 #include "syncstack/reconcile/item_index.h"
@@ -86,11 +87,11 @@ struct IdempotencySlot {
 Result<IdempotencySlot> FindIdempotencyKey(Store& store, std::string_view key) {
   IdempotencySlot slot;
   SYNCSTACK_ASSIGN_OR_RETURN(std::optional<std::string> next,
-                             store.GetMeta("idem/next"));
+                             store.GetMeta(meta::kIdemNext));
   if (next) slot.next = std::atoi(next->c_str()) % kIdempotencySlots;
   for (int i = 0; i < kIdempotencySlots; ++i) {
     SYNCSTACK_ASSIGN_OR_RETURN(std::optional<std::string> entry,
-                               store.GetMeta("idem/" + std::to_string(i)));
+                               store.GetMeta(meta::IdemSlot(i)));
     if (entry && entry->size() > key.size() && entry->starts_with(key) &&
         (*entry)[key.size()] == '\n') {
       slot.answer = entry->substr(key.size() + 1);
@@ -108,8 +109,8 @@ void RecordIdempotencyKey(const IdempotencySlot& slot, std::string_view key,
   std::string body;
   EncodeSyncResponse(response, schema, body);
   entry += body;
-  batch.SetMeta("idem/" + std::to_string(slot.next), std::move(entry));
-  batch.SetMeta("idem/next",
+  batch.SetMeta(meta::IdemSlot(slot.next), std::move(entry));
+  batch.SetMeta(std::string(meta::kIdemNext),
                 std::to_string((slot.next + 1) % kIdempotencySlots));
 }
 
@@ -172,7 +173,7 @@ void AppendJournalSide(std::string_view name, const Version& version,
 // write, so a cached view of the account is current while it is unchanged.
 Result<uint64_t> ReadSequence(Store& store) {
   SYNCSTACK_ASSIGN_OR_RETURN(std::optional<std::string> text,
-                             store.GetMeta("policy/seq"));
+                             store.GetMeta(meta::kSequence));
   return text ? std::strtoull(text->c_str(), nullptr, 10) : 0;
 }
 
@@ -992,7 +993,7 @@ Result<SyncResponse> SyncService::Synchronise(
       std::vector<std::string> journal;
       ctx.journal = &journal;
       SYNCSTACK_ASSIGN_OR_RETURN(std::optional<std::string> seq_text,
-                                 store->GetMeta("policy/seq"));
+                                 store->GetMeta(meta::kSequence));
       if (seq_text)
         ctx.sequence = std::strtoull(seq_text->c_str(), nullptr, 10);
       const uint64_t first_sequence = ctx.sequence;
@@ -1064,17 +1065,18 @@ Result<SyncResponse> SyncService::Synchronise(
         response.conflicts.push_back(std::move(out));
       }
       if (ctx.sequence != first_sequence) {
-        batch.SetMeta("policy/seq", std::to_string(ctx.sequence));
+        batch.SetMeta(std::string(meta::kSequence),
+                      std::to_string(ctx.sequence));
       }
       if (!journal.empty()) {
         // The conflict journal, in the resolution's own transaction.
         SYNCSTACK_ASSIGN_OR_RETURN(std::optional<std::string> next,
-                                   store->GetMeta("journal/next"));
+                                   store->GetMeta(meta::kJournalNext));
         uint64_t n = next ? std::strtoull(next->c_str(), nullptr, 10) : 0;
         for (auto& entry : journal) {
-          batch.SetMeta("journal/" + std::to_string(n++), std::move(entry));
+          batch.SetMeta(meta::JournalEntry(n++), std::move(entry));
         }
-        batch.SetMeta("journal/next", std::to_string(n));
+        batch.SetMeta(std::string(meta::kJournalNext), std::to_string(n));
         for (const auto& [collection, notes] : conflicts) {
           for (const auto& [id, kept] : notes) {
             impl_->Log("conflict on " + std::string(account) + ":" +
@@ -1155,11 +1157,11 @@ std::vector<std::string> SyncService::Accounts() const {
 Status ReadConflictJournal(
     Store& store, FunctionRef<void(uint64_t index, std::string_view json)> fn) {
   SYNCSTACK_ASSIGN_OR_RETURN(std::optional<std::string> next,
-                             store.GetMeta("journal/next"));
+                             store.GetMeta(meta::kJournalNext));
   const uint64_t n = next ? std::strtoull(next->c_str(), nullptr, 10) : 0;
   for (uint64_t i = 0; i < n; ++i) {
     SYNCSTACK_ASSIGN_OR_RETURN(std::optional<std::string> entry,
-                               store.GetMeta("journal/" + std::to_string(i)));
+                               store.GetMeta(meta::JournalEntry(i)));
     if (entry) fn(i, *entry);
   }
   return Status::Ok();

@@ -3,12 +3,10 @@
 #include <algorithm>
 #include <charconv>
 
+#include "syncstack/metadata_keys.h"
+
 namespace syncstack {
 namespace {
-
-constexpr std::string_view kDevicesKey = "gc/devices";
-constexpr std::string_view kHorizonKey = "gc/horizon";
-constexpr std::string_view kLegacyKey = "gc/legacy";
 
 // Device names are any JSON string: hex keeps the list line-oriented.
 std::string Hex(std::string_view text) {
@@ -51,7 +49,7 @@ Result<uint64_t> ReadNumber(Store& store, std::string_view key) {
 
 Result<std::vector<DeviceMark>> ReadDeviceMarks(Store& store) {
   SYNCSTACK_ASSIGN_OR_RETURN(std::optional<std::string> text,
-                             store.GetMeta(kDevicesKey));
+                             store.GetMeta(meta::kGcDevices));
   std::vector<DeviceMark> marks;
   if (!text) return marks;
   std::string_view rest = *text;
@@ -102,15 +100,15 @@ void SetDeviceMark(std::vector<DeviceMark>& marks, DeviceMark mark,
     text += Hex(m.device);
     text += '\n';
   }
-  batch.SetMeta(std::string(kDevicesKey), std::move(text));
+  batch.SetMeta(std::string(meta::kGcDevices), std::move(text));
 }
 
 Result<uint64_t> AccountSequence(Store& store) {
-  return ReadNumber(store, "policy/seq");
+  return ReadNumber(store, meta::kSequence);
 }
 
 Result<uint64_t> TombstoneHorizon(Store& store) {
-  return ReadNumber(store, kHorizonKey);
+  return ReadNumber(store, meta::kGcHorizon);
 }
 
 Result<GcReport> CollectTombstones(Store& store, Timestamp now,
@@ -141,12 +139,12 @@ Result<GcReport> CollectTombstones(Store& store, Timestamp now,
     // written at the sequence of the first collection, the latest they
     // can have been written at.
     SYNCSTACK_ASSIGN_OR_RETURN(std::optional<std::string> legacy_text,
-                               store.GetMeta(kLegacyKey));
+                               store.GetMeta(meta::kGcLegacy));
     uint64_t legacy = report.sequence;
     if (legacy_text) {
       legacy = std::strtoull(legacy_text->c_str(), nullptr, 10);
     } else {
-      batch.SetMeta(std::string(kLegacyKey), std::to_string(legacy));
+      batch.SetMeta(std::string(meta::kGcLegacy), std::to_string(legacy));
     }
     SYNCSTACK_ASSIGN_OR_RETURN(std::vector<std::string> names,
                                store.Collections());
@@ -171,7 +169,8 @@ Result<GcReport> CollectTombstones(Store& store, Timestamp now,
       SYNCSTACK_RETURN_IF_ERROR(it->status());
     }
     if (report.horizon != report.previous_horizon) {
-      batch.SetMeta(std::string(kHorizonKey), std::to_string(report.horizon));
+      batch.SetMeta(std::string(meta::kGcHorizon),
+                    std::to_string(report.horizon));
     }
     if (batch.empty()) return report;
     Status s = store.Apply(WriteOptions{}, batch);

@@ -1,0 +1,57 @@
+// The names of the metadata a Store keeps beside its records (see
+// ChangeBatch::SetMeta and Store::GetMeta), in one place. Every key the
+// framework, the stores and the command line read or write is spelled here
+// and nowhere else, so a reader finds who owns a key and two parts never
+// disagree on its spelling.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace syncstack::meta {
+
+// --- On every store ---------------------------------------------------------
+// The account's conflict policy's name, as adopted at the first sync.
+inline constexpr std::string_view kPolicy = "policy";
+// The highest policy stamp (HLC or sequence) this replica has seen.
+inline constexpr std::string_view kPolicySeen = "policy/seen";
+
+// --- On a device ------------------------------------------------------------
+// This replica's id (a UUID in text form), made on first use.
+inline constexpr std::string_view kReplica = "replica";
+// The device name given to `syncstack sync --device`, kept for next time.
+inline constexpr std::string_view kDevice = "device";
+// The schema (JSON) the device last synced with.
+inline constexpr std::string_view kSchema = "schema";
+// The server's write sequence at the start of the last complete sync.
+inline constexpr std::string_view kSyncMark = "sync/mark";
+// Per collection: what the last sync learnt (sequence, items, time).
+inline std::string SyncLast(std::string_view collection) {
+  return std::string("sync/last/").append(collection);
+}
+// Per collection: the checkpoint of an interrupted streamed first sync.
+inline std::string ColdCheckpoint(std::string_view collection) {
+  return std::string("cold/").append(collection);
+}
+
+// --- On a server account ----------------------------------------------------
+// The account's write sequence: the number of the last applied write.
+inline constexpr std::string_view kSequence = "policy/seq";
+// The conflict journal: entries "journal/<n>" for n < kJournalNext.
+inline constexpr std::string_view kJournalNext = "journal/next";
+inline std::string JournalEntry(uint64_t n) {
+  return "journal/" + std::to_string(n);
+}
+// Idempotency slots: "idem/<slot>", the next slot to fill in kIdemNext.
+inline constexpr std::string_view kIdemNext = "idem/next";
+inline std::string IdemSlot(uint64_t slot) {
+  return "idem/" + std::to_string(slot);
+}
+// Tombstone collection: the devices' marks, the horizon, and the marker
+// of rows written before write sequences were kept.
+inline constexpr std::string_view kGcDevices = "gc/devices";
+inline constexpr std::string_view kGcHorizon = "gc/horizon";
+inline constexpr std::string_view kGcLegacy = "gc/legacy";
+
+}  // namespace syncstack::meta
