@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "reconcile_internal.h"
+#include "syncstack/varint.h"
 
 namespace syncstack {
 namespace reconcile_internal {
@@ -64,21 +65,6 @@ bool Less(const RecordId& a, const RecordId& b) noexcept { return a < b; }
 
 // ---- encoding --------------------------------------------------------
 
-void PutVarint(uint64_t v, std::string& out) {
-  while (v >= 0x80) {
-    out += static_cast<char>((v & 0x7f) | 0x80);
-    v >>= 7;
-  }
-  out += static_cast<char>(v);
-}
-
-uint64_t ZigZag(int64_t v) {
-  return (static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63);
-}
-int64_t UnZigZag(uint64_t v) {
-  return static_cast<int64_t>(v >> 1) ^ -static_cast<int64_t>(v & 1);
-}
-
 void PutBound(const IdRange& r, std::string& out) {
   if (!r.has_end) {
     out += static_cast<char>(kInfinite);
@@ -100,28 +86,20 @@ void PutItem(const ReconcileItem& item, std::string& out) {
 class Reader {
  public:
   explicit Reader(std::string_view in) : in_(in) {}
-  bool done() const { return pos_ == in_.size(); }
+  bool done() const { return in_.empty(); }
   bool Byte(uint8_t& b) {
-    if (pos_ >= in_.size()) return false;
-    b = static_cast<uint8_t>(in_[pos_++]);
+    if (in_.empty()) return false;
+    b = static_cast<uint8_t>(in_.front());
+    in_.remove_prefix(1);
     return true;
   }
   bool Bytes(uint8_t* out, size_t n) {
-    if (in_.size() - pos_ < n) return false;
-    std::memcpy(out, in_.data() + pos_, n);
-    pos_ += n;
+    if (in_.size() < n) return false;
+    std::memcpy(out, in_.data(), n);
+    in_.remove_prefix(n);
     return true;
   }
-  bool Varint(uint64_t& v) {
-    v = 0;
-    for (int shift = 0; shift < 64; shift += 7) {
-      uint8_t b;
-      if (!Byte(b)) return false;
-      v |= static_cast<uint64_t>(b & 0x7f) << shift;
-      if (!(b & 0x80)) return true;
-    }
-    return false;
-  }
+  bool Varint(uint64_t& v) { return GetVarint(in_, v); }
   bool Item(ReconcileItem& item) {
     std::array<uint8_t, 16> id;
     uint64_t ts;
@@ -134,8 +112,7 @@ class Reader {
   }
 
  private:
-  std::string_view in_;
-  size_t pos_ = 0;
+  std::string_view in_;  // what is left to read
 };
 
 Status Malformed(const std::string& what) {

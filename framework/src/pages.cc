@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "json_reader.h"
+#include "syncstack/varint.h"
 
 namespace syncstack {
 namespace {
@@ -11,24 +12,9 @@ constexpr std::string_view kMagic = "SSP1";
 constexpr uint8_t kManifestKind = 1;
 constexpr uint8_t kRecordsKind = 2;
 
-void PutVarint(uint64_t v, std::string& out) {
-  while (v >= 0x80) {
-    out += static_cast<char>((v & 0x7f) | 0x80);
-    v >>= 7;
-  }
-  out += static_cast<char>(v);
-}
-
 void PutBytes(std::string_view bytes, std::string& out) {
   PutVarint(bytes.size(), out);
   out += bytes;
-}
-
-uint64_t ZigZag(int64_t v) {
-  return (static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63);
-}
-int64_t UnZigZag(uint64_t v) {
-  return static_cast<int64_t>(v >> 1) ^ -static_cast<int64_t>(v & 1);
 }
 
 // Reads a binary page; every read is bounds-checked and names what failed.
@@ -36,17 +22,7 @@ class Reader {
  public:
   explicit Reader(std::string_view in) : in_(in) {}
 
-  bool Varint(uint64_t& v) {
-    v = 0;
-    for (int shift = 0; shift < 64; shift += 7) {
-      if (in_.empty()) return false;
-      auto b = static_cast<uint8_t>(in_.front());
-      in_.remove_prefix(1);
-      v |= static_cast<uint64_t>(b & 0x7f) << shift;
-      if ((b & 0x80) == 0) return true;
-    }
-    return false;
-  }
+  bool Varint(uint64_t& v) { return GetVarint(in_, v); }
   bool Bytes(std::string_view& out) {
     uint64_t n;
     if (!Varint(n) || n > in_.size()) return false;
