@@ -1,59 +1,65 @@
-// The policies the simulator (and `syncstack simulate --policy all`) runs.
-// Adding a policy is one line in AvailablePolicies().
+// The policies the simulator runs, all made by the one policy registry
+// (conflict-policies/registry): `--policy all` runs ComparedPolicyNames(),
+// and any other name the registry knows can be asked for.
+#include <cassert>
+#include <map>
+#include <mutex>
 #include <string>
 
-#include "syncstack/policies/field_merge.h"
-#include "syncstack/policies/hybrid_logical_clock.h"
-#include "syncstack/policies/last_write_wins.h"
-#include "syncstack/policies/server_clock.h"
-#include "syncstack/policies/version_vector.h"
+#include "syncstack/policies/registry.h"
 #include "syncstack/simulator/simulator.h"
 
 namespace syncstack::sim {
 namespace {
 
-// A factory that ignores the replica's name (policies without per-replica
-// state).
-ServerClockOptions ClientWins() {
-  ServerClockOptions options;
-  options.client_wins = true;
-  return options;
+// A factory for the registry's policy `name` (which the registry accepts).
+// Every call makes a new instance, whatever the replica.
+PolicyFactory FromRegistry(std::string name) {
+  return PolicyFactory{name, [name](std::string_view) {
+                         auto policy = NewPolicyByName(name);
+                         assert(policy.ok() && "the name was checked");
+                         return std::move(policy).value();
+                       }};
 }
 
-template <typename Make>
-PolicyFactory Shared(std::string name, Make make) {
-  return PolicyFactory{std::move(name),
-                       [make](std::string_view) { return make(); }};
-}
+// Factories for names beyond AvailablePolicies(), made on first request and
+// kept for the life of the process (FindPolicy hands out pointers).
+class OtherPolicies {
+ public:
+  Result<const PolicyFactory*> Find(std::string_view name) {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = factories_.find(name);
+    if (it != factories_.end()) return &it->second;
+    auto policy = NewPolicyByName(name);
+    if (!policy.ok()) return Status::NotFound(policy.status().message());
+    std::string key(name);
+    return &factories_.emplace(key, FromRegistry(key)).first->second;
+  }
+
+ private:
+  std::mutex mu_;
+  std::map<std::string, PolicyFactory, std::less<>> factories_;
+};
 
 }  // namespace
 
 const std::vector<PolicyFactory>& AvailablePolicies() {
   static const std::vector<PolicyFactory>* const policies = [] {
-    return new std::vector<PolicyFactory>{
-        Shared("lww", [] { return NewLastWriteWinsPolicy(); }),
-        Shared("hlc", [] { return NewHybridLogicalClockPolicy(); }),
-        Shared("server-clock", [] { return NewServerClockPolicy(); }),
-        Shared("server-clock-client-wins",
-               [] { return NewServerClockPolicy(ClientWins()); }),
-        Shared("version-vector", [] { return NewVersionVectorPolicy(); }),
-        Shared("lww+fields",
-               [] { return NewFieldMergePolicy(NewLastWriteWinsPolicy()); }),
-        Shared("version-vector+fields",
-               [] { return NewFieldMergePolicy(NewVersionVectorPolicy()); }),
-    };
+    auto* list = new std::vector<PolicyFactory>;
+    for (std::string& name : ComparedPolicyNames()) {
+      list->push_back(FromRegistry(std::move(name)));
+    }
+    return list;
   }();
   return *policies;
 }
 
 Result<const PolicyFactory*> FindPolicy(std::string_view name) {
-  std::string known;
   for (const PolicyFactory& p : AvailablePolicies()) {
     if (p.name == name) return &p;
-    known += (known.empty() ? "" : ", ") + p.name;
   }
-  return Status::NotFound("unknown policy \"" + std::string(name) +
-                          "\" (available: " + known + ")");
+  static OtherPolicies* const others = new OtherPolicies;
+  return others->Find(name);
 }
 
 }  // namespace syncstack::sim

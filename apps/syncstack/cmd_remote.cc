@@ -181,10 +181,10 @@ int RunServe(int argc, char** argv) {
       "schema", po::value(&schema_file),
       "schema file: the collections and their id keys")(
       "policy", po::value(&policy_name),
-      "conflict policy: lww, hlc, server-clock, server-clock-client-wins or "
-      "version-vector, each also as NAME+fields (default: lww; devices "
-      "learn it at login)")("max-body", po::value(&max_body),
-                            "largest request body in bytes (default: 64 MiB)")(
+      ("conflict policy: " + PolicyNamesHelp() +
+       " (default: lww; devices learn it at login)")
+          .c_str())("max-body", po::value(&max_body),
+                    "largest request body in bytes (default: 64 MiB)")(
       "lease-seconds", po::value(&lease_seconds),
       "sync lock lease length (default: 30)")(
       "collect-tombstones-every", po::value(&gc_every),

@@ -12,6 +12,7 @@
 #include <memory>
 
 #include "commands.h"
+#include "syncstack/policies/registry.h"
 #include "syncstack/simulator/simulator.h"
 
 namespace syncstack::cli {
@@ -110,7 +111,7 @@ int RunSimulate(int argc, char** argv) {
     policy_help += (&p == &sim::AvailablePolicies().front() ? "" : ", ");
     policy_help += p.name;
   }
-  policy_help += ") or names (default all)";
+  policy_help += ") or names: " + PolicyNamesHelp() + " (default all)";
   std::string devices = "3", records = "20", ops = "200", offline = "0.5",
               drift = "0", loss = "0", seed = "1", store = "memory",
               interval = "1000", csv_path, svg_path;

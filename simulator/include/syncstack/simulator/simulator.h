@@ -80,11 +80,14 @@ struct PolicyFactory {
   std::function<std::unique_ptr<ConflictPolicy>(std::string_view replica)> make;
 };
 
-// Every policy this build links, in a fixed order (the order of `--policy
-// all`). The list is built once; the references live forever.
+// The policies `--policy all` runs, in its order: the policy registry's
+// ComparedPolicyNames(). The list is built once; the references live
+// forever.
 const std::vector<PolicyFactory>& AvailablePolicies();
 
-// The policy named `name`. Errors: kNotFound, naming the available ones.
+// The policy named `name`: any name the policy registry accepts
+// (conflict-policies/registry). The factory lives forever.
+// Errors: kNotFound, naming the known ones.
 Result<const PolicyFactory*> FindPolicy(std::string_view name);
 
 enum class SimStore : uint8_t { kMemory, kSqlite };
