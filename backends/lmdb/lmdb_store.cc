@@ -41,6 +41,9 @@
 #include <utility>
 #include <vector>
 
+#include "syncstack/chunked_get.h"
+#include "syncstack/paged_iterator.h"
+
 namespace syncstack {
 namespace {
 
@@ -51,10 +54,6 @@ constexpr std::string_view kFormatKey = "format";
 constexpr size_t kScanPage = 1024;
 // Rows looked at per scan page when skipping tombstones.
 constexpr size_t kScanMaxExamined = 4 * kScanPage;
-// Get copies records out in chunks bounded by count and by payload bytes,
-// then calls back outside any transaction.
-constexpr size_t kGetChunkRecords = 256;
-constexpr size_t kGetChunkBytes = size_t{4} << 20;
 
 constexpr size_t kIdSize = 16;
 constexpr size_t kCidSize = 4;
@@ -443,64 +442,6 @@ Status Env::InitSchema() {
   }
 }
 
-// Keyset paging: each page is read in its own short read transaction and
-// the next one resumes after the last id examined, so a scan never pins a
-// snapshot and concurrent writes are safe.
-class LmdbIterator final : public ManifestIterator {
- public:
-  LmdbIterator(std::shared_ptr<Env> env, std::string collection_key,
-               const ScanOptions& options)
-      : env_(std::move(env)),
-        collection_key_(std::move(collection_key)),
-        options_(options) {
-    if (options_.range.has_end && options_.range.end <= options_.range.begin) {
-      exhausted_ = true;
-    }
-    Fill();
-  }
-
-  bool Valid() const noexcept override { return pos_ < count_; }
-  const ManifestEntry& entry() const noexcept override { return page_[pos_]; }
-  void Next() noexcept override {
-    if (++pos_ >= count_) Fill();
-  }
-  Status status() const noexcept override { return status_; }
-
- private:
-  void Fill() noexcept {
-    count_ = 0;
-    pos_ = 0;
-    try {
-      while (count_ == 0 && !exhausted_) {
-        Status s = FillOnce();
-        if (!s.ok()) {
-          status_ = std::move(s);
-          count_ = 0;
-          exhausted_ = true;
-        }
-      }
-    } catch (const std::bad_alloc&) {
-      count_ = 0;
-      exhausted_ = true;
-      status_ = OutOfMemory();
-    }
-  }
-
-  Status FillOnce();
-
-  const std::shared_ptr<Env> env_;
-  const std::string collection_key_;  // account '\0' collection
-  const ScanOptions options_;
-  std::vector<ManifestEntry> page_;  // entries [0, count_) are valid
-  size_t count_ = 0;
-  size_t pos_ = 0;
-  uint32_t cid_ = 0;      // 0: not looked up yet
-  bool started_ = false;  // false: resume at range.begin, else after last_
-  RecordId last_;         // the last id examined
-  bool exhausted_ = false;
-  Status status_;
-};
-
 // Sets *cid to the collection's id, or 0 if it has none (cids start at 1).
 Status FindCid(Env& env, MDB_txn* txn, std::string_view collection_key,
                uint32_t* cid) {
@@ -520,57 +461,63 @@ Status FindCid(Env& env, MDB_txn* txn, std::string_view collection_key,
   return Status::Ok();
 }
 
-Status LmdbIterator::FillOnce() {
+// A scan page, read in its own short read transaction (PagedManifestIterator
+// resumes after the last id examined), so a scan never pins a snapshot.
+class LmdbPageSource final : public ManifestPageSource {
+ public:
+  LmdbPageSource(std::shared_ptr<Env> env, std::string collection_key)
+      : env_(std::move(env)), collection_key_(std::move(collection_key)) {}
+
+  Status Fill(const PageRequest& request, ManifestPage& page) override;
+
+ private:
+  const std::shared_ptr<Env> env_;
+  const std::string collection_key_;  // account '\0' collection
+  uint32_t cid_ = 0;                  // 0: not looked up yet
+};
+
+Status LmdbPageSource::Fill(const PageRequest& request, ManifestPage& page) {
   Txn txn(*env_);
   SYNCSTACK_RETURN_IF_ERROR(txn.Begin(MDB_RDONLY));
   if (cid_ == 0) {
     SYNCSTACK_RETURN_IF_ERROR(
         FindCid(*env_, txn.get(), collection_key_, &cid_));
     if (cid_ == 0) {
-      exhausted_ = true;
+      page.SetEnd();
       return Status::Ok();
     }
   }
   Cursor cursor;
   SYNCSTACK_RETURN_IF_ERROR(cursor.Open(txn.get(), env_->records));
-  RecordKey from(cid_, started_ ? last_ : options_.range.begin);
+  RecordKey from(cid_, request.range.begin);
   MDB_val key = from.val();
   MDB_val value;
   int rc = cursor.Get(&key, &value, MDB_SET_RANGE);
-  if (rc == 0 && started_ &&
-      View(key) == std::string_view(from.bytes, kRecordKeySize)) {
-    rc = cursor.Get(&key, &value, MDB_NEXT);
-  }
   std::string_view payload;
-  for (size_t examined = 0; examined < kScanMaxExamined && count_ < kScanPage;
+  for (size_t examined = 0;
+       examined < kScanMaxExamined && page.size() < request.limit;
        ++examined, rc = cursor.Get(&key, &value, MDB_NEXT)) {
-    if (rc == MDB_NOTFOUND) {
-      exhausted_ = true;
-      return Status::Ok();
-    }
+    if (rc == MDB_NOTFOUND) break;
     if (rc != 0) return LmdbError(rc, "scan");
     if (key.mv_size != kRecordKeySize ||
         std::memcmp(key.mv_data, from.bytes, kCidSize) != 0) {
-      exhausted_ = true;  // the next collection's rows
+      page.SetEnd();  // the next collection's rows
       return Status::Ok();
     }
     RecordId id = RecordId::FromBytes(View(key).substr(kCidSize));
-    if (options_.range.has_end && id >= options_.range.end) {
-      exhausted_ = true;
+    if (request.PastEnd(id)) {
+      page.SetEnd();
       return Status::Ok();
     }
-    started_ = true;
-    last_ = id;
     std::string_view v = View(value);
-    if (!options_.include_tombstones && v.size() > 16 && v[16] != 0) continue;
-    if (count_ == page_.size()) page_.emplace_back();
-    ManifestEntry& e = page_[count_];
-    e.id = id;
-    SYNCSTACK_RETURN_IF_ERROR(DecodeHeader(v, e, &payload));
-    ++count_;
+    if (!request.include_tombstones && v.size() > 16 && v[16] != 0) {
+      page.Skip(id);
+      continue;
+    }
+    SYNCSTACK_RETURN_IF_ERROR(DecodeHeader(v, page.Add(id), &payload));
   }
   if (rc != 0 && rc != MDB_NOTFOUND) return LmdbError(rc, "scan");
-  if (rc == MDB_NOTFOUND) exhausted_ = true;
+  if (rc == MDB_NOTFOUND) page.SetEnd();
   return Status::Ok();
 }
 
@@ -775,8 +722,10 @@ std::unique_ptr<ManifestIterator> LmdbStore::Scan(
   Status valid = ValidateCollectionName(collection);
   if (!valid.ok()) return NewErrorIterator(std::move(valid));
   try {
-    return std::make_unique<LmdbIterator>(
-        env_, prefix_ + std::string(collection), options);
+    return std::make_unique<PagedManifestIterator>(
+        std::make_unique<LmdbPageSource>(env_,
+                                         prefix_ + std::string(collection)),
+        options, kScanPage);
   } catch (const std::bad_alloc&) {
     return NewErrorIterator(OutOfMemory());
   }
@@ -788,41 +737,37 @@ Status LmdbStore::Get(std::string_view collection,
   SYNCSTACK_RETURN_IF_ERROR(ValidateCollectionName(collection));
   try {
     const std::string collection_key = prefix_ + std::string(collection);
-    std::vector<Record> chunk;
     uint32_t cid = 0;
-    size_t next = 0;
-    while (next < ids.size()) {
-      size_t count = 0;
-      size_t bytes = 0;
-      {
-        Txn txn(*env_);
-        SYNCSTACK_RETURN_IF_ERROR(txn.Begin(MDB_RDONLY));
+    auto read = [&](RecordChunk& chunk) -> Status {
+      Txn txn(*env_);
+      SYNCSTACK_RETURN_IF_ERROR(txn.Begin(MDB_RDONLY));
+      if (cid == 0) {
+        SYNCSTACK_RETURN_IF_ERROR(
+            FindCid(*env_, txn.get(), collection_key, &cid));
         if (cid == 0) {
-          SYNCSTACK_RETURN_IF_ERROR(
-              FindCid(*env_, txn.get(), collection_key, &cid));
-          if (cid == 0) return Status::Ok();
-        }
-        for (; next < ids.size() && count < kGetChunkRecords &&
-               bytes < kGetChunkBytes;
-             ++next) {
-          RecordKey k(cid, ids[next]);
-          MDB_val key = k.val();
-          MDB_val value;
-          int rc = mdb_get(txn.get(), env_->records, &key, &value);
-          if (rc == MDB_NOTFOUND) continue;
-          if (rc != 0) return LmdbError(rc, "get");
-          if (count == chunk.size()) chunk.emplace_back();
-          Record& r = chunk[count++];
-          SYNCSTACK_RETURN_IF_ERROR(DecodeRecord(View(value), true, r));
-          r.collection.assign(collection);
-          r.id = ids[next];
-          bytes += r.payload.size();
+          chunk.NoneLeft();
+          return Status::Ok();
         }
       }
-      // Call back outside the transaction, so `fn` may use the store.
-      for (size_t i = 0; i < count; ++i) fn(chunk[i]);
-    }
-    return Status::Ok();
+      while (chunk.HasRoom()) {
+        const RecordId& id = chunk.next_id();
+        RecordKey k(cid, id);
+        MDB_val key = k.val();
+        MDB_val value;
+        int rc = mdb_get(txn.get(), env_->records, &key, &value);
+        if (rc == MDB_NOTFOUND) {
+          chunk.NotFound();
+          continue;
+        }
+        if (rc != 0) return LmdbError(rc, "get");
+        Record& r = chunk.Found();
+        SYNCSTACK_RETURN_IF_ERROR(DecodeRecord(View(value), true, r));
+        r.collection.assign(collection);
+        r.id = id;
+      }
+      return Status::Ok();
+    };
+    return ChunkedGet(ids, read, fn);
   } catch (const std::bad_alloc&) {
     return OutOfMemory();
   }
