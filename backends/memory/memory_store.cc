@@ -52,7 +52,7 @@ void CopyEntry(const Record& r, ManifestEntry& out) {
 // are never blocked for longer than one chunk (PagedManifestIterator
 // resumes after the last id examined).
 Status FillPage(const AccountState& state, std::string_view collection,
-                const PageRequest& request, ManifestPage& page) {
+                const PageRequest& request, EntryPage& page) {
   std::shared_lock lock(state.mu);
   const RecordMap* rows = state.Find(collection);
   if (rows == nullptr) {
@@ -214,7 +214,7 @@ std::unique_ptr<ManifestIterator> MemoryStore::Scan(
         options, kScanChunk,
         [state = std::shared_ptr<const AccountState>(state_),
          name = std::string(collection)](const PageRequest& request,
-                                         ManifestPage& page) {
+                                         EntryPage& page) {
           return FillPage(*state, name, request, page);
         });
   } catch (const std::bad_alloc&) {

@@ -135,7 +135,7 @@ class PostgresPageSource final : public ManifestPageSource {
         account_(std::move(account)),
         collection_(std::move(collection)) {}
 
-  Status Fill(const PageRequest& request, ManifestPage& page) override {
+  Status Fill(const PageRequest& request, EntryPage& page) override {
     std::string begin_hex = Hex(request.range.begin.raw());
     std::string end_hex;  // empty: no end
     if (request.range.has_end) end_hex = Hex(request.range.end.raw());
@@ -186,6 +186,17 @@ class PostgresStore final : public Store {
   Status ApplyOnce(pqxx::connection& c, const WriteOptions& options,
                    const ChangeBatch& batch,
                    const std::vector<size_t>& final_ops);
+  // The steps of ApplyOnce, inside its transaction. Expects and the lease
+  // fail with kConflict and kLeaseLost; SQL errors throw.
+  Status CheckLease(pqxx::work& tx, const LeaseFence& fence);
+  Status CheckExpects(pqxx::work& tx, const std::vector<ChangeBatch::Op>& ops);
+  void InsertPuts(pqxx::work& tx, const std::vector<ChangeBatch::Op>& ops,
+                  const std::vector<size_t>& final_ops);
+  void CopyPuts(pqxx::work& tx, const std::vector<ChangeBatch::Op>& ops,
+                const std::vector<size_t>& final_ops);
+  bool IntoEmptyCollections(pqxx::work& tx,
+                            const std::vector<ChangeBatch::Op>& ops,
+                            const std::vector<size_t>& final_ops);
 
   const std::shared_ptr<Shared> shared_;
   const std::string account_;
@@ -237,56 +248,9 @@ Status PostgresStore::ApplyOnce(pqxx::connection& c,
   if (!options.sync) tx.exec("SET LOCAL synchronous_commit = off");
   tx.exec_prepared("lock_account", kAccountLockClass, AccountLockKey(account_));
   if (batch.lease().has_value()) {
-    // The fence: FOR SHARE holds off a new grant until this commits.
-    const LeaseFence& fence = *batch.lease();
-    pqxx::result r = tx.exec_prepared("lock_fence", account_);
-    if (r.empty() || fence.token.empty() ||
-        r[0][0].as<std::string>() != fence.token) {
-      return Status::LeaseLost("the lease is not the account's current one");
-    }
-    if (r[0][1].as<int64_t>() <= fence.now) {
-      return Status::LeaseLost("the lease expired");
-    }
+    SYNCSTACK_RETURN_IF_ERROR(CheckLease(tx, *batch.lease()));
   }
-
-  // Expects: read the rows they name, then replay the batch over them.
-  bool any_expect = false;
-  for (const ChangeBatch::Op& op : ops) any_expect |= op.expect.has_value();
-  if (any_expect) {
-    ArrayLiteral names, ids;
-    for (const ChangeBatch::Op& op : ops) {
-      if (!op.expect.has_value()) continue;
-      names.Add(op.record.collection);
-      ids.AddHex(op.record.id.raw());
-    }
-    pqxx::result r =
-        tx.exec_prepared("get_keys", account_, names.Take(), ids.Take());
-    std::vector<Record> current(r.size());
-    std::map<std::pair<std::string_view, RecordId>, const Record*> overlay;
-    std::string scratch;
-    for (size_t i = 0; i < r.size(); ++i) {
-      current[i].collection = r[i][0].c_str();
-      DecodeRecord(r[i], 1, current[i], scratch);
-      overlay[{current[i].collection, current[i].id}] = &current[i];
-    }
-    for (const ChangeBatch::Op& op : ops) {
-      std::pair<std::string_view, RecordId> key{op.record.collection,
-                                                op.record.id};
-      if (op.expect.has_value()) {
-        auto o = overlay.find(key);
-        const Record* row = o == overlay.end() ? nullptr : o->second;
-        if (!Satisfies(row, *op.expect)) {
-          return Status::Conflict("expectation failed for " +
-                                  op.record.collection + "/" +
-                                  op.record.id.ToString());
-        }
-      }
-      overlay[key] =
-          op.kind == ChangeBatch::Op::Kind::kPut ? &op.record : nullptr;
-    }
-  }
-
-  // Puts: COPY into the staging table, then one upsert.
+  SYNCSTACK_RETURN_IF_ERROR(CheckExpects(tx, ops));
   size_t puts = 0;
   bool any_erase = false;
   for (size_t i : final_ops) {
@@ -297,110 +261,9 @@ Status PostgresStore::ApplyOnce(pqxx::connection& c,
     }
   }
   if (puts > 0 && puts <= kMaxInsertRows) {
-    std::string sql = shared_->insert_prefix;
-    std::string account = tx.quote(account_);
-    bool first = true;
-    for (size_t i : final_ops) {
-      const ChangeBatch::Op& op = ops[i];
-      if (op.kind != ChangeBatch::Op::Kind::kPut) continue;
-      const Record& r = op.record;
-      sql += first ? "(" : ",(";
-      first = false;
-      sql += account;
-      sql += ",'";
-      sql += r.collection;  // validated: [A-Za-z0-9_]
-      sql += "',E'\\\\x";
-      AppendHex(sql, r.id.raw());
-      sql += "',";
-      sql += std::to_string(r.version.timestamp);
-      sql += ",E'\\\\x";
-      AppendHex(sql, r.version.extra);
-      sql += r.deleted ? "',true," : "',false,";
-      sql += std::to_string(static_cast<int>(r.state));
-      sql += ',';
-      sql += std::to_string(r.base);
-      sql += ",E'\\\\x";
-      AppendHex(sql, r.payload);
-      sql += "')";
-    }
-    sql += kUpsertSuffix;
-    tx.exec(sql);
+    InsertPuts(tx, ops, final_ops);
   } else if (puts > 0) {
-    // A bulk load into collections where the account has no rows yet (a
-    // first sync, an import) cannot collide with a row: COPY straight into
-    // the table, skipping the staging table and the upsert merge. No other
-    // writer can add rows meanwhile: they need the account lock held here.
-    bool direct = true;
-    std::string_view probed;
-    for (size_t i : final_ops) {
-      const ChangeBatch::Op& op = ops[i];
-      if (op.kind != ChangeBatch::Op::Kind::kPut) continue;
-      if (op.record.collection == probed) continue;
-      probed = op.record.collection;
-      if (!tx.exec_prepared("any_row", account_, op.record.collection)
-               .empty()) {
-        direct = false;
-        break;
-      }
-    }
-    std::string prefix;  // the account column, COPY-escaped, when direct
-    if (direct) {
-      for (char ch : account_) {
-        switch (ch) {
-          case '\\':
-            prefix += "\\\\";
-            break;
-          case '\t':
-            prefix += "\\t";
-            break;
-          case '\n':
-            prefix += "\\n";
-            break;
-          case '\r':
-            prefix += "\\r";
-            break;
-          default:
-            prefix += ch;
-        }
-      }
-      prefix += '\t';
-    }
-    // tablewriter, deprecated in libpqxx 6.4, is its only public way to
-    // send preformatted COPY lines (stream_to escapes every field).
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
-    pqxx::tablewriter copy(
-        tx, direct ? shared_->records_table : std::string("syncstack_in"));
-#pragma GCC diagnostic pop
-    std::string chunk;
-    for (size_t i : final_ops) {
-      const ChangeBatch::Op& op = ops[i];
-      if (op.kind != ChangeBatch::Op::Kind::kPut) continue;
-      const Record& r = op.record;
-      if (!chunk.empty()) chunk += '\n';
-      // COPY text format; bytea as \\x<hex> (the backslash escaped).
-      chunk += prefix;
-      chunk += r.collection;
-      chunk += "\t\\\\x";
-      AppendHex(chunk, r.id.raw());
-      chunk += '\t';
-      chunk += std::to_string(r.version.timestamp);
-      chunk += "\t\\\\x";
-      AppendHex(chunk, r.version.extra);
-      chunk += r.deleted ? "\tt\t" : "\tf\t";
-      chunk += std::to_string(static_cast<int>(r.state));
-      chunk += '\t';
-      chunk += std::to_string(r.base);
-      chunk += "\t\\\\x";
-      AppendHex(chunk, r.payload);
-      if (chunk.size() >= kCopyChunkBytes) {
-        copy.write_raw_line(chunk);
-        chunk.clear();
-      }
-    }
-    if (!chunk.empty()) copy.write_raw_line(chunk);
-    copy.complete();
-    if (!direct) tx.exec_prepared("put_copied", account_);
+    CopyPuts(tx, ops, final_ops);
   }
   if (any_erase) {
     ArrayLiteral names, ids;
@@ -417,6 +280,183 @@ Status PostgresStore::ApplyOnce(pqxx::connection& c,
   }
   tx.commit();
   return Status::Ok();
+}
+
+Status PostgresStore::CheckLease(pqxx::work& tx, const LeaseFence& fence) {
+  // FOR SHARE holds off a new grant until this transaction commits.
+  pqxx::result r = tx.exec_prepared("lock_fence", account_);
+  if (r.empty() || fence.token.empty() ||
+      r[0][0].as<std::string>() != fence.token) {
+    return Status::LeaseLost("the lease is not the account's current one");
+  }
+  if (r[0][1].as<int64_t>() <= fence.now) {
+    return Status::LeaseLost("the lease expired");
+  }
+  return Status::Ok();
+}
+
+// Reads the rows the Expects name, then replays the batch over them.
+Status PostgresStore::CheckExpects(pqxx::work& tx,
+                                   const std::vector<ChangeBatch::Op>& ops) {
+  bool any_expect = false;
+  for (const ChangeBatch::Op& op : ops) any_expect |= op.expect.has_value();
+  if (!any_expect) return Status::Ok();
+  ArrayLiteral names, ids;
+  for (const ChangeBatch::Op& op : ops) {
+    if (!op.expect.has_value()) continue;
+    names.Add(op.record.collection);
+    ids.AddHex(op.record.id.raw());
+  }
+  pqxx::result r =
+      tx.exec_prepared("get_keys", account_, names.Take(), ids.Take());
+  std::vector<Record> current(r.size());
+  std::map<std::pair<std::string_view, RecordId>, const Record*> overlay;
+  std::string scratch;
+  for (size_t i = 0; i < r.size(); ++i) {
+    current[i].collection = r[i][0].c_str();
+    DecodeRecord(r[i], 1, current[i], scratch);
+    overlay[{current[i].collection, current[i].id}] = &current[i];
+  }
+  for (const ChangeBatch::Op& op : ops) {
+    std::pair<std::string_view, RecordId> key{op.record.collection,
+                                              op.record.id};
+    if (op.expect.has_value()) {
+      auto o = overlay.find(key);
+      const Record* row = o == overlay.end() ? nullptr : o->second;
+      if (!Satisfies(row, *op.expect)) {
+        return Status::Conflict("expectation failed for " +
+                                op.record.collection + "/" +
+                                op.record.id.ToString());
+      }
+    }
+    overlay[key] =
+        op.kind == ChangeBatch::Op::Kind::kPut ? &op.record : nullptr;
+  }
+  return Status::Ok();
+}
+
+// A few puts: one multi-row INSERT ... ON CONFLICT.
+void PostgresStore::InsertPuts(pqxx::work& tx,
+                               const std::vector<ChangeBatch::Op>& ops,
+                               const std::vector<size_t>& final_ops) {
+  std::string sql = shared_->insert_prefix;
+  std::string account = tx.quote(account_);
+  bool first = true;
+  for (size_t i : final_ops) {
+    const ChangeBatch::Op& op = ops[i];
+    if (op.kind != ChangeBatch::Op::Kind::kPut) continue;
+    const Record& r = op.record;
+    sql += first ? "(" : ",(";
+    first = false;
+    sql += account;
+    sql += ",'";
+    sql += r.collection;  // validated: [A-Za-z0-9_]
+    sql += "',E'\\\\x";
+    AppendHex(sql, r.id.raw());
+    sql += "',";
+    sql += std::to_string(r.version.timestamp);
+    sql += ",E'\\\\x";
+    AppendHex(sql, r.version.extra);
+    sql += r.deleted ? "',true," : "',false,";
+    sql += std::to_string(static_cast<int>(r.state));
+    sql += ',';
+    sql += std::to_string(r.base);
+    sql += ",E'\\\\x";
+    AppendHex(sql, r.payload);
+    sql += "')";
+  }
+  sql += kUpsertSuffix;
+  tx.exec(sql);
+}
+
+// True if the account has no row in any collection the puts write to.
+bool PostgresStore::IntoEmptyCollections(
+    pqxx::work& tx, const std::vector<ChangeBatch::Op>& ops,
+    const std::vector<size_t>& final_ops) {
+  std::string_view probed;
+  for (size_t i : final_ops) {
+    const ChangeBatch::Op& op = ops[i];
+    if (op.kind != ChangeBatch::Op::Kind::kPut) continue;
+    if (op.record.collection == probed) continue;
+    probed = op.record.collection;
+    if (!tx.exec_prepared("any_row", account_, op.record.collection).empty()) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// `text` escaped for a field of COPY's text format.
+std::string CopyEscaped(std::string_view text) {
+  std::string out;
+  for (char ch : text) {
+    switch (ch) {
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      default:
+        out += ch;
+    }
+  }
+  return out;
+}
+
+// Many puts: COPY into the staging table, then one upsert. A bulk load into
+// collections where the account has no rows yet (a first sync, an import)
+// cannot collide with a row: it COPYs straight into the table, skipping
+// the staging table and the upsert merge. No other writer can add rows
+// meanwhile: they need the account lock held here.
+void PostgresStore::CopyPuts(pqxx::work& tx,
+                             const std::vector<ChangeBatch::Op>& ops,
+                             const std::vector<size_t>& final_ops) {
+  const bool direct = IntoEmptyCollections(tx, ops, final_ops);
+  // The account column, COPY-escaped, when direct.
+  const std::string prefix = direct ? CopyEscaped(account_) + '\t' : "";
+  // tablewriter, deprecated in libpqxx 6.4, is its only public way to
+  // send preformatted COPY lines (stream_to escapes every field).
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+  pqxx::tablewriter copy(
+      tx, direct ? shared_->records_table : std::string("syncstack_in"));
+#pragma GCC diagnostic pop
+  std::string chunk;
+  for (size_t i : final_ops) {
+    const ChangeBatch::Op& op = ops[i];
+    if (op.kind != ChangeBatch::Op::Kind::kPut) continue;
+    const Record& r = op.record;
+    if (!chunk.empty()) chunk += '\n';
+    // COPY text format; bytea as \\x<hex> (the backslash escaped).
+    chunk += prefix;
+    chunk += r.collection;
+    chunk += "\t\\\\x";
+    AppendHex(chunk, r.id.raw());
+    chunk += '\t';
+    chunk += std::to_string(r.version.timestamp);
+    chunk += "\t\\\\x";
+    AppendHex(chunk, r.version.extra);
+    chunk += r.deleted ? "\tt\t" : "\tf\t";
+    chunk += std::to_string(static_cast<int>(r.state));
+    chunk += '\t';
+    chunk += std::to_string(r.base);
+    chunk += "\t\\\\x";
+    AppendHex(chunk, r.payload);
+    if (chunk.size() >= kCopyChunkBytes) {
+      copy.write_raw_line(chunk);
+      chunk.clear();
+    }
+  }
+  if (!chunk.empty()) copy.write_raw_line(chunk);
+  copy.complete();
+  if (!direct) tx.exec_prepared("put_copied", account_);
 }
 
 std::unique_ptr<ManifestIterator> PostgresStore::Scan(

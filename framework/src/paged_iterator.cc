@@ -9,7 +9,7 @@ namespace syncstack {
 
 ManifestPageSource::~ManifestPageSource() = default;
 
-ManifestEntry& ManifestPage::Add(const RecordId& id) {
+ManifestEntry& EntryPage::Add(const RecordId& id) {
   if (size_ == entries_.size()) entries_.emplace_back();
   ManifestEntry& e = entries_[size_++];
   e.id = id;

@@ -51,7 +51,7 @@ class FakeSource final : public ManifestPageSource {
 
   explicit FakeSource(Shared& shared) : shared_(shared) {}
 
-  Status Fill(const PageRequest& request, ManifestPage& page) override {
+  Status Fill(const PageRequest& request, EntryPage& page) override {
     EXPECT_EQ(page.size(), 0u) << "a page must start empty";
     size_t call = shared_.requests.size();
     shared_.requests.push_back(request);

@@ -39,7 +39,7 @@ struct PageRequest {
 // The page a ManifestPageSource fills. Entries keep their buffers from page
 // to page (a version's `extra`), so a scan allocates little after its first
 // page.
-class ManifestPage {
+class EntryPage {
  public:
   // Appends the entry of row `id` and returns it for the source to fill.
   // Its other fields hold an earlier page's values: set every one.
@@ -98,14 +98,14 @@ class ManifestPageSource {
   // `request.include_tombstones`, at most `request.limit` of them. A source
   // may stop after examining a bounded number of rows (Skip the ones it
   // does not yield); it must examine at least one row or call
-  // ManifestPage::SetEnd, and calls SetEnd when it saw that no row of the
+  // EntryPage::SetEnd, and calls SetEnd when it saw that no row of the
   // range follows (an unknown collection: SetEnd on an empty page). A page
   // with fewer than `limit` entries does not by itself end the scan.
   // Runs with nothing held by the iterator; whatever it takes (a lock, a
   // transaction, a connection) it releases before returning.
   // Errors (any code) end the scan and become the iterator's status().
   // May throw std::bad_alloc, reported as kIOError.
-  virtual Status Fill(const PageRequest& request, ManifestPage& page) = 0;
+  virtual Status Fill(const PageRequest& request, EntryPage& page) = 0;
 };
 
 // A ManifestIterator over the pages of a ManifestPageSource. The first page
@@ -131,19 +131,19 @@ class PagedManifestIterator final : public ManifestIterator {
 
   const std::unique_ptr<ManifestPageSource> source_;
   PageRequest request_;
-  ManifestPage page_;
+  EntryPage page_;
   size_t pos_ = 0;
   bool done_ = false;  // no page left to read
   Status status_;
 };
 
-// A ManifestPageSource calling `fill(const PageRequest&, ManifestPage&) ->
+// A ManifestPageSource calling `fill(const PageRequest&, EntryPage&) ->
 // Status`, which it owns (a lambda capturing what it needs, by value).
 template <typename FillFn>
 class FunctionPageSource final : public ManifestPageSource {
  public:
   explicit FunctionPageSource(FillFn fill) : fill_(std::move(fill)) {}
-  Status Fill(const PageRequest& request, ManifestPage& page) override {
+  Status Fill(const PageRequest& request, EntryPage& page) override {
     return fill_(request, page);
   }
 
