@@ -11,6 +11,9 @@
 #include <utility>
 #include <vector>
 
+#include "syncstack/chunked_get.h"
+#include "syncstack/paged_iterator.h"
+
 namespace syncstack {
 namespace {
 
@@ -21,10 +24,6 @@ using MetaMap = std::map<std::string, std::string, std::less<>>;
 // more than kScanMaxExamined rows (tombstones skipped) per acquisition.
 constexpr size_t kScanChunk = 512;
 constexpr size_t kScanMaxExamined = 4 * kScanChunk;
-// Get copies records out under the lock in chunks bounded by count and by
-// payload bytes, then calls back without holding the lock.
-constexpr size_t kGetChunkRecords = 256;
-constexpr size_t kGetChunkBytes = size_t{4} << 20;
 
 Status OutOfMemory() { return Status::IOError("memory store: out of memory"); }
 
@@ -43,84 +42,39 @@ struct AccountState {
 };
 
 void CopyEntry(const Record& r, ManifestEntry& out) {
-  out.id = r.id;
   out.version = r.version;
   out.deleted = r.deleted;
   out.state = r.state;
   out.base = r.base;
 }
 
-// Keyset paging: copies a chunk of entries under the shared lock, then
-// resumes after the last id examined, so writers are never blocked for
-// longer than one chunk and a concurrent write cannot invalidate it.
-class MemoryIterator final : public ManifestIterator {
- public:
-  MemoryIterator(std::shared_ptr<const AccountState> state,
-                 std::string collection, const ScanOptions& options)
-      : state_(std::move(state)),
-        collection_(std::move(collection)),
-        options_(options) {
-    if (options_.range.has_end && options_.range.end <= options_.range.begin) {
-      exhausted_ = true;
-    }
-    chunk_.reserve(kScanChunk);
-    Fill();
+// A scan page: copies a chunk of entries under the shared lock, so writers
+// are never blocked for longer than one chunk (PagedManifestIterator
+// resumes after the last id examined).
+Status FillPage(const AccountState& state, std::string_view collection,
+                const PageRequest& request, EntryPage& page) {
+  std::shared_lock lock(state.mu);
+  const RecordMap* rows = state.Find(collection);
+  if (rows == nullptr) {
+    page.SetEnd();
+    return Status::Ok();
   }
-
-  bool Valid() const noexcept override { return pos_ < chunk_.size(); }
-  const ManifestEntry& entry() const noexcept override { return chunk_[pos_]; }
-  void Next() noexcept override {
-    if (++pos_ >= chunk_.size()) Fill();
-  }
-  Status status() const noexcept override { return status_; }
-
- private:
-  void Fill() noexcept {
-    chunk_.clear();
-    pos_ = 0;
-    try {
-      while (chunk_.empty() && !exhausted_) FillOnce();
-    } catch (const std::bad_alloc&) {
-      chunk_.clear();
-      exhausted_ = true;
-      status_ = OutOfMemory();
+  auto it = rows->lower_bound(request.range.begin);
+  for (size_t examined = 0;
+       examined < kScanMaxExamined && page.size() < request.limit;
+       ++examined, ++it) {
+    if (it == rows->end() || request.PastEnd(it->first)) {
+      page.SetEnd();
+      break;
     }
-  }
-
-  void FillOnce() {
-    std::shared_lock lock(state_->mu);
-    const RecordMap* rows = state_->Find(collection_);
-    if (rows == nullptr) {
-      exhausted_ = true;
-      return;
+    if (!request.include_tombstones && it->second.deleted) {
+      page.Skip(it->first);
+      continue;
     }
-    auto it = started_ ? rows->upper_bound(last_)
-                       : rows->lower_bound(options_.range.begin);
-    for (size_t examined = 0;
-         examined < kScanMaxExamined && chunk_.size() < kScanChunk;
-         ++examined, ++it) {
-      if (it == rows->end() ||
-          (options_.range.has_end && it->first >= options_.range.end)) {
-        exhausted_ = true;
-        return;
-      }
-      started_ = true;
-      last_ = it->first;
-      if (!options_.include_tombstones && it->second.deleted) continue;
-      CopyEntry(it->second, chunk_.emplace_back());
-    }
+    CopyEntry(it->second, page.Add(it->first));
   }
-
-  const std::shared_ptr<const AccountState> state_;
-  const std::string collection_;
-  const ScanOptions options_;
-  std::vector<ManifestEntry> chunk_;
-  size_t pos_ = 0;
-  bool started_ = false;  // false: resume at range.begin, else after last_
-  RecordId last_;         // the last id examined
-  bool exhausted_ = false;
-  Status status_;
-};
+  return Status::Ok();
+}
 
 class MemoryStore final : public Store {
  public:
@@ -256,8 +210,13 @@ std::unique_ptr<ManifestIterator> MemoryStore::Scan(
   Status valid = ValidateCollectionName(collection);
   if (!valid.ok()) return NewErrorIterator(std::move(valid));
   try {
-    return std::make_unique<MemoryIterator>(state_, std::string(collection),
-                                            options);
+    return NewPagedManifestIterator(
+        options, kScanChunk,
+        [state = std::shared_ptr<const AccountState>(state_),
+         name = std::string(collection)](const PageRequest& request,
+                                         EntryPage& page) {
+          return FillPage(*state, name, request, page);
+        });
   } catch (const std::bad_alloc&) {
     return NewErrorIterator(OutOfMemory());
   }
@@ -267,30 +226,25 @@ Status MemoryStore::Get(std::string_view collection,
                         std::span<const RecordId> ids,
                         FunctionRef<void(const Record&)> fn) noexcept {
   SYNCSTACK_RETURN_IF_ERROR(ValidateCollectionName(collection));
-  try {
-    std::vector<Record> chunk;
-    size_t next = 0;
-    while (next < ids.size()) {
-      size_t count = 0;
-      size_t bytes = 0;
-      {
-        std::shared_lock lock(state_->mu);
-        const RecordMap* rows = state_->Find(collection);
-        if (rows == nullptr) return Status::Ok();
-        for (; next < ids.size() && count < kGetChunkRecords &&
-               bytes < kGetChunkBytes;
-             ++next) {
-          auto it = rows->find(ids[next]);
-          if (it == rows->end()) continue;
-          if (count == chunk.size()) chunk.emplace_back();
-          chunk[count++] = it->second;  // reuses the buffers' capacity
-          bytes += it->second.payload.size();
-        }
+  auto read = [&](RecordChunk& chunk) -> Status {
+    std::shared_lock lock(state_->mu);
+    const RecordMap* rows = state_->Find(collection);
+    if (rows == nullptr) {
+      chunk.NoneLeft();
+      return Status::Ok();
+    }
+    while (chunk.HasRoom()) {
+      auto it = rows->find(chunk.next_id());
+      if (it == rows->end()) {
+        chunk.NotFound();
+      } else {
+        chunk.Found() = it->second;  // reuses the buffers' capacity
       }
-      // Call back without the lock, so `fn` may use the store.
-      for (size_t i = 0; i < count; ++i) fn(chunk[i]);
     }
     return Status::Ok();
+  };
+  try {
+    return ChunkedGet(ids, read, fn);
   } catch (const std::bad_alloc&) {
     return OutOfMemory();
   }
