@@ -1,0 +1,61 @@
+#include "engine/bookkeeping.h"
+
+#include <cstdlib>
+
+#include "syncstack/metadata_keys.h"
+
+namespace syncstack::engine {
+
+Result<int64_t> ReadSyncMark(Store& store) {
+  SYNCSTACK_ASSIGN_OR_RETURN(std::optional<std::string> mark,
+                             store.GetMeta(meta::kSyncMark));
+  return mark ? std::strtoll(mark->c_str(), nullptr, 10) : 0;
+}
+
+Status WriteSyncMark(Store& store, const WriteOptions& options, int64_t seq) {
+  ChangeBatch mark;
+  mark.SetMeta(std::string(meta::kSyncMark), std::to_string(seq));
+  return store.Apply(options, mark);
+}
+
+LastSync ReadLastSync(Store& store, std::string_view collection) {
+  auto text = store.GetMeta(meta::SyncLast(collection));
+  if (!text.ok() || !text->has_value()) return LastSync{};
+  return ParseLastSync(**text);
+}
+
+Status WriteLastSync(Store& store, const WriteOptions& options,
+                     std::span<const std::string> names,
+                     std::span<const uint64_t> items, uint64_t seq,
+                     Clock& clock) {
+  ChangeBatch marks;
+  for (size_t i = 0; i < names.size(); ++i) {
+    marks.SetMeta(meta::SyncLast(names[i]),
+                  FormatLastSync(items[i], seq, clock.Now()));
+  }
+  if (marks.empty()) return Status::Ok();
+  return store.Apply(options, marks);
+}
+
+Status WriteRunNotes(Store& store, const WriteOptions& options,
+                     const Schema& schema, bool uses_highest_seen,
+                     Timestamp highest_seen) {
+  ChangeBatch notes;
+  auto stored = store.GetMeta(meta::kSchema);
+  std::string json = schema.ToJson();
+  if (stored.ok() && (!stored->has_value() || **stored != json)) {
+    notes.SetMeta(std::string(meta::kSchema), json);
+  }
+  if (uses_highest_seen && highest_seen != kNoTimestamp) {
+    SYNCSTACK_ASSIGN_OR_RETURN(std::optional<std::string> seen,
+                               store.GetMeta(meta::kPolicySeen));
+    if (!seen || std::strtoll(seen->c_str(), nullptr, 10) < highest_seen) {
+      notes.SetMeta(std::string(meta::kPolicySeen),
+                    std::to_string(highest_seen));
+    }
+  }
+  if (notes.empty()) return Status::Ok();
+  return store.Apply(options, notes);
+}
+
+}  // namespace syncstack::engine

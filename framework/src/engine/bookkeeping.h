@@ -1,0 +1,42 @@
+// Private: the metadata the engine keeps beside the records between runs
+// (keys in syncstack/metadata_keys.h). Each write is one small transaction
+// of its own, made only at the point of a run that the value describes.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "engine/mode.h"
+#include "syncstack/clock.h"
+#include "syncstack/schema.h"
+#include "syncstack/store.h"
+
+namespace syncstack::engine {
+
+// The tombstone mark (sync/mark): the server's write sequence at the start
+// of the last complete sync of every collection; 0 before one. Errors: the
+// store's.
+Result<int64_t> ReadSyncMark(Store& store);
+Status WriteSyncMark(Store& store, const WriteOptions& options, int64_t seq);
+
+// What the last complete sync of `collection` recorded; not known when it
+// was never written, cannot be read or is malformed.
+LastSync ReadLastSync(Store& store, std::string_view collection);
+// Records, for each collection names[i], items[i] server items, the write
+// sequence `seq` and the time on `clock`. REQUIRES: equal sizes.
+Status WriteLastSync(Store& store, const WriteOptions& options,
+                     std::span<const std::string> names,
+                     std::span<const uint64_t> items, uint64_t seq,
+                     Clock& clock);
+
+// Remembers the id keys the manifest taught (the schema, for `ls` and later
+// runs) if they changed and, when `uses_highest_seen`, the highest stamp
+// seen (policy/seen, for policies that stamp after it) if it grew. Errors:
+// the store's.
+Status WriteRunNotes(Store& store, const WriteOptions& options,
+                     const Schema& schema, bool uses_highest_seen,
+                     Timestamp highest_seen);
+
+}  // namespace syncstack::engine

@@ -1,0 +1,196 @@
+// Private: one sync run (SyncEngine::Run), the orchestration around the
+// pure parts. Go() walks the phases: login, lock, plan every collection
+// (choose a mode, then learn the server's side by manifest, reconciliation
+// or a streamed first sync, and merge-join it with the local rows), apply
+// the local-only work, exchange the rest in bounded batches, and record
+// what the next run needs.
+//
+// Where each part lives (framework/src/engine/):
+//   run.cc               Go and its phases, mode dispatch, the lock
+//   plan.h, plan.cc      the pure planner (the three cases)
+//   mode.h, mode.cc      the pure choice of a mode, with its reason
+//   paged_entries.*      the server's manifest, page by page
+//   first_sync.cc        ColdSync: a first sync streamed into the store
+//   reconcile_driver.cc  Reconcile: the differences by reconciliation
+//   exchange.cc          synchronise calls and applying their answers
+//   bookkeeping.*        sync/last, sync/mark, schema, policy/seen
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "engine/mode.h"
+#include "engine/plan.h"
+#include "syncstack/engine.h"
+#include "syncstack/reconcile/reconcile.h"
+#include "syncstack/remote.h"
+
+namespace syncstack::engine {
+
+using SteadyClock = std::chrono::steady_clock;
+
+inline std::chrono::microseconds Since(SteadyClock::time_point start) {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+      SteadyClock::now() - start);
+}
+
+// What the device learnt of the server by reconciliation: the entries that
+// differ (`remote`), and the ids whose server record is gone (`lacks`,
+// sorted). Every other server item is as the device last saw it.
+struct Reconciled {
+  std::vector<Stamp> remote;
+  std::vector<RecordId> lacks;
+  // Gathered by the scan that made the device's items, so planning need not
+  // scan again: the local rows the plan needs (changed here, or among the
+  // differences) in id order, and counts over every local row.
+  bool has_local = false;
+  std::vector<ManifestEntry> local;
+  LocalCounts counts;
+};
+
+// The local rows of one batch, re-read right before each apply attempt.
+using RowKey = std::pair<uint32_t, RecordId>;
+using RowMap = std::map<RowKey, Record>;
+
+class SyncRun {
+ public:
+  // Every reference must outlive the run.
+  SyncRun(Store& store, Transport& transport, const ConflictPolicy& policy,
+          Schema& schema, const SyncOptions& options, SyncObserver* observer)
+      : store_(store),
+        remote_(transport),
+        policy_(&policy),
+        schema_(schema),
+        options_(options),
+        observer_(observer) {}
+
+  // The whole run; see SyncEngine::Run.
+  Result<SyncReport> Go();
+
+ private:
+  // Releases the server's lock when the run ends early.
+  struct Unlocker {
+    RemoteClient* remote = nullptr;
+    ~Unlocker() {
+      if (remote != nullptr) (void)remote->Unlock();
+    }
+  };
+  // A synchronise request being built, and what it carries.
+  struct Outgoing;
+  // A synchronise answer, indexed by (collection, id).
+  struct Answer;
+
+  // --- run.cc: the phases of Go --------------------------------------------
+  // Logs in and settles the conflict policy to plan with.
+  Status LogIn();
+  // Takes the lock (waiting up to options_.lock_wait) unless told not to.
+  Status TakeLock(Unlocker& unlocker);
+  // Plans every collection, then the metadata the plan taught.
+  Status PlanPhase();
+  // Runs the plan: local-only work first, then the exchange.
+  Status ExchangePhase();
+  // Records what the next run needs (sync/last, sync/mark).
+  Status RecordCompletion();
+
+  // --- run.cc: planning ------------------------------------------------------
+  Status PlanAll();
+  // The collections of this run, sorted; teaches schema_ the server's keys.
+  Status ChooseCollections(const CollectionList& list);
+  Status PlanOne(uint32_t index);
+  Result<ModeInputs> GatherModeInputs(uint32_t index);
+  // Plans collection `index` the way `choice` says.
+  Status Follow(uint32_t index, const ModeChoice& choice);
+  Status PlanFull(uint32_t index);
+  Status PlanReconciled(uint32_t index, Reconciled& reconciled);
+  // Plans one collection against `remote` (see PlanCollection).
+  Status PlanWith(uint32_t index, ManifestIterator& local,
+                  RemoteEntries& remote, const Reconciled* reconciled);
+  void NoteMode(uint32_t index, const ModeChoice& choice);
+
+  // --- first_sync.cc ---------------------------------------------------------
+  // Streams a first sync's records straight into the store, in batches
+  // that each carry a checkpoint.
+  Result<FirstSyncOutcome> ColdSync(uint32_t index);
+
+  // --- reconcile_driver.cc ---------------------------------------------------
+  // Finds the differences by reconciliation. Sets *gave_up (and returns
+  // OK) when it stopped paying: more bytes than `budget`.
+  Status Reconcile(uint32_t index, uint64_t budget, Reconciled& out,
+                   bool* gave_up);
+  // Scans the local rows: the items to reconcile, and out.local / counts.
+  Status ScanForReconcile(const std::string& name,
+                          std::vector<ReconcileItem>& items, Reconciled& out);
+  // Rereads the local rows of the differing ids into out.local.
+  Status RereadDiffering(const std::string& name,
+                         const std::vector<Difference>& differences,
+                         Reconciled& out);
+
+  // --- exchange.cc -----------------------------------------------------------
+  Status ApplyLocalOnly(size_t begin, size_t end);
+  // Sends plan_.ops[begin, end) (cut short by the byte budget: `next` is
+  // where it stopped) in one synchronise call and applies the answer.
+  Status Exchange(size_t begin, size_t end, size_t& next);
+  // Adds the ops to `out` from the rows as they are now, skipping what the
+  // app changed since planning (the next run sees it).
+  void BuildRequest(const std::vector<const PlanOp*>& ops, const RowMap& rows,
+                    size_t begin, Outgoing& out, size_t& next);
+  void AddToRequest(const PlanOp& op, const Record* row, Outgoing& out);
+  Answer IndexAnswer(const SyncResponse& response) const;
+  // Applies the answer in one local transaction, guarded row by row
+  // against concurrent app writes; on a lost race re-reads and rebuilds.
+  Status ApplyAnswer(const Outgoing& out, const Answer& answer);
+  // Adds the local change for one sent op to `batch`; false if the row
+  // changed here meanwhile and stays for the next run.
+  bool ApplyOne(const PlanOp& op, const Record* row, const Outgoing& out,
+                const Answer& answer, ChangeBatch& batch);
+  // Conflicts the server found that planning did not foresee.
+  void NoteUnforeseen(const Outgoing& out, const Answer& answer);
+  Status ReadRows(const std::vector<const PlanOp*>& ops, RowMap& rows);
+  const Record* Row(const RowMap& rows, const PlanOp& op) const {
+    auto it = rows.find({op.collection, op.id});
+    return it == rows.end() ? nullptr : &it->second;
+  }
+
+  // --- run.cc: the lock and progress -----------------------------------------
+  // Takes or renews the lock, telling the server this device's clock.
+  // Sends the tombstone mark too (0: no complete sync yet); the first
+  // answer's sequence becomes the mark if the run completes, and its
+  // _resync makes the run a full resync.
+  Result<LockResponse> Lock();
+  Status RenewLockIfDue();
+  // The device's clock: the options', or the system's.
+  Clock& DeviceClock() const {
+    return options_.clock ? *options_.clock : SystemClock();
+  }
+  void Progress(SyncProgress::Phase phase, uint64_t done, uint64_t total);
+
+  Store& store_;
+  RemoteClient remote_;
+  const ConflictPolicy* policy_;  // the engine's, or the one adopted
+  Schema& schema_;
+  const SyncOptions& options_;
+  SyncObserver* observer_;
+
+  SyncReport report_;
+  std::vector<std::string> names_;  // collections, by index
+  std::map<std::string, uint32_t, std::less<>> name_index_;  // the inverse
+  // ops and case counts; its conflicts become report_.conflicts
+  Plan plan_;
+  SteadyClock::time_point renew_at_;
+  std::chrono::milliseconds lease_length_{0};
+  Timestamp highest_seen_ = kNoTimestamp;  // in the manifest
+  uint64_t server_seq_ = 0;  // the account's write sequence at the start
+  std::chrono::microseconds network_{0};  // of planning
+  std::vector<std::string> reasons_;      // "<collection>: <mode> (<why>)"
+  bool used_full_ = false, used_reconcile_ = false;
+  std::vector<uint64_t> items_;  // server items here per collection, after
+  uint64_t exchange_done_ = 0;
+  uint64_t exchange_total_ = 0;
+  int64_t first_seq_ = -1;  // the server's sequence at the first lock
+  bool resync_ = false;     // tombstones this device may need are gone
+};
+
+}  // namespace syncstack::engine
