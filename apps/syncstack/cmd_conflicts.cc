@@ -8,23 +8,16 @@
 namespace syncstack::cli {
 namespace {
 
-// A top-level string (or number/null) member of a journal entry, which
-// the service writes in a fixed order before the nested "server" and
-// "client" objects.
-std::string Member(std::string_view json, std::string_view key) {
-  std::string_view head = json.substr(0, json.find(",\"server\":"));
-  std::string needle = "\"" + std::string(key) + "\":";
-  size_t at = head.find(needle);
-  if (at == std::string_view::npos) return "";
-  std::string_view value = head.substr(at + needle.size());
-  if (value.starts_with('"')) {
-    size_t end = 1;
-    while (end < value.size() && value[end] != '"') {
-      end += value[end] == '\\' ? 2 : 1;
-    }
-    return std::string(value.substr(1, end - 1));
+// One conflict as a line of the table.
+void PrintEntry(const ConflictJournalEntry& e) {
+  std::string offset;
+  if (e.clock_offset_ms != kNoTimestamp) {
+    offset = " (clock " + std::to_string(e.clock_offset_ms) + " ms)";
   }
-  return std::string(value.substr(0, value.find_first_of(",}")));
+  std::printf("%s  %s/%s  device \"%s\"%s  %s: kept %s\n",
+              FormatTimestamp(e.time).c_str(), e.collection.c_str(),
+              e.id.ToString().c_str(), e.device.c_str(), offset.c_str(),
+              e.policy.c_str(), std::string(KeptName(e.kept)).c_str());
 }
 
 }  // namespace
@@ -47,23 +40,24 @@ int RunConflicts(int argc, char** argv) {
   if (!account.ok()) return Fail(account.status());
   const bool json = vm.count("json") > 0;
   uint64_t count = 0;
+  Status bad;  // the first entry that does not decode
   Status s = ReadConflictJournal(
-      *account->store, [&](uint64_t, std::string_view entry) {
+      *account->store, [&](uint64_t index, std::string_view entry) {
+        if (!bad.ok()) return;
         ++count;
         if (json) {
           std::printf("%.*s\n", static_cast<int>(entry.size()), entry.data());
           return;
         }
-        std::string offset = Member(entry, "clock_offset_ms");
-        std::printf(
-            "%s  %s/%s  device \"%s\"%s  %s: kept %s\n",
-            Member(entry, "time").c_str(), Member(entry, "collection").c_str(),
-            Member(entry, "id").c_str(), Member(entry, "device").c_str(),
-            offset.empty() || offset == "null"
-                ? ""
-                : (" (clock " + offset + " ms)").c_str(),
-            Member(entry, "policy").c_str(), Member(entry, "kept").c_str());
+        auto decoded = DecodeJournalEntry(entry);
+        if (!decoded.ok()) {
+          bad = decoded.status().WithContext("journal entry " +
+                                             std::to_string(index));
+          return;
+        }
+        PrintEntry(*decoded);
       });
+  if (s.ok()) s = bad;
   if (!s.ok()) return Fail(s);
   if (!json) {
     std::printf("syncstack: %llu conflict%s\n",

@@ -15,6 +15,7 @@
 #include "syncstack/clock.h"
 #include "syncstack/codec.h"
 #include "syncstack/conflict_policy.h"
+#include "syncstack/journal.h"
 #include "syncstack/schema.h"
 #include "syncstack/store.h"
 #include "syncstack/sync_lock.h"
@@ -127,7 +128,8 @@ class SyncService final : public Handler {
 //    "server": {"last_update", "version", "deleted", "payload"},
 //    "client": {...the same...}}
 // where "server" is the stored write and "client" the incoming one (as the
-// client sent it). Errors: those of Store::GetMeta.
+// client sent it); DecodeJournalEntry (journal.h) reads it into a
+// ConflictJournalEntry. Errors: those of Store::GetMeta.
 Status ReadConflictJournal(
     Store& store, FunctionRef<void(uint64_t index, std::string_view json)> fn);
 

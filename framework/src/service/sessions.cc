@@ -1,0 +1,83 @@
+// Login and bearer tokens: /v1/login, the in-memory token table, and the
+// in-process authenticator.
+#include "service/sessions.h"
+
+#include "random_token.h"
+#include "service/service_impl.h"
+
+namespace syncstack {
+namespace {
+
+class InProcessAuthenticator final : public Authenticator {
+ public:
+  Result<std::string> Login(std::string_view user,
+                            std::string_view) noexcept override {
+    if (user.empty() || user.size() > 128) {
+      return Status::Unauthorized("bad user name");
+    }
+    return std::string(user);
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<Authenticator> NewInProcessAuthenticator() {
+  return std::make_unique<InProcessAuthenticator>();
+}
+
+namespace service {
+
+std::string SessionTable::Issue(std::string account, Timestamp expires_at,
+                                Timestamp now) {
+  std::string token = NewRandomToken();
+  std::lock_guard<std::mutex> guard(mu_);
+  std::erase_if(sessions_,
+                [&](const auto& s) { return s.second.expires_at <= now; });
+  sessions_[token] = Session{std::move(account), expires_at};
+  return token;
+}
+
+std::optional<Result<std::string>> SessionTable::Find(const std::string& token,
+                                                      Timestamp now) {
+  std::lock_guard<std::mutex> guard(mu_);
+  auto it = sessions_.find(token);
+  if (it == sessions_.end()) return std::nullopt;
+  if (it->second.expires_at <= now) {
+    sessions_.erase(it);
+    return Result<std::string>(Status::Unauthorized("token expired"));
+  }
+  return Result<std::string>(it->second.account);
+}
+
+}  // namespace service
+
+Result<std::string> SyncService::Impl::Authenticate(const Request& request) {
+  if (request.token.empty()) {
+    return Status::Unauthorized("missing bearer token");
+  }
+  const Timestamp now = clock.Now();
+  if (auto mine = sessions.Find(request.token, now)) return std::move(*mine);
+  // A token of the database's authenticator, from any process.
+  return authenticator.VerifyToken(request.token, now);
+}
+
+Response SyncService::Impl::HandleLogin(const Request& request) {
+  auto login = DecodeLoginRequest(request.body);
+  if (!login.ok()) return service::ErrorResponse(login.status());
+  auto account = authenticator.Login(login->user, login->password);
+  if (!account.ok()) return service::ErrorResponse(account.status());
+  LoginResponse answer;
+  answer.policy = std::string(policy.name());
+  answer.expires_in = options.token_ttl.count();
+  Timestamp expires_at = clock.Now() + answer.expires_in * 1000;
+  if (auto signed_token = authenticator.SignToken(*account, expires_at)) {
+    answer.token = std::move(*signed_token);
+  } else {
+    answer.token = sessions.Issue(std::move(*account), expires_at, clock.Now());
+  }
+  Response response;
+  EncodeLoginResponse(answer, response.body);
+  return response;
+}
+
+}  // namespace syncstack
