@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "syncstack/codec.h"
+#include "syncstack/conformance/transport_conformance.h"
 #include "syncstack/engine.h"
 #include "syncstack/memory/memory_store.h"
 #include "syncstack/policies/last_write_wins.h"
@@ -704,6 +705,29 @@ TEST(HttpSync, TwoDevicesConvergeOverHttp) {
     EXPECT_TRUE(!rc->has_value() || (*rc)->deleted);
   }
 }
+
+// The Transport conformance kit over an HTTP server on 127.0.0.1 and the HTTP
+// client.
+using conformance::TransportConformance;
+
+conformance::TransportFactory HttpTransportFactory() {
+  return conformance::TransportFactory{
+      "http", [](Handler& handler) {
+        HttpServerOptions server_options;  // 127.0.0.1:0
+        std::shared_ptr<HttpServer> server =
+            std::move(StartHttpServer(handler, server_options).value());
+        HttpClientOptions client_options;
+        client_options.url =
+            "http://127.0.0.1:" + std::to_string(server->port());
+        std::shared_ptr<Transport> client =
+            std::move(NewHttpTransport(client_options).value());
+        return conformance::TransportHarness{{server, client}, client.get()};
+      }};
+}
+
+INSTANTIATE_TEST_SUITE_P(Transports, TransportConformance,
+                         ::testing::Values(HttpTransportFactory()),
+                         conformance::TransportFactoryName);
 
 }  // namespace
 }  // namespace syncstack
