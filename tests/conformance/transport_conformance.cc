@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "syncstack/codec.h"
+#include "syncstack/loopback/in_process_server.h"
 #include "syncstack/memory/memory_store.h"
 #include "syncstack/policies/last_write_wins.h"
 #include "syncstack/protocol.h"
@@ -102,14 +103,13 @@ TEST_P(TransportConformance, ConcurrentCalls) {
 }
 
 TEST_P(TransportConformance, SpeaksTheProtocolWithTheRealService) {
-  auto db = OpenMemoryDatabase();
-  ASSERT_TRUE(db.ok());
-  auto policy = NewLastWriteWinsPolicy();
   ManualClock clock(1'700'000'000'000);
-  auto lock = NewMemorySyncLock(clock, std::chrono::seconds(30));
-  auto auth = NewInProcessAuthenticator();
-  SyncService service(**db, *policy, clock, *lock, *auth, Schema());
-  TransportHarness h = GetParam().make(service);
+  InProcessServerOptions options;
+  options.database = std::move(OpenMemoryDatabase()).value();
+  options.policy = NewLastWriteWinsPolicy();
+  options.clock = &clock;
+  InProcessServer server(std::move(options));
+  TransportHarness h = GetParam().make(server.service());
 
   std::string body;
   EncodeLoginRequest({"alice", "pw"}, body);
