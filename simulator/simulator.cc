@@ -15,7 +15,7 @@
 
 #include "syncstack/clock.h"
 #include "syncstack/engine.h"
-#include "syncstack/loopback/loopback_transport.h"
+#include "syncstack/loopback/in_process_server.h"
 #include "syncstack/memory/memory_store.h"
 #include "syncstack/metadata_keys.h"
 #include "syncstack/replica.h"
@@ -245,12 +245,7 @@ class Simulation {
   TempDir dir_;
   ManualClock real_;
   std::mt19937_64 ids_rng_;
-  std::unique_ptr<Database> server_db_;
-  std::unique_ptr<ConflictPolicy> server_policy_;
-  std::unique_ptr<SyncLock> lock_;
-  std::unique_ptr<Authenticator> auth_;
-  std::unique_ptr<SyncService> service_;
-  std::unique_ptr<Transport> loopback_;
+  std::unique_ptr<InProcessServer> server_;
   std::shared_ptr<Store> server_store_;
   std::vector<std::unique_ptr<Device>> devices_;
 
@@ -317,14 +312,14 @@ Status Simulation::Setup() {
   std::vector<double> drifts =
       Spread(options_.drift_ppm, options_.devices, clocks);
 
-  SYNCSTACK_ASSIGN_OR_RETURN(server_db_, OpenDatabase("server"));
-  server_policy_ = factory_.make("server");
-  lock_ = NewMemorySyncLock(real_, kLease);
-  auth_ = NewInProcessAuthenticator();
-  service_ = std::make_unique<SyncService>(*server_db_, *server_policy_, real_,
-                                           *lock_, *auth_, Schema{});
-  loopback_ = NewLoopbackTransport(*service_);
-  SYNCSTACK_ASSIGN_OR_RETURN(server_store_, server_db_->OpenAccount(kUser));
+  InProcessServerOptions server;
+  SYNCSTACK_ASSIGN_OR_RETURN(server.database, OpenDatabase("server"));
+  server.policy = factory_.make("server");
+  server.clock = &real_;
+  server.lease = kLease;
+  server_ = std::make_unique<InProcessServer>(std::move(server));
+  SYNCSTACK_ASSIGN_OR_RETURN(server_store_,
+                             server_->database().OpenAccount(kUser));
 
   std::set<std::string> replicas;
   for (int i = 0; i < options_.devices; ++i) {
@@ -350,7 +345,7 @@ Status Simulation::Setup() {
     d->clock = std::make_unique<DeviceClock>(
         real_, static_cast<int64_t>(std::llround(offsets[i])), drifts[i]);
     d->transport = std::make_unique<LossyTransport>(
-        *loopback_, options_.loss,
+        server_->transport(), options_.loss,
         options_.seed * 0xBF58476D1CE4E5B9ull + 7919 * (i + 1));
     d->replica =
         std::make_unique<Replica>(*d->store, *d->policy, *d->clock, kNoSync);

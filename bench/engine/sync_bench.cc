@@ -12,7 +12,7 @@
 #include <random>
 
 #include "syncstack/engine.h"
-#include "syncstack/loopback/loopback_transport.h"
+#include "syncstack/loopback/in_process_server.h"
 #include "syncstack/policies/last_write_wins.h"
 #include "syncstack/replica.h"
 #include "syncstack/service.h"
@@ -88,26 +88,25 @@ void BM_RawSqliteInsert(benchmark::State& state) {
 struct Setup {
   Dir dir;
   ManualClock clock{1'700'000'000'000};
-  std::unique_ptr<ConflictPolicy> policy = NewLastWriteWinsPolicy();
-  std::unique_ptr<Database> server_db, device_db;
-  std::unique_ptr<SyncLock> lock;
-  std::unique_ptr<Authenticator> auth;
-  std::unique_ptr<SyncService> service;
-  std::unique_ptr<Transport> transport;
+  std::unique_ptr<InProcessServer> server;
+  std::unique_ptr<Database> device_db;
 
   Setup() {
-    server_db = OpenSqliteDatabase({.path = dir.File("server.db")}).value();
+    InProcessServerOptions options;
+    options.database =
+        OpenSqliteDatabase({.path = dir.File("server.db")}).value();
+    options.policy = NewLastWriteWinsPolicy();
+    options.clock = &clock;
+    server = std::make_unique<InProcessServer>(std::move(options));
     device_db = OpenSqliteDatabase({.path = dir.File("device.db")}).value();
-    lock = NewMemorySyncLock(clock, std::chrono::seconds(30));
-    auth = NewInProcessAuthenticator();
-    service = std::make_unique<SyncService>(*server_db, *policy, clock, *lock,
-                                            *auth, Schema());
-    transport = NewLoopbackTransport(*service);
   }
+
+  const ConflictPolicy& policy() const { return server->policy(); }
+  Transport& transport() { return server->transport(); }
 
   // Fills the server's account with n records through a store batch.
   void Fill(int64_t n) {
-    auto store = server_db->OpenAccount("alice").value();
+    auto store = server->database().OpenAccount("alice").value();
     std::mt19937_64 rng(1);
     ChangeBatch batch;
     for (int64_t i = 0; i < n; ++i) {
@@ -142,7 +141,7 @@ void BM_ColdSync(benchmark::State& state) {
     auto s = std::make_unique<Setup>();
     s->Fill(n);
     auto store = s->device_db->OpenAccount(kLocalAccount).value();
-    SyncEngine engine(*store, *s->transport, *s->policy);
+    SyncEngine engine(*store, s->transport(), s->policy());
     state.ResumeTiming();
     auto report = engine.Run(Options(static_cast<size_t>(state.range(1))));
     if (!report.ok()) state.SkipWithError(report.status().ToString().c_str());
@@ -166,13 +165,13 @@ void BM_IncrementalSync1Percent(benchmark::State& state) {
   Setup s;
   s.Fill(n);
   auto store = s.device_db->OpenAccount(kLocalAccount).value();
-  SyncEngine engine(*store, *s.transport, *s.policy);
+  SyncEngine engine(*store, s.transport(), s.policy());
   if (!engine.Run(Options(1000)).ok()) std::abort();  // cold sync first
-  Replica app(*store, *s.policy, s.clock);
+  Replica app(*store, s.policy(), s.clock);
   std::mt19937_64 rng(1);
   std::vector<RecordId> ids;
   for (int64_t i = 0; i < n; ++i) ids.push_back(NthId(rng));
-  auto server = s.server_db->OpenAccount("alice").value();
+  auto server = s.server->database().OpenAccount("alice").value();
   for (auto _ : state) {
     state.PauseTiming();
     s.clock.Advance(1000);

@@ -24,6 +24,7 @@
 
 #include "syncstack/codec.h"
 #include "syncstack/http/http_transport.h"
+#include "syncstack/loopback/in_process_server.h"
 #include "syncstack/memory/memory_store.h"
 #include "syncstack/policies/last_write_wins.h"
 #include "syncstack/protocol.h"
@@ -74,19 +75,15 @@ struct Ceiling {
 // HttpServer over SyncService over a memory database, started once.
 struct World {
   World() {
-    database = std::move(OpenMemoryDatabase()).value();
-    lock = NewMemorySyncLock(SystemClock(), std::chrono::seconds(30));
-    service = std::make_unique<SyncService>(*database, *policy, SystemClock(),
-                                            *lock, *auth, Schema());
+    InProcessServerOptions sync_options;
+    sync_options.database = std::move(OpenMemoryDatabase()).value();
+    sync_options.policy = NewLastWriteWinsPolicy();
+    sync = std::make_unique<InProcessServer>(std::move(sync_options));
     HttpServerOptions options;
     options.max_threads = kServerThreads;
-    server = std::move(StartHttpServer(*service, options)).value();
+    server = std::move(StartHttpServer(sync->service(), options)).value();
   }
-  std::unique_ptr<Database> database;
-  std::unique_ptr<ConflictPolicy> policy = NewLastWriteWinsPolicy();
-  std::unique_ptr<SyncLock> lock;
-  std::unique_ptr<Authenticator> auth = NewInProcessAuthenticator();
-  std::unique_ptr<SyncService> service;
+  std::unique_ptr<InProcessServer> sync;
   std::unique_ptr<HttpServer> server;
 };
 

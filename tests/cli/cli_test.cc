@@ -8,9 +8,16 @@
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
+#include <memory>
+#include <sstream>
 #include <string>
+#include <vector>
+
+#include "kits/serve_process.h"
 
 namespace {
+
+using syncstack::testing::ServeProcess;
 
 struct Outcome {
   int exit_code = -1;
@@ -211,46 +218,16 @@ TEST_F(CliTest, BenchSyncRefusesBadOptionsBeforeDoingAnything) {
   }
 }
 
-// `syncstack serve` as a child process on 127.0.0.1 with a free port.
-class ServeProcess {
- public:
-  explicit ServeProcess(const std::string& args) {
-    int out[2];
-    if (pipe(out) != 0) return;
-    pid_ = fork();
-    if (pid_ == 0) {
-      dup2(out[1], STDOUT_FILENO);
-      close(out[0]);
-      execl("/bin/sh", "sh", "-c",
-            (std::string("exec ") + SYNCSTACK_BIN + " serve " + args).c_str(),
-            nullptr);
-      _exit(127);
-    }
-    close(out[1]);
-    std::string line;
-    char c;
-    while (read(out[0], &c, 1) == 1 && c != '\n') line += c;
-    close(out[0]);
-    // "syncstack: serving ... on http://127.0.0.1:PORT (policy ...)"
-    size_t at = line.find("http://127.0.0.1:");
-    if (at != std::string::npos)
-      url_ = line.substr(at, line.find(' ', at) - at);
-  }
-  ~ServeProcess() { Stop(); }
-  int Stop() {
-    if (pid_ <= 0) return -1;
-    kill(pid_, SIGTERM);
-    int status = 0;
-    waitpid(pid_, &status, 0);
-    pid_ = -1;
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  }
-  const std::string& url() const { return url_; }
-
- private:
-  pid_t pid_ = -1;
-  std::string url_;
-};
+// `syncstack serve <args>` (words split at spaces, no quoting) through the
+// ServeProcess kit; nullptr after a failed expectation.
+std::unique_ptr<ServeProcess> Serve(const std::string& args) {
+  std::vector<std::string> words;
+  std::istringstream in(args);
+  for (std::string w; in >> w;) words.push_back(w);
+  auto serve = ServeProcess::Start({SYNCSTACK_BIN, words});
+  EXPECT_TRUE(serve.ok()) << serve.status().ToString();
+  return serve.ok() ? std::move(serve).value() : nullptr;
+}
 
 // The seed's scenario on two devices: offline adds, an edit on one, a
 // delete and an add on the other; all three cases appear and both devices
@@ -321,11 +298,11 @@ class TwoDevices : public CliTest {
 };
 
 TEST_F(TwoDevices, SyncThroughARealServer) {
-  ServeProcess serve("--store " + AddUser() + " --listen 127.0.0.1:0");
-  ASSERT_FALSE(serve.url().empty());
-  Run(serve.url());
+  auto serve = Serve("--store " + AddUser() + " --listen 127.0.0.1:0");
+  ASSERT_TRUE(serve != nullptr && !serve->url().empty());
+  Run(serve->url());
   auto sync = [&](const std::string& store) {
-    return Syncstack("sync --store " + store + " --remote " + serve.url() +
+    return Syncstack("sync --store " + store + " --remote " + serve->url() +
                      " --user alice --password pw1");
   };
   auto listing = [&](const std::string& store) { return Listing(store); };
@@ -334,12 +311,12 @@ TEST_F(TwoDevices, SyncThroughARealServer) {
   // Refusals: one clear line, non-zero, nothing lost locally.
   std::string before = listing(phone);
   Outcome wrong = Syncstack("sync --store " + phone + " --remote " +
-                            serve.url() + " --user alice --password nope");
+                            serve->url() + " --user alice --password nope");
   EXPECT_EQ(wrong.exit_code, 1);
   EXPECT_NE(wrong.err.find("wrong user or password"), std::string::npos)
       << wrong.err;
   EXPECT_EQ(std::count(wrong.err.begin(), wrong.err.end(), '\n'), 1);
-  EXPECT_EQ(serve.Stop(), 0);
+  EXPECT_EQ(serve->Stop(), 0);
   Outcome down = sync(phone);
   EXPECT_EQ(down.exit_code, 1);
   EXPECT_NE(down.err.find("127.0.0.1"), std::string::npos) << down.err;
@@ -351,8 +328,8 @@ TEST_F(TwoDevices, SyncThroughARealServer) {
 // Each way of finding differences, chosen on the command line, says so and
 // converges; a bad mode is refused before anything is opened.
 TEST_F(TwoDevices, SyncModesFromTheCommandLine) {
-  ServeProcess serve("--store " + AddUser() + " --listen 127.0.0.1:0");
-  ASSERT_FALSE(serve.url().empty());
+  auto serve = Serve("--store " + AddUser() + " --listen 127.0.0.1:0");
+  ASSERT_TRUE(serve != nullptr && !serve->url().empty());
   phone_ = "sqlite:" + (dir_ / "phone.db").string();
   laptop_ = "sqlite:" + (dir_ / "laptop.db").string();
   for (const char* title : {"milk", "bread", "tea"}) {
@@ -362,7 +339,7 @@ TEST_F(TwoDevices, SyncModesFromTheCommandLine) {
               0);
   }
   auto sync = [&](const std::string& store, const std::string& mode) {
-    return Syncstack("sync --store " + store + " --remote " + serve.url() +
+    return Syncstack("sync --store " + store + " --remote " + serve->url() +
                      " --user alice --password pw1 --mode " + mode);
   };
   Outcome r = sync(phone_, "full");
@@ -397,18 +374,20 @@ TEST_F(TwoDevices, SyncModesFromTheCommandLine) {
 
 TEST_F(TwoDevices, SyncThroughAnExchangeFolderOnly) {
   std::string folder = (dir_ / "exchange").string();
-  ServeProcess serve("--store " + AddUser() + " --exchange " + folder +
+  auto serve = Serve("--store " + AddUser() + " --exchange " + folder +
                      " --exchange-poll-ms 5");
+  ASSERT_NE(serve, nullptr);
   Run("dir:" + folder + " --wait 20");
-  EXPECT_EQ(serve.Stop(), 0);
+  EXPECT_EQ(serve->Stop(), 0);
 }
 
 // Hand-carried: each run goes as far as the answers in the folder allow and
 // says it is waiting; the server (running at its site) answers in between.
 TEST_F(TwoDevices, AHandCarriedFolderTakesSeveralRuns) {
   std::string folder = (dir_ / "exchange").string();
-  ServeProcess serve("--store " + AddUser() + " --exchange " + folder +
+  auto serve = Serve("--store " + AddUser() + " --exchange " + folder +
                      " --exchange-poll-ms 5 --lease-seconds 3600");
+  ASSERT_NE(serve, nullptr);
   std::string phone = "sqlite:" + (dir_ / "phone.db").string();
   ASSERT_EQ(Syncstack("put --store " + phone +
                       " --collection todo --json '{\"t\":\"milk\"}'")
@@ -449,12 +428,12 @@ TEST_F(TwoDevices, ConflictsListsTheJournal) {
   std::string phone = "sqlite:" + (dir_ / "phone.db").string();
   std::string laptop = "sqlite:" + (dir_ / "laptop.db").string();
   {
-    ServeProcess serve("--store " + server +
+    auto serve = Serve("--store " + server +
                        " --listen 127.0.0.1:0 --policy server-clock");
-    ASSERT_FALSE(serve.url().empty());
+    ASSERT_TRUE(serve != nullptr && !serve->url().empty());
     auto sync = [&](const std::string& store, const std::string& device) {
       Outcome r =
-          Syncstack("sync --store " + store + " --remote " + serve.url() +
+          Syncstack("sync --store " + store + " --remote " + serve->url() +
                     " --user alice --password pw1 --device " + device);
       EXPECT_EQ(r.exit_code, 0) << r.err;
     };
@@ -474,7 +453,7 @@ TEST_F(TwoDevices, ConflictsListsTheJournal) {
     }
     sync(laptop, "laptop");
     sync(phone, "phone");
-    EXPECT_EQ(serve.Stop(), 0);
+    EXPECT_EQ(serve->Stop(), 0);
   }
 
   Outcome table = Syncstack("conflicts --store " + server + " --user alice");
@@ -532,13 +511,13 @@ TEST_F(TwoDevices, GcChecksItsInputAndReports) {
   std::string server = AddUser();
   std::string phone = "sqlite:" + (dir_ / "phone.db").string();
   {
-    ServeProcess serve("--store " + server + " --listen 127.0.0.1:0");
-    ASSERT_FALSE(serve.url().empty());
+    auto serve = Serve("--store " + server + " --listen 127.0.0.1:0");
+    ASSERT_TRUE(serve != nullptr && !serve->url().empty());
     Outcome put = Syncstack("put --store " + phone +
                             " --collection todo --json '{\"t\":\"milk\"}'");
     ASSERT_EQ(put.exit_code, 0) << put.err;
     std::string id = put.out.substr(0, 36);
-    std::string sync = "sync --store " + phone + " --remote " + serve.url() +
+    std::string sync = "sync --store " + phone + " --remote " + serve->url() +
                        " --user alice --password pw1 --device phone";
     ASSERT_EQ(Syncstack(sync).exit_code, 0);
     ASSERT_EQ(Syncstack("rm --store " + phone + " --collection todo --id " + id)
@@ -548,7 +527,7 @@ TEST_F(TwoDevices, GcChecksItsInputAndReports) {
       Outcome r = Syncstack(sync);
       ASSERT_EQ(r.exit_code, 0) << r.err;
     }
-    EXPECT_EQ(serve.Stop(), 0);
+    EXPECT_EQ(serve->Stop(), 0);
   }
   std::string missing = (dir_ / "nope.db").string();
   struct Case {

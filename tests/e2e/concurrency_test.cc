@@ -15,6 +15,7 @@
 
 #include "syncstack/engine.h"
 #include "syncstack/http/http_transport.h"
+#include "syncstack/loopback/in_process_server.h"
 #include "syncstack/memory/memory_store.h"
 #include "syncstack/policies/last_write_wins.h"
 #include "syncstack/replica.h"
@@ -58,14 +59,14 @@ TEST(Concurrency, SixteenClientsOfEightUsersConverge) {
   ASSERT_NE(mkdtemp(dir.data()), nullptr);
   auto server_db = OpenSqliteDatabase({.path = dir + "/server.db"});
   ASSERT_TRUE(server_db.ok());
-  auto policy = NewLastWriteWinsPolicy();
-  auto lock = NewMemorySyncLock(SystemClock(), std::chrono::seconds(30));
-  auto auth = NewInProcessAuthenticator();
-  SyncService service(**server_db, *policy, SystemClock(), *lock, *auth,
-                      Schema());
+  InProcessServerOptions sync_options;
+  sync_options.database = std::move(server_db).value();
+  sync_options.policy = NewLastWriteWinsPolicy();
+  InProcessServer sync_server(std::move(sync_options));
+  const ConflictPolicy* policy = &sync_server.policy();
   HttpServerOptions server_options;
   server_options.max_threads = 16;
-  auto server = StartHttpServer(service, server_options);
+  auto server = StartHttpServer(sync_server.service(), server_options);
   ASSERT_TRUE(server.ok()) << server.status().ToString();
   HttpClientOptions client_options;
   client_options.url = "http://127.0.0.1:" + std::to_string((*server)->port());

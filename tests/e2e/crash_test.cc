@@ -22,6 +22,7 @@
 #include <thread>
 #include <vector>
 
+#include "kits/serve_process.h"
 #include "syncstack/clock.h"
 #include "syncstack/policies/last_write_wins.h"
 #include "syncstack/replica.h"
@@ -149,20 +150,12 @@ TEST(CrashTest, SigkillAtRandomPointsLosesAndCorruptsNothing) {
   ASSERT_EQ(RunBinary({"user", "add", "--store", server, "--user", "alice",
                        "--password", "pw"}),
             0);
-  const std::string port_file = dir + "/serve.out";
-  pid_t serve = Spawn({"serve", "--store", server, "--listen", "127.0.0.1:0",
-                       "--lease-seconds", "5"},
-                      port_file);
-  std::string url;
-  for (int i = 0; i < 200 && url.empty(); ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(25));
-    std::ifstream in(port_file);
-    std::string line;
-    std::getline(in, line);
-    size_t at = line.find("http://127.0.0.1:");
-    if (at != std::string::npos) url = line.substr(at, line.find(' ', at) - at);
-  }
-  ASSERT_FALSE(url.empty()) << "serve did not start";
+  auto serve = testing::ServeProcess::Start(
+      {SYNCSTACK_BIN,
+       {"--store", server, "--listen", "127.0.0.1:0", "--lease-seconds", "5"}});
+  ASSERT_TRUE(serve.ok()) << serve.status().ToString();
+  const std::string url = (*serve)->url();
+  ASSERT_FALSE(url.empty()) << (*serve)->first_line();
   auto sync = [&](const std::string& store, const std::string& device) {
     return Spawn({"sync", "--store", store, "--remote", url, "--user", "alice",
                   "--password", "pw", "--device", device, "--lock-wait", "30"});
@@ -278,8 +271,7 @@ TEST(CrashTest, SigkillAtRandomPointsLosesAndCorruptsNothing) {
   for (const auto& [id, payload] : held) got.insert(id);
   EXPECT_EQ(got.size(), want.size());
   EXPECT_TRUE(got == want) << "records the phone should not hold, or lacks";
-  ::kill(serve, SIGTERM);
-  EXPECT_EQ(Wait(serve), 0);
+  EXPECT_EQ((*serve)->Stop(), 0) << (*serve)->Stderr();
   fs::remove_all(dir);
 }
 

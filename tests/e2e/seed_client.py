@@ -16,7 +16,6 @@ Exit status 0 when every check passed.
 import http.client
 import json
 import os
-import signal
 import subprocess
 import sys
 import tempfile
@@ -24,6 +23,10 @@ import time
 import uuid
 
 import pg_env
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "kits"))
+from serve_process import ServeProcess  # noqa: E402
 
 SYNCSTACK, DATA = sys.argv[1], sys.argv[2]
 STORE_KIND = sys.argv[3] if len(sys.argv) > 3 else "sqlite"
@@ -53,17 +56,17 @@ class Server:
             subprocess.run([SYNCSTACK, "user", "add", "--store", store, "--user",
                             user, "--password", user + "-pw"], check=True,
                            stdout=subprocess.DEVNULL)
-        self.proc = subprocess.Popen(
-            [SYNCSTACK, "serve", "--store", store, "--listen", "127.0.0.1:0",
-             "--schema", os.path.join(DATA, "seed_schema.json"), *extra],
-            stdout=subprocess.PIPE, text=True)
-        line = self.proc.stdout.readline()  # "... on http://127.0.0.1:PORT ..."
-        self.port = int(line.split("http://127.0.0.1:")[1].split()[0])
+        self.serve = ServeProcess(
+            SYNCSTACK, "--store", store, "--listen", "127.0.0.1:0",
+            "--schema", os.path.join(DATA, "seed_schema.json"), *extra)
+        self.port = self.serve.port
 
     def stop(self):
-        self.proc.send_signal(signal.SIGTERM)
         # Generous: the machine may be loaded by the other tests.
-        return self.proc.wait(timeout=30)
+        code = self.serve.stop(timeout=30)
+        if code != 0:
+            print(self.serve.stderr(), end="", flush=True)
+        return code
 
 
 def call(port, method, path, body=None, token=None, lease=None, raw=None):

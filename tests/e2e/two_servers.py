@@ -19,7 +19,6 @@ import http.client
 import json
 import os
 import random
-import signal
 import subprocess
 import sys
 import tempfile
@@ -27,6 +26,10 @@ import threading
 import uuid
 
 import pg_env
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "kits"))
+from serve_process import ServeProcess  # noqa: E402
 
 SYNCSTACK = sys.argv[1]
 failures = []
@@ -48,17 +51,17 @@ def run(*args):
 class Server:
     def __init__(self, store, name):
         self.name = name
-        self.proc = subprocess.Popen(
-            [SYNCSTACK, "serve", "--store", store, "--listen", "127.0.0.1:0",
-             "--lease-seconds", "10"],
-            stdout=subprocess.PIPE, text=True)
-        line = self.proc.stdout.readline()  # "... on http://127.0.0.1:PORT ..."
-        self.port = int(line.split("http://127.0.0.1:")[1].split()[0])
+        self.serve = ServeProcess(
+            SYNCSTACK, "--store", store, "--listen", "127.0.0.1:0",
+            "--lease-seconds", "10")
+        self.port = self.serve.port
         self.url = "http://127.0.0.1:%d" % self.port
 
     def stop(self):
-        self.proc.send_signal(signal.SIGTERM)
-        return self.proc.wait(timeout=10)
+        code = self.serve.stop(timeout=10)
+        if code != 0:
+            print(self.serve.stderr(), end="", flush=True)
+        return code
 
 
 def call(port, method, path, body=None, token=None, lease=None):

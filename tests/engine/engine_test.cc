@@ -728,15 +728,15 @@ TEST(Tokens, ExpireAfterTheirLifetime) {
 // A sync longer than the lease keeps its lock by renewing it (real time: the
 // engine renews at half the lease's life).
 TEST(LockRenewal, ALongSyncRenewsItsLease) {
-  auto db = OpenMemoryDatabase().value();
   auto device_db = OpenMemoryDatabase().value();
   auto store = device_db->OpenAccount(kLocalAccount).value();
-  auto policy = NewLastWriteWinsPolicy();
-  auto lock = NewMemorySyncLock(SystemClock(), std::chrono::seconds(2));
-  auto auth = NewInProcessAuthenticator();
-  SyncService service(*db, *policy, SystemClock(), *lock, *auth, Schema());
-  auto loopback = NewLoopbackTransport(service);
-  HookTransport slow(*loopback);
+  InProcessServerOptions server_options;
+  server_options.database = OpenMemoryDatabase().value();
+  server_options.policy = NewLastWriteWinsPolicy();
+  server_options.lease = std::chrono::seconds(2);
+  InProcessServer server(std::move(server_options));
+  const ConflictPolicy* policy = &server.policy();
+  HookTransport slow(server.transport());
   Replica app(*store, *policy, SystemClock());
   for (int i = 0; i < 4; ++i) {
     ASSERT_OK(app.Put("todo", RecordId::Random(), R"({})"));
@@ -756,7 +756,8 @@ TEST(LockRenewal, ALongSyncRenewsItsLease) {
   auto r = engine.Run(options);
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   EXPECT_EQ(calls, 4);
-  EXPECT_EQ(DumpLive(*db->OpenAccount("alice").value()).size(), 4u);
+  EXPECT_EQ(DumpLive(*server.database().OpenAccount("alice").value()).size(),
+            4u);
 }
 
 }  // namespace

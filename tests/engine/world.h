@@ -16,6 +16,7 @@
 
 #include "syncstack/clock.h"
 #include "syncstack/engine.h"
+#include "syncstack/loopback/in_process_server.h"
 #include "syncstack/loopback/loopback_transport.h"
 #include "syncstack/memory/memory_store.h"
 #include "syncstack/policies/last_write_wins.h"
@@ -125,13 +126,12 @@ class World {
                  Timestamp start = 1'700'000'000'000,
                  std::unique_ptr<ConflictPolicy> policy = nullptr)
       : kind_(kind), schema_(std::move(schema)), clock_(start) {
-    if (policy) policy_ = std::move(policy);
-    server_db_ = OpenDatabase(kind, dir_, "server");
-    lock_ = NewMemorySyncLock(clock_, std::chrono::seconds(30));
-    auth_ = NewInProcessAuthenticator();
-    service_ = std::make_unique<SyncService>(*server_db_, *policy_, clock_,
-                                             *lock_, *auth_, schema_);
-    loopback_ = NewLoopbackTransport(*service_);
+    InProcessServerOptions options;
+    options.database = OpenDatabase(kind, dir_, "server");
+    options.policy = policy ? std::move(policy) : NewLastWriteWinsPolicy();
+    options.clock = &clock_;
+    options.schema = schema_;
+    server_ = std::make_unique<InProcessServer>(std::move(options));
   }
 
   // Adds a device of `user`. Its transport is `transport` if given (it must
@@ -147,9 +147,11 @@ class World {
     auto store = d->database->OpenAccount(kLocalAccount);
     EXPECT_TRUE(store.ok());
     d->store = *store;
-    d->replica = std::make_unique<Replica>(*d->store, *policy_, *d->clock);
+    d->replica =
+        std::make_unique<Replica>(*d->store, server_->policy(), *d->clock);
     d->engine = std::make_unique<SyncEngine>(
-        *d->store, transport ? *transport : *loopback_, *policy_, schema_);
+        *d->store, transport ? *transport : server_->transport(),
+        server_->policy(), schema_);
     d->options.user = user;
     d->options.device = name;
     d->options.clock = d->clock.get();
@@ -158,29 +160,24 @@ class World {
   }
 
   Store& ServerStore(const std::string& account = "alice") {
-    auto store = server_db_->OpenAccount(account);
+    auto store = server_->database().OpenAccount(account);
     EXPECT_TRUE(store.ok());
     server_stores_.push_back(*store);
     return *server_stores_.back();
   }
 
   ManualClock& clock() { return clock_; }
-  SyncService& service() { return *service_; }
-  Transport& loopback() { return *loopback_; }
-  SyncLock& lock() { return *lock_; }
-  const ConflictPolicy& policy() { return *policy_; }
+  SyncService& service() { return server_->service(); }
+  Transport& loopback() { return server_->transport(); }
+  SyncLock& lock() { return server_->lock(); }
+  const ConflictPolicy& policy() { return server_->policy(); }
 
  private:
   StoreKind kind_;
   Schema schema_;
   TempDir dir_;
   ManualClock clock_;
-  std::unique_ptr<ConflictPolicy> policy_ = NewLastWriteWinsPolicy();
-  std::unique_ptr<Database> server_db_;
-  std::unique_ptr<SyncLock> lock_;
-  std::unique_ptr<Authenticator> auth_;
-  std::unique_ptr<SyncService> service_;
-  std::unique_ptr<Transport> loopback_;
+  std::unique_ptr<InProcessServer> server_;
   std::vector<std::unique_ptr<Device>> devices_;
   std::vector<std::shared_ptr<Store>> server_stores_;
 };

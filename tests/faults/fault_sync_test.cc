@@ -87,12 +87,11 @@ struct Totals {
 class FaultWorld {
  public:
   explicit FaultWorld(uint64_t seed) : clock_(1'700'000'000'000) {
-    server_db_ = OpenDatabase(StoreKind::kMemory, dir_, "server");
-    lock_ = NewMemorySyncLock(clock_, std::chrono::seconds(30));
-    auth_ = NewInProcessAuthenticator();
-    service_ = std::make_unique<SyncService>(*server_db_, *policy_, clock_,
-                                             *lock_, *auth_, Schema{});
-    loopback_ = NewLoopbackTransport(*service_);
+    InProcessServerOptions options;
+    options.database = OpenDatabase(StoreKind::kMemory, dir_, "server");
+    options.policy = NewLastWriteWinsPolicy();
+    options.clock = &clock_;
+    server_ = std::make_unique<InProcessServer>(std::move(options));
     seed_ = seed;
   }
 
@@ -104,9 +103,12 @@ class FaultWorld {
     uint64_t salt = seed_ * 1000 + devices_.size();
     d->store = std::make_unique<FaultStore>(*d->raw, salt);
     rates.on_delay = [this](int64_t ms) { clock_.Advance(ms); };
-    d->link = std::make_unique<FaultTransport>(*loopback_, salt, rates);
-    d->replica = std::make_unique<Replica>(*d->store, *policy_, clock_);
-    d->engine = std::make_unique<SyncEngine>(*d->store, *d->link, *policy_);
+    d->link =
+        std::make_unique<FaultTransport>(server_->transport(), salt, rates);
+    d->replica =
+        std::make_unique<Replica>(*d->store, server_->policy(), clock_);
+    d->engine =
+        std::make_unique<SyncEngine>(*d->store, *d->link, server_->policy());
     d->options.user = "alice";
     d->options.device = name;
     d->options.allow_mass_delete = true;  // guarded elsewhere; noise here
@@ -116,7 +118,8 @@ class FaultWorld {
 
   ManualClock& clock() { return clock_; }
   Store& ServerStore() {
-    if (!server_store_) server_store_ = *server_db_->OpenAccount("alice");
+    if (!server_store_)
+      server_store_ = *server_->database().OpenAccount("alice");
     return *server_store_;
   }
 
@@ -124,12 +127,7 @@ class FaultWorld {
   uint64_t seed_ = 0;
   TempDir dir_;
   ManualClock clock_;
-  std::unique_ptr<ConflictPolicy> policy_ = NewLastWriteWinsPolicy();
-  std::unique_ptr<Database> server_db_;
-  std::unique_ptr<SyncLock> lock_;
-  std::unique_ptr<Authenticator> auth_;
-  std::unique_ptr<SyncService> service_;
-  std::unique_ptr<Transport> loopback_;
+  std::unique_ptr<InProcessServer> server_;
   std::vector<std::unique_ptr<FaultyDevice>> devices_;
   std::shared_ptr<Store> server_store_;
 };

@@ -4,12 +4,16 @@
 #include "syncstack/file/file_transport.h"
 
 #include <gtest/gtest.h>
+#include <stdlib.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <filesystem>
 #include <fstream>
+#include <thread>
 
 #include "engine/world.h"
+#include "syncstack/conformance/transport_conformance.h"
 #include "syncstack/protocol.h"
 
 namespace syncstack::testing {
@@ -352,6 +356,56 @@ TEST_F(Exchange, ADamagedAnswerIsDroppedAndAskedAgain) {
   SyncByHand(d);
   EXPECT_EQ(DumpLive(world_.ServerStore()).size(), 1u);
 }
+
+// The Transport conformance kit over an exchange folder answered by a processor
+// thread.
+using conformance::TransportConformance;
+
+conformance::TransportFactory FileTransportFactory() {
+  return conformance::TransportFactory{
+      "file", [](Handler& handler) {
+        // An exchange folder with a processor answering it from a thread.
+        struct Exchange {
+          std::string dir;
+          std::unique_ptr<ExchangeProcessor> processor;
+          std::atomic<bool> stop{false};
+          std::thread thread;
+          ~Exchange() {
+            stop = true;
+            thread.join();
+            std::error_code ec;
+            std::filesystem::remove_all(dir, ec);
+          }
+        };
+        auto x = std::make_shared<Exchange>();
+        std::string tmpl =
+            (std::filesystem::temp_directory_path() / "syncstack-xchg-XXXXXX")
+                .string();
+        if (mkdtemp(tmpl.data()) == nullptr) std::abort();
+        x->dir = tmpl;
+        x->processor = std::move(
+            NewExchangeProcessor(handler, {x->dir, 64u << 20, {}}).value());
+        x->thread = std::thread([raw = x.get()] {
+          while (!raw->stop) {
+            auto n = raw->processor->ProcessPending();
+            if (!n.ok()) std::abort();
+            if (*n == 0)
+              std::this_thread::sleep_for(std::chrono::milliseconds(1));
+          }
+        });
+        FileTransportOptions options;
+        options.dir = x->dir;
+        options.client = "conformance";
+        options.poll = std::chrono::milliseconds(1);
+        std::shared_ptr<Transport> client =
+            std::move(NewFileTransport(options).value());
+        return conformance::TransportHarness{{x, client}, client.get()};
+      }};
+}
+
+INSTANTIATE_TEST_SUITE_P(Transports, TransportConformance,
+                         ::testing::Values(FileTransportFactory()),
+                         conformance::TransportFactoryName);
 
 }  // namespace
 }  // namespace syncstack::testing

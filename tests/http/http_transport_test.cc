@@ -20,7 +20,9 @@
 #include <vector>
 
 #include "syncstack/codec.h"
+#include "syncstack/conformance/transport_conformance.h"
 #include "syncstack/engine.h"
+#include "syncstack/loopback/in_process_server.h"
 #include "syncstack/memory/memory_store.h"
 #include "syncstack/policies/last_write_wins.h"
 #include "syncstack/protocol.h"
@@ -29,6 +31,15 @@
 
 namespace syncstack {
 namespace {
+
+// A server over a memory database with last-write-wins, on `clock`.
+InProcessServerOptions MemoryServerOptions(Clock& clock) {
+  InProcessServerOptions options;
+  options.database = std::move(OpenMemoryDatabase()).value();
+  options.policy = NewLastWriteWinsPolicy();
+  options.clock = &clock;
+  return options;
+}
 
 using namespace std::chrono_literals;
 using SteadyClock = std::chrono::steady_clock;
@@ -260,14 +271,9 @@ TEST(HttpServer, ClientEncodesTheQueryAndTheServerDecodesIt) {
 }
 
 TEST(HttpServer, UnknownPathReachesTheHandler) {
-  auto db = OpenMemoryDatabase();
-  ASSERT_TRUE(db.ok());
-  auto policy = NewLastWriteWinsPolicy();
   ManualClock clock(1'700'000'000'000);
-  auto lock = NewMemorySyncLock(clock, std::chrono::seconds(30));
-  auto auth = NewInProcessAuthenticator();
-  SyncService service(**db, *policy, clock, *lock, *auth, Schema());
-  auto server = Start(service);
+  InProcessServer sync_server(MemoryServerOptions(clock));
+  auto server = Start(sync_server.service());
   auto client = Client(server->port());
   auto answer = client->Call({"GET", "/v2/nothing", "", "", "", "", ""});
   ASSERT_TRUE(answer.ok());
@@ -643,13 +649,9 @@ struct Device {
 
 TEST(HttpSync, TwoDevicesConvergeOverHttp) {
   ManualClock clock(1'700'000'000'000);
-  auto policy = NewLastWriteWinsPolicy();
-  auto server_db = OpenMemoryDatabase();
-  ASSERT_TRUE(server_db.ok());
-  auto lock = NewMemorySyncLock(clock, std::chrono::seconds(30));
-  auto auth = NewInProcessAuthenticator();
-  SyncService service(**server_db, *policy, clock, *lock, *auth, Schema());
-  auto server = Start(service);
+  InProcessServer sync_server(MemoryServerOptions(clock));
+  const ConflictPolicy& policy = sync_server.policy();
+  auto server = Start(sync_server.service());
   auto transport = Client(server->port());
 
   Device devices[2];
@@ -661,9 +663,9 @@ TEST(HttpSync, TwoDevicesConvergeOverHttp) {
     ASSERT_TRUE(store.ok());
     devices[i].store = *store;
     devices[i].replica =
-        std::make_unique<Replica>(*devices[i].store, *policy, clock);
+        std::make_unique<Replica>(*devices[i].store, policy, clock);
     devices[i].engine =
-        std::make_unique<SyncEngine>(*devices[i].store, *transport, *policy);
+        std::make_unique<SyncEngine>(*devices[i].store, *transport, policy);
     devices[i].options.user = "alice";
     devices[i].options.device = "device-" + std::to_string(i);
   }
@@ -704,6 +706,29 @@ TEST(HttpSync, TwoDevicesConvergeOverHttp) {
     EXPECT_TRUE(!rc->has_value() || (*rc)->deleted);
   }
 }
+
+// The Transport conformance kit over an HTTP server on 127.0.0.1 and the HTTP
+// client.
+using conformance::TransportConformance;
+
+conformance::TransportFactory HttpTransportFactory() {
+  return conformance::TransportFactory{
+      "http", [](Handler& handler) {
+        HttpServerOptions server_options;  // 127.0.0.1:0
+        std::shared_ptr<HttpServer> server =
+            std::move(StartHttpServer(handler, server_options).value());
+        HttpClientOptions client_options;
+        client_options.url =
+            "http://127.0.0.1:" + std::to_string(server->port());
+        std::shared_ptr<Transport> client =
+            std::move(NewHttpTransport(client_options).value());
+        return conformance::TransportHarness{{server, client}, client.get()};
+      }};
+}
+
+INSTANTIATE_TEST_SUITE_P(Transports, TransportConformance,
+                         ::testing::Values(HttpTransportFactory()),
+                         conformance::TransportFactoryName);
 
 }  // namespace
 }  // namespace syncstack

@@ -15,6 +15,7 @@
 #include <thread>
 #include <vector>
 
+#include "syncstack/conformance/store_conformance.h"
 #include "syncstack/store.h"
 
 namespace syncstack {
@@ -287,6 +288,25 @@ TEST_F(LmdbStoreTest, LongAccountsAndMetaKeysAreInvalidArguments) {
             Status::Code::kInvalidArgument);
   EXPECT_EQ(CountRows(*store_), 0u);
 }
+
+// The Store conformance kit over an environment in the test's directory.
+using conformance::StoreConformance;
+using conformance::StoreFactory;
+
+Result<std::unique_ptr<Database>> OpenLmdbDir(const std::string& dir,
+                                              bool create) {
+  LmdbDatabaseOptions options;
+  options.path = dir + "/lmdb";
+  options.create_if_missing = create;
+  return OpenLmdbDatabase(options);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Stores, StoreConformance,
+    ::testing::Values(StoreFactory{
+        "Lmdb", [](const std::string& dir) { return OpenLmdbDir(dir, true); },
+        true, [](const std::string& dir) { return OpenLmdbDir(dir, false); }}),
+    conformance::StoreFactoryName);
 
 }  // namespace
 }  // namespace syncstack

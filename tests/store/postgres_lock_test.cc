@@ -2,7 +2,7 @@
 // schema (two connection pools, as two `syncstack serve` processes have)
 // share one lease per account, and a write fenced by a lease that was lost
 // after it was checked is refused inside the write's own transaction. The
-// SyncLock contract itself is sync_lock_conformance_test's.
+// SyncLock contract itself is the conformance kit's, instantiated below.
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "postgres_env.h"
+#include "syncstack/conformance/sync_lock_conformance.h"
 #include "syncstack/postgres/postgres_store.h"
 #include "syncstack/sync_lock.h"
 
@@ -218,6 +219,60 @@ TEST(PostgresSyncLock, AGrantWaitsForAFencedWriteInFlight) {
     ASSERT_TRUE(p.lock2->Release("alice", other->lease.token).ok());
   }
 }
+
+// The SyncLock conformance kit over the lock of a fresh schema.
+using conformance::LockFactory;
+using conformance::SyncLockConformance;
+
+// The lock of a PostgreSQL database in a fresh schema; it owns the
+// database it came from.
+class OwningLock final : public SyncLock {
+ public:
+  OwningLock(std::unique_ptr<Database> db, std::unique_ptr<SyncLock> lock)
+      : db_(std::move(db)), lock_(std::move(lock)) {}
+  ~OwningLock() override { lock_.reset(); }
+  Result<LockAttempt> Acquire(std::string_view account, std::string_view device,
+                              std::string_view current) noexcept override {
+    return lock_->Acquire(account, device, current);
+  }
+  Status Release(std::string_view account,
+                 std::string_view token) noexcept override {
+    return lock_->Release(account, token);
+  }
+  Result<Lease> Check(std::string_view account,
+                      std::string_view token) noexcept override {
+    return lock_->Check(account, token);
+  }
+  void Fence(const Lease& lease, ChangeBatch& batch) override {
+    lock_->Fence(lease, batch);
+  }
+
+ private:
+  std::unique_ptr<Database> db_;
+  std::unique_ptr<SyncLock> lock_;
+};
+
+std::unique_ptr<SyncLock> NewPostgresLock(Clock& clock,
+                                          std::chrono::milliseconds lease) {
+  auto db = testing_pg::OpenSchema(testing_pg::UniqueSchema("lock"));
+  if (!db.ok()) {
+    if (db.status().code() != Status::Code::kUnavailable ||
+        std::getenv("SYNCSTACK_PG_CONNINFO") != nullptr) {
+      ADD_FAILURE() << db.status().ToString();
+    }
+    return nullptr;
+  }
+  auto lock = (*db)->NewSyncLock(clock, lease);
+  if (lock == nullptr) {
+    ADD_FAILURE() << "the PostgreSQL database has no shared lock";
+    return nullptr;
+  }
+  return std::make_unique<OwningLock>(std::move(*db), std::move(lock));
+}
+INSTANTIATE_TEST_SUITE_P(Locks, SyncLockConformance,
+                         ::testing::Values(LockFactory{"postgres",
+                                                       NewPostgresLock}),
+                         conformance::LockFactoryName);
 
 }  // namespace
 }  // namespace syncstack

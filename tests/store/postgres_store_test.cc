@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "postgres_env.h"
+#include "syncstack/conformance/store_conformance.h"
 
 namespace syncstack {
 namespace {
@@ -158,6 +159,17 @@ TEST(PostgresStore, RejectsBadOptions) {
   EXPECT_EQ(OpenPostgresDatabase(options).status().code(),
             Status::Code::kInvalidArgument);
 }
+
+// The Store conformance kit: a fresh schema per test on the server of
+// scripts/with-postgres.sh; reopening finds the same schema.
+using conformance::StoreConformance;
+using conformance::StoreFactory;
+
+INSTANTIATE_TEST_SUITE_P(Stores, StoreConformance,
+                         ::testing::Values(StoreFactory{"Postgres",
+                                                        testing_pg::Open, true,
+                                                        testing_pg::Open}),
+                         conformance::StoreFactoryName);
 
 }  // namespace
 }  // namespace syncstack

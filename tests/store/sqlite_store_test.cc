@@ -12,6 +12,7 @@
 #include <random>
 #include <string>
 
+#include "syncstack/conformance/store_conformance.h"
 #include "syncstack/store.h"
 
 namespace syncstack {
@@ -235,6 +236,35 @@ TEST_F(SqliteStoreTest, TwoDatabaseObjectsOnOneFile) {
   for (; it->Valid(); it->Next()) ++n;
   EXPECT_EQ(n, 2);
 }
+
+// The Store conformance kit over a database file and over ":memory:".
+using conformance::StoreConformance;
+using conformance::StoreFactory;
+
+Result<std::unique_ptr<Database>> OpenSqliteFile(const std::string& dir,
+                                                 bool create) {
+  SqliteDatabaseOptions options;
+  options.path = dir + "/store.db";
+  options.create_if_missing = create;
+  return OpenSqliteDatabase(options);
+}
+
+Result<std::unique_ptr<Database>> OpenSqliteInMemory(const std::string&) {
+  SqliteDatabaseOptions options;
+  options.path = ":memory:";
+  return OpenSqliteDatabase(options);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Stores, StoreConformance,
+    ::testing::Values(
+        StoreFactory{
+            "SqliteFile",
+            [](const std::string& dir) { return OpenSqliteFile(dir, true); },
+            true,
+            [](const std::string& dir) { return OpenSqliteFile(dir, false); }},
+        StoreFactory{"SqliteInMemory", OpenSqliteInMemory, false, nullptr}),
+    conformance::StoreFactoryName);
 
 }  // namespace
 }  // namespace syncstack

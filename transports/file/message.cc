@@ -258,6 +258,8 @@ Result<Request> DecodeRequestMessage(std::string_view message,
       request.lease = value;
     } else if (EqualsNoCase(name, "Idempotency-Key")) {
       request.idempotency_key = value;
+    } else if (EqualsNoCase(name, "Content-Type")) {
+      request.content_type = value;
     }
   }
   request.body = std::string(head->body);
@@ -305,6 +307,8 @@ Result<Response> DecodeResponseMessage(std::string_view message) {
     uint64_t seconds = 0;
     if (EqualsNoCase(name, "Retry-After") && ParseUnsigned(value, seconds)) {
       response.retry_after = static_cast<int64_t>(seconds);
+    } else if (EqualsNoCase(name, "Content-Type")) {
+      response.content_type = value;
     }
   }
   response.body = std::string(head->body);

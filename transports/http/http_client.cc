@@ -179,6 +179,7 @@ class HttpTransport final : public Transport {
     if (reusable != nullptr) *reusable = http.getKeepAlive();
     Response response;
     response.status = static_cast<int>(http.getStatus());
+    response.content_type = http.get("Content-Type", "");
     const std::string retry_after = http.get("Retry-After", "");
     if (!retry_after.empty()) {
       int64_t seconds = -1;

@@ -237,6 +237,7 @@ class Connection final : public Poco::Net::TCPServerConnection {
     }
     request.lease = http.get("X-Sync-Lease", "");
     request.idempotency_key = http.get("Idempotency-Key", "");
+    request.content_type = http.get("Content-Type", "");
 
     if (http.getChunkedTransferEncoding()) {
       if (http.getExpectContinue()) response.sendContinue();

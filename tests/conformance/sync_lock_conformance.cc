@@ -1,40 +1,33 @@
-// The SyncLock contract, for every implementation: one holder per account,
-// renewal, expiry, release, fencing numbers that only grow.
+// The SyncLock conformance suite (see sync_lock_conformance.h), written
+// once over LockFactory.
+#include "syncstack/conformance/sync_lock_conformance.h"
+
 #include <gtest/gtest.h>
 
 #include <atomic>
-#include <functional>
+#include <string>
 #include <thread>
+#include <vector>
 
-#include "syncstack/sync_lock.h"
+namespace syncstack::conformance {
 
-#ifdef SYNCSTACK_TEST_POSTGRES
-#include "postgres_env.h"
-#endif
+std::string LockFactoryName(const ::testing::TestParamInfo<LockFactory>& info) {
+  return info.param.name;
+}
 
-namespace syncstack {
-namespace {
+void PrintTo(const LockFactory& factory, std::ostream* os) {
+  *os << factory.name;
+}
 
-// make() returns nullptr when the lock cannot be had (a skipped or failed
-// PostgreSQL test).
-struct LockFactory {
-  std::string name;
-  std::function<std::unique_ptr<SyncLock>(Clock&, std::chrono::milliseconds)>
-      make;
-};
-
-class SyncLockConformance : public ::testing::TestWithParam<LockFactory> {
- protected:
-  void SetUp() override {
-    lock_ = GetParam().make(clock_, std::chrono::seconds(30));
-    if (lock_ == nullptr) {
-      if (IsSkipped()) return;
-      GTEST_FAIL() << "no lock";
-    }
+void SyncLockConformance::SetUp() {
+  lock_ = GetParam().make(clock_, std::chrono::seconds(30));
+  if (lock_ == nullptr) {
+    if (IsSkipped()) return;
+    GTEST_FAIL() << GetParam().name << ": no lock";
   }
-  ManualClock clock_{1'700'000'000'000};
-  std::unique_ptr<SyncLock> lock_;
-};
+}
+
+namespace {
 
 TEST_P(SyncLockConformance, OneHolderPerAccount) {
   auto a = lock_->Acquire("alice", "phone", "");
@@ -132,68 +125,5 @@ TEST_P(SyncLockConformance, RacingDevicesGetOneGrant) {
   EXPECT_EQ(granted.load(), 1);
 }
 
-#ifdef SYNCSTACK_TEST_POSTGRES
-// The lock of a PostgreSQL database in a fresh schema; it owns the
-// database it came from.
-class OwningLock final : public SyncLock {
- public:
-  OwningLock(std::unique_ptr<Database> db, std::unique_ptr<SyncLock> lock)
-      : db_(std::move(db)), lock_(std::move(lock)) {}
-  ~OwningLock() override { lock_.reset(); }
-  Result<LockAttempt> Acquire(std::string_view account, std::string_view device,
-                              std::string_view current) noexcept override {
-    return lock_->Acquire(account, device, current);
-  }
-  Status Release(std::string_view account,
-                 std::string_view token) noexcept override {
-    return lock_->Release(account, token);
-  }
-  Result<Lease> Check(std::string_view account,
-                      std::string_view token) noexcept override {
-    return lock_->Check(account, token);
-  }
-  void Fence(const Lease& lease, ChangeBatch& batch) override {
-    lock_->Fence(lease, batch);
-  }
-
- private:
-  std::unique_ptr<Database> db_;
-  std::unique_ptr<SyncLock> lock_;
-};
-
-std::unique_ptr<SyncLock> NewPostgresLock(Clock& clock,
-                                          std::chrono::milliseconds lease) {
-  auto db = testing_pg::OpenSchema(testing_pg::UniqueSchema("lock"));
-  if (!db.ok()) {
-    if (db.status().code() != Status::Code::kUnavailable ||
-        std::getenv("SYNCSTACK_PG_CONNINFO") != nullptr) {
-      ADD_FAILURE() << db.status().ToString();
-    }
-    return nullptr;
-  }
-  auto lock = (*db)->NewSyncLock(clock, lease);
-  if (lock == nullptr) {
-    ADD_FAILURE() << "the PostgreSQL database has no shared lock";
-    return nullptr;
-  }
-  return std::make_unique<OwningLock>(std::move(*db), std::move(lock));
-}
-#endif
-
-std::vector<LockFactory> Locks() {
-  std::vector<LockFactory> locks = {
-      {"memory", [](Clock& c, std::chrono::milliseconds l) {
-         return NewMemorySyncLock(c, l);
-       }}};
-#ifdef SYNCSTACK_TEST_POSTGRES
-  locks.push_back({"postgres", NewPostgresLock});
-#endif
-  return locks;
-}
-
-INSTANTIATE_TEST_SUITE_P(Locks, SyncLockConformance,
-                         ::testing::ValuesIn(Locks()),
-                         [](const auto& p) { return p.param.name; });
-
 }  // namespace
-}  // namespace syncstack
+}  // namespace syncstack::conformance

@@ -1,6 +1,7 @@
-// The Store conformance suite: every Store implementation must pass it.
-// Written once over a factory and instantiated for each store below; a new
-// backend adds one StoreFactory to kFactories.
+// The Store conformance suite (see store_conformance.h): the tests every
+// Store implementation must pass, written once over StoreFactory.
+#include "syncstack/conformance/store_conformance.h"
+
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
@@ -20,85 +21,69 @@
 #include <vector>
 
 #include "syncstack/faults/fault_store.h"
-#include "syncstack/memory/memory_store.h"
-#include "syncstack/sqlite/sqlite_store.h"
 #include "syncstack/store.h"
-#ifdef SYNCSTACK_TEST_LMDB
-#include "syncstack/lmdb/lmdb_store.h"
-#endif
-#ifdef SYNCSTACK_TEST_POSTGRES
-#include "postgres_env.h"
-#endif
 
-namespace syncstack {
-namespace {
+namespace syncstack::conformance {
 
-using OpenFn = Result<std::unique_ptr<Database>> (*)(const std::string& dir);
-
-struct StoreFactory {
-  const char* name;
-  // Opens a new, empty database; any files it uses live in `dir`.
-  OpenFn open;
-  // True if the data survives closing the Database and reopening it.
-  bool persistent;
-  // Reopens what `open` created in `dir`. Set iff `persistent`.
-  OpenFn reopen;
-};
-
-Result<std::unique_ptr<Database>> OpenMemory(const std::string&) {
-  return OpenMemoryDatabase();
+std::string StoreFactoryName(
+    const ::testing::TestParamInfo<StoreFactory>& info) {
+  return info.param.name;
 }
-
-Result<std::unique_ptr<Database>> OpenSqliteFile(const std::string& dir) {
-  SqliteDatabaseOptions options;
-  options.path = dir + "/store.db";
-  return OpenSqliteDatabase(options);
-}
-
-Result<std::unique_ptr<Database>> ReopenSqliteFile(const std::string& dir) {
-  SqliteDatabaseOptions options;
-  options.path = dir + "/store.db";
-  options.create_if_missing = false;
-  return OpenSqliteDatabase(options);
-}
-
-Result<std::unique_ptr<Database>> OpenSqliteInMemory(const std::string&) {
-  SqliteDatabaseOptions options;
-  options.path = ":memory:";
-  return OpenSqliteDatabase(options);
-}
-
-#ifdef SYNCSTACK_TEST_LMDB
-Result<std::unique_ptr<Database>> OpenLmdbDir(const std::string& dir) {
-  LmdbDatabaseOptions options;
-  options.path = dir + "/lmdb";
-  return OpenLmdbDatabase(options);
-}
-
-Result<std::unique_ptr<Database>> ReopenLmdbDir(const std::string& dir) {
-  LmdbDatabaseOptions options;
-  options.path = dir + "/lmdb";
-  options.create_if_missing = false;
-  return OpenLmdbDatabase(options);
-}
-#endif
 
 void PrintTo(const StoreFactory& factory, std::ostream* os) {
   *os << factory.name;
 }
 
-const StoreFactory kFactories[] = {
-    {"Memory", OpenMemory, false, nullptr},
-    {"SqliteFile", OpenSqliteFile, true, ReopenSqliteFile},
-    {"SqliteInMemory", OpenSqliteInMemory, false, nullptr},
-#ifdef SYNCSTACK_TEST_LMDB
-    {"Lmdb", OpenLmdbDir, true, ReopenLmdbDir},
-#endif
-#ifdef SYNCSTACK_TEST_POSTGRES
-    // A fresh schema per test on the server of scripts/with-postgres.sh.
-    {"Postgres", testing_pg::Open, true, testing_pg::Open},
-#endif
-};
+void StoreConformance::SetUp() {
+  std::string tmpl =
+      (std::filesystem::temp_directory_path() / "syncstack-store-XXXXXX")
+          .string();
+  ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
+  dir_ = tmpl;
+  auto db = GetParam().open(dir_);
+  if (IsSkipped()) return;  // e.g. no PostgreSQL server outside CI
+  ASSERT_TRUE(db.ok()) << db.status().ToString();
+  db_ = std::move(db).value();
+  store_ = Account(kLocalAccount);
+  ASSERT_NE(store_, nullptr);
+}
+
+void StoreConformance::TearDown() {
+  store_.reset();  // stores must not outlive their database
+  db_.reset();
+  std::error_code ec;
+  std::filesystem::remove_all(dir_, ec);
+}
+
+std::shared_ptr<Store> StoreConformance::Account(std::string_view name) {
+  auto store = db_->OpenAccount(name);
+  EXPECT_TRUE(store.ok()) << store.status().ToString();
+  return store.ok() ? std::move(store).value() : nullptr;
+}
+
+void StoreConformance::Reopen() {
+  ASSERT_TRUE(GetParam().persistent);
+  store_.reset();
+  db_.reset();
+  auto db = GetParam().reopen(dir_);
+  ASSERT_TRUE(db.ok()) << db.status().ToString();
+  db_ = std::move(db).value();
+  store_ = Account(kLocalAccount);
+}
+
+Status StoreConformance::Put(Record r, std::optional<Expect> expect) {
+  ChangeBatch b;
+  b.Put(std::move(r), std::move(expect));
+  return store_->Apply(WriteOptions(), b);
+}
+
+Status StoreConformance::Apply(const ChangeBatch& b, bool sync) {
+  WriteOptions o;
+  o.sync = sync;
+  return store_->Apply(o, b);
+}
+
+namespace {
 
 // ---------------------------------------------------------------------------
 // Helpers
@@ -242,66 +227,6 @@ uint64_t TestSeed(uint64_t fallback) {
             << " (replay: SYNCSTACK_SEED=" << seed << ")" << std::endl;
   return seed;
 }
-
-// ---------------------------------------------------------------------------
-// The fixture: a fresh database per test, in a fresh temporary directory.
-
-class StoreConformance : public ::testing::TestWithParam<StoreFactory> {
- protected:
-  void SetUp() override {
-    std::string tmpl =
-        (std::filesystem::temp_directory_path() / "syncstack-store-XXXXXX")
-            .string();
-    ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
-    dir_ = tmpl;
-    auto db = GetParam().open(dir_);
-    if (IsSkipped()) return;  // e.g. no PostgreSQL server outside CI
-    ASSERT_TRUE(db.ok()) << db.status().ToString();
-    db_ = std::move(db).value();
-    store_ = Account(kLocalAccount);
-    ASSERT_NE(store_, nullptr);
-  }
-
-  void TearDown() override {
-    store_.reset();  // stores must not outlive their database
-    db_.reset();
-    std::error_code ec;
-    std::filesystem::remove_all(dir_, ec);
-  }
-
-  std::shared_ptr<Store> Account(std::string_view name) {
-    auto store = db_->OpenAccount(name);
-    EXPECT_TRUE(store.ok()) << store.status().ToString();
-    return store.ok() ? std::move(store).value() : nullptr;
-  }
-
-  // Closes the database and opens it again (persistent stores only).
-  void Reopen() {
-    ASSERT_TRUE(GetParam().persistent);
-    store_.reset();
-    db_.reset();
-    auto db = GetParam().reopen(dir_);
-    ASSERT_TRUE(db.ok()) << db.status().ToString();
-    db_ = std::move(db).value();
-    store_ = Account(kLocalAccount);
-  }
-
-  Status Put(Record r, std::optional<Expect> expect = std::nullopt) {
-    ChangeBatch b;
-    b.Put(std::move(r), std::move(expect));
-    return store_->Apply(WriteOptions(), b);
-  }
-
-  Status Apply(const ChangeBatch& b, bool sync = true) {
-    WriteOptions o;
-    o.sync = sync;
-    return store_->Apply(o, b);
-  }
-
-  std::string dir_;
-  std::unique_ptr<Database> db_;
-  std::shared_ptr<Store> store_;
-};
 
 // ---------------------------------------------------------------------------
 // Basics
@@ -893,30 +818,6 @@ TEST_P(StoreConformance, WriteFailingMidBatchLeavesNothing) {
   EXPECT_EQ(store_->GetMeta("checkpoint")->value_or("unset"), "new");
 }
 
-// A crash before commit loses the batch; the store is down until restarted.
-TEST_P(StoreConformance, CrashBeforeCommitLosesOnlyThatBatch) {
-  FaultStore faulty(*store_);
-  bool crashed = false;
-  faulty.CrashAtApply(2, [&] { crashed = true; });
-  ChangeBatch first;
-  first.Put(MakeRecord("todo", IdN(1), "{}", 10));
-  ASSERT_TRUE(faulty.Apply(WriteOptions(), first).ok());
-  ChangeBatch second;
-  second.Put(MakeRecord("todo", IdN(2), "{}", 10));
-  second.SetMeta("checkpoint", "2");
-  EXPECT_EQ(faulty.Apply(WriteOptions(), second).code(),
-            Status::Code::kIOError);
-  EXPECT_TRUE(crashed);
-  EXPECT_TRUE(faulty.crashed());
-  EXPECT_EQ(faulty.GetMeta("checkpoint").status().code(),
-            Status::Code::kIOError);
-  EXPECT_EQ(faulty.Scan("todo", ScanOptions())->status().code(),
-            Status::Code::kIOError);
-  faulty.Restart();
-  EXPECT_EQ(ScanIds(faulty, "todo"), std::vector<RecordId>{IdN(1)});
-  EXPECT_FALSE(faulty.GetMeta("checkpoint")->has_value());
-}
-
 // ---------------------------------------------------------------------------
 // Meta
 
@@ -1447,11 +1348,5 @@ TEST_P(StoreConformance, ModelBasedRandomBatches) {
   EXPECT_GT(conflicts, 20);
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Stores, StoreConformance, ::testing::ValuesIn(kFactories),
-    [](const ::testing::TestParamInfo<StoreFactory>& param) {
-      return std::string(param.param.name);
-    });
-
 }  // namespace
-}  // namespace syncstack
+}  // namespace syncstack::conformance
