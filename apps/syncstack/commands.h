@@ -15,7 +15,6 @@ int RunUser(int argc, char** argv);
 int RunSync(int argc, char** argv);
 int RunSimulate(int argc, char** argv);
 int RunConflicts(int argc, char** argv);
-int RunBench(int argc, char** argv);
 int RunGc(int argc, char** argv);
 
 }  // namespace syncstack::cli

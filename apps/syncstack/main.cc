@@ -23,8 +23,6 @@ void Usage(std::FILE* out) {
       "  sync   sync a device's store with a server\n"
       "  simulate  compare conflict policies on a simulated workload\n"
       "  conflicts list a server store's conflict journal\n"
-      "  bench  end-to-end benchmarks (bench sync: a server, a device, one\n"
-      "         JSON line of figures)\n"
       "  gc     collect a server store's old tombstones\n",
       out);
 }
@@ -53,7 +51,6 @@ int main(int argc, char** argv) {
   if (command == "sync") return RunSync(sub_argc, sub_argv);
   if (command == "simulate") return RunSimulate(sub_argc, sub_argv);
   if (command == "conflicts") return RunConflicts(sub_argc, sub_argv);
-  if (command == "bench") return RunBench(sub_argc, sub_argv);
   if (command == "gc") return RunGc(sub_argc, sub_argv);
   std::fprintf(stderr, "syncstack: unknown command \"%s\" (see --help)\n",
                argv[1]);

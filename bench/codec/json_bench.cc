@@ -39,19 +39,23 @@
 namespace syncstack {
 namespace {
 
+// Counts the allocations of the benchmark's loop, from construction to
+// destruction, and reports them per iteration.
 class AllocCounter {
  public:
-  explicit AllocCounter(benchmark::State& state)
-      : state_(state), start_(bench::Allocations()) {}
+  explicit AllocCounter(benchmark::State& state) : state_(state) {
+    meter_.Start();
+  }
   ~AllocCounter() {
+    meter_.Stop();
     state_.counters["allocs/op"] =
-        benchmark::Counter(static_cast<double>(bench::Allocations() - start_),
+        benchmark::Counter(static_cast<double>(meter_.total()),
                            benchmark::Counter::kAvgIterations);
   }
 
  private:
   benchmark::State& state_;
-  uint64_t start_;
+  bench::AllocationMeter meter_;
 };
 
 constexpr size_t kManifestEntries = 1'000'000;

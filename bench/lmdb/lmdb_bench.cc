@@ -115,23 +115,23 @@ void BM_LmdbStoreApply(benchmark::State& state) {
   const size_t batch = static_cast<size_t>(state.range(1));
   const bool sorted = state.range(2) != 0;
   const auto batches = Batches(n, batch, sorted);
-  uint64_t allocations = 0;
+  bench::AllocationMeter allocations;
   for (auto _ : state) {
     std::string dir = TempDir();
     {
       auto db = OpenStoreIn(dir);
       auto store = std::move(db->OpenAccount(kLocalAccount)).value();
-      uint64_t a0 = bench::Allocations();
+      allocations.Start();
       auto start = std::chrono::steady_clock::now();
       for (const ChangeBatch& b : batches) {
         Check(store->Apply(WriteOptions{false}, b), "apply");
       }
       state.SetIterationTime(Seconds(start));
-      allocations += bench::Allocations() - a0;
+      allocations.Stop();
     }
     std::filesystem::remove_all(dir);
   }
-  Report(state, n, allocations);
+  Report(state, n, allocations.total());
 }
 
 // The same rows and bytes (cid + id key; header + payload value) with raw
@@ -144,12 +144,12 @@ void BM_LmdbRawPut(benchmark::State& state) {
   const size_t batch = static_cast<size_t>(state.range(1));
   const bool sorted = state.range(2) != 0;
   const auto& records = Records(n, sorted);
-  uint64_t allocations = 0;
+  bench::AllocationMeter allocations;
   for (auto _ : state) {
     std::string dir = TempDir();
     {
       RawEnv raw(dir);
-      uint64_t a0 = bench::Allocations();
+      allocations.Start();
       auto start = std::chrono::steady_clock::now();
       MDB_txn* txn = nullptr;
       CheckRc(mdb_txn_begin(raw.env, nullptr, 0, &txn), "begin");
@@ -171,11 +171,11 @@ void BM_LmdbRawPut(benchmark::State& state) {
       }
       CheckRc(mdb_txn_commit(txn), "commit");
       state.SetIterationTime(Seconds(start));
-      allocations += bench::Allocations() - a0;
+      allocations.Stop();
     }
     std::filesystem::remove_all(dir);
   }
-  Report(state, n, allocations);
+  Report(state, n, allocations.total());
 }
 
 // ---------------------------------------------------------------------------
@@ -232,9 +232,9 @@ Fixture& Populated(size_t n) {
 void BM_LmdbStoreScan(benchmark::State& state) {
   const size_t n = static_cast<size_t>(state.range(0));
   Store& store = Populated(n).OpenStore();
-  uint64_t allocations = 0;
+  bench::AllocationMeter allocations;
   for (auto _ : state) {
-    uint64_t a0 = bench::Allocations();
+    allocations.Start();
     size_t count = 0;
     auto it = store.Scan(kCollection, ScanOptions());
     for (; it->Valid(); it->Next()) {
@@ -243,9 +243,9 @@ void BM_LmdbStoreScan(benchmark::State& state) {
     }
     Check(it->status(), "scan");
     Check(count == n, "scan count");
-    allocations += bench::Allocations() - a0;
+    allocations.Stop();
   }
-  Report(state, n, allocations);
+  Report(state, n, allocations.total());
 }
 
 // One raw read transaction and cursor over the same file, decoding the same
@@ -253,9 +253,9 @@ void BM_LmdbStoreScan(benchmark::State& state) {
 void BM_LmdbRawScan(benchmark::State& state) {
   const size_t n = static_cast<size_t>(state.range(0));
   RawEnv& raw = Populated(n).Raw();
-  uint64_t allocations = 0;
+  bench::AllocationMeter allocations;
   for (auto _ : state) {
-    uint64_t a0 = bench::Allocations();
+    allocations.Start();
     size_t count = 0;
     ManifestEntry e;
     MDB_txn* txn = nullptr;
@@ -282,9 +282,9 @@ void BM_LmdbRawScan(benchmark::State& state) {
     mdb_cursor_close(cursor);
     mdb_txn_abort(txn);
     Check(count == n, "raw scan count");
-    allocations += bench::Allocations() - a0;
+    allocations.Stop();
   }
-  Report(state, n, allocations);
+  Report(state, n, allocations.total());
 }
 
 }  // namespace

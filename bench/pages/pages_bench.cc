@@ -2,8 +2,8 @@
 // for the same 1M entries; the planning merge-join on pre-sorted arrays
 // beside a bandwidth-bound pass over the same arrays; and the engine's real
 // d=0 cost (kFull vs kReconcile) over the loopback transport, with heap
-// allocations per operation (count_allocations.cc) everywhere. Figures are
-// meant as ratios against baselines measured in the same run.
+// allocations per operation (bench/common/alloc_counter.h) everywhere. Figures
+// are meant as ratios against baselines measured in the same run.
 //
 //   build/release/bench/pages/pages_bench --benchmark_counters_tabular=true
 #include <benchmark/benchmark.h>
@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "alloc_counter.h"
 #include "syncstack/clock.h"
 #include "syncstack/codec.h"
 #include "syncstack/engine.h"
@@ -30,13 +31,7 @@
 #include "syncstack/service.h"
 
 namespace syncstack {
-namespace pages_bench {
-size_t AllocationCount() noexcept;  // count_allocations.cc
-}  // namespace pages_bench
-
 namespace {
-
-using pages_bench::AllocationCount;
 
 constexpr size_t kEntries = 1'000'000;       // parts 1 and 2
 constexpr int64_t kEngineRecords = 200'000;  // part 3
@@ -47,16 +42,17 @@ class AllocCounter {
  public:
   explicit AllocCounter(benchmark::State& state) : state_(state) {}
   ~AllocCounter() {
-    state_.counters["allocs/op"] = benchmark::Counter(
-        static_cast<double>(total_), benchmark::Counter::kAvgIterations);
+    if (meter_.running()) meter_.Stop();  // a loop left between the two
+    state_.counters["allocs/op"] =
+        benchmark::Counter(static_cast<double>(meter_.total()),
+                           benchmark::Counter::kAvgIterations);
   }
-  void Start() noexcept { start_ = AllocationCount(); }
-  void Stop() noexcept { total_ += AllocationCount() - start_; }
+  void Start() noexcept { meter_.Start(); }
+  void Stop() noexcept { meter_.Stop(); }
 
  private:
   benchmark::State& state_;
-  size_t start_ = 0;
-  size_t total_ = 0;
+  bench::AllocationMeter meter_;
 };
 
 RecordId RandomId(std::mt19937_64& rng) {

@@ -118,7 +118,7 @@ void Report(benchmark::State& state, uint64_t allocs, size_t items) {
 void BM_StoreApply(benchmark::State& state) {
   const size_t n = N();
   const bool over_existing = state.range(0) != 0;
-  uint64_t allocs = 0;
+  bench::AllocationMeter allocs;
   size_t items = 0;
   for (auto _ : state) {
     state.PauseTiming();
@@ -134,24 +134,24 @@ void BM_StoreApply(benchmark::State& state) {
     }
     if (over_existing)
       Check((*store)->Apply(WriteOptions(), batch).ok(), "load");
-    uint64_t before = bench::Allocations();
+    allocs.Start();
     state.ResumeTiming();
     Check((*store)->Apply(WriteOptions(), batch).ok(), "apply");
-    allocs += bench::Allocations() - before;
+    allocs.Stop();
     items += n;
   }
-  Report(state, allocs, items);
+  Report(state, allocs.total(), items);
 }
 
 void BM_RawCopyFrom(benchmark::State& state) {
   const size_t n = N();
   Db();
   PGconn* conn = Connect();
-  uint64_t allocs = 0;
+  bench::AllocationMeter allocs;
   size_t items = 0;
   for (auto _ : state) {
     std::string account = NewAccount();
-    uint64_t before = bench::Allocations();
+    allocs.Start();
     Exec(conn, "BEGIN");
     PGresult* r = PQexec(
         conn, (std::string("COPY ") + kSchema + ".records FROM STDIN").c_str());
@@ -186,11 +186,11 @@ void BM_RawCopyFrom(benchmark::State& state) {
     Check(PQresultStatus(r) == PGRES_COMMAND_OK, "copy result");
     PQclear(r);
     Exec(conn, "COMMIT");
-    allocs += bench::Allocations() - before;
+    allocs.Stop();
     items += n;
   }
   PQfinish(conn);
-  Report(state, allocs, items);
+  Report(state, allocs.total(), items);
 }
 
 // The account the scans read: n records, written once.
@@ -218,28 +218,28 @@ const std::string& ScanAccount() {
 
 void BM_StoreScan(benchmark::State& state) {
   auto store = Db().OpenAccount(ScanAccount());
-  uint64_t allocs = 0;
+  bench::AllocationMeter allocs;
   size_t items = 0;
   for (auto _ : state) {
-    uint64_t before = bench::Allocations();
+    allocs.Start();
     auto it = (*store)->Scan(kCollection, ScanOptions());
     int64_t sum = 0;
     for (; it->Valid(); it->Next(), ++items)
       sum += it->entry().version.timestamp;
     Check(it->status().ok(), "scan");
     benchmark::DoNotOptimize(sum);
-    allocs += bench::Allocations() - before;
+    allocs.Stop();
   }
-  Report(state, allocs, items);
+  Report(state, allocs.total(), items);
 }
 
 void BM_RawCopyTo(benchmark::State& state) {
   const std::string& account = ScanAccount();
   PGconn* conn = Connect();
-  uint64_t allocs = 0;
+  bench::AllocationMeter allocs;
   size_t items = 0;
   for (auto _ : state) {
-    uint64_t before = bench::Allocations();
+    allocs.Start();
     std::string sql =
         std::string("COPY (SELECT id, ts, extra, deleted, ") +
         "state, base FROM " + kSchema + ".records WHERE account = '" + account +
@@ -256,10 +256,10 @@ void BM_RawCopyTo(benchmark::State& state) {
     r = PQgetResult(conn);
     Check(PQresultStatus(r) == PGRES_COMMAND_OK, "copy out result");
     PQclear(r);
-    allocs += bench::Allocations() - before;
+    allocs.Stop();
   }
   PQfinish(conn);
-  Report(state, allocs, items);
+  Report(state, allocs.total(), items);
 }
 
 BENCHMARK(BM_StoreApply)

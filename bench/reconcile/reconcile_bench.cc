@@ -11,20 +11,18 @@
 #include <cstring>
 #include <random>
 
+#include "alloc_counter.h"
 #include "syncstack/reconcile/item_index.h"
 #include "syncstack/reconcile/reconcile.h"
 
 namespace syncstack {
 
-// Heap allocations so far (count_allocations.cc).
-size_t AllocationCount() noexcept;
-
 namespace {
 
-void ReportAllocations(benchmark::State& state, size_t before) {
-  state.counters["allocs_per_op"] =
-      benchmark::Counter(static_cast<double>(AllocationCount() - before),
-                         benchmark::Counter::kAvgIterations);
+void ReportAllocations(benchmark::State& state,
+                       const bench::AllocationMeter& meter) {
+  state.counters["allocs_per_op"] = benchmark::Counter(
+      static_cast<double>(meter.total()), benchmark::Counter::kAvgIterations);
 }
 
 RecordId RandomId(std::mt19937_64& rng) {
@@ -136,11 +134,13 @@ void BM_RangeFingerprint(benchmark::State& state) {
     source = NewSortedItemSource(std::move(items));
   }
   std::mt19937_64 rng(4);
-  size_t before = AllocationCount();
+  bench::AllocationMeter allocations;
+  allocations.Start();
   for (auto _ : state) {
     benchmark::DoNotOptimize(source->RangeFingerprint(RandomRange(rng)));
   }
-  ReportAllocations(state, before);
+  allocations.Stop();
+  ReportAllocations(state, allocations);
   state.SetLabel(state.range(0) == 1 ? "ItemIndex" : "sorted");
   state.SetItemsProcessed(state.iterations());
 }
@@ -170,7 +170,8 @@ void BM_ItemIndexUpsert(benchmark::State& state) {
   std::vector<ReconcileItem> items = RandomItems(1'000'000, 6);
   ItemIndex index(items);
   std::mt19937_64 rng(7);
-  size_t before = AllocationCount();
+  bench::AllocationMeter allocations;
+  allocations.Start();
   int64_t ts = 0;
   for (auto _ : state) {
     ReconcileItem item;
@@ -186,7 +187,8 @@ void BM_ItemIndexUpsert(benchmark::State& state) {
       benchmark::DoNotOptimize(index.RangeFingerprint(RandomRange(rng)));
     }
   }
-  ReportAllocations(state, before);
+  allocations.Stop();
+  ReportAllocations(state, allocations);
   state.counters["chunks"] = static_cast<double>(index.chunk_count());
   state.SetLabel(std::string(replace ? "replace" : "insert") +
                  (query ? "+query" : ""));
@@ -203,13 +205,15 @@ void BM_ItemIndexEraseInsert(benchmark::State& state) {
   std::vector<ReconcileItem> items = RandomItems(1'000'000, 8);
   ItemIndex index(items);
   std::mt19937_64 rng(9);
-  size_t before = AllocationCount();
+  bench::AllocationMeter allocations;
+  allocations.Start();
   for (auto _ : state) {
     const ReconcileItem& item = items[rng() % items.size()];
     index.Erase(item.id);
     index.Upsert(item);
   }
-  ReportAllocations(state, before);
+  allocations.Stop();
+  ReportAllocations(state, allocations);
   state.SetItemsProcessed(state.iterations());
 }
 BENCHMARK(BM_ItemIndexEraseInsert);

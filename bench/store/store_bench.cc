@@ -96,23 +96,23 @@ void BM_SqliteStoreApply(benchmark::State& state) {
   const bool sync = state.range(1) != 0;
   const auto batches =
       Batches(n, static_cast<size_t>(state.range(2)), state.range(3) != 0);
-  uint64_t allocations = 0;
+  bench::AllocationMeter allocations;
   for (auto _ : state) {
     std::string dir = TempDir();
     {
       auto db = OpenSqliteIn(dir);
       auto store = std::move(db->OpenAccount(kLocalAccount)).value();
-      uint64_t a0 = bench::Allocations();
+      allocations.Start();
       auto start = std::chrono::steady_clock::now();
       for (const ChangeBatch& b : batches) {
         Check(store->Apply(WriteOptions{sync}, b), "apply");
       }
       state.SetIterationTime(Seconds(start));
-      allocations += bench::Allocations() - a0;
+      allocations.Stop();
     }
     std::filesystem::remove_all(dir);
   }
-  Report(state, n, allocations);
+  Report(state, n, allocations.total());
 }
 BENCHMARK(BM_SqliteStoreApply)
     ->ArgNames({"n", "sync", "batch", "sorted"})
@@ -137,7 +137,7 @@ void BM_SqliteRawInsert(benchmark::State& state) {
   const bool inline_payload = state.range(1) != 0;
   const auto& records = Records(n, state.range(2) != 0);
   const size_t batch = static_cast<size_t>(state.range(3));
-  uint64_t allocations = 0;
+  bench::AllocationMeter allocations;
   for (auto _ : state) {
     std::string dir = TempDir();
     sqlite3* db = nullptr;
@@ -172,7 +172,7 @@ void BM_SqliteRawInsert(benchmark::State& state) {
                                -1, &ins_payload, nullptr) == SQLITE_OK,
             "prepare");
     }
-    uint64_t a0 = bench::Allocations();
+    allocations.Start();
     auto start = std::chrono::steady_clock::now();
     Exec(db, "BEGIN");
     for (size_t i = 0; i < records.size(); ++i) {
@@ -202,13 +202,13 @@ void BM_SqliteRawInsert(benchmark::State& state) {
     }
     Exec(db, "COMMIT");
     state.SetIterationTime(Seconds(start));
-    allocations += bench::Allocations() - a0;
+    allocations.Stop();
     sqlite3_finalize(ins);
     sqlite3_finalize(ins_payload);
     sqlite3_close(db);
     std::filesystem::remove_all(dir);
   }
-  Report(state, n, allocations);
+  Report(state, n, allocations.total());
 }
 BENCHMARK(BM_SqliteRawInsert)
     ->ArgNames({"n", "inline", "sorted", "batch"})
@@ -262,9 +262,9 @@ SqliteFixture& PopulatedSqlite(size_t n) {
 void BM_SqliteStoreScan(benchmark::State& state) {
   const size_t n = static_cast<size_t>(state.range(0));
   Store& store = *PopulatedSqlite(n).store;
-  uint64_t allocations = 0;
+  bench::AllocationMeter allocations;
   for (auto _ : state) {
-    uint64_t a0 = bench::Allocations();
+    allocations.Start();
     size_t count = 0;
     auto it = store.Scan(kCollection, ScanOptions());
     for (; it->Valid(); it->Next()) {
@@ -273,9 +273,9 @@ void BM_SqliteStoreScan(benchmark::State& state) {
     }
     Check(it->status(), "scan");
     Check(count == n, "scan count");
-    allocations += bench::Allocations() - a0;
+    allocations.Stop();
   }
-  Report(state, n, allocations);
+  Report(state, n, allocations.total());
 }
 BENCHMARK(BM_SqliteStoreScan)
     ->ArgNames({"n"})
@@ -298,9 +298,9 @@ void BM_SqliteRawScan(benchmark::State& state) {
                            "records WHERE cid=?1 ORDER BY id",
                            -1, &scan, nullptr) == SQLITE_OK,
         "prepare");
-  uint64_t allocations = 0;
+  bench::AllocationMeter allocations;
   for (auto _ : state) {
-    uint64_t a0 = bench::Allocations();
+    allocations.Start();
     size_t count = 0;
     ManifestEntry e;
     sqlite3_bind_int64(scan, 1, 1);
@@ -320,11 +320,11 @@ void BM_SqliteRawScan(benchmark::State& state) {
     }
     sqlite3_reset(scan);
     Check(count == n, "raw scan count");
-    allocations += bench::Allocations() - a0;
+    allocations.Stop();
   }
   sqlite3_finalize(scan);
   sqlite3_close(db);
-  Report(state, n, allocations);
+  Report(state, n, allocations.total());
 }
 BENCHMARK(BM_SqliteRawScan)
     ->ArgNames({"n"})
@@ -340,18 +340,18 @@ void BM_SqliteStoreGet(benchmark::State& state) {
   const auto& records = Records(n);
   std::mt19937_64 rng(7);
   std::vector<RecordId> ids(100);
-  uint64_t allocations = 0;
+  bench::AllocationMeter allocations;
   for (auto _ : state) {
     for (auto& id : ids) id = records[rng() % n].id;
-    uint64_t a0 = bench::Allocations();
+    allocations.Start();
     size_t bytes = 0;
     Check(store.Get(kCollection, ids,
                     [&](const Record& r) { bytes += r.payload.size(); }),
           "get");
     benchmark::DoNotOptimize(bytes);
-    allocations += bench::Allocations() - a0;
+    allocations.Stop();
   }
-  Report(state, ids.size(), allocations);
+  Report(state, ids.size(), allocations.total());
 }
 BENCHMARK(BM_SqliteStoreGet)
     ->ArgNames({"n"})
@@ -365,19 +365,19 @@ BENCHMARK(BM_SqliteStoreGet)
 void BM_MemoryStoreApply(benchmark::State& state) {
   const size_t n = static_cast<size_t>(state.range(0));
   const auto batches = Batches(n);
-  uint64_t allocations = 0;
+  bench::AllocationMeter allocations;
   for (auto _ : state) {
     auto db = std::move(OpenMemoryDatabase()).value();
     auto store = std::move(db->OpenAccount(kLocalAccount)).value();
-    uint64_t a0 = bench::Allocations();
+    allocations.Start();
     auto start = std::chrono::steady_clock::now();
     for (const ChangeBatch& b : batches) {
       Check(store->Apply(WriteOptions{false}, b), "apply");
     }
     state.SetIterationTime(Seconds(start));
-    allocations += bench::Allocations() - a0;
+    allocations.Stop();
   }
-  Report(state, n, allocations);
+  Report(state, n, allocations.total());
 }
 BENCHMARK(BM_MemoryStoreApply)
     ->ArgNames({"n"})
@@ -399,9 +399,9 @@ void BM_MemoryStoreScan(benchmark::State& state) {
       Check(store->Apply(WriteOptions{false}, b), "populate");
     }
   }
-  uint64_t allocations = 0;
+  bench::AllocationMeter allocations;
   for (auto _ : state) {
-    uint64_t a0 = bench::Allocations();
+    allocations.Start();
     size_t count = 0;
     auto it = store->Scan(kCollection, ScanOptions());
     for (; it->Valid(); it->Next()) {
@@ -409,9 +409,9 @@ void BM_MemoryStoreScan(benchmark::State& state) {
       ++count;
     }
     Check(count == n, "scan count");
-    allocations += bench::Allocations() - a0;
+    allocations.Stop();
   }
-  Report(state, n, allocations);
+  Report(state, n, allocations.total());
 }
 BENCHMARK(BM_MemoryStoreScan)
     ->ArgNames({"n"})

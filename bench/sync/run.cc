@@ -1,0 +1,176 @@
+#include "run.h"
+
+#include <chrono>
+#include <cstdio>
+#include <memory>
+
+#include "check.h"
+#include "edits.h"
+#include "peak_rss.h"
+#include "raw_baseline.h"
+#include "serve_process.h"
+#include "syncstack/http/http_transport.h"
+#include "syncstack/policies/last_write_wins.h"
+#include "syncstack/users.h"
+
+namespace syncstack::bench {
+namespace {
+
+namespace fs = std::filesystem;
+using Steady = std::chrono::steady_clock;
+
+constexpr char kUser[] = "bench";
+constexpr char kPassword[] = "bench-password";
+constexpr size_t kFillBatch = 10'000;  // records per Apply
+
+double Seconds(Steady::time_point from) {
+  return std::chrono::duration<double>(Steady::now() - from).count();
+}
+
+// The raw insert rate, in a database removed afterwards.
+Result<double> MeasureBaseline(const RunOptions& o) {
+  fs::path raw = DatabasePath(o.store, o.dir, "raw");
+  auto rate = RawInsertRate(o.store, raw, o.workload);
+  RemoveDatabase(o.store, raw);
+  return rate;
+}
+
+// Makes the server's database at `path`: the user (as `syncstack user add`
+// makes one) and the N records through the Store API. Returns the seconds
+// the records took.
+Result<double> FillServer(const RunOptions& o, const fs::path& path) {
+  SYNCSTACK_ASSIGN_OR_RETURN(auto database, OpenDatabase(o.store, path));
+  SYNCSTACK_RETURN_IF_ERROR(AddUser(*database, kUser, kPassword));
+  SYNCSTACK_ASSIGN_OR_RETURN(auto store, database->OpenAccount(kUser));
+  const Workload& w = o.workload;
+  auto start = Steady::now();
+  ChangeBatch batch;
+  for (uint64_t i = 0; i < w.records; ++i) {
+    Record r;
+    r.collection = std::string(kCollection);
+    r.id = w.Id(i);
+    r.version.timestamp = kFillTime + static_cast<int64_t>(i);
+    r.payload = w.Payload(i, 0, "fill");
+    batch.Put(std::move(r));
+    if (batch.size() == kFillBatch || i + 1 == w.records) {
+      SYNCSTACK_RETURN_IF_ERROR(
+          store->Apply(WriteOptions{}, batch).WithContext("server fill"));
+      batch.Clear();
+    }
+  }
+  return Seconds(start);
+}
+
+// CheckEqual against the server's store, opened through a second handle
+// for the check only (the server keeps running).
+Status CheckAgainstServer(Store& device, const RunOptions& o,
+                          const fs::path& server_path, int round) {
+  SYNCSTACK_ASSIGN_OR_RETURN(auto database, OpenDatabase(o.store, server_path));
+  SYNCSTACK_ASSIGN_OR_RETURN(auto server, database->OpenAccount(kUser));
+  return CheckEqual(device, *server, o.workload, round);
+}
+
+// One sync, timed, with the peak RSS of both processes over it.
+// Errors: the sync's, or kConflict if it met conflicts.
+Result<PhaseFigures> MeasuredSync(SyncEngine& engine,
+                                  const SyncOptions& options,
+                                  const ServeProcess& server) {
+  const std::string server_pid = std::to_string(server.pid());
+  ResetPeakRss("self");
+  ResetPeakRss(server_pid);
+  auto start = Steady::now();
+  SYNCSTACK_ASSIGN_OR_RETURN(SyncReport report, engine.Run(options));
+  PhaseFigures f;
+  f.seconds = Seconds(start);
+  f.client_peak_rss_mb = PeakRssMb("self");
+  f.server_peak_rss_mb = PeakRssMb(server_pid);
+  f.traffic = report.traffic;
+  f.fetch_seconds = static_cast<double>(report.fetch_time.count()) / 1e6;
+  f.plan_seconds = static_cast<double>(report.plan_time.count()) / 1e6;
+  f.exchange_seconds = static_cast<double>(report.exchange_time.count()) / 1e6;
+  f.mode = std::string(SyncModeName(report.mode));
+  f.reason = report.mode_reason;
+  f.cold_records = report.cold_records;
+  f.pulled = report.cases.fetched_new + report.cases.pulled;
+  f.pushed = report.cases.pushed_updates + report.cases.pushed_adds;
+  if (!report.conflicts.empty()) {
+    return Status::Conflict("the benchmark's sync met " +
+                            std::to_string(report.conflicts.size()) +
+                            " conflicts");
+  }
+  return f;
+}
+
+// A fresh device's syncs against the running server: cold; then round 0's
+// changes synced in o.mode; then, unless that was full, round 1's synced in
+// mode full (with --mode full the full phase is the incremental one).
+Status SyncPhases(const RunOptions& o, const ServeProcess& server,
+                  const fs::path& server_path, RunFigures& out) {
+  HttpClientOptions http;
+  http.url = server.url();
+  SYNCSTACK_ASSIGN_OR_RETURN(auto transport, NewHttpTransport(http));
+  SYNCSTACK_ASSIGN_OR_RETURN(
+      auto database,
+      OpenDatabase(o.store, DatabasePath(o.store, o.dir, "device")));
+  SYNCSTACK_ASSIGN_OR_RETURN(std::shared_ptr<Store> device,
+                             database->OpenAccount(kLocalAccount));
+  auto policy = NewLastWriteWinsPolicy();
+  SyncEngine engine(*device, *transport, *policy, Schema());
+  SyncOptions options;
+  options.user = kUser;
+  options.password = kPassword;
+  options.device = "bench-device";
+  options.lock_wait = std::chrono::seconds(30);
+  options.mode = o.mode;
+  SYNCSTACK_ASSIGN_OR_RETURN(out.cold, MeasuredSync(engine, options, server));
+  SYNCSTACK_RETURN_IF_ERROR(CheckAgainstServer(*device, o, server_path, -1)
+                                .WithContext("after the cold sync"));
+
+  // D changes split between the server and the device, then one sync.
+  auto incremental = [&](int round, SyncMode mode) -> Result<PhaseFigures> {
+    SYNCSTACK_RETURN_IF_ERROR(
+        WriteOnServer(server.url(), kUser, kPassword, o.workload, round));
+    SYNCSTACK_RETURN_IF_ERROR(
+        WriteOnDevice(*device, *policy, o.workload, round));
+    SyncOptions phase = options;
+    phase.mode = mode;
+    SYNCSTACK_ASSIGN_OR_RETURN(PhaseFigures f,
+                               MeasuredSync(engine, phase, server));
+    SYNCSTACK_RETURN_IF_ERROR(CheckAgainstServer(*device, o, server_path, round)
+                                  .WithContext("after incremental sync " +
+                                               std::to_string(round + 1)));
+    return f;
+  };
+  SYNCSTACK_ASSIGN_OR_RETURN(out.incremental, incremental(0, o.mode));
+  out.full = out.incremental;
+  if (o.mode != SyncMode::kFull) {
+    SYNCSTACK_ASSIGN_OR_RETURN(out.full, incremental(1, SyncMode::kFull));
+  }
+  return Status::Ok();  // the device's store closes before its database
+}
+
+}  // namespace
+
+Result<RunFigures> RunSyncBenchmark(const RunOptions& o) {
+  RunFigures figures;
+  figures.store = o.store;
+  figures.workload = o.workload;
+  figures.mode = o.mode;
+  SYNCSTACK_ASSIGN_OR_RETURN(figures.baseline_rows_per_s, MeasureBaseline(o));
+  const fs::path server_path = DatabasePath(o.store, o.dir, "server");
+  SYNCSTACK_ASSIGN_OR_RETURN(figures.server_fill_seconds,
+                             FillServer(o, server_path));
+  ServeProcess server;
+  ServeOptions serve;
+  serve.binary = o.syncstack;
+  serve.store_uri = StoreUri(o.store, server_path);
+  serve.output_dir = o.dir;
+  serve.user = kUser;
+  serve.password = kPassword;
+  SYNCSTACK_RETURN_IF_ERROR(server.Start(serve));
+  SYNCSTACK_RETURN_IF_ERROR(SyncPhases(o, server, server_path, figures));
+  SYNCSTACK_RETURN_IF_ERROR(server.Stop());
+  return figures;
+}
+
+}  // namespace syncstack::bench
