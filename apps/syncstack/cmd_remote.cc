@@ -1,8 +1,10 @@
 // serve, user add, sync: a real server and real devices over HTTP.
 #include <signal.h>
+#include <sys/resource.h>
 #include <termios.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
@@ -154,6 +156,29 @@ class ProgressPrinter final : public SyncObserver {
 
 int stop_pipe[2] = {-1, -1};  // written by the stop-signal handler
 
+// Each connection is a file descriptor: lifts the soft RLIMIT_NOFILE
+// towards the hard one so that `connections` (plus the store's and the
+// exchange folder's own) fit. Warns when the hard limit is too low.
+void RaiseDescriptorLimit(size_t connections) {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return;
+  rlim_t wanted = static_cast<rlim_t>(connections) + 256;
+  if (limit.rlim_cur >= wanted) return;
+  rlim_t raised = limit.rlim_max == RLIM_INFINITY
+                      ? wanted
+                      : std::min(wanted, limit.rlim_max);
+  if (raised > limit.rlim_cur) {
+    limit.rlim_cur = raised;
+    if (setrlimit(RLIMIT_NOFILE, &limit) != 0) getrlimit(RLIMIT_NOFILE, &limit);
+  }
+  if (limit.rlim_cur < wanted) {
+    std::fprintf(stderr,
+                 "syncstack: warning: RLIMIT_NOFILE is %llu, below "
+                 "--max-connections %zu; new connections fail beyond it\n",
+                 static_cast<unsigned long long>(limit.rlim_cur), connections);
+  }
+}
+
 }  // namespace
 
 int RunServe(int argc, char** argv) {
@@ -166,6 +191,8 @@ int RunServe(int argc, char** argv) {
   int64_t token_ttl = 3600;
   int64_t gc_every = 0;
   int64_t ttl_days = -1;
+  HttpServerOptions http;
+  int64_t max_connections = static_cast<int64_t>(http.max_connections);
   options.add_options()("store", po::value(&uri)->required(),
                         "server store URI, e.g. sqlite:server.db")(
       "listen", po::value(&listen),
@@ -191,14 +218,20 @@ int RunServe(int argc, char** argv) {
       "collect the tombstones of the accounts served since start every N "
       "seconds (default: 0, never; needs --device-ttl-days)")(
       "device-ttl-days", po::value(&ttl_days),
-      "for --collect-tombstones-every: a device not seen for longer is gone");
+      "for --collect-tombstones-every: a device not seen for longer is gone")(
+      "threads", po::value(&http.max_threads),
+      "HTTP worker threads that run requests; idle and slow connections "
+      "hold none (default: 16)")(
+      "max-connections", po::value(&max_connections),
+      "HTTP connections open at once; beyond it a new one gets a 503 "
+      "(default: 10000)");
   po::variables_map vm;
   int exit_code = kExitOk;
   if (!ParseArgs(argc, argv,
                  "syncstack serve --store URI (--listen HOST:PORT | --exchange "
                  "DIR) [--schema FILE] [--policy NAME] [--max-body BYTES] "
                  "[--lease-seconds N] [--collect-tombstones-every SECONDS "
-                 "--device-ttl-days N]",
+                 "--device-ttl-days N] [--threads N] [--max-connections N]",
                  options, vm, exit_code)) {
     return exit_code;
   }
@@ -207,7 +240,9 @@ int RunServe(int argc, char** argv) {
   }
   if (poll_ms < 1) return Fail("--exchange-poll-ms must be at least 1");
   if (token_ttl < 1) return Fail("--token-ttl-seconds must be at least 1");
-  HttpServerOptions http;
+  if (http.max_threads < 1) return Fail("--threads must be at least 1");
+  if (max_connections < 1) return Fail("--max-connections must be at least 1");
+  http.max_connections = static_cast<size_t>(max_connections);
   if (!listen.empty()) {
     Status s = ParseListen(listen, http.host, http.port);
     if (!s.ok()) return Fail(s);
@@ -279,6 +314,7 @@ int RunServe(int argc, char** argv) {
   }
   std::unique_ptr<HttpServer> server;
   if (!listen.empty()) {
+    RaiseDescriptorLimit(http.max_connections);
     auto started = StartHttpServer(service, http);
     if (!started.ok()) return Fail(started.status());
     server = std::move(started).value();

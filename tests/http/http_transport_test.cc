@@ -19,6 +19,7 @@
 #include <thread>
 #include <vector>
 
+#include "http/raw_http.h"
 #include "syncstack/codec.h"
 #include "syncstack/conformance/transport_conformance.h"
 #include "syncstack/engine.h"
@@ -89,98 +90,6 @@ std::unique_ptr<Transport> Client(uint16_t port,
   auto client = NewHttpTransport(options);
   EXPECT_TRUE(client.ok()) << client.status().ToString();
   return client.ok() ? std::move(client).value() : nullptr;
-}
-
-// --- a raw socket client, to send what a well-behaved client never would ---
-
-class RawSocket {
- public:
-  explicit RawSocket(uint16_t port) {
-    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(port);
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    connected_ =
-        ::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
-  }
-  ~RawSocket() { ::close(fd_); }
-  bool connected() const { return connected_; }
-
-  // Returns false when the peer is gone.
-  bool Send(std::string_view data) {
-    while (!data.empty()) {
-      ssize_t n = ::send(fd_, data.data(), data.size(), MSG_NOSIGNAL);
-      if (n <= 0) return false;
-      data.remove_prefix(static_cast<size_t>(n));
-    }
-    return true;
-  }
-  // Whether something (an answer or EOF) can be read right now.
-  bool Readable(int timeout_ms = 0) {
-    pollfd p{fd_, POLLIN, 0};
-    return ::poll(&p, 1, timeout_ms) > 0;
-  }
-  // Reads until the peer closes or `timeout` passes.
-  std::string ReadAll(std::chrono::milliseconds timeout = 5000ms) {
-    std::string out;
-    auto end = SteadyClock::now() + timeout;
-    char buffer[4096];
-    while (SteadyClock::now() < end) {
-      if (!Readable(20)) continue;
-      ssize_t n = ::recv(fd_, buffer, sizeof buffer, 0);
-      if (n <= 0) break;
-      out.append(buffer, static_cast<size_t>(n));
-    }
-    return out;
-  }
-  // Waits for EOF (or a reset); returns false on timeout.
-  bool WaitClosed(std::chrono::milliseconds timeout) {
-    auto end = SteadyClock::now() + timeout;
-    char buffer[4096];
-    while (SteadyClock::now() < end) {
-      if (!Readable(20)) continue;
-      if (::recv(fd_, buffer, sizeof buffer, 0) <= 0) return true;
-    }
-    return false;
-  }
-
- private:
-  int fd_ = -1;
-  bool connected_ = false;
-};
-
-struct RawResponse {
-  int status = 0;
-  std::map<std::string, std::string> headers;  // names lower-cased
-  std::string body;
-};
-
-RawResponse ParseResponse(const std::string& text) {
-  RawResponse r;
-  size_t head_end = text.find("\r\n\r\n");
-  if (text.size() < 12 || head_end == std::string::npos) return r;
-  r.status = std::stoi(text.substr(9, 3));
-  size_t pos = text.find("\r\n") + 2;
-  while (pos < head_end) {
-    size_t eol = text.find("\r\n", pos);
-    std::string line = text.substr(pos, eol - pos);
-    size_t colon = line.find(':');
-    std::string name = line.substr(0, colon);
-    for (char& c : name) c = static_cast<char>(std::tolower(c));
-    size_t v = line.find_first_not_of(' ', colon + 1);
-    r.headers[name] = v == std::string::npos ? "" : line.substr(v);
-    pos = eol + 2;
-  }
-  r.body = text.substr(head_end + 4);
-  return r;
-}
-
-RawResponse RawExchange(uint16_t port, const std::string& request) {
-  RawSocket s(port);
-  EXPECT_TRUE(s.connected());
-  s.Send(request);
-  return ParseResponse(s.ReadAll());
 }
 
 // --- mapping ---

@@ -1,31 +1,35 @@
-// The HTTP server: Poco's TCPServer accepts and hands connections to a pool
-// of threads; each connection runs our own request loop over Poco's HTTP
-// message parser, so that every answer — including those to malformed
-// requests and oversized bodies — is a protocol JSON body, and so that the
-// body limit is enforced while reading.
-#include <Poco/Net/HTTPServerParams.h>
-#include <Poco/Net/HTTPServerRequestImpl.h>
-#include <Poco/Net/HTTPServerResponseImpl.h>
-#include <Poco/Net/HTTPServerSession.h>
-#include <Poco/Net/NetException.h>
+// The HTTP server: one I/O thread owns every connection through epoll and
+// reads requests non-blocking against deadlines; only COMPLETE requests go
+// to a fixed pool of worker threads that call the Handler; the answers come
+// back to the I/O thread to be written. An idle or stalled connection is a
+// file descriptor and a small struct, never a thread. Why this design:
+// docs/decisions/http-connections.md.
+#include <Poco/Net/HTTPResponse.h>
 #include <Poco/Net/ServerSocket.h>
 #include <Poco/Net/SocketAddress.h>
-#include <Poco/Net/StreamSocket.h>
-#include <Poco/Net/TCPServer.h>
-#include <Poco/Net/TCPServerConnection.h>
-#include <Poco/Net/TCPServerConnectionFactory.h>
-#include <Poco/ThreadPool.h>
-#include <Poco/Timestamp.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <condition_variable>
+#include <cstdio>
 #include <cstring>
-#include <map>
+#include <ctime>
+#include <deque>
+#include <functional>
 #include <mutex>
 #include <thread>
+#include <unordered_map>
+#include <vector>
 
-#include "http_util.h"
+#include "http_request_reader.h"
 #include "syncstack/codec.h"
 #include "syncstack/http/http_transport.h"
 #include "syncstack/protocol.h"
@@ -37,520 +41,606 @@ HttpServer::~HttpServer() = default;
 namespace {
 
 using Clock = std::chrono::steady_clock;
-using Poco::Net::HTTPResponse;
-using Poco::Net::HTTPServerRequestImpl;
-using Poco::Net::HTTPServerResponseImpl;
+using http_internal::RequestReader;
 
-Poco::Timespan ToTimespan(std::chrono::milliseconds ms) {
-  return Poco::Timespan(static_cast<Poco::Timespan::TimeDiff>(ms.count()) *
-                        1000);
-}
-
-// What every connection of one server shares. Owned jointly by the server
-// and its connections, so that a connection finishing late never touches
-// freed memory.
-struct ServerState {
-  ServerState(Handler& h, const HttpServerOptions& o)
-      : handler(h), options(o) {}
-
-  Handler& handler;
-  const HttpServerOptions options;
-  Poco::Net::HTTPServerParams::Ptr params;
-  std::atomic<bool> stopping{false};
-  std::atomic<Poco::Net::TCPServer*> tcp{nullptr};
-
-  // Live connections, so Stop() and the request deadline can close them.
-  struct Live {
-    Poco::Net::StreamSocket socket;
-    Clock::time_point deadline = Clock::time_point::max();
-  };
-  std::mutex mu;
-  std::condition_variable cv;
-  std::map<uint64_t, Live> live;
-  uint64_t next_id = 0;
-
-  uint64_t Register(const Poco::Net::StreamSocket& socket) {
-    std::lock_guard lock(mu);
-    live.emplace(next_id, Live{socket});
-    return next_id++;
-  }
-  void Unregister(uint64_t id) {
-    std::lock_guard lock(mu);
-    live.erase(id);
-    cv.notify_all();
-  }
-  void SetDeadline(uint64_t id, Clock::time_point deadline) {
-    std::lock_guard lock(mu);
-    auto it = live.find(id);
-    if (it != live.end()) it->second.deadline = deadline;
-  }
-  // Whether accepted connections wait for a thread.
-  bool Crowded() const {
-    Poco::Net::TCPServer* server = tcp.load();
-    return server != nullptr && server->queuedConnections() > 0;
-  }
+// A complete request, from the I/O thread to a worker.
+struct Job {
+  uint64_t id = 0;
+  Request request;
+  bool keep_alive = false;
+  bool head = false;
 };
 
-void ShutdownQuietly(Poco::Net::StreamSocket& socket) {
-  try {
-    socket.shutdown();
-  } catch (...) {
-  }
-}
-
-// Exposes the bytes already read ahead (a pipelined next request).
-class Session final : public Poco::Net::HTTPServerSession {
- public:
-  using HTTPServerSession::buffered;
-  using HTTPServerSession::get;
-  using HTTPServerSession::HTTPServerSession;
-  using HTTPServerSession::read;
+// The bytes of an answer, from a worker back to the I/O thread.
+struct Answer {
+  uint64_t id = 0;
+  std::string bytes;
+  bool keep_alive = false;
 };
 
-class Connection final : public Poco::Net::TCPServerConnection {
- public:
-  Connection(const Poco::Net::StreamSocket& socket,
-             std::shared_ptr<ServerState> state)
-      : TCPServerConnection(socket), state_(std::move(state)) {}
+// "Date: ..." in the IMF-fixdate form of RFC 9110 5.6.7, C locale.
+void AppendDate(std::string& out) {
+  static constexpr const char* kDays[] = {"Sun", "Mon", "Tue", "Wed",
+                                          "Thu", "Fri", "Sat"};
+  static constexpr const char* kMonths[] = {"Jan", "Feb", "Mar", "Apr",
+                                            "May", "Jun", "Jul", "Aug",
+                                            "Sep", "Oct", "Nov", "Dec"};
+  std::time_t now = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&now, &tm);
+  char text[64];
+  std::snprintf(text, sizeof text,
+                "Date: %s, %02d %s %04d %02d:%02d:%02d GMT\r\n",
+                kDays[tm.tm_wday], tm.tm_mday, kMonths[tm.tm_mon],
+                tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+  out += text;
+}
 
-  void run() override {
-    id_ = state_->Register(socket());
-    try {
-      Session session(socket(), state_->params);
-      socket().setReceiveTimeout(ToTimespan(state_->options.read_timeout));
-      socket().setSendTimeout(ToTimespan(state_->options.read_timeout));
-      socket().setNoDelay(true);
-      bool first = true;
-      while (!state_->stopping.load() && WaitForRequest(session, first)) {
-        first = false;
-        state_->SetDeadline(id_,
-                            Clock::now() + state_->options.request_timeout);
-        if (!ServeOne(session)) break;
-      }
-    } catch (...) {
-      // A broken connection: nothing can be answered on it any more.
+// The status line and the headers every answer has.
+void AppendHead(int status, bool keep_alive, std::string& out) {
+  out += "HTTP/1.1 ";
+  out += std::to_string(status);
+  out += ' ';
+  out += Poco::Net::HTTPResponse::getReasonForStatus(
+      static_cast<Poco::Net::HTTPResponse::HTTPStatus>(status));
+  out += "\r\n";
+  AppendDate(out);
+  out += keep_alive ? "Connection: keep-alive\r\n" : "Connection: close\r\n";
+}
+
+// The whole answer to `answer` on the wire.
+std::string FormatAnswer(const Response& answer, bool keep_alive, bool head) {
+  int status = answer.status;
+  const std::string* body = &answer.body;
+  std::string fallback;
+  if (status < 200 || status > 599) {
+    EncodeError(Status::IOError("the handler gave an invalid status"), -1,
+                fallback);
+    status = 500;
+    body = &fallback;
+  }
+  std::string out;
+  bool no_body = status == 204 || status == 304;
+  out.reserve(256 + (no_body || head ? 0 : body->size()));
+  AppendHead(status, keep_alive, out);
+  if (!no_body) {
+    out += "Content-Length: " + std::to_string(body->size()) + "\r\n";
+    if (!body->empty()) {
+      out += "Content-Type: ";
+      out += body == &answer.body && !answer.content_type.empty()
+                 ? answer.content_type
+                 : std::string("application/json");
+      out += "\r\n";
     }
-    state_->Unregister(id_);
+  }
+  if (answer.retry_after >= 0) {
+    out += "Retry-After: " + std::to_string(answer.retry_after) + "\r\n";
+  }
+  out += "\r\n";
+  if (!no_body && !head) out += *body;
+  return out;
+}
+
+// An error found by the server itself (not the handler); the connection
+// closes after it.
+std::string FormatError(const Status& status, int64_t retry_after = -1) {
+  Response answer;
+  answer.status = HttpStatusFor(status.code());
+  EncodeError(status, -1, answer.body);
+  answer.retry_after = retry_after;
+  return FormatAnswer(answer, /*keep_alive=*/false, /*head=*/false);
+}
+
+// The threads that call the Handler. Jobs wait in a queue that holds at
+// most one job per connection.
+class WorkerPool {
+ public:
+  WorkerPool(Handler& handler, int threads,
+             std::function<void(Answer)> on_answer)
+      : handler_(handler), on_answer_(std::move(on_answer)) {
+    for (int i = 0; i < threads; ++i) threads_.emplace_back([this] { Run(); });
+  }
+  ~WorkerPool() { Stop(); }
+
+  void Submit(Job job) {
+    {
+      std::lock_guard lock(mu_);
+      jobs_.push_back(std::move(job));
+    }
+    cv_.notify_one();
+  }
+
+  // Joins the threads; jobs not yet started are dropped. Idempotent.
+  void Stop() {
+    {
+      std::lock_guard lock(mu_);
+      stopping_ = true;
+      jobs_.clear();
+    }
+    cv_.notify_all();
+    for (auto& thread : threads_) {
+      if (thread.joinable()) thread.join();
+    }
   }
 
  private:
-  // Waits for the first bytes of the next request. An idle keep-alive
-  // connection gives its thread up early when others wait for one.
-  bool WaitForRequest(Session& session, bool first) {
-    if (session.buffered() > 0) return true;
-    if (first) {
-      return socket().poll(ToTimespan(state_->options.read_timeout),
-                           Poco::Net::Socket::SELECT_READ);
-    }
-    auto start = Clock::now();
-    auto end = start + state_->options.keep_alive_timeout;
-    constexpr auto kSlice = std::chrono::milliseconds(100);
+  void Run() {
     while (true) {
-      auto now = Clock::now();
-      if (now >= end) return false;
-      auto wait = std::min<Clock::duration>(kSlice, end - now);
-      if (socket().poll(
-              ToTimespan(
-                  std::chrono::duration_cast<std::chrono::milliseconds>(wait)),
-              Poco::Net::Socket::SELECT_READ)) {
-        return true;
+      Job job;
+      {
+        std::unique_lock lock(mu_);
+        cv_.wait(lock, [&] { return stopping_ || !jobs_.empty(); });
+        if (stopping_) return;
+        job = std::move(jobs_.front());
+        jobs_.pop_front();
       }
-      if (state_->stopping.load()) return false;
-      if (Clock::now() - start >= std::chrono::milliseconds(250) &&
-          state_->Crowded()) {
-        return false;
-      }
+      Response response = handler_.Handle(job.request);
+      Answer answer;
+      answer.id = job.id;
+      answer.keep_alive = job.keep_alive;
+      answer.bytes = FormatAnswer(response, job.keep_alive, job.head);
+      on_answer_(std::move(answer));
     }
   }
 
-  // Serves one request. Returns whether the connection stays open.
-  bool ServeOne(Session& session) {
-    HTTPServerResponseImpl response(session);
-    std::unique_ptr<HTTPServerRequestImpl> http;
-    try {
-      http = std::make_unique<HTTPServerRequestImpl>(response, session,
-                                                     state_->params.get());
-    } catch (const Poco::Net::NoMessageException&) {
-      return false;  // closed between requests
-    } catch (const Poco::Net::MessageException& e) {
-      if (session.networkException() != nullptr) return false;
-      SendAdapterError(session, Status::InvalidArgument(
-                                    "malformed HTTP request: " + e.message()));
-      return false;
-    } catch (const Poco::SyntaxException&) {  // e.g. Content-Length: abc
-      SendAdapterError(session,
-                       Status::InvalidArgument("malformed HTTP header"));
-      return false;
-    }
-    // Everything below answers on `response`, which refers to `http`.
-    try {
-      return Serve(session, *http, response);
-    } catch (const Poco::Net::MessageException& e) {
-      if (session.networkException() != nullptr || response.sent()) {
-        return false;
-      }
-      SendAdapterError(session, Status::InvalidArgument(
-                                    "malformed HTTP request: " + e.message()));
-      return false;
-    } catch (const Poco::SyntaxException&) {
-      if (response.sent()) return false;
-      SendAdapterError(session,
-                       Status::InvalidArgument("malformed HTTP header"));
-      return false;
-    } catch (const Poco::Net::NetException&) {
-      return false;
-    } catch (const Poco::TimeoutException&) {
-      return false;
-    } catch (const Poco::IOException&) {
-      return false;
-    } catch (const std::bad_alloc&) {
-      if (response.sent()) return false;
-      SendAdapterError(session,
-                       Status::IOError("out of memory reading the request"));
-      return false;
-    } catch (const std::exception&) {
-      if (response.sent()) return false;
-      SendAdapterError(session, Status::IOError("internal server error"));
-      return false;
-    }
-  }
-
-  bool Serve(Session& session, HTTPServerRequestImpl& http,
-             HTTPServerResponseImpl& response) {
-    const HttpServerOptions& options = state_->options;
-    bool keep_alive = state_->params->getKeepAlive() && http.getKeepAlive();
-
-    Request request;
-    request.method = http.getMethod();
-    Status target = ParseTarget(http.getURI(), request);
-    if (!target.ok()) {
-      SendAdapterError(session, target);
-      return false;
-    }
-    std::string auth = http.get("Authorization", "");
-    if (auth.size() > 7 && strncasecmp(auth.c_str(), "Bearer ", 7) == 0) {
-      std::string_view token(auth);
-      token.remove_prefix(7);
-      while (!token.empty() && token.front() == ' ') token.remove_prefix(1);
-      while (!token.empty() && token.back() == ' ') token.remove_suffix(1);
-      request.token = token;
-    }
-    request.lease = http.get("X-Sync-Lease", "");
-    request.idempotency_key = http.get("Idempotency-Key", "");
-    request.content_type = http.get("Content-Type", "");
-
-    if (http.getChunkedTransferEncoding()) {
-      if (http.getExpectContinue()) response.sendContinue();
-      Status read = ReadChunked(session, request.body);
-      if (!read.ok()) {
-        SendAdapterError(session, read);
-        return false;
-      }
-    } else if (http.hasContentLength()) {
-      Poco::Int64 length = http.getContentLength64();
-      if (length < 0) {
-        SendAdapterError(session,
-                         Status::InvalidArgument("negative Content-Length"));
-        return false;
-      }
-      if (static_cast<uint64_t>(length) > options.max_body) {
-        SendAdapterError(session, TooLarge());
-        return false;
-      }
-      if (http.getExpectContinue()) response.sendContinue();
-      // Grown as the bytes come, not as announced.
-      auto remaining = static_cast<size_t>(length);
-      while (remaining > 0) {
-        size_t step = std::min<size_t>(remaining, 1 << 20);
-        size_t at = request.body.size();
-        request.body.resize(at + step);
-        // Shorter than announced: the client went away mid-body.
-        if (!ReadExactly(session, request.body.data() + at, step)) {
-          return false;
-        }
-        remaining -= step;
-      }
-    }
-    // Neither: no body (RFC 9112 6.3), and the connection stays usable.
-
-    // The whole request is in: the deadline no longer applies.
-    state_->SetDeadline(id_, Clock::time_point::max());
-    Response answer = state_->handler.Handle(request);
-    WriteResponse(session, response, answer, keep_alive,
-                  request.method == "HEAD");
-    return keep_alive;
-  }
-
-  Status TooLarge() const {
-    return Status::TooLarge("request body larger than the limit of " +
-                            std::to_string(state_->options.max_body) +
-                            " bytes");
-  }
-
-  // Reads `n` bytes; false when the connection ends first.
-  static bool ReadExactly(Session& session, char* out, size_t n) {
-    while (n > 0) {
-      int got = session.read(
-          out, static_cast<std::streamsize>(std::min<size_t>(n, 1 << 30)));
-      if (got <= 0) return false;
-      out += got;
-      n -= static_cast<size_t>(got);
-    }
-    return true;
-  }
-
-  // Reads one line of a chunked body's framing (a chunk size, a trailer),
-  // without its CRLF. Framing lines are short: longer ones are refused.
-  static Status ReadLine(Session& session, std::string& line) {
-    line.clear();
-    while (true) {
-      int c = session.get();
-      if (c == std::char_traits<char>::eof()) {
-        throw Poco::Net::ConnectionAbortedException("client went away");
-      }
-      if (c == '\n') break;
-      if (line.size() >= 4096) {
-        return Status::InvalidArgument("chunked body: framing line too long");
-      }
-      line += static_cast<char>(c);
-    }
-    if (!line.empty() && line.back() == '\r') line.pop_back();
-    return Status::Ok();
-  }
-
-  // Decodes a chunked body (RFC 9112 7.1) as it arrives, refusing it as
-  // soon as it passes max_body: no more than that is ever held.
-  Status ReadChunked(Session& session, std::string& out) {
-    const size_t limit = state_->options.max_body;
-    std::string line;
-    while (true) {
-      SYNCSTACK_RETURN_IF_ERROR(ReadLine(session, line));
-      size_t end = line.find_first_of("; \t");
-      std::string_view digits = std::string_view(line).substr(0, end);
-      if (digits.empty() || digits.size() > 15) {
-        return Status::InvalidArgument("chunked body: bad chunk size");
-      }
-      size_t size = 0;
-      for (char c : digits) {
-        int v = c >= '0' && c <= '9'   ? c - '0'
-                : c >= 'a' && c <= 'f' ? c - 'a' + 10
-                : c >= 'A' && c <= 'F' ? c - 'A' + 10
-                                       : -1;
-        if (v < 0) {
-          return Status::InvalidArgument("chunked body: bad chunk size");
-        }
-        size = size * 16 + static_cast<size_t>(v);
-      }
-      if (size == 0) break;
-      if (size > limit - out.size()) return TooLarge();
-      size_t at = out.size();
-      out.resize(at + size);
-      if (!ReadExactly(session, out.data() + at, size)) {
-        throw Poco::Net::ConnectionAbortedException("client went away");
-      }
-      SYNCSTACK_RETURN_IF_ERROR(ReadLine(session, line));
-      if (!line.empty()) {
-        return Status::InvalidArgument(
-            "chunked body: chunk longer than its size");
-      }
-    }
-    // Trailer fields (ignored), up to the empty line.
-    for (int fields = 0;; ++fields) {
-      SYNCSTACK_RETURN_IF_ERROR(ReadLine(session, line));
-      if (line.empty()) return Status::Ok();
-      if (fields >= 64) {
-        return Status::InvalidArgument("chunked body: too many trailers");
-      }
-    }
-  }
-
-  static Status ParseTarget(const std::string& uri, Request& request) {
-    std::string_view target(uri);
-    // absolute-form: http://host[:port]/path?query
-    if (target.size() > 7 && (strncasecmp(uri.c_str(), "http://", 7) == 0 ||
-                              strncasecmp(uri.c_str(), "https://", 8) == 0)) {
-      size_t start = target.find("://") + 3;
-      size_t slash = target.find_first_of("/?", start);
-      target = slash == std::string_view::npos ? std::string_view("/")
-                                               : target.substr(slash);
-    }
-    if (target.empty() || target.front() != '/') {
-      return Status::InvalidArgument("request target must start with '/'");
-    }
-    target = target.substr(0, target.find('#'));
-    size_t q = target.find('?');
-    if (!http_internal::PercentDecode(target.substr(0, q), false,
-                                      request.path)) {
-      return Status::InvalidArgument("malformed %-escape in the path");
-    }
-    if (q != std::string_view::npos &&
-        !http_internal::DecodeQuery(target.substr(q + 1), request.query)) {
-      return Status::InvalidArgument("malformed %-escape in the query");
-    }
-    return Status::Ok();
-  }
-
-  void WriteResponse(Session& session, HTTPServerResponseImpl& response,
-                     const Response& answer, bool keep_alive, bool head) {
-    int status = answer.status;
-    const std::string* body = &answer.body;
-    std::string fallback;
-    if (status < 200 || status > 599) {
-      EncodeError(Status::IOError("the handler gave an invalid status"), -1,
-                  fallback);
-      status = 500;
-      body = &fallback;
-    }
-    response.setStatusAndReason(static_cast<HTTPResponse::HTTPStatus>(status));
-    response.setDate(Poco::Timestamp());
-    response.setKeepAlive(keep_alive);
-    session.setKeepAlive(keep_alive);
-    bool no_body = status == 204 || status == 304;
-    if (!no_body) {
-      response.setContentLength64(static_cast<Poco::Int64>(body->size()));
-      if (!body->empty()) {
-        response.setContentType(body == &answer.body &&
-                                        !answer.content_type.empty()
-                                    ? answer.content_type
-                                    : std::string("application/json"));
-      }
-    }
-    if (answer.retry_after >= 0) {
-      response.set("Retry-After", std::to_string(answer.retry_after));
-    }
-    std::ostream& out = response.send();
-    out.exceptions(std::ios::badbit);
-    if (!no_body && !head) {
-      out.write(body->data(), static_cast<std::streamsize>(body->size()));
-    }
-    out.flush();
-  }
-
-  // Answers an error found by the adapter itself (not the handler), then
-  // closes the connection: the rest of the request is not read.
-  void SendAdapterError(Session& session, const Status& status) {
-    try {
-      std::string body;
-      EncodeError(status, -1, body);
-      HTTPServerResponseImpl response(session);
-      response.setVersion(HTTPResponse::HTTP_1_1);
-      response.setStatusAndReason(
-          static_cast<HTTPResponse::HTTPStatus>(HttpStatusFor(status.code())));
-      response.setDate(Poco::Timestamp());
-      response.setKeepAlive(false);
-      session.setKeepAlive(false);
-      response.setContentType("application/json");
-      response.setContentLength64(static_cast<Poco::Int64>(body.size()));
-      std::ostream& out = response.send();
-      out.write(body.data(), static_cast<std::streamsize>(body.size()));
-      out.flush();
-      LingeringClose();
-    } catch (...) {
-    }
-  }
-
-  // Stops sending, then reads and drops what the client still sends for a
-  // short while, so that it gets to read our answer instead of a reset.
-  void LingeringClose() {
-    Poco::Net::StreamSocket& s = socket();
-    s.shutdownSend();
-    s.setReceiveTimeout(Poco::Timespan(0, 100'000));
-    auto end = Clock::now() + std::min<std::chrono::milliseconds>(
-                                  state_->options.read_timeout,
-                                  std::chrono::milliseconds(1000));
-    char buffer[64 << 10];
-    while (Clock::now() < end && !state_->stopping.load()) {
-      if (s.receiveBytes(buffer, sizeof buffer) <= 0) break;
-    }
-  }
-
-  std::shared_ptr<ServerState> state_;
-  uint64_t id_ = 0;
+  Handler& handler_;
+  std::function<void(Answer)> on_answer_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<Job> jobs_;
+  bool stopping_ = false;
+  std::vector<std::thread> threads_;
 };
 
-class ConnectionFactory final : public Poco::Net::TCPServerConnectionFactory {
- public:
-  explicit ConnectionFactory(std::shared_ptr<ServerState> state)
-      : state_(std::move(state)) {}
-  Poco::Net::TCPServerConnection* createConnection(
-      const Poco::Net::StreamSocket& socket) override {
-    return new Connection(socket, state_);
-  }
+// One accepted connection, owned by the I/O thread.
+struct Connection {
+  Connection(int f, uint64_t i, const HttpServerOptions& o, Clock::time_point t)
+      : fd(f),
+        id(i),
+        reader(o.max_head, o.max_body),
+        request_start(t),
+        last_io(t) {}
 
- private:
-  std::shared_ptr<ServerState> state_;
+  // kReading: reading a request (or idle between requests);
+  // kWorking: a worker has the request, the socket is not watched;
+  // kWriting: the answer waits for the socket;
+  // kClosing: our side is shut down, the rest of the input is dropped.
+  enum class Phase { kReading, kWorking, kWriting, kClosing };
+
+  int fd;
+  uint64_t id;
+  Phase phase = Phase::kReading;
+  RequestReader reader;
+  bool continued = false;  // "100 Continue" sent for this request
+  uint64_t served = 0;     // answers written
+  std::string pending;     // bytes read past the request being answered
+  std::string out;
+  size_t out_at = 0;
+  bool keep_alive = false;  // what to do once `out` is written
+  bool closed = false;
+  Clock::time_point request_start;  // accept, or a later request's 1st byte
+  Clock::time_point last_io;        // last byte read or written
+  Clock::time_point close_by;       // kClosing: when to give up draining
+  uint32_t events = 0;              // registered with epoll (0: not)
 };
 
-class PocoHttpServer final : public HttpServer {
+constexpr uint64_t kListenerKey = 0;
+constexpr uint64_t kWakeKey = 1;
+constexpr uint64_t kFirstConnection = 2;
+constexpr size_t kReadBuffer = 64u << 10;
+constexpr int kReadsPerEvent = 4;  // then others get their turn
+constexpr int kAcceptsPerEvent = 256;
+constexpr auto kSweepEvery = std::chrono::milliseconds(50);
+constexpr auto kMaxLinger = std::chrono::milliseconds(1000);
+
+class EpollHttpServer final : public HttpServer {
  public:
-  PocoHttpServer(std::shared_ptr<ServerState> state,
-                 std::unique_ptr<Poco::ThreadPool> pool,
-                 std::unique_ptr<Poco::Net::TCPServer> tcp, uint16_t port)
-      : state_(std::move(state)),
-        pool_(std::move(pool)),
-        tcp_(std::move(tcp)),
-        port_(port) {
-    state_->tcp.store(tcp_.get());
-    watchdog_ = std::thread([this] { Watch(); });
+  EpollHttpServer(Handler& handler, const HttpServerOptions& options,
+                  Poco::Net::ServerSocket socket)
+      : options_(options),
+        listener_(std::move(socket)),
+        read_buffer_(kReadBuffer),
+        busy_(FormatError(
+            Status::Unavailable("the server has too many connections"), 1)) {
+    listen_fd_ = listener_.impl()->sockfd();
+    port_ = listener_.address().port();
+    workers_ = std::make_unique<WorkerPool>(
+        handler, options.max_threads,
+        [this](Answer answer) { Deliver(std::move(answer)); });
   }
-  ~PocoHttpServer() override { Stop(); }
+  ~EpollHttpServer() override { Stop(); }
+
+  // Sets up epoll and starts the I/O thread. Errors: kIOError.
+  Status Start() {
+    listener_.setBlocking(false);
+    epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
+    wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    reserve_fd_ = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (epoll_fd_ < 0 || wake_fd_ < 0) {
+      return Status::IOError("cannot set up epoll: " +
+                             std::string(std::strerror(errno)));
+    }
+    epoll_event listen_event{EPOLLIN, {.u64 = kListenerKey}};
+    epoll_event wake_event{EPOLLIN, {.u64 = kWakeKey}};
+    if (epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, listen_fd_, &listen_event) != 0 ||
+        epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, wake_fd_, &wake_event) != 0) {
+      return Status::IOError("cannot watch the listening socket: " +
+                             std::string(std::strerror(errno)));
+    }
+    io_ = std::thread([this] { Loop(); });
+    return Status::Ok();
+  }
 
   uint16_t port() const override { return port_; }
 
   void Stop() override {
     std::lock_guard stop_lock(stop_mu_);
-    if (tcp_ == nullptr) return;
-    state_->stopping.store(true);
-    tcp_->stop();  // no new connections; queued ones are dropped
-    {
-      std::unique_lock lock(state_->mu);
-      for (auto& [id, live] : state_->live) ShutdownQuietly(live.socket);
-      state_->cv.notify_all();
-      state_->cv.wait(lock, [&] { return state_->live.empty(); });
+    if (stopped_) return;
+    stopped_ = true;
+    stopping_.store(true);
+    Wake();
+    if (io_.joinable()) io_.join();  // it closes every connection
+    workers_->Stop();                // waits for requests being handled
+    for (int fd : {epoll_fd_, wake_fd_, reserve_fd_}) {
+      if (fd >= 0) close(fd);
     }
-    watchdog_.join();
-    state_->tcp.store(nullptr);
-    tcp_.reset();
-    pool_->joinAll();
-    pool_.reset();
+    try {
+      listener_.close();
+    } catch (...) {
+    }
   }
 
  private:
-  // Drops connections whose request takes longer than request_timeout.
-  void Watch() {
-    std::unique_lock lock(state_->mu);
-    while (!state_->stopping.load()) {
-      state_->cv.wait_for(lock, std::chrono::milliseconds(100));
-      auto now = Clock::now();
-      for (auto& [id, live] : state_->live) {
-        if (live.deadline <= now) {
-          live.deadline = Clock::time_point::max();
-          ShutdownQuietly(live.socket);
-        }
+  // --- the loop ---
+
+  void Loop() {
+    std::vector<epoll_event> events(512);
+    auto next_sweep = Clock::now() + kSweepEvery;
+    while (!stopping_.load()) {
+      int n =
+          epoll_wait(epoll_fd_, events.data(), static_cast<int>(events.size()),
+                     static_cast<int>(kSweepEvery.count()));
+      now_ = Clock::now();
+      for (int i = 0; i < n; ++i) Dispatch(events[static_cast<size_t>(i)]);
+      if (now_ >= next_sweep) {
+        Sweep();
+        next_sweep = now_ + kSweepEvery;
+      }
+      Reap();
+    }
+    for (auto& [id, connection] : connections_) close(connection->fd);
+    connections_.clear();
+  }
+
+  void Dispatch(const epoll_event& event) {
+    if (event.data.u64 == kListenerKey) return AcceptSome();
+    if (event.data.u64 == kWakeKey) return TakeAnswers();
+    auto it = connections_.find(event.data.u64);
+    if (it == connections_.end() || it->second->closed) return;
+    Connection& c = *it->second;
+    switch (c.phase) {
+      case Connection::Phase::kReading:
+        return ReadRequest(c);
+      case Connection::Phase::kWriting:
+        return WriteOut(c);
+      case Connection::Phase::kClosing:
+        return Drain(c);
+      case Connection::Phase::kWorking:
+        return;  // not watched
+    }
+  }
+
+  // Closes every connection whose deadline passed.
+  void Sweep() {
+    for (auto& [id, connection] : connections_) {
+      if (!connection->closed && Deadline(*connection) <= now_) {
+        Close(*connection);
       }
     }
   }
 
-  std::shared_ptr<ServerState> state_;
-  std::unique_ptr<Poco::ThreadPool> pool_;
-  std::unique_ptr<Poco::Net::TCPServer> tcp_;
-  uint16_t port_;
+  // When `c` is dropped if nothing happens on it.
+  Clock::time_point Deadline(const Connection& c) const {
+    const HttpServerOptions& o = options_;
+    switch (c.phase) {
+      case Connection::Phase::kWorking:
+        return Clock::time_point::max();
+      case Connection::Phase::kWriting:
+        return c.last_io + o.read_timeout;
+      case Connection::Phase::kClosing:
+        return c.close_by;
+      case Connection::Phase::kReading:
+        break;
+    }
+    if (!c.reader.started() && c.served > 0) {
+      return c.last_io + o.keep_alive_timeout;  // idle between requests
+    }
+    auto gap = c.last_io + o.read_timeout;
+    auto whole = c.request_start + o.request_timeout;
+    if (c.reader.state() == RequestReader::State::kHead) {
+      return std::min({gap, whole, c.request_start + o.head_timeout});
+    }
+    return std::min(gap, whole);
+  }
+
+  // --- accepting ---
+
+  void AcceptSome() {
+    for (int i = 0; i < kAcceptsPerEvent; ++i) {
+      int fd =
+          accept4(listen_fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+      if (fd < 0) {
+        if (errno == EMFILE || errno == ENFILE) ShedWithReserve();
+        return;  // EAGAIN, or an error that the next event retries
+      }
+      if (connections_.size() >= options_.max_connections) {
+        Refuse(fd);
+        continue;
+      }
+      int one = 1;
+      setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+      uint64_t id = next_id_++;
+      auto connection =
+          std::make_unique<Connection>(fd, id, options_, Clock::now());
+      Connection& c = *connection;
+      connections_.emplace(id, std::move(connection));
+      Watch(c, EPOLLIN);
+    }
+  }
+
+  // Out of descriptors: frees the reserve one to accept and refuse a
+  // waiting connection, so that the listener does not spin.
+  void ShedWithReserve() {
+    if (reserve_fd_ < 0) return;
+    close(reserve_fd_);
+    int fd =
+        accept4(listen_fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd >= 0) Refuse(fd);
+    reserve_fd_ = open("/dev/null", O_RDONLY | O_CLOEXEC);
+  }
+
+  // Answers 503 in one non-blocking send (best effort) and closes.
+  void Refuse(int fd) {
+    (void)!send(fd, busy_.data(), busy_.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+    close(fd);
+  }
+
+  // --- reading ---
+
+  void ReadRequest(Connection& c) {
+    for (int i = 0; i < kReadsPerEvent; ++i) {
+      ssize_t n = recv(c.fd, read_buffer_.data(), read_buffer_.size(), 0);
+      if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+        return Close(c);
+      }
+      if (n < 0) return;
+      c.last_io = now_;
+      if (!Consume(c, std::string_view(read_buffer_.data(),
+                                       static_cast<size_t>(n)))) {
+        return;
+      }
+    }
+  }
+
+  // Feeds `bytes` to the request being read. Returns whether to read on.
+  bool Consume(Connection& c, std::string_view bytes) {
+    if (!c.reader.started() && c.served > 0) c.request_start = now_;
+    size_t used = c.reader.Feed(bytes);
+    switch (c.reader.state()) {
+      case RequestReader::State::kHead:
+        return true;
+      case RequestReader::State::kBody:
+        return SendContinue(c);
+      case RequestReader::State::kFailed:
+        SendError(c, c.reader.error());
+        return false;
+      case RequestReader::State::kDone:
+        c.pending.assign(bytes.substr(used));
+        Hand(c);
+        return false;
+    }
+    return false;
+  }
+
+  // Tells a client that waits for it to send the body. Returns false when
+  // the connection was closed.
+  bool SendContinue(Connection& c) {
+    if (!c.reader.expects_continue() || c.continued) return true;
+    c.continued = true;
+    static constexpr std::string_view kContinue =
+        "HTTP/1.1 100 Continue\r\n\r\n";
+    ssize_t n = send(c.fd, kContinue.data(), kContinue.size(), MSG_NOSIGNAL);
+    // The previous answer was written whole, so this fits; if not, the
+    // connection is beyond saving.
+    if (n != static_cast<ssize_t>(kContinue.size())) {
+      Close(c);
+      return false;
+    }
+    return true;
+  }
+
+  // Gives the complete request to a worker; the socket is not watched
+  // until the answer is back, so a pipelining client cannot queue more.
+  void Hand(Connection& c) {
+    c.phase = Connection::Phase::kWorking;
+    Watch(c, 0);
+    Job job;
+    job.id = c.id;
+    job.keep_alive = c.reader.keep_alive();
+    job.head = c.reader.head_method();
+    job.request = std::move(c.reader.request());
+    c.reader.Reset();
+    c.continued = false;
+    workers_->Submit(std::move(job));
+  }
+
+  // --- writing ---
+
+  // Called by a worker: queues the answer and wakes the I/O thread.
+  void Deliver(Answer answer) {
+    bool was_empty;
+    {
+      std::lock_guard lock(answers_mu_);
+      was_empty = answers_.empty();
+      answers_.push_back(std::move(answer));
+    }
+    if (was_empty) Wake();
+  }
+
+  void Wake() {
+    uint64_t one = 1;
+    (void)!write(wake_fd_, &one, sizeof one);
+  }
+
+  void TakeAnswers() {
+    uint64_t count;
+    (void)!read(wake_fd_, &count, sizeof count);
+    std::vector<Answer> answers;
+    {
+      std::lock_guard lock(answers_mu_);
+      answers.swap(answers_);
+    }
+    for (Answer& answer : answers) {
+      auto it = connections_.find(answer.id);
+      if (it == connections_.end() || it->second->closed) continue;
+      Connection& c = *it->second;
+      c.out = std::move(answer.bytes);
+      c.out_at = 0;
+      c.keep_alive = answer.keep_alive;
+      c.phase = Connection::Phase::kWriting;
+      c.last_io = now_;
+      WriteOut(c);
+    }
+  }
+
+  void SendError(Connection& c, const Status& status) {
+    c.out = FormatError(status);
+    c.out_at = 0;
+    c.keep_alive = false;
+    c.phase = Connection::Phase::kWriting;
+    WriteOut(c);
+  }
+
+  void WriteOut(Connection& c) {
+    while (c.out_at < c.out.size()) {
+      ssize_t n = send(c.fd, c.out.data() + c.out_at, c.out.size() - c.out_at,
+                       MSG_NOSIGNAL);
+      if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+        Watch(c, EPOLLOUT);
+        return;
+      }
+      if (n <= 0) return Close(c);
+      c.out_at += static_cast<size_t>(n);
+      c.last_io = now_;
+    }
+    std::string().swap(c.out);
+    c.out_at = 0;
+    ++c.served;
+    if (c.keep_alive) return NextRequest(c);
+    BeginClose(c);
+  }
+
+  // Reads the next request of a kept-alive connection, starting with what
+  // the client already sent.
+  void NextRequest(Connection& c) {
+    c.phase = Connection::Phase::kReading;
+    c.last_io = now_;
+    Watch(c, EPOLLIN);
+    if (c.pending.empty()) return;
+    std::string pending;
+    pending.swap(c.pending);
+    if (Consume(c, pending)) return;
+  }
+
+  // --- closing ---
+
+  // Stops sending, then reads and drops what the client still sends for a
+  // short while, so that it reads our answer instead of a reset.
+  void BeginClose(Connection& c) {
+    shutdown(c.fd, SHUT_WR);
+    c.phase = Connection::Phase::kClosing;
+    c.close_by =
+        now_ + std::min<Clock::duration>(options_.read_timeout, kMaxLinger);
+    c.pending.clear();
+    Watch(c, EPOLLIN);
+  }
+
+  void Drain(Connection& c) {
+    for (int i = 0; i < kReadsPerEvent; ++i) {
+      ssize_t n = recv(c.fd, read_buffer_.data(), read_buffer_.size(), 0);
+      if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
+      if (n <= 0) return Close(c);
+    }
+  }
+
+  // Closes the socket now; the struct goes at the end of the loop turn,
+  // when nothing refers to it any more.
+  void Close(Connection& c) {
+    if (c.closed) return;
+    c.closed = true;
+    close(c.fd);  // also takes it out of epoll
+    closed_.push_back(c.id);
+  }
+
+  void Reap() {
+    for (uint64_t id : closed_) connections_.erase(id);
+    closed_.clear();
+  }
+
+  // Registers `events` (0: none) for the connection with epoll.
+  void Watch(Connection& c, uint32_t events) {
+    if (events == c.events) return;
+    epoll_event event{events, {.u64 = c.id}};
+    int op = c.events == 0 ? EPOLL_CTL_ADD
+             : events == 0 ? EPOLL_CTL_DEL
+                           : EPOLL_CTL_MOD;
+    if (epoll_ctl(epoll_fd_, op, c.fd, &event) != 0) return Close(c);
+    c.events = events;
+  }
+
+  const HttpServerOptions options_;
+  Poco::Net::ServerSocket listener_;
+  int listen_fd_ = -1;
+  uint16_t port_ = 0;
+  int epoll_fd_ = -1;
+  int wake_fd_ = -1;
+  int reserve_fd_ = -1;
+  std::vector<char> read_buffer_;
+  const std::string busy_;  // the 503 for connections over the limit
+  std::unique_ptr<WorkerPool> workers_;
+
+  // Owned by the I/O thread.
+  std::unordered_map<uint64_t, std::unique_ptr<Connection>> connections_;
+  std::vector<uint64_t> closed_;
+  uint64_t next_id_ = kFirstConnection;
+  Clock::time_point now_ = Clock::now();
+  std::thread io_;
+
+  std::mutex answers_mu_;
+  std::vector<Answer> answers_;
+
+  std::atomic<bool> stopping_{false};
   std::mutex stop_mu_;
-  std::thread watchdog_;
+  bool stopped_ = false;
 };
+
+Status CheckOptions(const HttpServerOptions& o) {
+  if (o.max_threads < 1 || o.max_connections < 1 || o.max_head < 1024 ||
+      o.read_timeout.count() <= 0 || o.request_timeout.count() <= 0 ||
+      o.head_timeout.count() <= 0 || o.keep_alive_timeout.count() < 0 ||
+      o.backlog < 1) {
+    return Status::InvalidArgument(
+        "HttpServerOptions: max_threads, max_connections and backlog must "
+        "be >= 1, max_head >= 1024 and timeouts positive");
+  }
+  return Status::Ok();
+}
 
 }  // namespace
 
 Result<std::unique_ptr<HttpServer>> StartHttpServer(
     Handler& handler, const HttpServerOptions& options) {
-  if (options.max_threads < 1 || options.max_queued < 0 ||
-      options.read_timeout.count() <= 0 ||
-      options.request_timeout.count() <= 0 ||
-      options.keep_alive_timeout.count() < 0) {
-    return Status::InvalidArgument(
-        "HttpServerOptions: max_threads must be >= 1, max_queued >= 0 and "
-        "timeouts positive");
-  }
+  SYNCSTACK_RETURN_IF_ERROR(CheckOptions(options));
   std::string where = options.host + ":" + std::to_string(options.port);
   Poco::Net::SocketAddress address;
   try {
@@ -565,26 +655,11 @@ Result<std::unique_ptr<HttpServer>> StartHttpServer(
     // stays off so that no second server can share the port.
     socket.bind(address, /*reuseAddress=*/true, /*reusePort=*/false);
     socket.listen(options.backlog);
-    uint16_t port = socket.address().port();
-
-    auto state = std::make_shared<ServerState>(handler, options);
-    state->params = new Poco::Net::HTTPServerParams;
-    state->params->setMaxThreads(options.max_threads);
-    state->params->setMaxQueued(options.max_queued);
-    state->params->setTimeout(ToTimespan(options.read_timeout));
-    state->params->setKeepAlive(true);
-    state->params->setKeepAliveTimeout(ToTimespan(options.keep_alive_timeout));
-    state->params->setServerName("");
-    state->params->setSoftwareVersion("");
-
-    auto pool = std::make_unique<Poco::ThreadPool>(
-        std::min(2, options.max_threads), options.max_threads, 60);
-    Poco::Net::TCPServerParams::Ptr tcp_params(state->params.get(), true);
-    auto tcp = std::make_unique<Poco::Net::TCPServer>(
-        new ConnectionFactory(state), *pool, socket, tcp_params);
-    tcp->start();
-    return std::unique_ptr<HttpServer>(std::make_unique<PocoHttpServer>(
-        std::move(state), std::move(pool), std::move(tcp), port));
+    auto server =
+        std::make_unique<EpollHttpServer>(handler, options, std::move(socket));
+    Status started = server->Start();
+    if (!started.ok()) return started.WithContext(where);
+    return std::unique_ptr<HttpServer>(std::move(server));
   } catch (const Poco::Exception& e) {
     return Status::Unavailable("cannot listen on " + where + ": " +
                                e.displayText());

@@ -25,27 +25,39 @@ struct HttpServerOptions {
   // or chunked body is answered 413 `too_large`, and no more than this
   // (plus one read buffer) is ever held. Default: 64 MiB.
   size_t max_body = 64u << 20;
+  // Largest request head (request line and header fields); a larger one
+  // is answered 400. Default: 64 KiB.
+  size_t max_head = 64u << 10;
   // Longest wait for the next bytes of a request (or for the client to take
   // the answer) before the connection is dropped. Default: 30 s.
   std::chrono::milliseconds read_timeout{30000};
-  // Longest a whole request (headers and body) may take to arrive, however
+  // Longest the request head may take to arrive, counted from the accept
+  // (first request) or from its first byte (later requests on a kept-alive
+  // connection); the connection is dropped beyond, unanswered. A new
+  // connection that sends nothing is dropped after it too. Default: 10 s.
+  std::chrono::milliseconds head_timeout{10000};
+  // Longest a whole request (head and body) may take to arrive, however
   // it trickles in; the connection is dropped beyond. Default: 5 min.
   std::chrono::milliseconds request_timeout{300000};
-  // How long an idle keep-alive connection is kept open. An idle connection
-  // is closed early when connections are waiting for a thread.
+  // How long an idle keep-alive connection is kept open between requests.
   // Default: 10 s.
   std::chrono::milliseconds keep_alive_timeout{10000};
-  // Connections served at once (one thread each). Default: 16.
+  // Worker threads that call the handler with complete requests. Reading
+  // and writing connections needs no worker: one I/O thread does it for
+  // all of them, so idle and slow clients hold no thread. Default: 16.
   int max_threads = 16;
-  // Accepted connections waiting for a thread; more are closed at once.
-  // Default: 64.
-  int max_queued = 64;
-  // Listen backlog of the socket. Default: 64.
-  int backlog = 64;
+  // Connections open at once (idle, reading, waiting or being answered).
+  // Beyond it a new connection gets a 503 `unavailable` (Retry-After: 1)
+  // and is closed. Each needs a file descriptor: raise RLIMIT_NOFILE to
+  // match. Default: 10000.
+  size_t max_connections = 10000;
+  // Listen backlog of the socket. Default: 1024.
+  int backlog = 1024;
 };
 
 // A running HTTP server. Stop() (or destruction) stops accepting, closes
 // every connection and waits until no request is being handled.
+// Requests on one connection are answered in order, one at a time.
 // Thread safety: all methods may be called concurrently.
 class HttpServer {
  public:
