@@ -3,6 +3,7 @@
 // messages. The public API is syncstack/codec.h.
 #pragma once
 
+#include <charconv>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -25,14 +26,32 @@ std::string Quoted(std::string_view s);
 // "expected <want>, not <what event `e` starts>".
 std::string NotA(std::string_view want, json::Event e);
 
-// --- scalars (json_text.cc) ---
+// --- scalars (inline: the encoders' per-record loops call them) ---
 
 // Appends `"<uuid>"`.
-void AppendQuotedId(const RecordId& id, std::string& out);
+inline void AppendQuotedId(const RecordId& id, std::string& out) {
+  const size_t n = out.size();
+  out.resize(n + 38);
+  out[n] = '"';
+  id.FormatTo(&out[n + 1]);
+  out[n + 37] = '"';
+}
+
 // Appends `"<ISO 8601 timestamp>"` (ts is not kNoTimestamp).
-void AppendQuotedTimestamp(Timestamp ts, std::string& out);
+inline void AppendQuotedTimestamp(Timestamp ts, std::string& out) {
+  const size_t n = out.size();
+  out.resize(n + 25);
+  out[n] = '"';
+  FormatTimestampTo(ts, &out[n + 1]);
+  out[n + 24] = '"';
+}
+
 // Appends `v` in decimal.
-void AppendInt(int64_t v, std::string& out);
+inline void AppendInt(int64_t v, std::string& out) {
+  char buf[24];
+  auto r = std::to_chars(buf, buf + sizeof buf, v);
+  out.append(buf, r.ptr);
+}
 
 // --- records and stamps (records.cc) ---
 

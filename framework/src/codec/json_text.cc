@@ -1,6 +1,5 @@
-// JSON text: strings and scalars written as JSON, the check that a text is
-// one JSON object, and the helpers of the decoders' error messages.
-#include <charconv>
+// JSON text: strings written as JSON, the check that a text is one JSON
+// object, and the helpers of the decoders' error messages.
 #include <string>
 
 #include "codec_internal.h"
@@ -30,28 +29,6 @@ std::string NotA(std::string_view want, json::Event e) {
   return msg;
 }
 
-void AppendQuotedId(const RecordId& id, std::string& out) {
-  const size_t n = out.size();
-  out.resize(n + 38);
-  out[n] = '"';
-  id.FormatTo(&out[n + 1]);
-  out[n + 37] = '"';
-}
-
-void AppendQuotedTimestamp(Timestamp ts, std::string& out) {
-  const size_t n = out.size();
-  out.resize(n + 25);
-  out[n] = '"';
-  FormatTimestampTo(ts, &out[n + 1]);
-  out[n + 24] = '"';
-}
-
-void AppendInt(int64_t v, std::string& out) {
-  char buf[24];
-  auto r = std::to_chars(buf, buf + sizeof buf, v);
-  out.append(buf, r.ptr);
-}
-
 }  // namespace codec_internal
 
 namespace {
@@ -59,6 +36,8 @@ namespace {
 using codec_internal::NotA;
 using json::Event;
 
+// Refuses a text that does not open with an object; json::Parse checks
+// that the object is the whole text.
 class ObjectValidator final : public json::EventHandler<ObjectValidator> {
  public:
   ObjectValidator(const json::SpanStream& in, int max_depth)
