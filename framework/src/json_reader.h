@@ -1,4 +1,5 @@
-// Private: the JSON reading layer shared by codec.cc and schema.cc.
+// Private: the JSON reading layer shared by the codec (src/codec/) and
+// schema.cc.
 //
 // RapidJSON's SAX GenericReader in iterative mode (no recursion: the parser
 // keeps its own heap stack, which we bound with a depth limit), numbers
