@@ -141,7 +141,7 @@ TEST(Concurrency, SixteenClientsOfEightUsersConverge) {
   EXPECT_EQ(failed_syncs.load(), 0);
   for (int u = 0; u < kUsers; ++u) {
     std::string user = "user" + std::to_string(u);
-    auto store = (*server_db)->OpenAccount(user).value();
+    auto store = sync_server.database().OpenAccount(user).value();
     Dump on_server = DumpLive(*store);
     for (auto& d : devices) {
       if (d.user != user) continue;
