@@ -3,6 +3,7 @@
 // (seconds): they tell "answered" from "starved", not fast from slow; the
 // throughput figures are in bench/http/http_load.cc.
 #include <gtest/gtest.h>
+#include <strings.h>
 #include <sys/resource.h>
 
 #include <atomic>
@@ -279,7 +280,8 @@ TEST(HttpServerLimits, Http10ClosesUnlessAskedToKeepAlive) {
   ASSERT_TRUE(kept.Send(get));
   RawResponse first = ParseResponse(kept.ReadOne());
   EXPECT_EQ(first.status, 200);
-  EXPECT_EQ(first.headers["connection"], "keep-alive");
+  EXPECT_EQ(strcasecmp(first.headers["connection"].c_str(), "keep-alive"), 0)
+      << first.headers["connection"];
   ASSERT_TRUE(kept.Send(get));
   EXPECT_EQ(ParseResponse(kept.ReadOne()).status, 200);
 }
