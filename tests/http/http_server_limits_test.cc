@@ -3,6 +3,7 @@
 // (seconds): they tell "answered" from "starved", not fast from slow; the
 // throughput figures are in bench/http/http_load.cc.
 #include <gtest/gtest.h>
+#include <strings.h>
 #include <sys/resource.h>
 
 #include <atomic>
@@ -279,7 +280,8 @@ TEST(HttpServerLimits, Http10ClosesUnlessAskedToKeepAlive) {
   ASSERT_TRUE(kept.Send(get));
   RawResponse first = ParseResponse(kept.ReadOne());
   EXPECT_EQ(first.status, 200);
-  EXPECT_EQ(first.headers["connection"], "keep-alive");
+  EXPECT_EQ(strcasecmp(first.headers["connection"].c_str(), "keep-alive"), 0)
+      << first.headers["connection"];
   ASSERT_TRUE(kept.Send(get));
   EXPECT_EQ(ParseResponse(kept.ReadOne()).status, 200);
 }
@@ -289,11 +291,11 @@ TEST(HttpServerLimits, ConnectionsBeyondTheLimitAreRefusedCleanly) {
   HttpServerOptions options;
   options.max_connections = 8;
   auto server = Start(handler, options);
+  // Eight connections in the middle of a head: none is idle.
   std::vector<std::unique_ptr<RawSocket>> held;
   for (int i = 0; i < 8; ++i) {
     held.push_back(std::make_unique<RawSocket>(server->port()));
-    ASSERT_TRUE(held.back()->Send(kGet));
-    ASSERT_EQ(ParseResponse(held.back()->ReadOne()).status, 200);
+    ASSERT_TRUE(held.back()->Send("GET /x HTTP/1.1\r\nHo"));
   }
   RawSocket over(server->port());  // the kernel accepts; the server refuses
   RawResponse refused = ParseResponse(over.ReadAll(3000ms));
@@ -310,6 +312,28 @@ TEST(HttpServerLimits, ConnectionsBeyondTheLimitAreRefusedCleanly) {
     if (!served) std::this_thread::sleep_for(50ms);
   }
   EXPECT_TRUE(served);
+  EXPECT_EQ(handler.calls(), 1);
+}
+
+TEST(HttpServerLimits, AtTheLimitTheLongestIdleConnectionGivesWay) {
+  CountingHandler handler;
+  HttpServerOptions options;
+  options.max_connections = 8;
+  auto server = Start(handler, options);
+  std::vector<std::unique_ptr<RawSocket>> idle;
+  for (int i = 0; i < 8; ++i) {
+    idle.push_back(std::make_unique<RawSocket>(server->port()));
+    ASSERT_TRUE(idle.back()->Send(kGet));
+    ASSERT_EQ(ParseResponse(idle.back()->ReadOne()).status, 200) << i;
+    std::this_thread::sleep_for(5ms);  // distinct idle times
+  }
+  RawSocket fresh(server->port());
+  ASSERT_TRUE(fresh.Send(kGet));
+  EXPECT_EQ(ParseResponse(fresh.ReadOne()).status, 200);
+  EXPECT_TRUE(idle.front()->WaitClosed(3s));  // idle longest
+  for (size_t i = 1; i < idle.size(); ++i) {
+    EXPECT_FALSE(idle[i]->Readable(0)) << i;
+  }
 }
 
 }  // namespace

@@ -373,7 +373,8 @@ class EpollHttpServer final : public HttpServer {
         if (errno == EMFILE || errno == ENFILE) ShedWithReserve();
         return;  // EAGAIN, or an error that the next event retries
       }
-      if (connections_.size() >= options_.max_connections) {
+      if (OpenConnections() >= options_.max_connections &&
+          !CloseLongestIdle()) {
         Refuse(fd);
         continue;
       }
@@ -386,6 +387,28 @@ class EpollHttpServer final : public HttpServer {
       connections_.emplace(id, std::move(connection));
       Watch(c, EPOLLIN);
     }
+  }
+
+  size_t OpenConnections() const {
+    return connections_.size() - closed_.size();
+  }
+
+  // At the limit, an idle keep-alive connection gives way to a new one
+  // (RFC 9112 9.8 lets a server close an idle connection at any time):
+  // closes the one idle longest. False when none is idle.
+  bool CloseLongestIdle() {
+    Connection* longest = nullptr;
+    for (auto& [id, connection] : connections_) {
+      Connection& c = *connection;
+      if (c.closed || c.phase != Connection::Phase::kReading ||
+          c.reader.started() || c.served == 0) {
+        continue;
+      }
+      if (longest == nullptr || c.last_io < longest->last_io) longest = &c;
+    }
+    if (longest == nullptr) return false;
+    Close(*longest);
+    return true;
   }
 
   // Out of descriptors: frees the reserve one to accept and refuse a

@@ -47,9 +47,10 @@ struct HttpServerOptions {
   // all of them, so idle and slow clients hold no thread. Default: 16.
   int max_threads = 16;
   // Connections open at once (idle, reading, waiting or being answered).
-  // Beyond it a new connection gets a 503 `unavailable` (Retry-After: 1)
-  // and is closed. Each needs a file descriptor: raise RLIMIT_NOFILE to
-  // match. Default: 10000.
+  // At the limit a new connection closes the keep-alive connection idle
+  // longest; when none is idle, it gets a 503 `unavailable`
+  // (Retry-After: 1) and is closed. Each needs a file descriptor: raise
+  // RLIMIT_NOFILE to match. Default: 10000.
   size_t max_connections = 10000;
   // Listen backlog of the socket. Default: 1024.
   int backlog = 1024;
