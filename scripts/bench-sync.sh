@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# End-to-end sync benchmarks: builds the release `syncstack` and runs
-# `syncstack bench sync` over stores, sizes, change counts and modes, one
-# JSON line per run appended to a results file, then prints a markdown
-# table of every line in that file.
+# End-to-end sync benchmarks: builds the release `syncstack-bench-sync`
+# (bench/sync, with the `syncstack` whose `serve` it starts) and runs it
+# over stores, sizes, change counts and modes, one JSON line per run
+# appended to a results file, then prints a markdown table of every line in
+# that file.
 #
 #   scripts/bench-sync.sh                      # the full matrix (slow at 1M)
 #   STORES=sqlite NS=100000 MODES=full scripts/bench-sync.sh
@@ -23,8 +24,8 @@ MODES=${MODES:-"auto full"}
 RESULTS=${RESULTS:-build/release/bench-sync.jsonl}
 
 cmake --preset release >/dev/null
-cmake --build --preset release --target syncstack
-bin=build/release/apps/syncstack/syncstack
+cmake --build --preset release --target syncstack-bench-sync
+bin=build/release/bench/sync/syncstack-bench-sync
 mkdir -p "$(dirname "$RESULTS")"
 
 dir_args=()
@@ -43,7 +44,7 @@ for store in $STORES; do
     for d in "${changes[@]}"; do
       for mode in $MODES; do
         echo "== $store n=$n d=$d mode=$mode" >&2
-        if line=$("$bin" bench sync --store "$store" --records "$n" \
+        if line=$("$bin" --store "$store" --records "$n" \
           --changes "$d" --mode "$mode" "${dir_args[@]}"); then
           echo "$line" >>"$RESULTS"
         else

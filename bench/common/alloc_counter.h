@@ -38,18 +38,4 @@ class AllocationMeter {
   bool running_ = false;
 };
 
-// Opens a region on `meter` for the lifetime of the scope.
-class AllocationScope {
- public:
-  explicit AllocationScope(AllocationMeter& meter) noexcept : meter_(meter) {
-    meter_.Start();
-  }
-  AllocationScope(const AllocationScope&) = delete;
-  AllocationScope& operator=(const AllocationScope&) = delete;
-  ~AllocationScope() { meter_.Stop(); }
-
- private:
-  AllocationMeter& meter_;
-};
-
 }  // namespace syncstack::bench
