@@ -69,13 +69,16 @@ class Server:
         return code
 
 
-def call(port, method, path, body=None, token=None, lease=None, raw=None):
+def call(port, method, path, body=None, token=None, lease=None, raw=None,
+         idem=None):
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
     headers = {}
     if token:
         headers["Authorization"] = "Bearer " + token
     if lease:
         headers["X-Sync-Lease"] = lease
+    if idem:
+        headers["Idempotency-Key"] = idem
     data = raw if raw is not None else (
         json.dumps(body).encode() if body is not None else None)
     if data is not None:
@@ -252,7 +255,36 @@ def status_table(port):
     s, body, _ = call(port, "GET", "/v1/fetch.json", token=token)
     check(s == 200 and all(v == [] for v in body.values()),
           "after every refused request nothing was written")
+    idempotency_keys(port, token, lease)
     call(port, "DELETE", "/v1/lock", token=token, lease=lease)
+
+
+def idempotency_keys(port, token, lease):
+    """A key is bound to its request: the same request again gets the first
+    answer, a different one under the same key a 400 naming the key."""
+    first_id, other_id = str(uuid.uuid4()), str(uuid.uuid4())
+
+    def add(rid, text):
+        return {"add": {"todo": [{"id": rid, "t": text}]}, "update": {},
+                "delete": {}, "get": {}}
+    s, first, _ = call(port, "POST", "/v1/synchronise.json", add(first_id, "a"),
+                       token=token, lease=lease, idem="seed-key-1")
+    check(s == 200, "a write under an Idempotency-Key")
+    s, again, _ = call(port, "POST", "/v1/synchronise.json", add(first_id, "a"),
+                       token=token, lease=lease, idem="seed-key-1")
+    check(s == 200 and again == first,
+          "the same request under the same key gets the first answer")
+    s, body, _ = call(port, "POST", "/v1/synchronise.json",
+                      add(other_id, "b"), token=token, lease=lease,
+                      idem="seed-key-1")
+    check(s == 400 and is_error(s, body, "bad_request")
+          and "seed-key-1" in body["message"],
+          "400 naming the key for a different request under a used key")
+    s, body, _ = call(port, "GET", "/v1/fetch.json?collections=todo",
+                      token=token)
+    ids = [r["id"] for r in body["todo"]] if s == 200 else []
+    check(ids == [first_id], "the refused request applied nothing, the "
+          "repeated one applied once")
 
 
 def main():

@@ -95,10 +95,11 @@ class SyncService final : public Handler {
   // applied. Every conflict the policy reports is added to the account's
   // conflict journal (metadata "journal/<n>", n < "journal/next"; see
   // ReadConflictJournal) in the same transaction. A request carrying
-  // `idempotency_key` is applied once: a
-  // repeat (same key, among the account's last 32 applied requests) gets
-  // the first answer's stamps and conflicts and a fresh get, and changes
-  // nothing.
+  // `idempotency_key` is applied once: a repeat (same key and same request,
+  // the key among the account's last 32 applied requests) gets the first
+  // answer's stamps and conflicts and a fresh get, and changes nothing; a
+  // different request under such a key is kInvalidArgument naming the key,
+  // and nothing is applied.
   Result<SyncResponse> Synchronise(
       std::string_view account, const SyncRequest& request,
       std::string_view lease = {},

@@ -4,9 +4,56 @@
 
 #include <cstdlib>
 
+#include "sha256.h"
 #include "syncstack/metadata_keys.h"
 
 namespace syncstack::service {
+namespace {
+
+constexpr size_t kHashSize = 64;  // SHA-256 in hex
+
+// A slot's text after "<key>\n": "<hash>\n<answer>", or a slot written
+// before keys were bound, "<answer>" (a JSON object, never hex).
+void ReadSlot(std::string_view rest, IdempotencySlot& slot) {
+  const bool bound =
+      rest.size() > kHashSize && rest[kHashSize] == '\n' &&
+      rest.substr(0, kHashSize).find_first_not_of("0123456789abcdef") ==
+          std::string_view::npos;
+  if (bound) {
+    slot.request_hash = std::string(rest.substr(0, kHashSize));
+    rest.remove_prefix(kHashSize + 1);
+  }
+  slot.answer = std::string(rest);
+}
+
+// `key` for a message: quoted, cut after 64 bytes.
+std::string QuotedKey(std::string_view key) {
+  std::string out = "\"";
+  out.append(key.substr(0, 64));
+  if (key.size() > 64) out += "...";
+  out += '"';
+  return out;
+}
+
+}  // namespace
+
+std::string RequestHash(const SyncRequest& request, const Schema& schema) {
+  std::string canonical;
+  EncodeSyncRequest(request, schema, canonical);
+  return Sha256Hex(canonical);
+}
+
+Status CheckSameRequest(const IdempotencySlot& slot, std::string_view key,
+                        std::string_view request_hash) {
+  if (!slot.answer || slot.request_hash.empty() ||
+      slot.request_hash == request_hash) {
+    return Status::Ok();
+  }
+  return Status::InvalidArgument(
+      "Idempotency-Key " + QuotedKey(key) +
+      " was already used for a different request; nothing was applied (a "
+      "new request needs a new key)");
+}
 
 Result<IdempotencySlot> FindIdempotencyKey(Store& store, std::string_view key) {
   IdempotencySlot slot;
@@ -18,7 +65,7 @@ Result<IdempotencySlot> FindIdempotencyKey(Store& store, std::string_view key) {
                                store.GetMeta(meta::IdemSlot(i)));
     if (entry && entry->size() > key.size() && entry->starts_with(key) &&
         (*entry)[key.size()] == '\n') {
-      slot.answer = entry->substr(key.size() + 1);
+      ReadSlot(std::string_view(*entry).substr(key.size() + 1), slot);
       break;
     }
   }
@@ -26,9 +73,12 @@ Result<IdempotencySlot> FindIdempotencyKey(Store& store, std::string_view key) {
 }
 
 void RecordIdempotencyKey(const IdempotencySlot& slot, std::string_view key,
+                          std::string_view request_hash,
                           const SyncResponse& response, const Schema& schema,
                           ChangeBatch& batch) {
   std::string entry(key);
+  entry += '\n';
+  entry += request_hash;
   entry += '\n';
   std::string body;
   EncodeSyncResponse(response, schema, body);

@@ -78,6 +78,7 @@ struct WriteCall {
   std::string_view lease;            // "" for none
   std::string_view idempotency_key;  // "" for none
   IdempotencySlot slot{};            // where the key goes
+  std::string request_hash{};        // with a key: what it is bound to
   std::string device{};              // the lease holder, "" for none
   int64_t clock_offset = kNoTimestamp;
   DeleteVersions delete_versions{};

@@ -337,10 +337,14 @@ Result<SyncResponse> SyncService::Impl::Synchronise(
                           .lease = lease,
                           .idempotency_key = idempotency_key};
   // A repeat of a request already applied: answer as the first time (its
-  // stamps and conflicts, recorded with its writes), apply nothing.
+  // stamps and conflicts, recorded with its writes), apply nothing. A
+  // different request under the same key is refused.
   if (!idempotency_key.empty()) {
+    call.request_hash = service::RequestHash(request, schema);
     SYNCSTACK_ASSIGN_OR_RETURN(
         call.slot, service::FindIdempotencyKey(*store, idempotency_key));
+    SYNCSTACK_RETURN_IF_ERROR(service::CheckSameRequest(
+        call.slot, idempotency_key, call.request_hash));
     if (call.slot.answer) {
       return service::RepeatedAnswer(*store, request, *call.slot.answer,
                                      schema);
@@ -392,8 +396,8 @@ Result<std::optional<SyncResponse>> SyncService::Impl::WriteOnce(
     LogConflicts(call, decisions.conflicts);
   }
   if (!call.idempotency_key.empty() && !batch.empty()) {
-    service::RecordIdempotencyKey(call.slot, call.idempotency_key, response,
-                                  schema, batch);
+    service::RecordIdempotencyKey(call.slot, call.idempotency_key,
+                                  call.request_hash, response, schema, batch);
   }
   if (!call.lease.empty()) SYNCSTACK_RETURN_IF_ERROR(Fence(call, batch));
   if (!batch.empty()) {
