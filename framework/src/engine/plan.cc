@@ -20,6 +20,17 @@ bool IsServerItem(const ManifestEntry& e) noexcept {
          !(e.state == SyncState::kSynced && e.deleted);
 }
 
+void AddCases(CaseCounts& to, const CaseCounts& from) noexcept {
+  to.fetched_new += from.fetched_new;
+  to.pulled += from.pulled;
+  to.pushed_updates += from.pushed_updates;
+  to.unchanged += from.unchanged;
+  to.pushed_adds += from.pushed_adds;
+  to.deleted_here += from.deleted_here;
+  to.pushed_deletes += from.pushed_deletes;
+  to.dropped_tombstones += from.dropped_tombstones;
+}
+
 Status CheckDeleteGuard(const DeleteGuard& guard, std::string_view name,
                         const PlanTally& tally) {
   if (guard.allow || tally.deletes_by_absence <= guard.floor ||

@@ -74,6 +74,9 @@ struct Plan {
   CaseCounts cases;
 };
 
+// Adds every count of `from` to `to`.
+void AddCases(CaseCounts& to, const CaseCounts& from) noexcept;
+
 // The server's entries of one collection, in ascending id order.
 class RemoteEntries {
  public:

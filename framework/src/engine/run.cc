@@ -236,16 +236,7 @@ Status SyncRun::PlanPhase() {
   report_.fetch_time = network_;
   report_.conflicts = std::move(plan_.conflicts);
   plan_.conflicts.clear();
-  CaseCounts& cases = report_.cases;  // the streamed first syncs' are in
-  const CaseCounts& planned = plan_.cases;
-  cases.fetched_new += planned.fetched_new;
-  cases.pulled += planned.pulled;
-  cases.pushed_updates += planned.pushed_updates;
-  cases.unchanged += planned.unchanged;
-  cases.pushed_adds += planned.pushed_adds;
-  cases.deleted_here += planned.deleted_here;
-  cases.pushed_deletes += planned.pushed_deletes;
-  cases.dropped_tombstones += planned.dropped_tombstones;
+  AddCases(report_.cases, plan_.cases);  // to the streamed first syncs'
   SYNCSTACK_RETURN_IF_ERROR(WriteRunNotes(store_, options_.write, schema_,
                                           policy_->traits().uses_highest_seen,
                                           highest_seen_));
