@@ -172,6 +172,15 @@ Status FindCid(Env& env, MDB_txn* txn, std::string_view collection_key,
   return Status::Ok();
 }
 
+// Begins the read transaction `txn` and, unless *cid is already known (not
+// 0), looks the collection up: *cid stays 0 if it does not exist.
+Status BeginRead(Txn& txn, Env& env, std::string_view collection_key,
+                 uint32_t* cid) {
+  SYNCSTACK_RETURN_IF_ERROR(txn.Begin(MDB_RDONLY));
+  if (*cid != 0) return Status::Ok();
+  return FindCid(env, txn.get(), collection_key, cid);
+}
+
 // A scan page, read in its own short read transaction (PagedManifestIterator
 // resumes after the last id examined), so a scan never pins a snapshot.
 class LmdbPageSource final : public ManifestPageSource {
@@ -189,14 +198,10 @@ class LmdbPageSource final : public ManifestPageSource {
 
 Status LmdbPageSource::Fill(const PageRequest& request, EntryPage& page) {
   Txn txn(*env_);
-  SYNCSTACK_RETURN_IF_ERROR(txn.Begin(MDB_RDONLY));
+  SYNCSTACK_RETURN_IF_ERROR(BeginRead(txn, *env_, collection_key_, &cid_));
   if (cid_ == 0) {
-    SYNCSTACK_RETURN_IF_ERROR(
-        FindCid(*env_, txn.get(), collection_key_, &cid_));
-    if (cid_ == 0) {
-      page.SetEnd();
-      return Status::Ok();
-    }
+    page.SetEnd();
+    return Status::Ok();
   }
   Cursor cursor;
   SYNCSTACK_RETURN_IF_ERROR(cursor.Open(txn.get(), env_->records));
@@ -451,14 +456,10 @@ Status LmdbStore::Get(std::string_view collection,
     uint32_t cid = 0;
     auto read = [&](RecordChunk& chunk) -> Status {
       Txn txn(*env_);
-      SYNCSTACK_RETURN_IF_ERROR(txn.Begin(MDB_RDONLY));
+      SYNCSTACK_RETURN_IF_ERROR(BeginRead(txn, *env_, collection_key, &cid));
       if (cid == 0) {
-        SYNCSTACK_RETURN_IF_ERROR(
-            FindCid(*env_, txn.get(), collection_key, &cid));
-        if (cid == 0) {
-          chunk.NoneLeft();
-          return Status::Ok();
-        }
+        chunk.NoneLeft();
+        return Status::Ok();
       }
       while (chunk.HasRoom()) {
         const RecordId& id = chunk.next_id();

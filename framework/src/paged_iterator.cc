@@ -10,7 +10,10 @@ namespace syncstack {
 ManifestPageSource::~ManifestPageSource() = default;
 
 ManifestEntry& EntryPage::Add(const RecordId& id) {
-  if (size_ == entries_.size()) entries_.emplace_back();
+  if (size_ == entries_.size()) {
+    if (entries_.empty()) entries_.reserve(capacity_);
+    entries_.emplace_back();
+  }
   ManifestEntry& e = entries_[size_++];
   e.id = id;
   last_ = id;
@@ -31,7 +34,8 @@ PagedManifestIterator::PagedManifestIterator(
     std::unique_ptr<ManifestPageSource> source, const ScanOptions& options,
     size_t page_limit)
     : source_(std::move(source)),
-      request_{options.range, options.include_tombstones, page_limit} {
+      request_{options.range, options.include_tombstones, page_limit},
+      page_(page_limit) {
   assert(source_ != nullptr && page_limit > 0);
   const IdRange& range = options.range;
   done_ = range.has_end && range.end <= range.begin;

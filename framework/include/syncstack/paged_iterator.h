@@ -41,6 +41,10 @@ struct PageRequest {
 // page.
 class EntryPage {
  public:
+  // `capacity`: the entries to make room for at the first Add (one
+  // allocation for a page of that many).
+  explicit EntryPage(size_t capacity = 0) noexcept : capacity_(capacity) {}
+
   // Appends the entry of row `id` and returns it for the source to fill.
   // Its other fields hold an earlier page's values: set every one.
   // REQUIRES: ids strictly ascending within a page (with Skip's), inside
@@ -79,6 +83,7 @@ class EntryPage {
 
  private:
   std::vector<ManifestEntry> entries_;  // [0, size_) hold this page
+  size_t capacity_;
   size_t size_ = 0;
   RecordId last_;  // the last id examined, when examined_
   bool examined_ = false;
