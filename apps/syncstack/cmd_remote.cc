@@ -18,6 +18,7 @@
 #include "syncstack/codec.h"
 #include "syncstack/file/file_transport.h"
 #include "syncstack/http/http_transport.h"
+#include "syncstack/login_throttle.h"
 #include "syncstack/metadata_keys.h"
 #include "syncstack/policies/last_write_wins.h"
 #include "syncstack/policies/registry.h"
@@ -243,7 +244,8 @@ int RunServe(int argc, char** argv) {
     lock =
         NewMemorySyncLock(SystemClock(), std::chrono::seconds(lease_seconds));
   }
-  auto authenticator = NewDatabaseAuthenticator(**database);
+  auto users = NewDatabaseAuthenticator(**database);
+  auto authenticator = NewThrottledAuthenticator(*users, SystemClock());
   SyncServiceOptions service_options;
   service_options.max_body = max_body;
   service_options.log = [](const std::string& line) {

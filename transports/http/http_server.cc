@@ -222,6 +222,7 @@ class Connection final : public Poco::Net::TCPServerConnection {
 
     Request request;
     request.method = http.getMethod();
+    request.peer = http.clientAddress().host().toString();
     Status target = ParseTarget(http.getURI(), request);
     if (!target.ok()) {
       SendAdapterError(session, target);
