@@ -350,22 +350,55 @@ int RunServe(int argc, char** argv) {
   return kExitOk;
 }
 
+namespace {
+
+// syncstack user remove --store URI --user NAME
+int RunUserRemove(int argc, char** argv) {
+  po::options_description options("user remove options");
+  std::string uri, user;
+  options.add_options()("store", po::value(&uri)->required(),
+                        "server store URI, e.g. sqlite:server.db")(
+      "user", po::value(&user)->required(), "user name");
+  po::variables_map vm;
+  int exit_code = kExitOk;
+  if (!ParseArgs(argc, argv, "syncstack user remove --store URI --user NAME",
+                 options, vm, exit_code)) {
+    return exit_code;
+  }
+  Status valid = ValidateUserName(user);
+  if (!valid.ok()) return Fail(valid);
+  DatabaseRegistry registry;
+  RegisterBuiltins(registry);
+  auto database = registry.Open(uri);
+  if (!database.ok()) return Fail(database.status());
+  Status s = RemoveUser(**database, user);
+  if (!s.ok()) return Fail(s);
+  std::printf("syncstack: user \"%s\" removed; its tokens no longer work\n",
+              user.c_str());
+  return kExitOk;
+}
+
+}  // namespace
+
 int RunUser(int argc, char** argv) {
-  if (argc < 2 || std::string_view(argv[1]) != "add") {
-    if (argc >= 2 && (std::string_view(argv[1]) == "--help" ||
-                      std::string_view(argv[1]) == "-h")) {
+  const std::string_view sub = argc >= 2 ? argv[1] : "";
+  if (sub == "remove") return RunUserRemove(argc - 1, argv + 1);
+  if (sub != "add") {
+    if (sub == "--help" || sub == "-h") {
       std::printf(
           "usage: syncstack user add --store URI --user NAME [--password PW "
-          "| --password-file FILE]\n");
+          "| --password-file FILE] [--replace]\n"
+          "       syncstack user remove --store URI --user NAME\n");
       return kExitOk;
     }
-    return Fail("usage: syncstack user add --store URI --user NAME ...");
+    return Fail("usage: syncstack user add|remove --store URI --user NAME ...");
   }
   po::options_description options("user add options");
   std::string uri;
   options.add_options()("store", po::value(&uri)->required(),
                         "server store URI, e.g. sqlite:server.db")(
-      "replace", "change the password of an existing user");
+      "replace",
+      "change the password of an existing user (ends its earlier tokens)");
   AddPasswordOptions(options);
   po::variables_map vm;
   int exit_code = kExitOk;
