@@ -3,6 +3,7 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
@@ -289,7 +290,6 @@ int RunServe(int argc, char** argv) {
                 policy_name.c_str());
   }
   std::atomic<bool> stopping{false};
-  std::atomic<bool> exchange_failed{false};
   std::thread exchange_thread;
   if (processor) {
     std::printf(
@@ -297,17 +297,25 @@ int RunServe(int argc, char** argv) {
         "(policy %s)\n",
         uri.c_str(), exchange.c_str(), policy_name.c_str());
     exchange_thread = std::thread([&] {
+      // A folder that fails (full disk, unwritable) is logged and tried
+      // again, waiting twice as long each time up to a minute; the rest of
+      // the server keeps serving.
+      int64_t pause_ms = poll_ms;
       while (!stopping) {
         auto answered = processor->ProcessPending();
         if (!answered.ok()) {
-          std::fprintf(stderr, "syncstack: exchange: %s\n",
-                       answered.status().ToString().c_str());
-          exchange_failed = true;
-          char wake = 1;
-          (void)!write(stop_pipe[1], &wake, 1);
-          return;
+          pause_ms =
+              std::min<int64_t>(std::max<int64_t>(pause_ms, 500) * 2, 60'000);
+          std::fprintf(stderr,
+                       "syncstack: exchange: %s; trying again in %lld ms\n",
+                       answered.status().ToString().c_str(),
+                       static_cast<long long>(pause_ms));
+        } else {
+          pause_ms = poll_ms;
+          if (*answered > 0) continue;
         }
-        if (*answered == 0) {
+        for (int64_t slept = 0; slept < pause_ms && !stopping;
+             slept += poll_ms) {
           std::this_thread::sleep_for(std::chrono::milliseconds(poll_ms));
         }
       }
@@ -345,7 +353,6 @@ int RunServe(int argc, char** argv) {
   if (gc_thread.joinable()) gc_thread.join();
   if (exchange_thread.joinable()) exchange_thread.join();
   if (server) server->Stop();
-  if (exchange_failed) return Fail("the exchange folder failed; stopped");
   std::printf("syncstack: stopped\n");
   return kExitOk;
 }
