@@ -43,6 +43,23 @@ void LoginThrottle::Succeeded(std::string_view user, std::string_view peer) {
   }
 }
 
+void LoginThrottle::Failed(std::string_view user, std::string_view peer) {
+  std::lock_guard<std::mutex> guard(mu_);
+  const Timestamp now = clock_.Now();
+  Restamp(users_, user, options_.free_failures_per_user, now);
+  Restamp(addresses_, peer, options_.free_failures_per_address, now);
+}
+
+void LoginThrottle::Restamp(Map& map, std::string_view key, int free_failures,
+                            Timestamp now) {
+  auto it = map.find(std::string(key));
+  if (it == map.end()) return;
+  Counter& c = it->second;
+  c.last = std::max(c.last, now);
+  c.blocked_until =
+      std::max(c.blocked_until, c.last + WaitAfter(c.failures, free_failures));
+}
+
 size_t LoginThrottle::users_tracked() const {
   std::lock_guard<std::mutex> guard(mu_);
   return users_.size();
@@ -129,7 +146,11 @@ class ThrottledAuthenticator final : public Authenticator {
                                    std::to_string(wait) + " s");
       }
       auto account = Check(peer, user, password, retry_after);
-      if (account.ok()) throttle_.Succeeded(user, peer);
+      if (account.ok()) {
+        throttle_.Succeeded(user, peer);
+      } else {
+        throttle_.Failed(user, peer);
+      }
       return account;
     } catch (...) {
       return Status::IOError("login failed");

@@ -95,6 +95,31 @@ TEST(LoginThrottle, FailuresBackOffExponentiallyUpToTheCap) {
   }
 }
 
+// A slow password check (here: 5 s of ManualClock time) does not use up
+// the wait: it counts from the failure's answer.
+class SlowAuthenticator final : public Authenticator {
+ public:
+  explicit SlowAuthenticator(ManualClock& clock) : clock_(clock) {}
+  Result<std::string> Login(std::string_view,
+                            std::string_view) noexcept override {
+    clock_.Advance(5000);
+    return Status::Unauthorized("wrong user or password");
+  }
+
+ private:
+  ManualClock& clock_;
+};
+
+TEST(LoginThrottle, TheWaitCountsFromTheFailedAnswer) {
+  ManualClock clock(1'000'000);
+  SlowAuthenticator inner(clock);
+  auto auth = NewThrottledAuthenticator(inner, clock, SmallOptions());
+  for (int i = 0; i < 3; ++i) (void)Try(*auth, "10.0.0.1", "alice", "x");
+  Attempt refused = Try(*auth, "10.0.0.1", "alice", "x");
+  EXPECT_EQ(refused.status.code(), Status::Code::kUnavailable);
+  EXPECT_EQ(refused.retry_after, 1);
+}
+
 TEST(LoginThrottle, TheRightPasswordAfterTheWaitClearsTheUser) {
   ManualClock clock(1'000'000);
   CountingAuthenticator inner;

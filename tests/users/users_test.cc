@@ -90,7 +90,8 @@ TEST(Users, TokensAreAcceptedByEveryProcessOfTheDatabase) {
   later.replace(later.find(".5000."), 6, ".9000.");  // a later expiry
   EXPECT_EQ(two->VerifyToken(later, 1).status().code(),
             Status::Code::kUnauthorized);
-  for (const char* bad : {"", "s1.", "s1..", "s1.zz.1.00", "random-token"}) {
+  for (const char* bad : {"", "s1.", "s1..", "s1.zz.1.00", "s2.", "s2..",
+                          "s2...", "s2....", "s2.zz.1.1.00", "random-token"}) {
     EXPECT_EQ(two->VerifyToken(bad, 1).status().code(),
               Status::Code::kUnauthorized)
         << bad;

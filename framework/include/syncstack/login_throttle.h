@@ -69,6 +69,10 @@ class LoginThrottle {
   // counter restarts, the address's goes back by one.
   void Succeeded(std::string_view user, std::string_view peer);
 
+  // Ends an admitted attempt that failed: its wait counts from now (the
+  // password check may have taken a while), not from its admission.
+  void Failed(std::string_view user, std::string_view peer);
+
   // Counters held now (for tests of the bounds).
   size_t users_tracked() const;
   size_t addresses_tracked() const;
@@ -84,6 +88,8 @@ class LoginThrottle {
   int64_t WaitOf(const Map& map, std::string_view key, Timestamp now) const;
   void Charge(Map& map, std::string_view key, int free_failures, Timestamp now);
   Counter& Slot(Map& map, std::string_view key, Timestamp now);
+  void Restamp(Map& map, std::string_view key, int free_failures,
+               Timestamp now);
   Timestamp WaitAfter(int failures, int free_failures) const;
 
   Clock& clock_;
