@@ -20,6 +20,7 @@
 #include "syncstack/codec.h"
 #include "syncstack/file/file_transport.h"
 #include "syncstack/http/http_transport.h"
+#include "syncstack/login_throttle.h"
 #include "syncstack/metadata_keys.h"
 #include "syncstack/policies/last_write_wins.h"
 #include "syncstack/policies/registry.h"
@@ -278,7 +279,8 @@ int RunServe(int argc, char** argv) {
     lock =
         NewMemorySyncLock(SystemClock(), std::chrono::seconds(lease_seconds));
   }
-  auto authenticator = NewDatabaseAuthenticator(**database);
+  auto users = NewDatabaseAuthenticator(**database);
+  auto authenticator = NewThrottledAuthenticator(*users, SystemClock());
   SyncServiceOptions service_options;
   service_options.max_body = max_body;
   service_options.log = [](const std::string& line) {
@@ -323,7 +325,6 @@ int RunServe(int argc, char** argv) {
                 policy_name.c_str());
   }
   std::atomic<bool> stopping{false};
-  std::atomic<bool> exchange_failed{false};
   std::thread exchange_thread;
   if (processor) {
     std::printf(
@@ -331,17 +332,25 @@ int RunServe(int argc, char** argv) {
         "(policy %s)\n",
         uri.c_str(), exchange.c_str(), policy_name.c_str());
     exchange_thread = std::thread([&] {
+      // A folder that fails (full disk, unwritable) is logged and tried
+      // again, waiting twice as long each time up to a minute; the rest of
+      // the server keeps serving.
+      int64_t pause_ms = poll_ms;
       while (!stopping) {
         auto answered = processor->ProcessPending();
         if (!answered.ok()) {
-          std::fprintf(stderr, "syncstack: exchange: %s\n",
-                       answered.status().ToString().c_str());
-          exchange_failed = true;
-          char wake = 1;
-          (void)!write(stop_pipe[1], &wake, 1);
-          return;
+          pause_ms =
+              std::min<int64_t>(std::max<int64_t>(pause_ms, 500) * 2, 60'000);
+          std::fprintf(stderr,
+                       "syncstack: exchange: %s; trying again in %lld ms\n",
+                       answered.status().ToString().c_str(),
+                       static_cast<long long>(pause_ms));
+        } else {
+          pause_ms = poll_ms;
+          if (*answered > 0) continue;
         }
-        if (*answered == 0) {
+        for (int64_t slept = 0; slept < pause_ms && !stopping;
+             slept += poll_ms) {
           std::this_thread::sleep_for(std::chrono::milliseconds(poll_ms));
         }
       }
@@ -379,27 +388,59 @@ int RunServe(int argc, char** argv) {
   if (gc_thread.joinable()) gc_thread.join();
   if (exchange_thread.joinable()) exchange_thread.join();
   if (server) server->Stop();
-  if (exchange_failed) return Fail("the exchange folder failed; stopped");
   std::printf("syncstack: stopped\n");
   return kExitOk;
 }
 
+namespace {
+
+// syncstack user remove --store URI --user NAME
+int RunUserRemove(int argc, char** argv) {
+  po::options_description options("user remove options");
+  std::string uri, user;
+  options.add_options()("store", po::value(&uri)->required(),
+                        "server store URI, e.g. sqlite:server.db")(
+      "user", po::value(&user)->required(), "user name");
+  po::variables_map vm;
+  int exit_code = kExitOk;
+  if (!ParseArgs(argc, argv, "syncstack user remove --store URI --user NAME",
+                 options, vm, exit_code)) {
+    return exit_code;
+  }
+  Status valid = ValidateUserName(user);
+  if (!valid.ok()) return Fail(valid);
+  DatabaseRegistry registry;
+  RegisterBuiltins(registry);
+  auto database = registry.Open(uri);
+  if (!database.ok()) return Fail(database.status());
+  Status s = RemoveUser(**database, user);
+  if (!s.ok()) return Fail(s);
+  std::printf("syncstack: user \"%s\" removed; its tokens no longer work\n",
+              user.c_str());
+  return kExitOk;
+}
+
+}  // namespace
+
 int RunUser(int argc, char** argv) {
-  if (argc < 2 || std::string_view(argv[1]) != "add") {
-    if (argc >= 2 && (std::string_view(argv[1]) == "--help" ||
-                      std::string_view(argv[1]) == "-h")) {
+  const std::string_view sub = argc >= 2 ? argv[1] : "";
+  if (sub == "remove") return RunUserRemove(argc - 1, argv + 1);
+  if (sub != "add") {
+    if (sub == "--help" || sub == "-h") {
       std::printf(
           "usage: syncstack user add --store URI --user NAME [--password PW "
-          "| --password-file FILE]\n");
+          "| --password-file FILE] [--replace]\n"
+          "       syncstack user remove --store URI --user NAME\n");
       return kExitOk;
     }
-    return Fail("usage: syncstack user add --store URI --user NAME ...");
+    return Fail("usage: syncstack user add|remove --store URI --user NAME ...");
   }
   po::options_description options("user add options");
   std::string uri;
   options.add_options()("store", po::value(&uri)->required(),
                         "server store URI, e.g. sqlite:server.db")(
-      "replace", "change the password of an existing user");
+      "replace",
+      "change the password of an existing user (ends its earlier tokens)");
   AddPasswordOptions(options);
   po::variables_map vm;
   int exit_code = kExitOk;

@@ -19,7 +19,7 @@ void Usage(std::FILE* out) {
       "  rm     delete a record locally\n"
       "  ls     list local records\n"
       "  serve  run a sync server over HTTP\n"
-      "  user   manage the server's users (user add)\n"
+      "  user   manage the server's users (user add, user remove)\n"
       "  sync   sync a device's store with a server\n"
       "  simulate  compare conflict policies on a simulated workload\n"
       "  conflicts list a server store's conflict journal\n"

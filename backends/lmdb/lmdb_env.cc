@@ -61,7 +61,10 @@ Status Env::Open(const LmdbDatabaseOptions& options) {
     if (!options.create_if_missing) {
       return Status::IOError("lmdb: no database in " + options.path);
     }
-    fs::create_directories(dir, ec);
+    // The folder and its files are the owner's alone (0700, 0600).
+    if (fs::create_directories(dir, ec)) {
+      fs::permissions(dir, fs::perms::owner_all, ec);
+    }
     if (ec) {
       return Status::IOError("lmdb: cannot create " + options.path + ": " +
                              ec.message());
@@ -87,7 +90,7 @@ Status Env::Open(const LmdbDatabaseOptions& options) {
   if (!options.sync) flags |= MDB_NOSYNC;
   durable = options.sync;
   nosync = !options.sync;
-  rc = mdb_env_open(env, options.path.c_str(), flags, 0644);
+  rc = mdb_env_open(env, options.path.c_str(), flags, 0600);
   if (rc != 0) return LmdbError(rc, "open " + options.path);
   // Readers left by crashed processes pin old pages and take slots.
   int dead = 0;

@@ -23,6 +23,9 @@
 // and one rowid lookup per get.
 #include "sqlite_connection.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <climits>
 #include <iterator>
@@ -107,6 +110,14 @@ Status Exec(sqlite3* db, const char* sql) {
 Status Connection::Open(const SqliteDatabaseOptions& options) {
   int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX;
   if (options.create_if_missing) flags |= SQLITE_OPEN_CREATE;
+  // A new database file is its owner's alone (0600); SQLite gives the
+  // -wal, -shm and journal files the same mode.
+  if (options.create_if_missing && !options.path.empty() &&
+      options.path != ":memory:") {
+    int fd = ::open(options.path.c_str(),
+                    O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd >= 0) ::close(fd);
+  }
   int rc = sqlite3_open_v2(options.path.c_str(), &db, flags, nullptr);
   if (rc != SQLITE_OK) return SqliteError(db, rc, "open " + options.path);
   sqlite3_extended_result_codes(db, 1);

@@ -21,6 +21,13 @@ ConflictPolicy::~ConflictPolicy() = default;
 SyncLock::~SyncLock() = default;
 Authenticator::~Authenticator() = default;
 
+Result<std::string> Authenticator::LoginFrom(std::string_view,
+                                             std::string_view user,
+                                             std::string_view password,
+                                             int64_t&) noexcept {
+  return Login(user, password);
+}
+
 std::optional<std::string> Authenticator::SignToken(std::string_view,
                                                     Timestamp) noexcept {
   return std::nullopt;

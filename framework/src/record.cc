@@ -189,7 +189,13 @@ Result<Timestamp> ParseTimestamp(std::string_view text) {
                                static_cast<unsigned>(day));
   int64_t secs =
       days * 86400 + hour * 3600 + minute * 60 + second - offset_minutes * 60;
-  return secs * 1000 + millis;
+  // The range is checked on the UTC instant, after the offset: every
+  // accepted value formats back to the same instant.
+  Timestamp ts = secs * 1000 + millis;
+  if (ts < kMinTimestamp || ts > kMaxTimestamp) {
+    return bad("outside 1970-01-01 00:00:00..9999-12-31 23:59:59.999 UTC");
+  }
+  return ts;
 }
 
 void FormatTimestampTo(Timestamp ts, char* out) noexcept {

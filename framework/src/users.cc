@@ -2,6 +2,7 @@
 
 #include <sodium.h>
 
+#include <charconv>
 #include <mutex>
 
 namespace syncstack {
@@ -11,6 +12,40 @@ constexpr std::string_view kUsersAccount = "_users";
 
 std::string UserKey(std::string_view user) {
   return "user/" + std::string(user);
+}
+
+// The user's token generation: tokens carry the generation they were made
+// in, and changing the password or removing the user moves it on, which
+// ends every token made before. Kept after a removal, so a user added again
+// under the same name never revives old tokens. Absent means 0.
+std::string GenerationKey(std::string_view user) {
+  return "token_gen/" + std::string(user);
+}
+
+// A removed user's entry: the password hash is overwritten with nothing.
+bool IsUser(const std::optional<std::string>& hash) {
+  return hash.has_value() && !hash->empty();
+}
+
+Result<uint64_t> TokenGeneration(Store& users, std::string_view user) {
+  SYNCSTACK_ASSIGN_OR_RETURN(std::optional<std::string> text,
+                             users.GetMeta(GenerationKey(user)));
+  if (!text) return uint64_t{0};
+  uint64_t generation = 0;
+  auto [end, ec] =
+      std::from_chars(text->data(), text->data() + text->size(), generation);
+  if (ec != std::errc() || end != text->data() + text->size()) {
+    return Status::Corruption("the token generation of \"" + std::string(user) +
+                              "\" is damaged");
+  }
+  return generation;
+}
+
+// Adds to `batch` the step that ends every token of `user` made so far.
+Status EndTokens(Store& users, std::string_view user, ChangeBatch& batch) {
+  SYNCSTACK_ASSIGN_OR_RETURN(uint64_t generation, TokenGeneration(users, user));
+  batch.SetMeta(GenerationKey(user), std::to_string(generation + 1));
+  return Status::Ok();
 }
 
 Status InitSodium() {
@@ -31,6 +66,7 @@ class DatabaseAuthenticator final : public Authenticator {
       SYNCSTACK_ASSIGN_OR_RETURN(std::shared_ptr<Store> users,
                                  database_.OpenAccount(kUsersAccount));
       SYNCSTACK_ASSIGN_OR_RETURN(hash, users->GetMeta(UserKey(user)));
+      if (!IsUser(hash)) hash.reset();
     }
     // Verify against a real hash even for unknown users, so timing does not
     // tell which user names exist.
@@ -42,15 +78,19 @@ class DatabaseAuthenticator final : public Authenticator {
     return std::string(user);
   }
 
-  // "s1.<hex account>.<expiry ms>.<hex HMAC-SHA-512/256>", keyed by a
-  // secret kept in the database: any process sharing it verifies.
+  // "s2.<hex account>.<generation>.<expiry ms>.<hex HMAC-SHA-512/256>",
+  // keyed by a secret kept in the database: any process sharing it
+  // verifies. The generation is the user's (see GenerationKey).
   std::optional<std::string> SignToken(std::string_view account,
                                        Timestamp expires_at) noexcept override {
     try {
       auto key = Key();
       if (!key.ok()) return std::nullopt;  // the service falls back
-      std::string body =
-          "s1." + Hex(account) + "." + std::to_string(expires_at);
+      auto generation = GenerationOf(account);
+      if (!generation.ok()) return std::nullopt;
+      std::string body = "s2." + Hex(account) + "." +
+                         std::to_string(*generation) + "." +
+                         std::to_string(expires_at);
       unsigned char mac[crypto_auth_BYTES];
       crypto_auth(mac, reinterpret_cast<const unsigned char*>(body.data()),
                   body.size(),
@@ -67,10 +107,13 @@ class DatabaseAuthenticator final : public Authenticator {
                                   Timestamp now) noexcept override {
     try {
       const Status bad = Status::Unauthorized("unknown token");
-      if (token.substr(0, 3) != "s1.") return bad;
+      if (token.substr(0, 3) != "s2.") return bad;
       size_t dot_mac = token.rfind('.');
+      if (dot_mac == std::string_view::npos || dot_mac < 3) return bad;
       size_t dot_exp = token.rfind('.', dot_mac - 1);
-      if (dot_exp <= 2 || dot_mac == std::string_view::npos) return bad;
+      if (dot_exp == std::string_view::npos || dot_exp <= 2) return bad;
+      size_t dot_gen = token.rfind('.', dot_exp - 1);
+      if (dot_gen == std::string_view::npos || dot_gen <= 2) return bad;
       std::string_view body = token.substr(0, dot_mac);
       std::string mac;
       if (!Unhex(token.substr(dot_mac + 1), mac) ||
@@ -85,10 +128,17 @@ class DatabaseAuthenticator final : public Authenticator {
         return bad;
       }
       std::string account;
-      if (!Unhex(token.substr(3, dot_exp - 3), account)) return bad;
+      if (!Unhex(token.substr(3, dot_gen - 3), account)) return bad;
+      uint64_t generation = std::stoull(
+          std::string(token.substr(dot_gen + 1, dot_exp - dot_gen - 1)));
       Timestamp expires_at = std::stoll(
           std::string(token.substr(dot_exp + 1, dot_mac - dot_exp - 1)));
       if (expires_at <= now) return Status::Unauthorized("token expired");
+      SYNCSTACK_ASSIGN_OR_RETURN(uint64_t current, GenerationOf(account));
+      if (generation != current) {
+        return Status::Unauthorized(
+            "token ended by a password change or removal: log in again");
+      }
       return account;
     } catch (...) {
       return Status::Unauthorized("unknown token");
@@ -96,6 +146,12 @@ class DatabaseAuthenticator final : public Authenticator {
   }
 
  private:
+  Result<uint64_t> GenerationOf(std::string_view account) {
+    SYNCSTACK_ASSIGN_OR_RETURN(std::shared_ptr<Store> users,
+                               database_.OpenAccount(kUsersAccount));
+    return TokenGeneration(*users, account);
+  }
+
   static std::string Hex(std::string_view bytes) {
     static constexpr char kHex[] = "0123456789abcdef";
     std::string out;
@@ -214,7 +270,7 @@ Status AddUser(Database& database, std::string_view user,
                              database.OpenAccount(kUsersAccount));
   SYNCSTACK_ASSIGN_OR_RETURN(std::optional<std::string> existing,
                              users->GetMeta(UserKey(user)));
-  if (existing && !replace) {
+  if (IsUser(existing) && !replace) {
     return Status::Conflict("user \"" + std::string(user) + "\" exists");
   }
   char hash[crypto_pwhash_STRBYTES];
@@ -225,6 +281,24 @@ Status AddUser(Database& database, std::string_view user,
   }
   ChangeBatch batch;
   batch.SetMeta(UserKey(user), hash);
+  if (IsUser(existing)) {
+    SYNCSTACK_RETURN_IF_ERROR(EndTokens(*users, user, batch));
+  }
+  return users->Apply(WriteOptions{}, batch);
+}
+
+Status RemoveUser(Database& database, std::string_view user) {
+  SYNCSTACK_RETURN_IF_ERROR(ValidateUserName(user));
+  SYNCSTACK_ASSIGN_OR_RETURN(std::shared_ptr<Store> users,
+                             database.OpenAccount(kUsersAccount));
+  SYNCSTACK_ASSIGN_OR_RETURN(std::optional<std::string> existing,
+                             users->GetMeta(UserKey(user)));
+  if (!IsUser(existing)) {
+    return Status::NotFound("no user \"" + std::string(user) + "\"");
+  }
+  ChangeBatch batch;
+  batch.SetMeta(UserKey(user), "");
+  SYNCSTACK_RETURN_IF_ERROR(EndTokens(*users, user, batch));
   return users->Apply(WriteOptions{}, batch);
 }
 
@@ -234,7 +308,7 @@ Result<bool> HasUser(Database& database, std::string_view user) {
                              database.OpenAccount(kUsersAccount));
   SYNCSTACK_ASSIGN_OR_RETURN(std::optional<std::string> existing,
                              users->GetMeta(UserKey(user)));
-  return existing.has_value();
+  return IsUser(existing);
 }
 
 std::unique_ptr<Authenticator> NewDatabaseAuthenticator(Database& database) {

@@ -45,9 +45,9 @@ class Gen {
 
   Timestamp Time() {
     if (Chance(20)) return kNoTimestamp;
-    // Years 0001..9999.
-    return std::uniform_int_distribution<int64_t>(-62135596800000,
-                                                  253402300799999)(rng_);
+    // Every instant the protocol carries (kMinTimestamp..kMaxTimestamp).
+    return std::uniform_int_distribution<int64_t>(kMinTimestamp,
+                                                  kMaxTimestamp)(rng_);
   }
 
   // A JSON string literal: ASCII, escapes, raw UTF-8 and \u escapes.

@@ -19,7 +19,6 @@ Timestamp Parsed(std::string_view text) {
 TEST(Timestamp, SeedForm) {
   EXPECT_EQ(Parsed("2013-05-01 15:42:50"), 1367422970000);
   EXPECT_EQ(Parsed("1970-01-01 00:00:00"), 0);
-  EXPECT_EQ(Parsed("1969-12-31 23:59:59"), -1000);
 }
 
 TEST(Timestamp, Milliseconds) {
@@ -99,10 +98,44 @@ TEST(Timestamp, FormatIsTheProtocolForm) {
   EXPECT_EQ(FormatTimestamp(-1), "1969-12-31 23:59:59.999");
   EXPECT_EQ(FormatTimestamp(1582934400000), "2020-02-29 00:00:00.000");
   for (const char* text :
-       {"0001-01-01 00:00:00.000", "9999-12-31 23:59:59.999",
-        "2000-02-29 12:34:56.789", "1969-07-20 20:17:40.001"}) {
+       {"1970-01-01 00:00:00.000", "9999-12-31 23:59:59.999",
+        "2000-02-29 12:34:56.789", "1970-07-20 20:17:40.001"}) {
     EXPECT_EQ(FormatTimestamp(Parsed(text)), text);
   }
+}
+
+// Issue 14 item 3: the offset moves the instant before the range is
+// checked, so text that looks in range but is not (and the reverse) is
+// judged by the instant the server would store and print back.
+TEST(Timestamp, RangeIsCheckedOnTheUtcInstant) {
+  for (const char* bad : {
+           "0001-01-01T00:00:00+00:01",  // was stored as 0000-12-31 23:59
+           "9999-12-31T23:59:59-00:01",  // was stored as 9999-01-01 00:00:59
+           "9999-12-31T23:00:00-01:00",
+           "1970-01-01T00:00:00+00:01",
+           "1970-01-01T00:59:59.999+01:00",
+           "1969-12-31 23:59:59.999",
+           "1969-12-31T23:59:59Z",
+           "0001-01-01 00:00:00",
+       }) {
+    auto ts = ParseTimestamp(bad);
+    EXPECT_FALSE(ts.ok()) << "accepted \"" << bad << "\" as "
+                          << (ts.ok() ? FormatTimestamp(*ts) : "");
+    if (!ts.ok()) {
+      EXPECT_EQ(ts.status().code(), Status::Code::kInvalidArgument);
+      EXPECT_NE(ts.status().message().find("outside 1970-01-01"),
+                std::string::npos)
+          << ts.status().message();
+    }
+  }
+  // The edges themselves, reached with and without an offset.
+  EXPECT_EQ(Parsed("1970-01-01 00:00:00.000"), kMinTimestamp);
+  EXPECT_EQ(Parsed("1969-12-31T23:59:00-00:01"), kMinTimestamp);
+  EXPECT_EQ(Parsed("9999-12-31 23:59:59.999"), kMaxTimestamp);
+  EXPECT_EQ(Parsed("9999-12-31T23:59:59.999Z"), kMaxTimestamp);
+  EXPECT_EQ(Parsed("9999-12-31T23:59:59.999+00:01"), kMaxTimestamp - 60000);
+  EXPECT_EQ(FormatTimestamp(kMaxTimestamp), "9999-12-31 23:59:59.999");
+  EXPECT_EQ(FormatTimestamp(kMinTimestamp), "1970-01-01 00:00:00.000");
 }
 
 TEST(RecordId, ParsesCaseInsensitivelyAndPrintsLowerCase) {

@@ -248,6 +248,17 @@ def status_table(port):
         s, body, _ = call(port, "POST", "/v1/synchronise.json", token=token,
                           lease=lease, raw=raw)
         check(s == 400 and is_error(s, body, "bad_request"), "400 " + what)
+    # Issue 14 item 3: the offset applies before the range check.
+    for stamp in ("0001-01-01T00:00:00+00:01", "9999-12-31T23:59:59-00:01",
+                  "1969-12-31 23:59:59"):
+        raw = ('{"add":{"todo":[{"id":"%s","title":"t","last_update":"%s"}]}}'
+               % (uuid.uuid4(), stamp)).encode()
+        s, body, _ = call(port, "POST", "/v1/synchronise.json", token=token,
+                          lease=lease, raw=raw)
+        check(s == 400 and is_error(s, body, "bad_request")
+              and "add.todo[0]" in body["message"]
+              and "outside 1970-01-01" in body["message"],
+              "400 naming the record for the timestamp " + stamp)
     s, body, _ = call(port, "POST", "/v1/synchronise.json", token=token,
                       lease=lease, raw=b'{"add":{"todo":[]},"x":"' +
                       b"y" * 70000 + b'"}')

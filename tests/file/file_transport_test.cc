@@ -5,9 +5,12 @@
 
 #include <gtest/gtest.h>
 #include <stdlib.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <thread>
@@ -314,7 +317,8 @@ TEST_F(ExchangeWithSession, NamesNeverLeadOutOfTheFolder) {
   EXPECT_EQ(*n, 0u);
   EXPECT_TRUE(Names(sub("requests")).empty());
   EXPECT_TRUE(Names(sub("answers")).empty());
-  EXPECT_EQ(Names(sub("rejected")).size(), std::size(bad_names) + 2);
+  // Each rejected file, and a .reason file beside it.
+  EXPECT_EQ(Names(sub("rejected")).size(), 2 * (std::size(bad_names) + 2));
   EXPECT_EQ(ReadFile(outside), "precious");
   EXPECT_TRUE(DumpLive(world_.ServerStore()).empty());
   EXPECT_EQ(log_.size(), std::size(bad_names) + 2);
@@ -406,6 +410,93 @@ conformance::TransportFactory FileTransportFactory() {
 INSTANTIATE_TEST_SUITE_P(Transports, TransportConformance,
                          ::testing::Values(FileTransportFactory()),
                          conformance::TransportFactoryName);
+
+unsigned ModeOf(const fs::path& p) {
+  struct stat st {};
+  EXPECT_EQ(::stat(p.c_str(), &st), 0) << p;
+  return static_cast<unsigned>(st.st_mode) & 0777u;
+}
+
+// Issue 14 item 9: a request whose answer name is taken by a folder cannot
+// be answered: it is moved to rejected/ with a reason, before it is
+// applied, and the other requests are answered as usual.
+TEST_F(ExchangeWithSession, ARequestThatCannotBeAnsweredIsRejectedWithAReason) {
+  const std::string poisoned = "evil.0123456789abcdef0123456789abcdef";
+  fs::create_directory(sub("answers") / (poisoned + ".ans"));
+  WriteFile(sub("requests") / (poisoned + ".req"),
+            SyncRequestFile(token_, lease_, add_));
+  auto n = processor_->ProcessPending();
+  ASSERT_TRUE(n.ok()) << n.status().ToString();
+  EXPECT_EQ(*n, 0u);
+  EXPECT_TRUE(Names(sub("requests")).empty());
+  EXPECT_TRUE(DumpLive(world_.ServerStore()).empty()) << "applied anyway";
+  auto rejected = Names(sub("rejected"));
+  ASSERT_EQ(rejected.size(), 2u);
+  std::string reason_file =
+      rejected[0].ends_with(".reason") ? rejected[0] : rejected[1];
+  std::string reason = ReadFile(sub("rejected") / reason_file);
+  EXPECT_NE(reason.find(poisoned + ".req"), std::string::npos) << reason;
+  EXPECT_NE(reason.find("is taken by something that is not a file"),
+            std::string::npos)
+      << reason;
+  // The folder keeps working: the next request is answered and applied.
+  WriteFile(sub("requests") / (base_ + ".req"),
+            SyncRequestFile(token_, lease_, add_));
+  n = processor_->ProcessPending();
+  ASSERT_TRUE(n.ok()) << n.status().ToString();
+  EXPECT_EQ(*n, 1u);
+  EXPECT_EQ(ReadAnswer(base_).status, 200);
+  EXPECT_EQ(DumpLive(world_.ServerStore()).size(), 1u);
+}
+
+// A full disk (here: a file size limit, so writes fail with EFBIG) is the
+// folder's failure, not the request's: ProcessPending reports kUnavailable
+// and keeps the request, and once there is room it is answered, applied
+// once.
+TEST_F(ExchangeWithSession, AFullDiskIsReportedAndTheRequestKept) {
+  WriteFile(sub("requests") / (base_ + ".req"),
+            SyncRequestFile(token_, lease_, add_));
+  auto old_handler = std::signal(SIGXFSZ, SIG_IGN);
+  rlimit old_limit{};
+  ASSERT_EQ(::getrlimit(RLIMIT_FSIZE, &old_limit), 0);
+  rlimit tiny = old_limit;
+  tiny.rlim_cur = 16;
+  ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &tiny), 0);
+  auto n = processor_->ProcessPending();
+  ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &old_limit), 0);
+  std::signal(SIGXFSZ, old_handler);
+  ASSERT_FALSE(n.ok());
+  EXPECT_EQ(n.status().code(), Status::Code::kUnavailable)
+      << n.status().ToString();
+  EXPECT_EQ(Names(sub("requests")).size(), 1u);
+  EXPECT_TRUE(Names(sub("answers")).empty());
+  EXPECT_TRUE(Names(sub("rejected")).empty());
+  n = processor_->ProcessPending();
+  ASSERT_TRUE(n.ok()) << n.status().ToString();
+  EXPECT_EQ(*n, 1u);
+  EXPECT_EQ(ReadAnswer(base_).status, 200);
+  EXPECT_EQ(DumpLive(world_.ServerStore()).size(), 1u);
+}
+
+// Issue 14 item 8: what the server writes in the folder is the owner's
+// alone when the server made the folder.
+TEST_F(ExchangeWithSession, FoldersAndAnswersAreOwnerOnly) {
+  mode_t old_umask = ::umask(0022);
+  ExchangeOptions options;
+  options.dir = (dir_.path() / "fresh").string();
+  auto fresh = NewExchangeProcessor(world_.service(), options);
+  ASSERT_TRUE(fresh.ok()) << fresh.status().ToString();
+  fs::path root(options.dir);
+  EXPECT_EQ(ModeOf(root), 0700u);
+  for (const char* name : {"requests", "answers", "tmp", "rejected"}) {
+    EXPECT_EQ(ModeOf(root / name), 0700u) << name;
+  }
+  WriteFile(root / "requests" / (base_ + ".req"),
+            SyncRequestFile(token_, lease_, add_));
+  ASSERT_EQ(*(*fresh)->ProcessPending(), 1u);
+  ::umask(old_umask);
+  EXPECT_EQ(ModeOf(root / "answers" / (base_ + ".ans")), 0600u);
+}
 
 }  // namespace
 }  // namespace syncstack::testing

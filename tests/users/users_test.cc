@@ -90,7 +90,8 @@ TEST(Users, TokensAreAcceptedByEveryProcessOfTheDatabase) {
   later.replace(later.find(".5000."), 6, ".9000.");  // a later expiry
   EXPECT_EQ(two->VerifyToken(later, 1).status().code(),
             Status::Code::kUnauthorized);
-  for (const char* bad : {"", "s1.", "s1..", "s1.zz.1.00", "random-token"}) {
+  for (const char* bad : {"", "s1.", "s1..", "s1.zz.1.00", "s2.", "s2..",
+                          "s2...", "s2....", "s2.zz.1.1.00", "random-token"}) {
     EXPECT_EQ(two->VerifyToken(bad, 1).status().code(),
               Status::Code::kUnauthorized)
         << bad;
@@ -100,6 +101,55 @@ TEST(Users, TokensAreAcceptedByEveryProcessOfTheDatabase) {
   auto other = NewDatabaseAuthenticator(**other_db);
   EXPECT_EQ(other->VerifyToken(*token, 1).status().code(),
             Status::Code::kUnauthorized);
+}
+
+}  // namespace
+}  // namespace syncstack
+
+namespace syncstack {
+namespace {
+
+// Issue 14 item 8: a password change or a removal ends every token issued
+// before it, in every process of the database; a user added again under
+// the same name does not revive them.
+TEST(Users, PasswordChangeAndRemovalEndEarlierTokens) {
+  auto db = OpenMemoryDatabase();
+  ASSERT_TRUE(db.ok());
+  ASSERT_TRUE(AddUser(**db, "alice", "one").ok());
+  ASSERT_TRUE(AddUser(**db, "bob", "bob-pw").ok());
+  auto server = NewDatabaseAuthenticator(**db);
+  auto other_process = NewDatabaseAuthenticator(**db);
+  auto before = server->SignToken("alice", 10'000);
+  auto bobs = server->SignToken("bob", 10'000);
+  ASSERT_TRUE(before && bobs);
+  ASSERT_TRUE(server->VerifyToken(*before, 1).ok());
+
+  ASSERT_TRUE(AddUser(**db, "alice", "two", /*replace=*/true).ok());
+  for (Authenticator* auth : {server.get(), other_process.get()}) {
+    auto ended = auth->VerifyToken(*before, 1);
+    EXPECT_EQ(ended.status().code(), Status::Code::kUnauthorized);
+  }
+  EXPECT_TRUE(server->VerifyToken(*bobs, 1).ok()) << "bob's token ended too";
+  auto after = server->SignToken("alice", 10'000);
+  ASSERT_TRUE(after.has_value());
+  EXPECT_TRUE(other_process->VerifyToken(*after, 1).ok());
+
+  ASSERT_TRUE(RemoveUser(**db, "alice").ok());
+  EXPECT_EQ(server->VerifyToken(*after, 1).status().code(),
+            Status::Code::kUnauthorized);
+  EXPECT_FALSE(server->Login("alice", "two").ok());
+  EXPECT_FALSE(*HasUser(**db, "alice"));
+  EXPECT_EQ(RemoveUser(**db, "alice").code(), Status::Code::kNotFound);
+
+  ASSERT_TRUE(AddUser(**db, "alice", "three").ok());  // not a --replace
+  EXPECT_TRUE(*HasUser(**db, "alice"));
+  EXPECT_TRUE(server->Login("alice", "three").ok());
+  EXPECT_FALSE(server->VerifyToken(*before, 1).ok());
+  EXPECT_FALSE(server->VerifyToken(*after, 1).ok());
+  auto fresh = server->SignToken("alice", 10'000);
+  ASSERT_TRUE(fresh.has_value());
+  EXPECT_TRUE(server->VerifyToken(*fresh, 1).ok());
+  EXPECT_TRUE(server->VerifyToken(*bobs, 1).ok());
 }
 
 }  // namespace

@@ -38,14 +38,14 @@ Result<std::unique_ptr<ExchangeDir>> ExchangeDir::Open(
   }
   std::unique_ptr<ExchangeDir> dir(new ExchangeDir());
   dir->path_ = path;
-  if (mkdir(path.c_str(), 0777) != 0 && errno != EEXIST) {
+  if (mkdir(path.c_str(), 0700) != 0 && errno != EEXIST) {
     return Errno("cannot create the exchange folder", path);
   }
   int root = open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (root < 0) return Errno("cannot open the exchange folder", path);
   for (int i = 0; i < kSubs; ++i) {
     std::string sub = path + "/" + kSubNames[i];
-    if (mkdirat(root, kSubNames[i], 0777) != 0 && errno != EEXIST) {
+    if (mkdirat(root, kSubNames[i], 0700) != 0 && errno != EEXIST) {
       Status s = Errno("cannot create", sub);
       close(root);
       return s;
@@ -57,6 +57,12 @@ Result<std::unique_ptr<ExchangeDir>> ExchangeDir::Open(
       Status s = Errno("cannot open (a folder, not a link, is required)", sub);
       close(root);
       return s;
+    }
+    // A file gets the access of its folder, without execute: 0600 in the
+    // folders made here, group access where the operator shared them.
+    struct stat st {};
+    if (fstat(dir->fds_[i], &st) == 0) {
+      dir->file_modes_[i] = static_cast<unsigned>(st.st_mode) & 0666u;
     }
   }
   close(root);
@@ -73,7 +79,8 @@ Status ExchangeDir::WriteAtomic(Sub sub, std::string_view name,
                                 std::string_view bytes) {
   std::string tmp = TmpName();
   int fd = openat(fds_[kTmp], tmp.c_str(),
-                  O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666);
+                  O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                  file_modes_[sub]);
   if (fd < 0) return Errno("cannot create", path_ + "/tmp/" + tmp);
   size_t done = 0;
   while (done < bytes.size()) {
@@ -147,6 +154,13 @@ bool ExchangeDir::Exists(Sub sub, std::string_view name) {
   std::string file(name);
   struct stat st {};
   return fstatat(fds_[sub], file.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0;
+}
+
+bool ExchangeDir::IsRegular(Sub sub, std::string_view name) {
+  std::string file(name);
+  struct stat st {};
+  return fstatat(fds_[sub], file.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+         S_ISREG(st.st_mode);
 }
 
 Status ExchangeDir::Remove(Sub sub, std::string_view name) {

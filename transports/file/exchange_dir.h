@@ -17,7 +17,9 @@ class ExchangeDir {
  public:
   enum Sub { kRequests, kAnswers, kTmp, kRejected, kSubs };
 
-  // Creates `path` and its subfolders if missing and opens them. Errors:
+  // Creates `path` and its subfolders if missing (0700) and opens them.
+  // Files written later get their folder's read and write bits (0600 in
+  // the folders made here). Errors:
   // kInvalidArgument (empty path), kIOError (cannot create or open; a
   // subfolder that is a symbolic link or not a folder).
   static Result<std::unique_ptr<ExchangeDir>> Open(const std::string& path);
@@ -32,6 +34,8 @@ class ExchangeDir {
   // file, e.g. a symbolic link; unreadable).
   Result<std::string> Read(Sub sub, std::string_view name, size_t max);
   bool Exists(Sub sub, std::string_view name);
+  // Whether `sub`/`name` is a regular file (not a folder, link, ...).
+  bool IsRegular(Sub sub, std::string_view name);
   // Removes `sub`/`name`; a missing file is not an error.
   Status Remove(Sub sub, std::string_view name);
   // Moves `from`/`name` to `to`/`new_name` (same folder tree).
@@ -52,6 +56,7 @@ class ExchangeDir {
   ExchangeDir() = default;
   std::string path_;
   int fds_[kSubs] = {-1, -1, -1, -1};
+  unsigned file_modes_[kSubs] = {0600, 0600, 0600, 0600};
 };
 
 }  // namespace syncstack::file_internal

@@ -169,20 +169,8 @@ class Processor final : public ExchangeProcessor {
                                  dir_->List(ExchangeDir::kRequests));
       size_t answered = 0;
       for (const auto& entry : entries) {
-        std::string_view base = RequestBase(entry.name);
-        if (base.empty() || !entry.regular) {
-          Reject(entry.name, base.empty() ? "not a request file name"
-                                          : "not a regular file");
-          continue;
-        }
-        Response response = Answer(entry.name);
-        SYNCSTACK_RETURN_IF_ERROR(
-            dir_->WriteAtomic(ExchangeDir::kAnswers, std::string(base) + ".ans",
-                              file_internal::EncodeResponseMessage(response)));
-        SYNCSTACK_RETURN_IF_ERROR(
-            dir_->Remove(ExchangeDir::kRequests, entry.name));
-        ++answered;
-        Log(entry.name + ": " + std::to_string(response.status));
+        SYNCSTACK_ASSIGN_OR_RETURN(bool done, ProcessOne(entry));
+        if (done) ++answered;
       }
       return answered;
     } catch (const std::exception& e) {
@@ -191,6 +179,44 @@ class Processor final : public ExchangeProcessor {
   }
 
  private:
+  // Answers one file of requests/, or moves it to rejected/ when it cannot
+  // be answered. Returns whether it was answered. Errors (kUnavailable):
+  // the folder itself failed (full, unwritable); the request stays for a
+  // later try, and an Idempotency-Key makes that try apply it once.
+  Result<bool> ProcessOne(const ExchangeDir::Entry& entry) {
+    std::string_view base = RequestBase(entry.name);
+    if (base.empty() || !entry.regular) {
+      SYNCSTACK_RETURN_IF_ERROR(
+          Reject(entry.name, base.empty() ? "not a request file name"
+                                          : "not a regular file"));
+      return false;
+    }
+    const std::string answer_name = std::string(base) + ".ans";
+    // Checked before the request is applied: an answer name taken by a
+    // folder (or a link, ...) could never be written.
+    if (dir_->Exists(ExchangeDir::kAnswers, answer_name) &&
+        !dir_->IsRegular(ExchangeDir::kAnswers, answer_name)) {
+      SYNCSTACK_RETURN_IF_ERROR(
+          Reject(entry.name, "its answer name answers/" + answer_name +
+                                 " is taken by something that is not a file"));
+      return false;
+    }
+    Response response = Answer(entry.name);
+    Status written =
+        dir_->WriteAtomic(ExchangeDir::kAnswers, answer_name,
+                          file_internal::EncodeResponseMessage(response));
+    if (!written.ok()) return FolderFailed(written);
+    Status removed = dir_->Remove(ExchangeDir::kRequests, entry.name);
+    if (!removed.ok()) return FolderFailed(removed);
+    Log(entry.name + ": " + std::to_string(response.status));
+    return true;
+  }
+
+  Status FolderFailed(const Status& s) {
+    return Status::Unavailable("the exchange folder cannot be written (" +
+                               s.message() + ")");
+  }
+
   Response Answer(const std::string& name) {
     auto bytes = dir_->Read(ExchangeDir::kRequests, name,
                             options_.max_body + (64u << 10));
@@ -204,12 +230,16 @@ class Processor final : public ExchangeProcessor {
     auto request =
         file_internal::DecodeRequestMessage(*bytes, options_.max_body);
     if (!request.ok()) return ErrorAnswer(request.status());
+    // The client name stands for the address (login throttling).
+    request->peer = "exchange:" + name.substr(0, name.find('.'));
     return handler_.Handle(*request);
   }
 
-  // Moves a file the processor will not read out of requests/, under a
-  // name of its own making (nothing from the old name is used as a path).
-  void Reject(const std::string& name, std::string_view why) {
+  // Moves a file the processor will not answer out of requests/, under a
+  // name of its own making (nothing from the old name is used as a path),
+  // with `<new name>.reason` beside it saying why. Errors (kUnavailable):
+  // it could not be moved.
+  Status Reject(const std::string& name, std::string_view why) {
     std::string moved =
         "rejected-" + std::to_string(++rejected_) + "-" +
         ContentHash(
@@ -221,6 +251,23 @@ class Processor final : public ExchangeProcessor {
         dir_->Move(ExchangeDir::kRequests, name, ExchangeDir::kRejected, moved);
     Log("rejected a file in requests/ (" + std::string(why) + ")" +
         (s.ok() ? ", moved to rejected/" + moved : ": " + s.ToString()));
+    if (!s.ok()) return FolderFailed(s);
+    std::string reason =
+        "file: " + Printable(name) + "\nreason: " + std::string(why) + "\n";
+    Status noted =
+        dir_->WriteAtomic(ExchangeDir::kRejected, moved + ".reason", reason);
+    if (!noted.ok()) Log("cannot write the reason: " + noted.ToString());
+    return Status::Ok();
+  }
+
+  // A file name as text for the reason file: bytes outside printable ASCII
+  // as '?', at most 200 of them.
+  static std::string Printable(std::string_view name) {
+    std::string out(name.substr(0, 200));
+    for (char& c : out) {
+      if (c < 0x20 || c > 0x7e) c = '?';
+    }
+    return out;
   }
 
   void Log(const std::string& line) {

@@ -7,6 +7,7 @@
 #include <Poco/Net/HTTPResponse.h>
 #include <Poco/Net/ServerSocket.h>
 #include <Poco/Net/SocketAddress.h>
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -211,6 +212,7 @@ struct Connection {
   uint64_t id;
   Phase phase = Phase::kReading;
   RequestReader reader;
+  std::string peer;        // the client's address (login throttling)
   bool continued = false;  // "100 Continue" sent for this request
   uint64_t served = 0;     // answers written
   std::string pending;     // bytes read past the request being answered
@@ -223,6 +225,19 @@ struct Connection {
   Clock::time_point close_by;       // kClosing: when to give up draining
   uint32_t events = 0;              // registered with epoll (0: not)
 };
+
+// The numeric host of an accepted peer ("" if not IPv4/IPv6).
+std::string PeerAddress(const sockaddr_storage& from) {
+  char text[INET6_ADDRSTRLEN] = {};
+  if (from.ss_family == AF_INET) {
+    const auto* in = reinterpret_cast<const sockaddr_in*>(&from);
+    inet_ntop(AF_INET, &in->sin_addr, text, sizeof text);
+  } else if (from.ss_family == AF_INET6) {
+    const auto* in6 = reinterpret_cast<const sockaddr_in6*>(&from);
+    inet_ntop(AF_INET6, &in6->sin6_addr, text, sizeof text);
+  }
+  return text;
+}
 
 constexpr uint64_t kListenerKey = 0;
 constexpr uint64_t kWakeKey = 1;
@@ -367,8 +382,10 @@ class EpollHttpServer final : public HttpServer {
 
   void AcceptSome() {
     for (int i = 0; i < kAcceptsPerEvent; ++i) {
-      int fd =
-          accept4(listen_fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+      sockaddr_storage from{};
+      socklen_t from_size = sizeof from;
+      int fd = accept4(listen_fd_, reinterpret_cast<sockaddr*>(&from),
+                       &from_size, SOCK_NONBLOCK | SOCK_CLOEXEC);
       if (fd < 0) {
         if (errno == EMFILE || errno == ENFILE) ShedWithReserve();
         return;  // EAGAIN, or an error that the next event retries
@@ -384,6 +401,7 @@ class EpollHttpServer final : public HttpServer {
       auto connection =
           std::make_unique<Connection>(fd, id, options_, Clock::now());
       Connection& c = *connection;
+      c.peer = PeerAddress(from);
       connections_.emplace(id, std::move(connection));
       Watch(c, EPOLLIN);
     }
@@ -492,6 +510,7 @@ class EpollHttpServer final : public HttpServer {
     job.keep_alive = c.reader.keep_alive();
     job.head = c.reader.head_method();
     job.request = std::move(c.reader.request());
+    job.request.peer = c.peer;
     c.reader.Reset();
     c.continued = false;
     workers_->Submit(std::move(job));

@@ -55,9 +55,16 @@ struct RecordIdHash {
 using Timestamp = int64_t;
 inline constexpr Timestamp kNoTimestamp = INT64_MIN;
 
+// The instants the protocol carries: 1970-01-01 00:00:00.000 to
+// 9999-12-31 23:59:59.999 UTC, the ones FormatTimestamp prints back.
+inline constexpr Timestamp kMinTimestamp = 0;
+inline constexpr Timestamp kMaxTimestamp = 253402300799999;
+
 // Parses `YYYY-MM-DD HH:MM:SS[.fff]` (the seed's form and the protocol's
 // output form) and ISO-8601 `YYYY-MM-DDTHH:MM:SS[.fff](Z|+hh:mm|-hh:mm)`.
-// Fractions finer than milliseconds are truncated. Years 0001-9999.
+// Fractions finer than milliseconds are truncated. Errors: kInvalidArgument
+// (not such text, or an instant, after applying the offset, outside
+// kMinTimestamp..kMaxTimestamp).
 Result<Timestamp> ParseTimestamp(std::string_view text);
 
 // Formats as `YYYY-MM-DD HH:MM:SS.mmm` (23 characters).

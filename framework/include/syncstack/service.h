@@ -38,6 +38,15 @@ class Authenticator {
   virtual Result<std::string> Login(std::string_view user,
                                     std::string_view password) noexcept = 0;
 
+  // Login as above, by a client at address `peer` ("" when unknown). An
+  // authenticator that throttles answers kUnavailable and sets
+  // `retry_after` (seconds, >= 1) when `user` or `peer` failed too often;
+  // other errors leave it alone. Default: Login(user, password).
+  virtual Result<std::string> LoginFrom(std::string_view peer,
+                                        std::string_view user,
+                                        std::string_view password,
+                                        int64_t& retry_after) noexcept;
+
   // Tokens that every server process sharing this authenticator's database
   // accepts (so serve processes behind one load balancer are stateless),
   // and that survive a restart. Returns nullopt when this authenticator

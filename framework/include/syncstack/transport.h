@@ -22,6 +22,9 @@ struct Request {
   // "" means application/json; binary bodies use
   // "application/octet-stream" (reconcile.bin).
   std::string content_type{};
+  // The client's address (e.g. "192.0.2.7"), for login throttling; "" when
+  // the transport has none.
+  std::string peer{};
 };
 
 // One protocol answer. Protocol errors (4xx) are Responses, not Statuses.

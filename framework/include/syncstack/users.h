@@ -20,10 +20,17 @@ namespace syncstack {
 Status ValidateUserName(std::string_view user);
 
 // Creates `user` with `password` (replacing the password if the user exists
-// and `replace`). Errors: kInvalidArgument (bad name, empty password),
-// kConflict (exists and !replace), kIOError.
+// and `replace`; every token issued to the user before then stops working).
+// Errors: kInvalidArgument (bad name, empty password), kConflict (exists and
+// !replace), kIOError.
 Status AddUser(Database& database, std::string_view user,
                std::string_view password, bool replace = false);
+
+// Removes `user`: it can no longer log in, and every token issued to it
+// stops working (also if a user of the same name is added later). The
+// user's records stay in its account. Errors: kInvalidArgument (bad name),
+// kNotFound, kIOError.
+Status RemoveUser(Database& database, std::string_view user);
 
 // True if `user` was added to `database` (a bad name is simply absent).
 // Errors: those of Store::GetMeta.
@@ -31,7 +38,9 @@ Result<bool> HasUser(Database& database, std::string_view user);
 
 // An Authenticator that checks passwords against the users of `database`
 // (which must outlive it). Unknown users and wrong passwords take the same
-// time and get the same answer.
+// time and get the same answer. Its tokens name the user's token
+// generation: a password change or removal ends them (VerifyToken reads
+// the generation from the database, so every process sharing it agrees).
 std::unique_ptr<Authenticator> NewDatabaseAuthenticator(Database& database);
 
 }  // namespace syncstack

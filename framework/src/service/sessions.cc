@@ -64,8 +64,15 @@ Result<std::string> SyncService::Impl::Authenticate(const Request& request) {
 Response SyncService::Impl::HandleLogin(const Request& request) {
   auto login = DecodeLoginRequest(request.body);
   if (!login.ok()) return service::ErrorResponse(login.status());
-  auto account = authenticator.Login(login->user, login->password);
-  if (!account.ok()) return service::ErrorResponse(account.status());
+  // Login throttling (issue 14 item 7): a throttled login is 429.
+  int64_t retry_after = -1;
+  auto account = authenticator.LoginFrom(request.peer, login->user,
+                                         login->password, retry_after);
+  if (!account.ok()) {
+    Response refused = service::ErrorResponse(account.status(), retry_after);
+    if (retry_after >= 0) refused.status = 429;
+    return refused;
+  }
   LoginResponse answer;
   answer.policy = std::string(policy.name());
   answer.expires_in = options.token_ttl.count();
