@@ -105,6 +105,14 @@ std::string DescribeReport(const SyncReport& report) {
   item(c.pushed_deletes, "local deletes pushed");
   item(c.dropped_tombstones, "deleted on both sides");
   if (out.empty()) out = "nothing to do";
+  if (report.server_restored) {
+    out += "; the server's history went back (restored from a backup?): " +
+           std::to_string(c.repushed) + " record" +
+           (c.repushed == 1 ? "" : "s") + " it had lost pushed again";
+  } else if (c.repushed > 0) {
+    out += "; " + std::to_string(c.repushed) +
+           " records the server had lost pushed again";
+  }
   if (report.resynced) {
     out +=
         "; a full resync (the server collected tombstones newer than "

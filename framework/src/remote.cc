@@ -39,14 +39,15 @@ Status RemoteClient::Login(std::string_view user, std::string_view password) {
 Result<LockResponse> RemoteClient::Lock(std::string_view device,
                                         int64_t* retry_after_seconds,
                                         Timestamp client_time,
-                                        int64_t synced_through) {
+                                        int64_t synced_through,
+                                        std::string_view history) {
   Request request;
   request.method = "POST";
   request.path = kLockPath;
   request.lease = lease_;
-  EncodeLockRequest(
-      LockRequest{std::string(device), client_time, synced_through},
-      request.body);
+  EncodeLockRequest(LockRequest{std::string(device), client_time,
+                                synced_through, std::string(history)},
+                    request.body);
   auto response = Send(request);
   if (!response.ok()) {
     if (retry_after_seconds != nullptr)

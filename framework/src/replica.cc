@@ -67,8 +67,12 @@ Status Replica::Put(std::string_view collection, const RecordId& id,
       SYNCSTACK_ASSIGN_OR_RETURN(
           next.version,
           Stamp(current ? &*current : nullptr, false, payload_json, batch));
-      if (!current || current->state == SyncState::kCreated) {
-        next.state = SyncState::kCreated;  // the server has never seen it
+      const bool acknowledged_delete =
+          current && current->deleted && current->state == SyncState::kSynced;
+      if (!current || current->state == SyncState::kCreated ||
+          acknowledged_delete) {
+        // The server has never seen it, or holds only its tombstone.
+        next.state = SyncState::kCreated;
       } else {
         next.state = SyncState::kChanged;
         next.base = current->base;

@@ -58,6 +58,19 @@ TEST(ChooseMode, AResyncComparesEverythingUnlessFirstSync) {
   EXPECT_EQ(ChooseMode(in).approach, Approach::kFirstSync);
 }
 
+TEST(ChooseMode, AServerThatWentBackComparesEverythingWithVersions) {
+  ModeInputs in = Synced();
+  in.restored = true;
+  const std::string why =
+      "the server's history went back (restored from a backup?)";
+  ExpectManifest(ChooseMode(in), why);
+  in.asked = SyncMode::kReconcile;  // reconciliation carries no versions
+  ExpectManifest(ChooseMode(in), why);
+  in.asked = SyncMode::kAuto;
+  in.empty_here = true;  // nothing here the server could have lost
+  EXPECT_EQ(ChooseMode(in).approach, Approach::kFirstSync);
+}
+
 TEST(ChooseMode, AskedForFull) {
   ModeInputs in = Synced();
   in.asked = SyncMode::kFull;

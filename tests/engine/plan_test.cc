@@ -432,6 +432,54 @@ TEST_F(PlanTest, TheMassDeletionGuardStopsATruncatedManifest) {
   EXPECT_FALSE(CheckDeleteGuard(DeleteGuard{}, "x", PlanTally{0, 40, 21}).ok());
 }
 
+// --- A server restored from a backup (docs/decisions/server-restore.md) ----
+
+TEST_F(PlanTest, ADeleteByAbsenceAsksTheServerForProof) {
+  ASSERT_TRUE(Run({Local(1, SyncState::kSynced, 100, 100)}, {}).ok());
+  EXPECT_TRUE(Only().by_absence);
+  plan_ = Plan{};
+  input_.resync = true;  // past the horizon: the collection is the proof
+  ASSERT_TRUE(Run({Local(1, SyncState::kSynced, 100, 100)}, {}).ok());
+  EXPECT_EQ(Only().action, Action::kDeleteHere);
+  EXPECT_FALSE(Only().by_absence);
+}
+
+TEST_F(PlanTest, AfterARestoreAnAcknowledgedEditTheServerLostIsPushedAgain) {
+  input_.restored = true;
+  // Synced at 200 here; the restored server holds the older 100.
+  ASSERT_TRUE(
+      Run({Local(1, SyncState::kSynced, 200, 200)}, {Server(1, 100)}).ok());
+  EXPECT_EQ(Only().action, Action::kPushUpdate);
+  EXPECT_EQ(plan_.cases.repushed, 1u);
+  EXPECT_EQ(plan_.cases.pushed_updates, 1u);
+  EXPECT_EQ(plan_.cases.pulled, 0u);
+}
+
+TEST_F(PlanTest, AfterARestoreANewerServerVersionIsStillPulled) {
+  input_.restored = true;
+  ASSERT_TRUE(
+      Run({Local(1, SyncState::kSynced, 200, 200)}, {Server(1, 300)}).ok());
+  EXPECT_EQ(Only().action, Action::kPull);
+  EXPECT_EQ(plan_.cases.repushed, 0u);
+}
+
+TEST_F(PlanTest, AfterARestoreAnAcknowledgedDeleteTheServerLostIsPushedAgain) {
+  input_.restored = true;
+  // The device deleted at 250 what the server had at 100; the restored
+  // server has the record again, at 100.
+  ASSERT_TRUE(
+      Run({Local(1, SyncState::kSynced, 250, 100, true)}, {Server(1, 100)})
+          .ok());
+  EXPECT_EQ(Only().action, Action::kPushDelete);
+  EXPECT_EQ(plan_.cases.repushed, 1u);
+}
+
+TEST_F(PlanTest, WithoutARestoreAMovedServerCopyIsPulledEvenIfOlder) {
+  ASSERT_TRUE(
+      Run({Local(1, SyncState::kSynced, 200, 200)}, {Server(1, 100)}).ok());
+  EXPECT_EQ(Only().action, Action::kPull);
+}
+
 // --- Randomized, against a brute-force model ---------------------------------
 
 struct Expected {
@@ -513,8 +561,11 @@ Expected Model(const PlanInput& in, const std::vector<ManifestEntry>& local,
         (acked ? x.cases.pushed_deletes : x.cases.dropped_tombstones)++;
       } else if (!l->deleted) {
         x.ops.push_back(ModelOp(Action::kDeleteHere, id, l));
+        x.ops.back().by_absence = !in.resync;  // the server must prove it
         x.cases.deleted_here++;
         x.tally.deletes_by_absence++;
+      } else if (in.resync) {
+        x.ops.push_back(ModelOp(Action::kDropTombstone, id, l));
       }
       continue;
     }

@@ -81,6 +81,10 @@ struct SyncRequest {
   // `_versions: true`: the client wants `_version` in the answer's records
   // and stamps.
   bool want_versions = false;
+  // `_tombstones: true`: the answer lists, under `_tombstones`, the
+  // tombstones the server holds for the ids in `get` (the proof a device
+  // needs before deleting a record by absence).
+  bool want_tombstones = false;
 };
 
 enum class Kept : uint8_t { kServer, kClient, kMerged };
@@ -101,6 +105,10 @@ struct SyncResponse {
   std::vector<CollectionRecords> get;  // every record has last_update
   std::vector<CollectionStamps> stamps;
   std::vector<CollectionConflicts> conflicts;
+  // Extension `_tombstones` (only when the request asked): the deleted
+  // records among `get`'s ids, with the delete's last_update (and
+  // `_version` when asked).
+  std::vector<CollectionStamps> tombstones{};
 };
 
 // The 200 answer of fetch.json: per collection, entries sorted by id.
@@ -163,6 +171,9 @@ struct LockRequest {
   // absent): the account's write sequence at the start of its last
   // complete sync, 0 if it never completed one. See docs/protocol.md.
   int64_t synced_through = -1;
+  // The last history point "<seq>:<token>" the device learnt from the
+  // server (optional member "_history"; empty: absent).
+  std::string history;
 };
 Result<LockRequest> DecodeLockRequest(std::string_view body);
 void EncodeLockRequest(const LockRequest& request, std::string& out);
@@ -180,6 +191,13 @@ struct LockResponse {
   // Tombstones the device may need were collected (optional member
   // "_resync": true; only with "_seq"): the run must be a full resync.
   bool resync = false;
+  // The history point "<seq>:<token>" of `seq` (optional member
+  // "_history", only with "_seq"; empty: the server keeps none).
+  std::string history;
+  // The device's history point is not in the server's history:
+  // the server went back, e.g. restored from a backup (optional member
+  // "_restored": true; only with "_seq").
+  bool restored = false;
 };
 Result<LockResponse> DecodeLockResponse(std::string_view body);
 void EncodeLockResponse(const LockResponse& response, std::string& out);

@@ -112,6 +112,9 @@ struct CaseCounts {
   uint64_t deleted_here = 0;        // case 3: deleted on the server
   uint64_t pushed_deletes = 0;      // deleted locally -> delete
   uint64_t dropped_tombstones = 0;  // deleted on both sides
+  // Of the pushes above: records, edits and deletes the server had
+  // acknowledged and then lost (restored from a backup), pushed again.
+  uint64_t repushed = 0;
 };
 
 struct ConflictRecord {
@@ -138,6 +141,10 @@ struct SyncReport {
   // run was a full resync (records edited here but gone from the server
   // were deleted here and reported as conflicts).
   bool resynced = false;
+  // The server's history went back past this device's last complete sync
+  // (restored from a backup): the run compared every record and pushed
+  // again what the server lost (cases.repushed).
+  bool server_restored = false;
   // The server's estimate of this device's clock offset (device - server,
   // ms), from the last lock request; kNoTimestamp if it gave none.
   int64_t clock_offset_ms = kNoTimestamp;

@@ -26,6 +26,8 @@ inline constexpr std::string_view kDevice = "device";
 inline constexpr std::string_view kSchema = "schema";
 // The server's write sequence at the start of the last complete sync.
 inline constexpr std::string_view kSyncMark = "sync/mark";
+// The server's history token at kSyncMark (see HistorySlot).
+inline constexpr std::string_view kSyncHistory = "sync/history";
 // Per collection: what the last sync learnt (sequence, items, time).
 inline std::string SyncLast(std::string_view collection) {
   return std::string("sync/last/").append(collection);
@@ -47,6 +49,11 @@ inline std::string JournalEntry(uint64_t n) {
 inline constexpr std::string_view kIdemNext = "idem/next";
 inline std::string IdemSlot(uint64_t slot) {
   return "idem/" + std::to_string(slot);
+}
+// The write history: slot "history/<seq mod N>" holds "<seq>:<token>", a
+// random token per write sequence (docs/decisions/server-restore.md).
+inline std::string HistorySlot(uint64_t slot) {
+  return "history/" + std::to_string(slot);
 }
 // Tombstone collection: the devices' marks, the horizon, and the marker
 // of rows written before write sequences were kept.

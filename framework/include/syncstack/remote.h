@@ -41,10 +41,13 @@ class RemoteClient {
   // server estimate the device's clock offset (LockResponse).
   // `synced_through` (-1: not sent) is the device's tombstone mark
   // (LockRequest::synced_through).
+  // `history` is the server's history token at `synced_through`, as the
+  // device learnt it (LockRequest::history; empty: not sent).
   Result<LockResponse> Lock(std::string_view device,
                             int64_t* retry_after_seconds = nullptr,
                             Timestamp client_time = kNoTimestamp,
-                            int64_t synced_through = -1);
+                            int64_t synced_through = -1,
+                            std::string_view history = {});
   Status Unlock();
 
   // `collections` empty: all. `with_versions`: entries carry `_version`.

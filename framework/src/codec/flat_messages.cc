@@ -195,13 +195,15 @@ void EncodeLoginResponse(const LoginResponse& response, std::string& out) {
 
 Result<LockRequest> DecodeLockRequest(std::string_view body) {
   LockRequest request;
-  Field fields[] = {{.name = "device", .str = &request.device},
-                    {.name = "_client_time_ms",
-                     .num = &request.client_time,
-                     .required = false},
-                    {.name = "_synced_through",
-                     .num = &request.synced_through,
-                     .required = false}};
+  Field fields[] = {
+      {.name = "device", .str = &request.device},
+      {.name = "_client_time_ms",
+       .num = &request.client_time,
+       .required = false},
+      {.name = "_synced_through",
+       .num = &request.synced_through,
+       .required = false},
+      {.name = "_history", .str = &request.history, .required = false}};
   SYNCSTACK_RETURN_IF_ERROR(ReadFlat(body, fields, std::size(fields)));
   SYNCSTACK_RETURN_IF_ERROR(RequireNonEmpty("device", request.device));
   if (fields[2].seen) {
@@ -223,6 +225,10 @@ void EncodeLockRequest(const LockRequest& request, std::string& out) {
     out += ",\"_synced_through\":";
     AppendInt(request.synced_through, out);
   }
+  if (!request.history.empty()) {
+    out += ",\"_history\":";
+    AppendJsonString(request.history, out);
+  }
   out += '}';
 }
 
@@ -235,7 +241,9 @@ Result<LockResponse> DecodeLockResponse(std::string_view body) {
        .num = &response.clock_offset_ms,
        .required = false},
       {.name = "_seq", .num = &response.seq, .required = false},
-      {.name = "_resync", .flag = &response.resync, .required = false}};
+      {.name = "_resync", .flag = &response.resync, .required = false},
+      {.name = "_history", .str = &response.history, .required = false},
+      {.name = "_restored", .flag = &response.restored, .required = false}};
   SYNCSTACK_RETURN_IF_ERROR(ReadFlat(body, fields, std::size(fields)));
   SYNCSTACK_RETURN_IF_ERROR(RequireNonEmpty("lease", response.lease));
   SYNCSTACK_RETURN_IF_ERROR(
@@ -257,6 +265,11 @@ void EncodeLockResponse(const LockResponse& response, std::string& out) {
     out += ",\"_seq\":";
     AppendInt(response.seq, out);
     if (response.resync) out += ",\"_resync\":true";
+    if (!response.history.empty()) {
+      out += ",\"_history\":";
+      AppendJsonString(response.history, out);
+    }
+    if (response.restored) out += ",\"_restored\":true";
     out += '}';
   }
 }

@@ -100,6 +100,9 @@ Result<SyncRequest> DecodeSyncRequest(std::string_view body,
       {.name = "_versions",
        .kind = ListKind::kFlag,
        .flag = &request.want_versions},
+      {.name = "_tombstones",
+       .kind = ListKind::kFlag,
+       .flag = &request.want_tombstones},
   };
   SYNCSTACK_RETURN_IF_ERROR(ReadSyncBody(body, schema, limits, sections,
                                          "add, update, delete or get"));
@@ -126,6 +129,7 @@ void EncodeSyncRequest(const SyncRequest& request, const Schema& schema,
                   });
   }
   if (request.want_versions) out += ",\"_versions\":true";
+  if (request.want_tombstones) out += ",\"_tombstones\":true";
   out += '}';
 }
 
@@ -139,6 +143,9 @@ Result<SyncResponse> DecodeSyncResponse(std::string_view body,
       {.name = "conflicts",
        .kind = ListKind::kConflicts,
        .conflicts = &response.conflicts},
+      {.name = "_tombstones",
+       .kind = ListKind::kStamps,
+       .stamps = &response.tombstones},
   };
   // Unknown top-level keys of an answer are skipped: a
   // newer server may add some.
@@ -173,6 +180,14 @@ void EncodeSyncResponse(const SyncResponse& response, const Schema& schema,
                     o += "\"}";
                   }
                 });
+  if (!response.tombstones.empty()) {
+    out += ",\"_tombstones\":";
+    AppendSection(response.tombstones, out,
+                  [&](const CollectionStamps& c, std::string& o) {
+                    AppendStampItems(c.stamps, IdKeyFor(schema, c.collection),
+                                     o);
+                  });
+  }
   out += '}';
 }
 

@@ -6,16 +6,28 @@
 
 namespace syncstack::engine {
 
-Result<int64_t> ReadSyncMark(Store& store) {
-  SYNCSTACK_ASSIGN_OR_RETURN(std::optional<std::string> mark,
+Result<SyncMark> ReadSyncMark(Store& store) {
+  SYNCSTACK_ASSIGN_OR_RETURN(std::optional<std::string> seq,
                              store.GetMeta(meta::kSyncMark));
-  return mark ? std::strtoll(mark->c_str(), nullptr, 10) : 0;
+  SYNCSTACK_ASSIGN_OR_RETURN(std::optional<std::string> history,
+                             store.GetMeta(meta::kSyncHistory));
+  SyncMark mark;
+  mark.seq = seq ? std::strtoll(seq->c_str(), nullptr, 10) : 0;
+  mark.history = history.value_or(std::string());
+  return mark;
 }
 
 Status WriteSyncMark(Store& store, const WriteOptions& options, int64_t seq) {
-  ChangeBatch mark;
-  mark.SetMeta(std::string(meta::kSyncMark), std::to_string(seq));
-  return store.Apply(options, mark);
+  ChangeBatch batch;
+  batch.SetMeta(std::string(meta::kSyncMark), std::to_string(seq));
+  return store.Apply(options, batch);
+}
+
+Status WriteHistoryPoint(Store& store, const WriteOptions& options,
+                         const std::string& point) {
+  ChangeBatch batch;
+  batch.SetMeta(std::string(meta::kSyncHistory), point);
+  return store.Apply(options, batch);
 }
 
 LastSync ReadLastSync(Store& store, std::string_view collection) {

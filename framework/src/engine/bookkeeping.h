@@ -16,10 +16,18 @@
 namespace syncstack::engine {
 
 // The tombstone mark (sync/mark): the server's write sequence at the start
-// of the last complete sync of every collection; 0 before one. Errors: the
-// store's.
-Result<int64_t> ReadSyncMark(Store& store);
+// of the last complete sync of every collection (0 before one), and the
+// last history point "<seq>:<token>" the server gave (sync/history; empty
+// if none): docs/decisions/server-restore.md.
+struct SyncMark {
+  int64_t seq = 0;
+  std::string history;
+};
+// Errors: the store's.
+Result<SyncMark> ReadSyncMark(Store& store);
 Status WriteSyncMark(Store& store, const WriteOptions& options, int64_t seq);
+Status WriteHistoryPoint(Store& store, const WriteOptions& options,
+                         const std::string& point);
 
 // What the last complete sync of `collection` recorded; not known when it
 // was never written, cannot be read or is malformed.

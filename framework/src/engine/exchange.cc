@@ -25,6 +25,15 @@ struct SyncRun::Answer {
 
 namespace {
 
+// A local delete the server acknowledged, as the device keeps it.
+Record AcknowledgedDelete(const Record& row) {
+  Record tombstone = row;
+  tombstone.state = SyncState::kSynced;
+  tombstone.deleted = true;
+  tombstone.payload.clear();
+  return tombstone;
+}
+
 // The list of `lists` for collection `c`, added on first use.
 template <typename Lists>
 auto& ListFor(Lists& lists, std::map<uint32_t, size_t>& at, uint32_t c,
@@ -204,7 +213,9 @@ bool SyncRun::ApplyOne(const PlanOp& op, const Record* row, const Outgoing& out,
   }
   if (op.conflict >= 0) report_.conflicts[op.conflict].kept = Kept::kClient;
   if (op.action == Action::kPushDelete) {
-    if (untouched) batch.Erase(collection, op.id, ExpectRow(row));
+    // The tombstone stays, synced, so that a delete the server loses (a
+    // restore from a backup) can be pushed again; applications never see it.
+    if (untouched) batch.Put(AcknowledgedDelete(*row), ExpectRow(row));
     return true;
   }
   auto s = answer.stamped.find(key);

@@ -61,6 +61,11 @@ ModeChoice ChooseMode(const ModeInputs& in) {
     // first sync has nothing to resurrect).
     return Manifest("full resync: tombstones were collected");
   }
+  if (in.restored && !first_sync) {
+    // Only the manifest with versions tells which of the server's records
+    // are older than what it had acknowledged.
+    return Manifest("the server's history went back (restored from a backup?)");
+  }
   if (in.asked == SyncMode::kFull) return Manifest("asked for");
   if (in.asked == SyncMode::kReconcile) {
     return ModeChoice{Approach::kReconcile, SyncMode::kReconcile, "asked for",

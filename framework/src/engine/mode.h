@@ -42,6 +42,7 @@ struct ModeInputs {
   bool empty_here = false;           // no local row at all
   bool first_sync_pending = false;   // an interrupted first sync's checkpoint
   bool resync = false;               // the server collected needed tombstones
+  bool restored = false;             // the server's history went back
   LastSync last;
   Timestamp now = kNoTimestamp;  // the device's clock
   uint64_t server_seq = 0;       // the account's write sequence now

@@ -29,6 +29,7 @@ void AddCases(CaseCounts& to, const CaseCounts& from) noexcept {
   to.deleted_here += from.deleted_here;
   to.pushed_deletes += from.pushed_deletes;
   to.dropped_tombstones += from.dropped_tombstones;
+  to.repushed += from.repushed;
 }
 
 Status CheckDeleteGuard(const DeleteGuard& guard, std::string_view name,
@@ -67,6 +68,9 @@ class CollectionPlanner {
   // too: the policy decides, or the server's policy when versions are not
   // known here. True when the server's version wins (a pull was planned).
   bool Conflicting(const ManifestEntry& l, const Stamp& s, Action push);
+  // After a restore: whether the server's copy is older than what this
+  // device holds synced, so the server lost the device's acknowledged write.
+  bool ServerLost(const ManifestEntry& l, const Stamp& s) const;
   void Emit(Action action, const RecordId& id, const ManifestEntry* l,
             int32_t conflict = -1);
   int32_t NoteConflict(const RecordId& id, const char* what);
@@ -99,6 +103,13 @@ int32_t CollectionPlanner::NoteConflict(const RecordId& id, const char* what) {
   c.what = what;
   plan_.conflicts.push_back(std::move(c));
   return static_cast<int32_t>(plan_.conflicts.size() - 1);
+}
+
+bool CollectionPlanner::ServerLost(const ManifestEntry& l,
+                                   const Stamp& s) const {
+  if (!in_.restored || in_.reconciled) return false;
+  const Version server_version{s.last_update, s.version};
+  return in_.policy->Compare(l.version, server_version) == Order::kAfter;
 }
 
 void CollectionPlanner::OnlyRemote(const Stamp& s) {
@@ -144,8 +155,16 @@ void CollectionPlanner::OnlyLocal(const ManifestEntry& l) {
       }
       break;
     case SyncState::kSynced:
-      if (l.deleted) break;  // a server-side tombstone row: ignore
+      if (l.deleted) {
+        // A delete the server acknowledged, kept to push again should the
+        // server lose it; a full resync (tombstones collected) drops it.
+        if (in_.resync) Emit(Action::kDropTombstone, l.id, &l);
+        break;
+      }
+      // Past the horizon the collection itself is the proof; otherwise
+      // the server must show its tombstone (ProveAbsences).
       Emit(Action::kDeleteHere, l.id, &l);
+      plan_.ops.back().by_absence = !in_.resync;
       cases.deleted_here++;
       tally_.deletes_by_absence++;
       break;
@@ -155,7 +174,11 @@ void CollectionPlanner::OnlyLocal(const ManifestEntry& l) {
 void CollectionPlanner::Both(const ManifestEntry& l, const Stamp& s) {
   const bool server_moved = s.last_update != l.base;
   if (l.state == SyncState::kSynced) {
-    if (l.deleted || server_moved) {
+    if ((l.deleted || server_moved) && ServerLost(l, s)) {
+      Emit(l.deleted ? Action::kPushDelete : Action::kPushUpdate, l.id, &l);
+      (l.deleted ? plan_.cases.pushed_deletes : plan_.cases.pushed_updates)++;
+      plan_.cases.repushed++;
+    } else if (l.deleted || server_moved) {
       Emit(Action::kPull, l.id, &l);
       plan_.cases.pulled++;
     } else {

@@ -51,6 +51,9 @@ struct PlanOp {
   bool deleted = false;
   Timestamp local_ts = kNoTimestamp;
   int32_t conflict = -1;  // index into Plan::conflicts, or -1
+  // kDeleteHere of a synced record only because the server's list lacks it:
+  // the server must prove the delete before it is done (ProveAbsences).
+  bool by_absence = false;
 
   friend bool operator==(const PlanOp&, const PlanOp&) = default;
 };
@@ -148,6 +151,10 @@ struct PlanInput {
   // The server collected tombstones this device may need: a row edited
   // here but absent there is deleted here, not pushed.
   bool resync = false;
+  // The server's history went back past this device's last complete sync:
+  // a synced record whose acknowledged version the policy orders after the
+  // server's copy was lost by the server and is pushed again.
+  bool restored = false;
   // The server's entries are reconciled differences, without versions: a
   // local server item missing from them (and not in `lacks`) is unchanged
   // on the server, and a conflict goes to the server's policy.

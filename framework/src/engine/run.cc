@@ -20,16 +20,18 @@ void SyncRun::Progress(SyncProgress::Phase phase, uint64_t done,
 
 Result<LockResponse> SyncRun::Lock() {
   Clock& clock = DeviceClock();
-  SYNCSTACK_ASSIGN_OR_RETURN(int64_t mark, ReadSyncMark(store_));
-  auto lease =
-      remote_.Lock(options_.device, nullptr,
-                   options_.send_clock ? clock.Now() : kNoTimestamp, mark);
+  SYNCSTACK_ASSIGN_OR_RETURN(SyncMark mark, ReadSyncMark(store_));
+  auto lease = remote_.Lock(options_.device, nullptr,
+                            options_.send_clock ? clock.Now() : kNoTimestamp,
+                            mark.seq, mark.history);
   if (lease.ok() && lease->clock_offset_ms != kNoTimestamp) {
     report_.clock_offset_ms = lease->clock_offset_ms;
   }
+  if (lease.ok() && !lease->history.empty()) latest_history_ = lease->history;
   if (lease.ok() && lease->seq >= 0 && first_seq_ < 0) {
     first_seq_ = lease->seq;
     resync_ = report_.resynced = lease->resync;
+    restored_ = report_.server_restored = lease->restored;
   }
   return lease;
 }
@@ -60,14 +62,17 @@ Status SyncRun::PlanWith(uint32_t index, ManifestIterator& local,
   input.name = names_[index];
   input.policy = policy_;
   input.resync = resync_;
+  input.restored = restored_;
   input.reconciled = reconciled != nullptr;
   if (reconciled != nullptr) {
     input.lacks = reconciled->lacks;
     if (reconciled->has_local) input.restricted = reconciled->counts;
   }
+  // After a restore most absences are the server's losses, which the
+  // proof step turns into pushes: the guard would only stop those.
   input.guard =
       DeleteGuard{options_.max_delete_share, options_.max_delete_floor,
-                  options_.allow_mass_delete};
+                  options_.allow_mass_delete || restored_};
   PlanTally tally;
   Status s = PlanCollection(input, local, remote, plan_, &tally);
   items_[index] += tally.items;
@@ -107,6 +112,7 @@ Result<ModeInputs> SyncRun::GatherModeInputs(uint32_t index) {
     SYNCSTACK_RETURN_IF_ERROR(it->status());
   }
   in.resync = resync_;
+  in.restored = restored_;
   in.last = ReadLastSync(store_, name);
   in.now = DeviceClock().Now();
   in.server_seq = server_seq_;
@@ -232,6 +238,7 @@ Status SyncRun::PlanPhase() {
   // Fetching and planning interleave (pages, reconciliation rounds and
   // streamed first syncs): fetch_time is the time waiting for the server.
   SYNCSTACK_RETURN_IF_ERROR(PlanAll());
+  SYNCSTACK_RETURN_IF_ERROR(ProveAbsences());
   Progress(SyncProgress::Phase::kFetch, 1, 1);
   report_.fetch_time = network_;
   report_.conflicts = std::move(plan_.conflicts);
@@ -297,7 +304,21 @@ Status SyncRun::RecordCompletion() {
     SYNCSTACK_RETURN_IF_ERROR(
         WriteSyncMark(store_, options_.write, first_seq_));
   }
+  SYNCSTACK_RETURN_IF_ERROR(RecordHistoryPoint());
   return Status::Ok();
+}
+
+Status SyncRun::RecordHistoryPoint() {
+  const CaseCounts& c = report_.cases;
+  if (options_.lock &&
+      c.pushed_adds + c.pushed_updates + c.pushed_deletes > 0) {
+    // The point after this run's own writes (the lock keeps others out),
+    // so that a restore to before them is noticed.
+    auto lease = Lock();
+    if (!lease.ok()) return lease.status().WithContext("renewing the lock");
+  }
+  if (latest_history_.empty()) return Status::Ok();
+  return WriteHistoryPoint(store_, options_.write, latest_history_);
 }
 
 Result<SyncReport> SyncRun::Go() {

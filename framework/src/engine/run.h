@@ -92,8 +92,10 @@ class SyncRun {
   Status PlanPhase();
   // Runs the plan: local-only work first, then the exchange.
   Status ExchangePhase();
-  // Records what the next run needs (sync/last, sync/mark).
+  // Records what the next run needs (sync/last, sync/mark, sync/history).
   Status RecordCompletion();
+  // Records the server's history point after this run's writes.
+  Status RecordHistoryPoint();
 
   // --- run.cc: planning ------------------------------------------------------
   Status PlanAll();
@@ -127,6 +129,13 @@ class SyncRun {
   Status RereadDiffering(const std::string& name,
                          const std::vector<Difference>& differences,
                          Reconciled& out);
+
+  // --- absence_proof.cc ------------------------------------------------------
+  // Asks the server to prove the deletes planned only because its list
+  // lacked a synced record (PlanOp::by_absence): a tombstone not older than
+  // the device's copy confirms one; without it the server lost the record,
+  // which is pushed again as created. docs/decisions/server-restore.md.
+  Status ProveAbsences();
 
   // --- exchange.cc -----------------------------------------------------------
   Status ApplyLocalOnly(size_t begin, size_t end);
@@ -189,8 +198,10 @@ class SyncRun {
   std::vector<uint64_t> items_;  // server items here per collection, after
   uint64_t exchange_done_ = 0;
   uint64_t exchange_total_ = 0;
-  int64_t first_seq_ = -1;  // the server's sequence at the first lock
-  bool resync_ = false;     // tombstones this device may need are gone
+  int64_t first_seq_ = -1;      // the server's sequence at the first lock
+  bool resync_ = false;         // tombstones this device may need are gone
+  std::string latest_history_;  // the last history point the server gave
+  bool restored_ = false;       // the server's history went back
 };
 
 }  // namespace syncstack::engine

@@ -55,6 +55,8 @@ Response SyncService::Impl::HandleLock(const Request& request,
     if (!noted.ok()) return service::ErrorResponse(noted.status());
     answer.seq = static_cast<int64_t>(noted->first);
     answer.resync = noted->second;
+    Status history = CheckHistory(account, *body, answer);
+    if (!history.ok()) return service::ErrorResponse(history);
   }
   answer.lease = attempt->lease.token;
   answer.expires_in =

@@ -162,6 +162,14 @@ struct SyncService::Impl {
   Result<GcReport> CollectTombstones(std::string_view account,
                                      std::chrono::milliseconds device_ttl);
 
+  // --- history_check.cc ---
+  // Tells a device that sent its mark (`request.synced_through`) whether
+  // the server's history still holds it: sets answer.history (the token of
+  // the current sequence answer.seq) and answer.restored, and logs a
+  // restore. docs/decisions/server-restore.md.
+  Status CheckHistory(const std::string& account, const LockRequest& request,
+                      LockResponse& answer);
+
   // --- page_endpoints.cc ---
   Result<Manifest> Fetch(std::string_view account,
                          const std::vector<std::string>& collections,

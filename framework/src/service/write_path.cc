@@ -6,6 +6,7 @@
 #include <mutex>
 #include <unordered_set>
 
+#include "history.h"
 #include "service/journal.h"
 #include "service/service_impl.h"
 #include "syncstack/metadata_keys.h"
@@ -275,10 +276,15 @@ ChangeBatch BatchFor(const PendingWrites& state, const StoredRows& before) {
 
 // Fills response.get: the records `request` asks for plus, for every write
 // the policy did not take as sent, the server's version, so the client ends
-// up holding what the server holds. Deleted records are left out.
+// up holding what the server holds. Deleted records are left out; with
+// `want_tombstones`, those among the asked ids go to response.tombstones.
 Status AnswerGets(Store& store, const SyncRequest& request,
                   SyncResponse& response) {
   const bool versions = request.want_versions;
+  std::unordered_set<RecordId, RecordIdHash> asked;
+  if (request.want_tombstones) {
+    for (const auto& c : request.get) asked.insert(c.ids.begin(), c.ids.end());
+  }
   ByCollection<std::vector<RecordId>> wanted;
   for (const auto& c : request.get) {
     auto& list = wanted[c.collection];
@@ -289,6 +295,7 @@ Status AnswerGets(Store& store, const SyncRequest& request,
     for (const auto& note : c.conflicts) list.push_back(note.id);
   }
   response.get.clear();
+  response.tombstones.clear();
   for (auto& [collection, list] : wanted) {
     std::unordered_set<RecordId, RecordIdHash> seen;
     std::vector<RecordId> unique;
@@ -297,14 +304,20 @@ Status AnswerGets(Store& store, const SyncRequest& request,
     }
     CollectionRecords out;
     out.collection = collection;
+    CollectionStamps gone;
+    gone.collection = collection;
     SYNCSTACK_RETURN_IF_ERROR(
         store.Get(collection, unique, [&](const Record& r) {
-          if (r.deleted) return;
-          out.records.push_back(
-              WireRecord{r.id, r.version.timestamp, r.payload,
-                         versions ? r.version.extra : std::string()});
+          const std::string extra = versions ? r.version.extra : std::string();
+          if (!r.deleted) {
+            out.records.push_back(
+                WireRecord{r.id, r.version.timestamp, r.payload, extra});
+          } else if (asked.contains(r.id)) {
+            gone.stamps.push_back(Stamp{r.id, r.version.timestamp, extra});
+          }
         }));
     if (!out.records.empty()) response.get.push_back(std::move(out));
+    if (!gone.stamps.empty()) response.tombstones.push_back(std::move(gone));
   }
   return Status::Ok();
 }
@@ -389,6 +402,9 @@ Result<std::optional<SyncResponse>> SyncService::Impl::WriteOnce(
   ChangeBatch batch = service::BatchFor(state, before);
   if (ctx.sequence != first_sequence) {
     batch.SetMeta(std::string(meta::kSequence), std::to_string(ctx.sequence));
+    // The new sequence's history token, with the writes (a restored backup
+    // brings back the tokens it had, not these).
+    history::Record(batch, ctx.sequence, history::NewToken());
   }
   if (!journal.empty()) {
     // The conflict journal, in the resolution's own transaction.
