@@ -173,7 +173,7 @@ struct LockRequest {
   int64_t synced_through = -1;
   // The last history point "<seq>:<token>" the device learnt from the
   // server (optional member "_history"; empty: absent).
-  std::string history;
+  std::string history{};
 };
 Result<LockRequest> DecodeLockRequest(std::string_view body);
 void EncodeLockRequest(const LockRequest& request, std::string& out);
@@ -193,7 +193,7 @@ struct LockResponse {
   bool resync = false;
   // The history point "<seq>:<token>" of `seq` (optional member
   // "_history", only with "_seq"; empty: the server keeps none).
-  std::string history;
+  std::string history{};
   // The device's history point is not in the server's history:
   // the server went back, e.g. restored from a backup (optional member
   // "_restored": true; only with "_seq").
