@@ -37,7 +37,7 @@ struct ServeProcessOptions {
   std::chrono::milliseconds stop_timeout{std::chrono::seconds(30)};
   // An existing folder for the files "stdout" and "stderr", kept afterwards.
   // Default: a new temporary folder, removed with the ServeProcess.
-  std::string output_dir;
+  std::string output_dir{};
 };
 
 class ServeProcess {
