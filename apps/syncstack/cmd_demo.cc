@@ -11,10 +11,9 @@
 #include "commands.h"
 #include "syncstack/clock.h"
 #include "syncstack/codec.h"
-#include "syncstack/loopback/loopback_transport.h"
+#include "syncstack/loopback/in_process_server.h"
 #include "syncstack/policies/last_write_wins.h"
 #include "syncstack/replica.h"
-#include "syncstack/service.h"
 #include "syncstack/sqlite/sqlite_store.h"
 
 namespace syncstack::cli {
@@ -75,12 +74,13 @@ class Demo {
     schema.Set("todo", "id");
     schema.Set("budget", "bid");
     schema.MakeStrict();
-    SYNCSTACK_ASSIGN_OR_RETURN(server_db_, OpenDb("server.db"));
-    lock_ = NewMemorySyncLock(clock_, std::chrono::seconds(30));
-    auth_ = NewInProcessAuthenticator();
-    service_ = std::make_unique<SyncService>(*server_db_, *policy_, clock_,
-                                             *lock_, *auth_, schema);
-    transport_ = NewLoopbackTransport(*service_);
+    InProcessServerOptions server;
+    SYNCSTACK_ASSIGN_OR_RETURN(server.database, OpenDb("server.db"));
+    server.policy = NewLastWriteWinsPolicy();
+    server.clock = &clock_;
+    server.schema = schema;
+    server_ = std::make_unique<InProcessServer>(std::move(server));
+    const ConflictPolicy& policy = server_->policy();
     for (const char* name : {"phone", "laptop"}) {
       Device d;
       d.name = name;
@@ -88,9 +88,9 @@ class Demo {
                                  OpenDb((std::string(name) + ".db").c_str()));
       SYNCSTACK_ASSIGN_OR_RETURN(d.store,
                                  d.database->OpenAccount(kLocalAccount));
-      d.replica = std::make_unique<Replica>(*d.store, *policy_, clock_);
-      d.engine =
-          std::make_unique<SyncEngine>(*d.store, *transport_, *policy_, schema);
+      d.replica = std::make_unique<Replica>(*d.store, policy, clock_);
+      d.engine = std::make_unique<SyncEngine>(*d.store, server_->transport(),
+                                              policy, schema);
       devices_.push_back(std::move(d));
     }
     return Status::Ok();
@@ -184,7 +184,7 @@ class Demo {
   }
 
   int Verdict() {
-    auto server_store = server_db_->OpenAccount("alice");
+    auto server_store = server_->database().OpenAccount("alice");
     if (!server_store.ok()) return Fail(server_store.status());
     auto server = DumpStore(**server_store);
     if (!server.ok()) return Fail(server.status());
@@ -212,13 +212,8 @@ class Demo {
 
   fs::path dir_;
   ManualClock clock_;
-  std::unique_ptr<ConflictPolicy> policy_ = NewLastWriteWinsPolicy();
-  std::unique_ptr<Database> server_db_;
-  std::unique_ptr<SyncLock> lock_;
-  std::unique_ptr<Authenticator> auth_;
-  std::unique_ptr<SyncService> service_;
-  std::unique_ptr<Transport> transport_;
-  std::vector<Device> devices_;
+  std::unique_ptr<InProcessServer> server_;
+  std::vector<Device> devices_;  // destroyed before the server
 };
 
 }  // namespace

@@ -18,11 +18,8 @@
 #include <rapidjson/writer.h>
 #include <simdjson.h>
 
-#include <algorithm>
-#include <array>
 #include <atomic>
 #include <cstdlib>
-#include <cstring>
 #include <new>
 #include <nlohmann/json.hpp>
 #include <random>
@@ -33,6 +30,7 @@
 #include "id_parse.h"     // framework/src: the codec's UUID fast path
 #include "json_reader.h"  // framework/src: the codec's input stream
 #include "syncstack/codec.h"
+#include "workload.h"  // bench/common
 
 // --- allocation counting ----------------------------------------------------
 
@@ -60,29 +58,12 @@ class AllocCounter {
 
 constexpr size_t kManifestEntries = 1'000'000;
 
-RecordId RandomId(std::mt19937_64& rng) {
-  std::array<uint8_t, 16> b{};
-  uint64_t x = rng(), y = rng();
-  std::memcpy(b.data(), &x, 8);
-  std::memcpy(b.data() + 8, &y, 8);
-  return RecordId(b);
-}
-
+// 1M random entries, sorted (bench/common/workload.h), in one collection.
 const Manifest& BigManifest() {
   static const Manifest* m = [] {
-    std::mt19937_64 rng(42);
     auto* out = new Manifest;
-    Manifest::Collection c{"budget", "id", {}};
-    c.entries.reserve(kManifestEntries);
-    for (size_t i = 0; i < kManifestEntries; ++i) {
-      // 2013..2023, millisecond precision.
-      Timestamp ts =
-          1356998400000 + static_cast<Timestamp>(rng() % 315576000000);
-      c.entries.push_back(Stamp{RandomId(rng), ts});
-    }
-    std::sort(c.entries.begin(), c.entries.end(),
-              [](const Stamp& a, const Stamp& b) { return a.id < b.id; });
-    out->collections.push_back(std::move(c));
+    out->collections.push_back(Manifest::Collection{
+        "budget", "id", bench::SortedStamps(kManifestEntries)});
     return out;
   }();
   return *m;
@@ -349,7 +330,8 @@ const std::string& PayloadHeavyRequest() {
            ",\"big\":12345678901234567890,\"done\":false,\"tags\":[\"a\","
            "\"b\",\"c\"],\"meta\":{\"author\":{\"name\":\"Zo\xC3\xAB\","
            "\"id\":42},\"history\":[1,2,3,4,5,6,7,8,9,10],\"x\":null}}";
-      c.records.push_back(WireRecord{RandomId(rng), 1367422970000 + i, p});
+      c.records.push_back(
+          WireRecord{bench::RandomId(rng), 1367422970000 + i, p});
     }
     auto* out = new std::string;
     EncodeSyncRequest(request, Schema(), *out);

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <array>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <map>
 #include <random>
@@ -54,6 +55,33 @@ std::vector<ChangeBatch> Batches(size_t n, size_t batch_size, bool sorted) {
     for (size_t j = i; j < std::min(n, i + batch_size); ++j) b.Put(records[j]);
   }
   return batches;
+}
+
+RecordId RandomId(std::mt19937_64& rng) {
+  std::array<uint8_t, 16> b{};
+  uint64_t x = rng(), y = rng();
+  std::memcpy(b.data(), &x, 8);
+  std::memcpy(b.data() + 8, &y, 8);
+  return RecordId(b);
+}
+
+Timestamp RandomTimestamp(std::mt19937_64& rng) {
+  return 1356998400000 + static_cast<Timestamp>(rng() % 315576000000);
+}
+
+const std::vector<Stamp>& SortedStamps(size_t n) {
+  static std::map<size_t, std::vector<Stamp>> cache;
+  std::vector<Stamp>& stamps = cache[n];
+  if (stamps.size() == n) return stamps;
+  std::mt19937_64 rng(42);
+  stamps.reserve(n);
+  for (size_t i = 0; i < n; ++i) {
+    Timestamp ts = RandomTimestamp(rng);
+    stamps.push_back(Stamp{RandomId(rng), ts});
+  }
+  std::sort(stamps.begin(), stamps.end(),
+            [](const Stamp& a, const Stamp& b) { return a.id < b.id; });
+  return stamps;
 }
 
 }  // namespace syncstack::bench

@@ -4,9 +4,11 @@
 #pragma once
 
 #include <cstddef>
+#include <random>
 #include <string>
 #include <vector>
 
+#include "syncstack/codec.h"
 #include "syncstack/store.h"
 
 namespace syncstack::bench {
@@ -25,5 +27,16 @@ const std::vector<Record>& Records(size_t n, bool sorted = false);
 // Records(n, sorted) cut into batches of `batch_size`.
 std::vector<ChangeBatch> Batches(size_t n, size_t batch_size = kBatchSize,
                                  bool sorted = false);
+
+// An id of 128 random bits from `rng` (two draws).
+RecordId RandomId(std::mt19937_64& rng);
+
+// A timestamp in 2013..2023 at millisecond precision from `rng` (one draw).
+Timestamp RandomTimestamp(std::mt19937_64& rng);
+
+// `n` manifest entries, sorted by id: each a RandomTimestamp then a
+// RandomId from one generator seeded 42; no version data. Generated once
+// per n and cached.
+const std::vector<Stamp>& SortedStamps(size_t n);
 
 }  // namespace syncstack::bench

@@ -28,6 +28,7 @@
 #include <vector>
 
 #include "alloc_counter.h"
+#include "store_runs.h"
 #include "syncstack/lmdb/lmdb_store.h"
 #include "syncstack/store.h"
 #include "workload.h"
@@ -36,43 +37,23 @@ namespace syncstack {
 namespace {
 
 using bench::Batches;
+using bench::Check;
 using bench::kBatchSize;
 using bench::kCollection;
 using bench::kPayloadSize;
+using bench::MeasureApply;
 using bench::Records;
+using bench::ReportPerItem;
+using bench::Seconds;
 using bench::TempDir;
 
 constexpr size_t kHeaderSize = 22;  // the store's record header
 
-void Check(bool ok, const char* what) {
-  if (!ok) {
-    std::fprintf(stderr, "lmdb_bench: %s failed\n", what);
-    std::abort();
-  }
-}
-void Check(const Status& s, const char* what) {
-  if (!s.ok()) {
-    std::fprintf(stderr, "lmdb_bench: %s: %s\n", what, s.ToString().c_str());
-    std::abort();
-  }
-}
 void CheckRc(int rc, const char* what) {
   if (rc != 0) {
     std::fprintf(stderr, "lmdb_bench: %s: %s\n", what, mdb_strerror(rc));
     std::abort();
   }
-}
-
-void Report(benchmark::State& state, size_t items, uint64_t allocations) {
-  state.SetItemsProcessed(static_cast<int64_t>(items) * state.iterations());
-  state.counters["allocs_per_item"] =
-      benchmark::Counter(static_cast<double>(allocations) /
-                         static_cast<double>(items * state.iterations()));
-}
-
-double Seconds(std::chrono::steady_clock::time_point start) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
-      .count();
 }
 
 std::unique_ptr<Database> OpenStoreIn(const std::string& dir) {
@@ -114,24 +95,7 @@ void BM_LmdbStoreApply(benchmark::State& state) {
   const size_t n = static_cast<size_t>(state.range(0));
   const size_t batch = static_cast<size_t>(state.range(1));
   const bool sorted = state.range(2) != 0;
-  const auto batches = Batches(n, batch, sorted);
-  bench::AllocationMeter allocations;
-  for (auto _ : state) {
-    std::string dir = TempDir();
-    {
-      auto db = OpenStoreIn(dir);
-      auto store = std::move(db->OpenAccount(kLocalAccount)).value();
-      allocations.Start();
-      auto start = std::chrono::steady_clock::now();
-      for (const ChangeBatch& b : batches) {
-        Check(store->Apply(WriteOptions{false}, b), "apply");
-      }
-      state.SetIterationTime(Seconds(start));
-      allocations.Stop();
-    }
-    std::filesystem::remove_all(dir);
-  }
-  Report(state, n, allocations.total());
+  MeasureApply(state, Batches(n, batch, sorted), false, OpenStoreIn);
 }
 
 // The same rows and bytes (cid + id key; header + payload value) with raw
@@ -175,7 +139,7 @@ void BM_LmdbRawPut(benchmark::State& state) {
     }
     std::filesystem::remove_all(dir);
   }
-  Report(state, n, allocations.total());
+  ReportPerItem(state, n, allocations.total());
 }
 
 // ---------------------------------------------------------------------------
@@ -245,7 +209,7 @@ void BM_LmdbStoreScan(benchmark::State& state) {
     Check(count == n, "scan count");
     allocations.Stop();
   }
-  Report(state, n, allocations.total());
+  ReportPerItem(state, n, allocations.total());
 }
 
 // One raw read transaction and cursor over the same file, decoding the same
@@ -284,7 +248,7 @@ void BM_LmdbRawScan(benchmark::State& state) {
     Check(count == n, "raw scan count");
     allocations.Stop();
   }
-  Report(state, n, allocations.total());
+  ReportPerItem(state, n, allocations.total());
 }
 
 }  // namespace

@@ -9,10 +9,8 @@
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
-#include <array>
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
 #include <map>
 #include <memory>
 #include <random>
@@ -24,11 +22,11 @@
 #include "syncstack/clock.h"
 #include "syncstack/codec.h"
 #include "syncstack/engine.h"
-#include "syncstack/loopback/loopback_transport.h"
+#include "syncstack/loopback/in_process_server.h"
 #include "syncstack/memory/memory_store.h"
 #include "syncstack/pages.h"
 #include "syncstack/policies/last_write_wins.h"
-#include "syncstack/service.h"
+#include "workload.h"  // bench/common
 
 namespace syncstack {
 namespace {
@@ -55,32 +53,9 @@ class AllocCounter {
   bench::AllocationMeter meter_;
 };
 
-RecordId RandomId(std::mt19937_64& rng) {
-  std::array<uint8_t, 16> b{};
-  uint64_t x = rng(), y = rng();
-  std::memcpy(b.data(), &x, 8);
-  std::memcpy(b.data() + 8, &y, 8);
-  return RecordId(b);
-}
-
 // 1M random ids, sorted; timestamps 2013..2023 at ms precision; no
-// version data.
-const std::vector<Stamp>& Entries() {
-  static const std::vector<Stamp>* entries = [] {
-    std::mt19937_64 rng(42);
-    auto* out = new std::vector<Stamp>;
-    out->reserve(kEntries);
-    for (size_t i = 0; i < kEntries; ++i) {
-      Timestamp ts =
-          1356998400000 + static_cast<Timestamp>(rng() % 315576000000);
-      out->push_back(Stamp{RandomId(rng), ts});
-    }
-    std::sort(out->begin(), out->end(),
-              [](const Stamp& a, const Stamp& b) { return a.id < b.id; });
-    return out;
-  }();
-  return *entries;
-}
+// version data (bench/common/workload.h).
+const std::vector<Stamp>& Entries() { return bench::SortedStamps(kEntries); }
 
 const ManifestPage& Page() {
   static const ManifestPage* page = [] {
@@ -323,42 +298,39 @@ constexpr char kPayload[] =
 // that cold-synced them; set up once.
 struct EngineWorld {
   ManualClock clock{1'700'000'000'000};
-  std::unique_ptr<ConflictPolicy> policy = NewLastWriteWinsPolicy();
-  std::unique_ptr<Database> server_db, device_db;
-  std::unique_ptr<SyncLock> lock;
-  std::unique_ptr<Authenticator> auth;
-  std::unique_ptr<SyncService> service;
-  std::unique_ptr<Transport> transport;
+  InProcessServer server{ServerOptions(clock)};
+  std::unique_ptr<Database> device_db = OpenMemoryDatabase().value();
   std::shared_ptr<Store> device;
   std::unique_ptr<SyncEngine> engine;
   uint64_t cold_records = 0;
 
+  static InProcessServerOptions ServerOptions(Clock& clock) {
+    InProcessServerOptions o;
+    o.database = OpenMemoryDatabase().value();
+    o.policy = NewLastWriteWinsPolicy();
+    o.clock = &clock;
+    return o;
+  }
+
   EngineWorld() {
-    server_db = OpenMemoryDatabase().value();
-    device_db = OpenMemoryDatabase().value();
-    lock = NewMemorySyncLock(clock, std::chrono::seconds(30));
-    auth = NewInProcessAuthenticator();
-    service = std::make_unique<SyncService>(*server_db, *policy, clock, *lock,
-                                            *auth, Schema());
-    transport = NewLoopbackTransport(*service);
-    auto server = server_db->OpenAccount("alice").value();
+    auto account = server.database().OpenAccount("alice").value();
     std::mt19937_64 rng(7);
     ChangeBatch batch;
     for (int64_t i = 0; i < kEngineRecords; ++i) {
       Record r;
       r.collection = "todo";
-      r.id = RandomId(rng);
-      r.version.timestamp =
-          1356998400000 + static_cast<Timestamp>(rng() % 315576000000);
+      r.id = bench::RandomId(rng);
+      r.version.timestamp = bench::RandomTimestamp(rng);
       r.payload = kPayload;
       batch.Put(std::move(r));
       if (batch.size() == 10'000 || i + 1 == kEngineRecords) {
-        if (!server->Apply(WriteOptions{}, batch).ok()) std::abort();
+        if (!account->Apply(WriteOptions{}, batch).ok()) std::abort();
         batch.Clear();
       }
     }
     device = device_db->OpenAccount(kLocalAccount).value();
-    engine = std::make_unique<SyncEngine>(*device, *transport, *policy);
+    engine = std::make_unique<SyncEngine>(*device, server.transport(),
+                                          server.policy());
     auto cold = engine->Run(Options(SyncMode::kAuto));
     if (!cold.ok()) {
       std::fprintf(stderr, "cold sync: %s\n", cold.status().ToString().c_str());

@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "alloc_counter.h"
+#include "store_runs.h"
 #include "syncstack/memory/memory_store.h"
 #include "syncstack/sqlite/sqlite_store.h"
 #include "syncstack/store.h"
@@ -36,25 +37,15 @@ namespace syncstack {
 namespace {
 
 using bench::Batches;
+using bench::Check;
 using bench::kBatchSize;
 using bench::kCollection;
 using bench::kPayloadSize;
+using bench::MeasureApply;
 using bench::Records;
+using bench::ReportPerItem;
+using bench::Seconds;
 using bench::TempDir;
-
-void Check(bool ok, const char* what) {
-  if (!ok) {
-    std::fprintf(stderr, "store_bench: %s failed\n", what);
-    std::abort();
-  }
-}
-
-void Check(const Status& s, const char* what) {
-  if (!s.ok()) {
-    std::fprintf(stderr, "store_bench: %s: %s\n", what, s.ToString().c_str());
-    std::abort();
-  }
-}
 
 void Exec(sqlite3* db, const char* sql) {
   char* err = nullptr;
@@ -62,20 +53,6 @@ void Exec(sqlite3* db, const char* sql) {
     std::fprintf(stderr, "store_bench: %s: %s\n", sql, err);
     std::abort();
   }
-}
-
-void Report(benchmark::State& state, size_t items_per_iteration,
-            uint64_t allocations) {
-  state.SetItemsProcessed(static_cast<int64_t>(items_per_iteration) *
-                          state.iterations());
-  state.counters["allocs_per_item"] = benchmark::Counter(
-      static_cast<double>(allocations) /
-      static_cast<double>(items_per_iteration * state.iterations()));
-}
-
-double Seconds(std::chrono::steady_clock::time_point start) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
-      .count();
 }
 
 std::unique_ptr<Database> OpenSqliteIn(const std::string& dir) {
@@ -94,25 +71,10 @@ std::unique_ptr<Database> OpenSqliteIn(const std::string& dir) {
 void BM_SqliteStoreApply(benchmark::State& state) {
   const size_t n = static_cast<size_t>(state.range(0));
   const bool sync = state.range(1) != 0;
-  const auto batches =
-      Batches(n, static_cast<size_t>(state.range(2)), state.range(3) != 0);
-  bench::AllocationMeter allocations;
-  for (auto _ : state) {
-    std::string dir = TempDir();
-    {
-      auto db = OpenSqliteIn(dir);
-      auto store = std::move(db->OpenAccount(kLocalAccount)).value();
-      allocations.Start();
-      auto start = std::chrono::steady_clock::now();
-      for (const ChangeBatch& b : batches) {
-        Check(store->Apply(WriteOptions{sync}, b), "apply");
-      }
-      state.SetIterationTime(Seconds(start));
-      allocations.Stop();
-    }
-    std::filesystem::remove_all(dir);
-  }
-  Report(state, n, allocations.total());
+  MeasureApply(
+      state,
+      Batches(n, static_cast<size_t>(state.range(2)), state.range(3) != 0),
+      sync, OpenSqliteIn);
 }
 BENCHMARK(BM_SqliteStoreApply)
     ->ArgNames({"n", "sync", "batch", "sorted"})
@@ -208,7 +170,7 @@ void BM_SqliteRawInsert(benchmark::State& state) {
     sqlite3_close(db);
     std::filesystem::remove_all(dir);
   }
-  Report(state, n, allocations.total());
+  ReportPerItem(state, n, allocations.total());
 }
 BENCHMARK(BM_SqliteRawInsert)
     ->ArgNames({"n", "inline", "sorted", "batch"})
@@ -275,7 +237,7 @@ void BM_SqliteStoreScan(benchmark::State& state) {
     Check(count == n, "scan count");
     allocations.Stop();
   }
-  Report(state, n, allocations.total());
+  ReportPerItem(state, n, allocations.total());
 }
 BENCHMARK(BM_SqliteStoreScan)
     ->ArgNames({"n"})
@@ -324,7 +286,7 @@ void BM_SqliteRawScan(benchmark::State& state) {
   }
   sqlite3_finalize(scan);
   sqlite3_close(db);
-  Report(state, n, allocations.total());
+  ReportPerItem(state, n, allocations.total());
 }
 BENCHMARK(BM_SqliteRawScan)
     ->ArgNames({"n"})
@@ -351,7 +313,7 @@ void BM_SqliteStoreGet(benchmark::State& state) {
     benchmark::DoNotOptimize(bytes);
     allocations.Stop();
   }
-  Report(state, ids.size(), allocations.total());
+  ReportPerItem(state, ids.size(), allocations.total());
 }
 BENCHMARK(BM_SqliteStoreGet)
     ->ArgNames({"n"})
@@ -364,20 +326,9 @@ BENCHMARK(BM_SqliteStoreGet)
 
 void BM_MemoryStoreApply(benchmark::State& state) {
   const size_t n = static_cast<size_t>(state.range(0));
-  const auto batches = Batches(n);
-  bench::AllocationMeter allocations;
-  for (auto _ : state) {
-    auto db = std::move(OpenMemoryDatabase()).value();
-    auto store = std::move(db->OpenAccount(kLocalAccount)).value();
-    allocations.Start();
-    auto start = std::chrono::steady_clock::now();
-    for (const ChangeBatch& b : batches) {
-      Check(store->Apply(WriteOptions{false}, b), "apply");
-    }
-    state.SetIterationTime(Seconds(start));
-    allocations.Stop();
-  }
-  Report(state, n, allocations.total());
+  MeasureApply(state, Batches(n), false, [](const std::string&) {
+    return std::move(OpenMemoryDatabase()).value();
+  });
 }
 BENCHMARK(BM_MemoryStoreApply)
     ->ArgNames({"n"})
@@ -411,7 +362,7 @@ void BM_MemoryStoreScan(benchmark::State& state) {
     Check(count == n, "scan count");
     allocations.Stop();
   }
-  Report(state, n, allocations.total());
+  ReportPerItem(state, n, allocations.total());
 }
 BENCHMARK(BM_MemoryStoreScan)
     ->ArgNames({"n"})

@@ -6,9 +6,9 @@
 
 #include "check.h"
 #include "edits.h"
+#include "kits/serve_process.h"
 #include "peak_rss.h"
 #include "raw_baseline.h"
-#include "serve_process.h"
 #include "syncstack/http/http_transport.h"
 #include "syncstack/policies/last_write_wins.h"
 #include "syncstack/users.h"
@@ -17,6 +17,7 @@ namespace syncstack::bench {
 namespace {
 
 namespace fs = std::filesystem;
+using syncstack::testing::ServeProcess;
 using Steady = std::chrono::steady_clock;
 
 constexpr char kUser[] = "bench";
@@ -160,16 +161,18 @@ Result<RunFigures> RunSyncBenchmark(const RunOptions& o) {
   const fs::path server_path = DatabasePath(o.store, o.dir, "server");
   SYNCSTACK_ASSIGN_OR_RETURN(figures.server_fill_seconds,
                              FillServer(o, server_path));
-  ServeProcess server;
-  ServeOptions serve;
-  serve.binary = o.syncstack;
-  serve.store_uri = StoreUri(o.store, server_path);
-  serve.output_dir = o.dir;
-  serve.user = kUser;
-  serve.password = kPassword;
-  SYNCSTACK_RETURN_IF_ERROR(server.Start(serve));
-  SYNCSTACK_RETURN_IF_ERROR(SyncPhases(o, server, server_path, figures));
-  SYNCSTACK_RETURN_IF_ERROR(server.Stop());
+  SYNCSTACK_ASSIGN_OR_RETURN(
+      auto server,
+      ServeProcess::Start({.binary = o.syncstack,
+                           .args = {"--store", StoreUri(o.store, server_path),
+                                    "--listen", "127.0.0.1:0"},
+                           .start_timeout = std::chrono::seconds(60),
+                           .output_dir = o.dir.string()}));
+  SYNCSTACK_RETURN_IF_ERROR(SyncPhases(o, *server, server_path, figures));
+  if (int code = server->Stop(); code != 0) {
+    return Status::IOError("the server exited with " + std::to_string(code) +
+                           ": " + server->Stderr());
+  }
   return figures;
 }
 

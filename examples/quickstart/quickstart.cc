@@ -8,7 +8,6 @@
 #include "syncstack/memory/memory_store.h"
 #include "syncstack/policies/last_write_wins.h"
 #include "syncstack/replica.h"
-#include "syncstack/service.h"
 #include "syncstack/sqlite/sqlite_store.h"
 
 using namespace syncstack;

@@ -1,10 +1,8 @@
 // End to end: the real `syncstack` binary, as a user runs it.
 #include <gtest/gtest.h>
 #include <rapidjson/document.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
-#include <array>
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
@@ -13,17 +11,15 @@
 #include <string>
 #include <vector>
 
+#include "kits/run_command.h"
 #include "kits/serve_process.h"
 
 namespace {
 
+using syncstack::testing::RunCommand;
 using syncstack::testing::ServeProcess;
 
-struct Outcome {
-  int exit_code = -1;
-  std::string out;  // stdout
-  std::string err;  // stderr
-};
+using Outcome = syncstack::testing::CommandOutcome;
 
 class CliTest : public ::testing::Test {
  protected:
@@ -44,24 +40,7 @@ class CliTest : public ::testing::Test {
 
   // Runs `program` with `args` (a shell-quoted string).
   Outcome Run(const std::string& program, const std::string& args) {
-    std::string err_file = (dir_ / "stderr.txt").string();
-    std::string command = program + " " + args + " 2>" + err_file;
-    Outcome run;
-    FILE* pipe = popen(command.c_str(), "r");
-    if (pipe == nullptr) return run;
-    std::array<char, 4096> buffer;
-    size_t n;
-    while ((n = fread(buffer.data(), 1, buffer.size(), pipe)) > 0) {
-      run.out.append(buffer.data(), n);
-    }
-    int status = pclose(pipe);
-    run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    FILE* err = fopen(err_file.c_str(), "r");
-    while (err && (n = fread(buffer.data(), 1, buffer.size(), err)) > 0) {
-      run.err.append(buffer.data(), n);
-    }
-    if (err) fclose(err);
-    return run;
+    return RunCommand(program + " " + args, dir_);
   }
 
   std::string Ls() { return Syncstack("ls --store " + store_ + " --json").out; }

@@ -13,8 +13,6 @@ SYNCSTACK_PG_CONNINFO (scripts/with-postgres.sh) in a fresh schema, dropped
 afterwards; without it the run is skipped (exit 77), or fails under CI=true.
 Exit status 0 when every check passed.
 """
-import http.client
-import json
 import os
 import subprocess
 import sys
@@ -26,17 +24,13 @@ import pg_env
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "..", "kits"))
+from e2e_checks import Checks, call  # noqa: E402
 from serve_process import ServeProcess  # noqa: E402
 
 SYNCSTACK, DATA = sys.argv[1], sys.argv[2]
 STORE_KIND = sys.argv[3] if len(sys.argv) > 3 else "sqlite"
-failures = []
-
-
-def check(cond, what):
-    print(("ok   " if cond else "FAIL ") + what, flush=True)
-    if not cond:
-        failures.append(what)
+checks = Checks()
+check = checks.check
 
 
 def store_uri(workdir):
@@ -67,28 +61,6 @@ class Server:
         if code != 0:
             print(self.serve.stderr(), end="", flush=True)
         return code
-
-
-def call(port, method, path, body=None, token=None, lease=None, raw=None,
-         idem=None):
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-    headers = {}
-    if token:
-        headers["Authorization"] = "Bearer " + token
-    if lease:
-        headers["X-Sync-Lease"] = lease
-    if idem:
-        headers["Idempotency-Key"] = idem
-    data = raw if raw is not None else (
-        json.dumps(body).encode() if body is not None else None)
-    if data is not None:
-        headers["Content-Type"] = "application/json"
-    conn.request(method, path, body=data, headers=headers)
-    resp = conn.getresponse()
-    payload = resp.read()
-    conn.close()
-    parsed = json.loads(payload) if payload else None
-    return resp.status, parsed, resp
 
 
 def is_error(status, body, code):
@@ -361,11 +333,7 @@ def main():
             code = server.stop()
         check(code == 0, "serve stops cleanly on SIGTERM")
     pg_env.drop_schemas()
-    if failures:
-        print("%d check(s) failed" % len(failures))
-        return 1
-    print("all checks passed")
-    return 0
+    return checks.verdict()
 
 
 if __name__ == "__main__":

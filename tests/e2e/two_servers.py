@@ -15,7 +15,6 @@ usage: two_servers.py <path to syncstack>
 Needs SYNCSTACK_PG_CONNINFO (scripts/with-postgres.sh): without it the run
 is skipped (exit 77), or fails under CI=true.
 """
-import http.client
 import json
 import os
 import random
@@ -29,18 +28,13 @@ import pg_env
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "..", "kits"))
+from e2e_checks import Checks  # noqa: E402
+from e2e_checks import call as http_call  # noqa: E402
 from serve_process import ServeProcess  # noqa: E402
 
 SYNCSTACK = sys.argv[1]
-failures = []
-lock = threading.Lock()
-
-
-def check(cond, what):
-    with lock:
-        print(("ok   " if cond else "FAIL ") + what, flush=True)
-        if not cond:
-            failures.append(what)
+checks = Checks()
+check = checks.check
 
 
 def run(*args):
@@ -65,20 +59,9 @@ class Server:
 
 
 def call(port, method, path, body=None, token=None, lease=None):
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-    headers = {}
-    if token:
-        headers["Authorization"] = "Bearer " + token
-    if lease:
-        headers["X-Sync-Lease"] = lease
-    data = json.dumps(body).encode() if body is not None else None
-    if data is not None:
-        headers["Content-Type"] = "application/json"
-    conn.request(method, path, body=data, headers=headers)
-    resp = conn.getresponse()
-    payload = resp.read()
-    conn.close()
-    return resp.status, (json.loads(payload) if payload else None)
+    status, answer, _ = http_call(port, method, path, body, token=token,
+                                  lease=lease, timeout=30)
+    return status, answer
 
 
 def login(port, user):
@@ -227,11 +210,7 @@ def main():
             check(s1.stop() == 0 and s2.stop() == 0,
                   "both servers stop cleanly")
     pg_env.drop_schemas()
-    if failures:
-        print("%d check(s) failed" % len(failures))
-        return 1
-    print("all checks passed")
-    return 0
+    return checks.verdict()
 
 
 if __name__ == "__main__":

@@ -68,13 +68,17 @@ Result<std::unique_ptr<ServeProcess>> ServeProcess::Start(
     const ServeProcessOptions& options) {
   std::unique_ptr<ServeProcess> p(new ServeProcess);
   p->options_ = options;
-  std::string tmpl =
-      (std::filesystem::temp_directory_path() / "syncstack-serve-XXXXXX")
-          .string();
-  if (mkdtemp(tmpl.data()) == nullptr) {
-    return Status::IOError("cannot make a temporary directory");
+  p->dir_ = options.output_dir;
+  if (p->dir_.empty()) {
+    std::string tmpl =
+        (std::filesystem::temp_directory_path() / "syncstack-serve-XXXXXX")
+            .string();
+    if (mkdtemp(tmpl.data()) == nullptr) {
+      return Status::IOError("cannot make a temporary directory");
+    }
+    p->dir_ = tmpl;
+    p->own_dir_ = true;
   }
-  p->dir_ = tmpl;
   auto pid = Spawn(options, p->dir_ + "/stdout", p->dir_ + "/stderr");
   if (!pid.ok()) return pid.status();
   p->pid_ = *pid;
@@ -106,7 +110,7 @@ Result<std::unique_ptr<ServeProcess>> ServeProcess::Start(
 ServeProcess::~ServeProcess() {
   Stop();
   std::error_code ec;
-  if (!dir_.empty()) std::filesystem::remove_all(dir_, ec);
+  if (own_dir_) std::filesystem::remove_all(dir_, ec);
 }
 
 int ServeProcess::Stop() {

@@ -35,6 +35,9 @@ struct ServeProcessOptions {
   std::chrono::milliseconds start_timeout{std::chrono::seconds(30)};
   // How long Stop() waits after SIGTERM before SIGKILL. Default: 30 s.
   std::chrono::milliseconds stop_timeout{std::chrono::seconds(30)};
+  // An existing folder for the files "stdout" and "stderr", kept afterwards.
+  // Default: a new temporary folder, removed with the ServeProcess.
+  std::string output_dir{};
 };
 
 class ServeProcess {
@@ -70,7 +73,8 @@ class ServeProcess {
   ServeProcess() = default;
 
   ServeProcessOptions options_;
-  std::string dir_;  // holds stdout and stderr
+  std::string dir_;       // holds stdout and stderr
+  bool own_dir_ = false;  // dir_ is ours to remove
   pid_t pid_ = -1;
   std::string first_line_;
   std::string url_;

@@ -1,26 +1,21 @@
 // `syncstack simulate`, the real binary: the table, CSV, SVG, determinism
 // and bad input.
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <array>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
 
+#include "kits/run_command.h"
 #include "syncstack/simulator/simulator.h"
 
 namespace {
 
-struct Outcome {
-  int exit_code = -1;
-  std::string out;
-  std::string err;
-};
+using Outcome = syncstack::testing::CommandOutcome;
 
 class SimulateCliTest : public ::testing::Test {
  protected:
@@ -34,24 +29,8 @@ class SimulateCliTest : public ::testing::Test {
   void TearDown() override { std::filesystem::remove_all(dir_); }
 
   Outcome Syncstack(const std::string& args) {
-    std::string err_file = (dir_ / "stderr.txt").string();
-    std::string command =
-        std::string(SYNCSTACK_BIN) + " " + args + " 2>" + err_file;
-    Outcome run;
-    FILE* pipe = popen(command.c_str(), "r");
-    if (pipe == nullptr) return run;
-    std::array<char, 4096> buffer;
-    size_t n;
-    while ((n = fread(buffer.data(), 1, buffer.size(), pipe)) > 0) {
-      run.out.append(buffer.data(), n);
-    }
-    int status = pclose(pipe);
-    run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    std::ifstream err(err_file);
-    std::stringstream text;
-    text << err.rdbuf();
-    run.err = text.str();
-    return run;
+    return syncstack::testing::RunCommand(
+        std::string(SYNCSTACK_BIN) + " " + args, dir_);
   }
 
   std::string Read(const std::string& name) {
