@@ -44,9 +44,9 @@ Result<LockResponse> RemoteClient::Lock(std::string_view device,
   request.method = "POST";
   request.path = kLockPath;
   request.lease = lease_;
-  EncodeLockRequest(
-      LockRequest{std::string(device), client_time, synced_through},
-      request.body);
+  EncodeLockRequest(LockRequest{std::string(device), client_time,
+                                synced_through, device_secret_},
+                    request.body);
   auto response = Send(request);
   if (!response.ok()) {
     if (retry_after_seconds != nullptr)
@@ -56,6 +56,7 @@ Result<LockResponse> RemoteClient::Lock(std::string_view device,
   auto answer = DecodeLockResponse(response->body);
   if (!answer.ok()) return answer.status().WithContext("lock answer");
   lease_ = answer->lease;
+  if (!answer->device_secret.empty()) device_secret_ = answer->device_secret;
   return answer;
 }
 

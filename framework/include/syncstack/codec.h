@@ -163,6 +163,10 @@ struct LockRequest {
   // absent): the account's write sequence at the start of its last
   // complete sync, 0 if it never completed one. See docs/protocol.md.
   int64_t synced_through = -1;
+  // The device secret a grant gave this device (optional member
+  // "_device_secret"; "": absent): proof of being the device, needed to
+  // take over its own live lease without the lease (a run after a crash).
+  std::string device_secret{};
 };
 Result<LockRequest> DecodeLockRequest(std::string_view body);
 void EncodeLockRequest(const LockRequest& request, std::string& out);
@@ -180,6 +184,9 @@ struct LockResponse {
   // Tombstones the device may need were collected (optional member
   // "_resync": true; only with "_seq"): the run must be a full resync.
   bool resync = false;
+  // A new device secret for the device to keep and send from now on
+  // (optional member "_device_secret"; "": absent, the one sent stays).
+  std::string device_secret{};
 };
 Result<LockResponse> DecodeLockResponse(std::string_view body);
 void EncodeLockResponse(const LockResponse& response, std::string& out);

@@ -201,6 +201,9 @@ Result<LockRequest> DecodeLockRequest(std::string_view body) {
                      .required = false},
                     {.name = "_synced_through",
                      .num = &request.synced_through,
+                     .required = false},
+                    {.name = "_device_secret",
+                     .str = &request.device_secret,
                      .required = false}};
   SYNCSTACK_RETURN_IF_ERROR(ReadFlat(body, fields, std::size(fields)));
   SYNCSTACK_RETURN_IF_ERROR(RequireNonEmpty("device", request.device));
@@ -223,6 +226,10 @@ void EncodeLockRequest(const LockRequest& request, std::string& out) {
     out += ",\"_synced_through\":";
     AppendInt(request.synced_through, out);
   }
+  if (!request.device_secret.empty()) {
+    out += ",\"_device_secret\":";
+    AppendJsonString(request.device_secret, out);
+  }
   out += '}';
 }
 
@@ -235,7 +242,10 @@ Result<LockResponse> DecodeLockResponse(std::string_view body) {
        .num = &response.clock_offset_ms,
        .required = false},
       {.name = "_seq", .num = &response.seq, .required = false},
-      {.name = "_resync", .flag = &response.resync, .required = false}};
+      {.name = "_resync", .flag = &response.resync, .required = false},
+      {.name = "_device_secret",
+       .str = &response.device_secret,
+       .required = false}};
   SYNCSTACK_RETURN_IF_ERROR(ReadFlat(body, fields, std::size(fields)));
   SYNCSTACK_RETURN_IF_ERROR(RequireNonEmpty("lease", response.lease));
   SYNCSTACK_RETURN_IF_ERROR(
@@ -257,6 +267,12 @@ void EncodeLockResponse(const LockResponse& response, std::string& out) {
     out += ",\"_seq\":";
     AppendInt(response.seq, out);
     if (response.resync) out += ",\"_resync\":true";
+    out += '}';
+  }
+  if (!response.device_secret.empty()) {
+    out.pop_back();
+    out += ",\"_device_secret\":";
+    AppendJsonString(response.device_secret, out);
     out += '}';
   }
 }
