@@ -8,6 +8,7 @@
 //           base, payload bytea, PRIMARY KEY(account, collection, id))
 //   meta(account, key, value bytea, PRIMARY KEY(account, key))
 //   locks(account PRIMARY KEY, token, device, fence, expires_at)   (v2)
+//        + secret_hash (the holder's device secret's SHA-256)         (v3)
 //
 // Why: the account leads every key, so a table can be distributed (Citus)
 // or partitioned by account, and every statement names one account.
@@ -27,7 +28,7 @@
 namespace syncstack::postgres_internal {
 namespace {
 
-constexpr int kSchemaVersion = 2;
+constexpr int kSchemaVersion = 3;
 // The advisory lock of migrations: one bigint key, which never collides
 // with the (class, account hash) pairs of the accounts' locks.
 constexpr int64_t kMigrationLock = 0x73796e6373636831;  // "syncsch1"
@@ -59,6 +60,9 @@ CREATE TABLE $S.locks(
   device text NOT NULL,
   fence bigint NOT NULL,
   expires_at bigint NOT NULL);
+)sql",
+    R"sql(
+ALTER TABLE $S.locks ADD COLUMN secret_hash text NOT NULL DEFAULT '';
 )sql",
 };
 static_assert(std::size(kMigrations) == kSchemaVersion);
@@ -102,14 +106,15 @@ constexpr Sql kStatements[] = {
      "SELECT 1 FROM $S.records WHERE account = $1 AND collection = $2 "
      "LIMIT 1"},
     {"lock_row",
-     "INSERT INTO $S.locks VALUES ($1, '', '', 0, 0) "
+     "INSERT INTO $S.locks(account, token, device, fence, expires_at) "
+     "VALUES ($1, '', '', 0, 0) "
      "ON CONFLICT (account) DO NOTHING"},
     {"lock_for_update",
-     "SELECT token, device, fence, expires_at FROM $S.locks "
+     "SELECT token, device, fence, expires_at, secret_hash FROM $S.locks "
      "WHERE account = $1 FOR UPDATE"},
     {"lock_set",
      "UPDATE $S.locks SET token = $2, device = $3, fence = $4, "
-     "expires_at = $5 WHERE account = $1"},
+     "expires_at = $5, secret_hash = $6 WHERE account = $1"},
     {"lock_get",
      "SELECT token, device, fence, expires_at FROM $S.locks "
      "WHERE account = $1"},

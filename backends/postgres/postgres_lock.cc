@@ -10,7 +10,9 @@
 // or waits until the write has committed. Expiry times come from the
 // lock's Clock (the processes' clocks; a skew only moves when a grant
 // happens, never lets two leases write, since a write needs the token
-// that is in the row).
+// that is in the row). The row also keeps secret_hash, the SHA-256 of the
+// holder's device secret (schema v3), so a takeover is decided the same
+// way by every process (DecideLockStep).
 #include <cstdint>
 #include <cstring>
 #include <optional>
@@ -39,7 +41,8 @@ class PostgresSyncLock final : public SyncLock {
       : shared_(std::move(shared)), clock_(clock), lease_ms_(lease.count()) {}
 
   Result<LockAttempt> Acquire(std::string_view account, std::string_view device,
-                              std::string_view current) noexcept override {
+                              std::string_view current,
+                              std::string_view secret) noexcept override {
     if (device.empty()) {
       return Status::InvalidArgument("lock: device name is empty");
     }
@@ -57,32 +60,40 @@ class PostgresSyncLock final : public SyncLock {
       held.device = r[0][1].as<std::string>();
       held.fence = r[0][2].as<uint64_t>();
       held.expires_at = r[0][3].as<int64_t>();
+      std::string secret_hash = r[0][4].as<std::string>();
       Timestamp now = clock_.Now();
-      bool live = !held.token.empty() && held.expires_at > now;
-      if (live && !(held.device == device &&
-                    (current.empty() || current == held.token))) {
+      LockStep step =
+          DecideLockStep(held, secret_hash, now, device, current, secret);
+      if (step == LockStep::kRefuse) {
         attempt.holder = held.device;
         attempt.retry_after_ms = held.expires_at - now;
         return Status::Ok();  // nothing written: the transaction aborts
       }
       // Renewal keeps the lease. Anything else is a new grant with the
-      // next fence: also the same device asking without its live token (a
-      // new run after a crash), which revokes what the old run has in
-      // flight.
-      if (!live || current != held.token) {
+      // next fence: also the same device proving it is the holder (a new
+      // run after a crash), which revokes what the old run has in flight.
+      if (step != LockStep::kRenew) {
         held.token = NewLeaseToken();
         held.device = std::string(device);
         held.fence += 1;
       }
+      if (step == LockStep::kNewSecret) {
+        attempt.device_secret = NewLeaseToken();
+        secret_hash = HashDeviceSecret(attempt.device_secret);
+      }
       held.expires_at = now + lease_ms_;
       tx.exec_prepared("lock_set", name, held.token, held.device,
-                       static_cast<int64_t>(held.fence), held.expires_at);
+                       static_cast<int64_t>(held.fence), held.expires_at,
+                       secret_hash);
       tx.commit();
       attempt.granted = true;
       attempt.lease = std::move(held);
       return Status::Ok();
     });
-    if (!s.ok()) return s;
+    if (!s.ok()) {
+      attempt.device_secret.clear();
+      return s;
+    }
     return attempt;
   }
 

@@ -46,7 +46,8 @@ Result<LockResponse> RemoteClient::Lock(std::string_view device,
   request.path = kLockPath;
   request.lease = lease_;
   EncodeLockRequest(LockRequest{std::string(device), client_time,
-                                synced_through, std::string(history)},
+                                synced_through, std::string(history),
+                                device_secret_},
                     request.body);
   auto response = Send(request);
   if (!response.ok()) {
@@ -57,6 +58,7 @@ Result<LockResponse> RemoteClient::Lock(std::string_view device,
   auto answer = DecodeLockResponse(response->body);
   if (!answer.ok()) return answer.status().WithContext("lock answer");
   lease_ = answer->lease;
+  if (!answer->device_secret.empty()) device_secret_ = answer->device_secret;
   return answer;
 }
 

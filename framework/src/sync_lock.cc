@@ -4,6 +4,7 @@
 #include <mutex>
 
 #include "random_token.h"
+#include "sha256.h"
 #include "syncstack/store.h"
 
 namespace syncstack {
@@ -15,7 +16,8 @@ class MemorySyncLock final : public SyncLock {
       : clock_(clock), lease_ms_(lease.count()) {}
 
   Result<LockAttempt> Acquire(std::string_view account, std::string_view device,
-                              std::string_view current) noexcept override {
+                              std::string_view current,
+                              std::string_view secret) noexcept override {
     if (device.empty()) {
       return Status::InvalidArgument("lock: device name is empty");
     }
@@ -23,24 +25,26 @@ class MemorySyncLock final : public SyncLock {
     Timestamp now = clock_.Now();
     Slot& slot = slots_[std::string(account)];
     LockAttempt attempt;
-    bool live = !slot.lease.token.empty() && slot.lease.expires_at > now;
-    if (live && !(slot.lease.device == device &&
-                  (current.empty() || current == slot.lease.token))) {
+    LockStep step = DecideLockStep(slot.lease, slot.secret_hash, now, device,
+                                   current, secret);
+    if (step == LockStep::kRefuse) {
       attempt.holder = slot.lease.device;
       attempt.retry_after_ms = slot.lease.expires_at - now;
       return attempt;
     }
-    if (live && current == slot.lease.token) {
-      slot.lease.expires_at = now + lease_ms_;  // renewal: same lease
-    } else {
-      // A new grant. The same device asking without its live token (a new
-      // run after a crash) gets a new lease too, and the old one is revoked:
+    if (step != LockStep::kRenew) {
+      // A new grant. The same device proving it is the holder (a new run
+      // after a crash) gets a new lease too, and the old one is revoked:
       // requests of the earlier run still in flight are refused (fencing).
       slot.lease.token = NewRandomToken();
       slot.lease.device = std::string(device);
       slot.lease.fence = ++slot.last_fence;
-      slot.lease.expires_at = now + lease_ms_;
     }
+    if (step == LockStep::kNewSecret) {
+      attempt.device_secret = NewRandomToken();
+      slot.secret_hash = HashDeviceSecret(attempt.device_secret);
+    }
+    slot.lease.expires_at = now + lease_ms_;
     attempt.granted = true;
     attempt.lease = slot.lease;
     return attempt;
@@ -77,6 +81,7 @@ class MemorySyncLock final : public SyncLock {
  private:
   struct Slot {
     Lease lease;
+    std::string secret_hash;  // of the lease's device's secret
     uint64_t last_fence = 0;
   };
   Clock& clock_;
@@ -88,6 +93,41 @@ class MemorySyncLock final : public SyncLock {
 }  // namespace
 
 void SyncLock::Fence(const Lease&, ChangeBatch&) {}
+
+std::string HashDeviceSecret(std::string_view secret) {
+  if (secret.empty()) return "";
+  return Sha256Hex(secret);
+}
+
+bool DeviceSecretMatches(std::string_view secret,
+                         std::string_view stored_hash) {
+  if (secret.empty() || stored_hash.empty()) return false;
+  const std::string hash = Sha256Hex(secret);
+  if (hash.size() != stored_hash.size()) return false;
+  unsigned char diff = 0;  // every byte is compared: constant time
+  for (size_t i = 0; i < hash.size(); ++i) {
+    diff |= static_cast<unsigned char>(hash[i] ^ stored_hash[i]);
+  }
+  return diff == 0;
+}
+
+LockStep DecideLockStep(const Lease& held, std::string_view held_secret_hash,
+                        Timestamp now, std::string_view device,
+                        std::string_view current, std::string_view secret) {
+  const bool live = !held.token.empty() && held.expires_at > now;
+  const bool same_device = held.device == device;
+  const bool proven =
+      same_device && DeviceSecretMatches(secret, held_secret_hash);
+  if (live) {
+    if (same_device && !current.empty() && current == held.token) {
+      return LockStep::kRenew;
+    }
+    // Taking a live lease over needs no lease in hand (a new run) and the
+    // holder's secret: a device name alone proves nothing.
+    if (!current.empty() || !proven) return LockStep::kRefuse;
+  }
+  return proven ? LockStep::kNewGrant : LockStep::kNewSecret;
+}
 
 std::unique_ptr<SyncLock> Database::NewSyncLock(Clock&,
                                                 std::chrono::milliseconds) {

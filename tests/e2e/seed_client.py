@@ -201,6 +201,37 @@ def status_table(port):
           and body.get("retry_after", 0) > 0
           and resp.getheader("Retry-After") is not None,
           "423 while another device holds the lock, with Retry-After")
+    # A device name is no proof: the holder's name without its lease and
+    # without its device secret takes nothing over, and the 423 does not
+    # tell who holds the lock (issue 14).
+    s, body, resp = call(port, "POST", "/v1/lock", {"device": "android"},
+                         token=token)
+    check(s == 423 and is_error(s, body, "locked")
+          and "android" not in json.dumps(body)
+          and "android" not in json.dumps(resp.getheaders()),
+          "423 for the holder's name without lease or secret, naming no one")
+    s, body, _ = call(port, "POST", "/v1/lock",
+                      {"device": "android", "_device_secret": "0" * 32},
+                      token=token)
+    check(s == 423 and is_error(s, body, "locked"),
+          "423 for the holder's name with a wrong device secret")
+    secret = lock.get("_device_secret")
+    check(isinstance(secret, str) and len(secret) == 32,
+          "the first grant gives the device a secret")
+    s, body, _ = call(port, "POST", "/v1/lock",
+                      {"device": "android", "_device_secret": secret},
+                      token=token)
+    check(s == 200 and body.get("lease") not in (None, lease)
+          and "_device_secret" not in body,
+          "the holder's secret takes its own lease over (a new lease)")
+    s, body, _ = call(port, "POST", "/v1/lock", {"device": "android"},
+                      token=token, lease=lease)
+    check(s == 423, "the lease taken over no longer renews")
+    s, body, _ = call(port, "POST", "/v1/lock",
+                      {"device": "android", "_device_secret": secret},
+                      token=token)
+    check(s == 200 and body.get("lease"), "the holder takes over again")
+    lease = body["lease"]
     s, body, _ = call(port, "POST", "/v1/lock", {"device": "android"},
                       token=token, lease=lease)
     check(s == 200 and body["lease"] == lease, "the holder renews its lease")

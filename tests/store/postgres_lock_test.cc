@@ -232,8 +232,9 @@ class OwningLock final : public SyncLock {
       : db_(std::move(db)), lock_(std::move(lock)) {}
   ~OwningLock() override { lock_.reset(); }
   Result<LockAttempt> Acquire(std::string_view account, std::string_view device,
-                              std::string_view current) noexcept override {
-    return lock_->Acquire(account, device, current);
+                              std::string_view current,
+                              std::string_view secret) noexcept override {
+    return lock_->Acquire(account, device, current, secret);
   }
   Status Release(std::string_view account,
                  std::string_view token) noexcept override {

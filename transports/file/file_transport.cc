@@ -71,6 +71,11 @@ class FileTransport final : public Transport {
         auto lock = DecodeLockRequest(request.body);
         if (lock.ok()) {
           lock->client_time = kNoTimestamp;
+          // Nor its device secret, which the device learns from the answer
+          // of this very request and sends from the next run on.
+          lock->device_secret.clear();
+          // Nor its history point, learnt from the answers of a run.
+          lock->history.clear();
           keyless.body.clear();
           EncodeLockRequest(*lock, keyless.body);
         }

@@ -174,6 +174,10 @@ struct LockRequest {
   // The last history point "<seq>:<token>" the device learnt from the
   // server (optional member "_history"; empty: absent).
   std::string history{};
+  // The device secret a grant gave this device (optional member
+  // "_device_secret"; "": absent): proof of being the device, needed to
+  // take over its own live lease without the lease (a run after a crash).
+  std::string device_secret{};
 };
 Result<LockRequest> DecodeLockRequest(std::string_view body);
 void EncodeLockRequest(const LockRequest& request, std::string& out);
@@ -198,6 +202,9 @@ struct LockResponse {
   // the server went back, e.g. restored from a backup (optional member
   // "_restored": true; only with "_seq").
   bool restored = false;
+  // A new device secret for the device to keep and send from now on
+  // (optional member "_device_secret"; "": absent, the one sent stays).
+  std::string device_secret{};
 };
 Result<LockResponse> DecodeLockResponse(std::string_view body);
 void EncodeLockResponse(const LockResponse& response, std::string& out);

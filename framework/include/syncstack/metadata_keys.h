@@ -22,6 +22,9 @@ inline constexpr std::string_view kPolicySeen = "policy/seen";
 inline constexpr std::string_view kReplica = "replica";
 // The device name given to `syncstack sync --device`, kept for next time.
 inline constexpr std::string_view kDevice = "device";
+// The device secret the server's lock gave this device (proof of being
+// it, to take its own lease over after a crash). Never logged.
+inline constexpr std::string_view kDeviceSecret = "lock/secret";
 // The schema (JSON) the device last synced with.
 inline constexpr std::string_view kSchema = "schema";
 // The server's write sequence at the start of the last complete sync.

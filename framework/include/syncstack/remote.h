@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "syncstack/codec.h"
@@ -35,8 +36,10 @@ class RemoteClient {
   // The conflict policy the server named in its login answer ("" if none).
   const std::string& server_policy() const noexcept { return server_policy_; }
 
-  // Takes or renews the lock. Errors: kLocked (message names the holder;
-  // *retry_after_seconds set), kLeaseLost, kUnauthorized, kUnavailable.
+  // Takes or renews the lock, presenting device_secret() when set; a new
+  // secret in the answer (LockResponse::device_secret) replaces it, and the
+  // caller keeps it for later runs. Errors: kLocked (*retry_after_seconds
+  // set), kLeaseLost, kUnauthorized, kUnavailable.
   // `client_time` (the device's clock; kNoTimestamp: not sent) lets the
   // server estimate the device's clock offset (LockResponse).
   // `synced_through` (-1: not sent) is the device's tombstone mark
@@ -77,6 +80,11 @@ class RemoteClient {
   // Retry-After of the last error answer in seconds; -1 when it had none.
   int64_t last_retry_after() const noexcept { return last_retry_after_; }
   const std::string& lease() const noexcept { return lease_; }
+  // The device secret Lock() presents ("": none). Never logged.
+  const std::string& device_secret() const noexcept { return device_secret_; }
+  void set_device_secret(std::string secret) {
+    device_secret_ = std::move(secret);
+  }
 
  private:
   Result<Response> Send(Request& request);
@@ -91,6 +99,7 @@ class RemoteClient {
   std::string token_;
   std::string server_policy_;
   std::string lease_;
+  std::string device_secret_;
   TrafficCounters traffic_;
   int64_t last_retry_after_ = -1;  // of the last error answer
   std::string buffer_;

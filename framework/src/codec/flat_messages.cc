@@ -203,7 +203,10 @@ Result<LockRequest> DecodeLockRequest(std::string_view body) {
       {.name = "_synced_through",
        .num = &request.synced_through,
        .required = false},
-      {.name = "_history", .str = &request.history, .required = false}};
+      {.name = "_history", .str = &request.history, .required = false},
+      {.name = "_device_secret",
+       .str = &request.device_secret,
+       .required = false}};
   SYNCSTACK_RETURN_IF_ERROR(ReadFlat(body, fields, std::size(fields)));
   SYNCSTACK_RETURN_IF_ERROR(RequireNonEmpty("device", request.device));
   if (fields[2].seen) {
@@ -229,6 +232,10 @@ void EncodeLockRequest(const LockRequest& request, std::string& out) {
     out += ",\"_history\":";
     AppendJsonString(request.history, out);
   }
+  if (!request.device_secret.empty()) {
+    out += ",\"_device_secret\":";
+    AppendJsonString(request.device_secret, out);
+  }
   out += '}';
 }
 
@@ -243,7 +250,10 @@ Result<LockResponse> DecodeLockResponse(std::string_view body) {
       {.name = "_seq", .num = &response.seq, .required = false},
       {.name = "_resync", .flag = &response.resync, .required = false},
       {.name = "_history", .str = &response.history, .required = false},
-      {.name = "_restored", .flag = &response.restored, .required = false}};
+      {.name = "_restored", .flag = &response.restored, .required = false},
+      {.name = "_device_secret",
+       .str = &response.device_secret,
+       .required = false}};
   SYNCSTACK_RETURN_IF_ERROR(ReadFlat(body, fields, std::size(fields)));
   SYNCSTACK_RETURN_IF_ERROR(RequireNonEmpty("lease", response.lease));
   SYNCSTACK_RETURN_IF_ERROR(
@@ -270,6 +280,12 @@ void EncodeLockResponse(const LockResponse& response, std::string& out) {
       AppendJsonString(response.history, out);
     }
     if (response.restored) out += ",\"_restored\":true";
+    out += '}';
+  }
+  if (!response.device_secret.empty()) {
+    out.pop_back();
+    out += ",\"_device_secret\":";
+    AppendJsonString(response.device_secret, out);
     out += '}';
   }
 }

@@ -18,12 +18,38 @@ void SyncRun::Progress(SyncProgress::Phase phase, uint64_t done,
 // --- The lock
 // -----------------------------------------------------------------
 
+namespace {
+
+// Gives `remote` the device secret `store` keeps, unless it has one.
+Status LoadDeviceSecret(Store& store, RemoteClient& remote) {
+  if (!remote.device_secret().empty()) return Status::Ok();
+  SYNCSTACK_ASSIGN_OR_RETURN(std::optional<std::string> secret,
+                             store.GetMeta(meta::kDeviceSecret));
+  if (secret) remote.set_device_secret(std::move(*secret));
+  return Status::Ok();
+}
+
+// Keeps a new device secret from the lock's answer for later runs.
+Status KeepDeviceSecret(Store& store, const WriteOptions& options,
+                        const std::string& secret) {
+  ChangeBatch batch;
+  batch.SetMeta(std::string(meta::kDeviceSecret), secret);
+  return store.Apply(options, batch).WithContext("keeping the device secret");
+}
+
+}  // namespace
+
 Result<LockResponse> SyncRun::Lock() {
   Clock& clock = DeviceClock();
   SYNCSTACK_ASSIGN_OR_RETURN(SyncMark mark, ReadSyncMark(store_));
+  SYNCSTACK_RETURN_IF_ERROR(LoadDeviceSecret(store_, remote_));
   auto lease = remote_.Lock(options_.device, nullptr,
                             options_.send_clock ? clock.Now() : kNoTimestamp,
                             mark.seq, mark.history);
+  if (lease.ok() && !lease->device_secret.empty()) {
+    SYNCSTACK_RETURN_IF_ERROR(
+        KeepDeviceSecret(store_, options_.write, lease->device_secret));
+  }
   if (lease.ok() && lease->clock_offset_ms != kNoTimestamp) {
     report_.clock_offset_ms = lease->clock_offset_ms;
   }

@@ -14,11 +14,13 @@ Response Released() {
   return response;
 }
 
-// 423 naming the holder, with Retry-After in whole seconds.
-Response LockedBy(const LockAttempt& attempt) {
+// 423 with Retry-After in whole seconds. The message never names the
+// holder: device names are the account's own business, and whoever asks
+// may not be the account's device at all.
+Response Locked(const LockAttempt& attempt) {
   int64_t retry = (attempt.retry_after_ms + 999) / 1000;
   return service::ErrorResponse(
-      Status::Locked("locked by device \"" + attempt.holder + "\", retry in " +
+      Status::Locked("locked by another device, retry in " +
                      std::to_string(retry) + " s"),
       retry);
 }
@@ -34,10 +36,12 @@ Response SyncService::Impl::HandleLock(const Request& request,
   }
   auto body = DecodeLockRequest(request.body);
   if (!body.ok()) return service::ErrorResponse(body.status());
-  auto attempt = lock.Acquire(account, body->device, request.lease);
+  auto attempt =
+      lock.Acquire(account, body->device, request.lease, body->device_secret);
   if (!attempt.ok()) return service::ErrorResponse(attempt.status());
-  if (!attempt->granted) return LockedBy(*attempt);
+  if (!attempt->granted) return Locked(*attempt);
   LockResponse answer;
+  answer.device_secret = std::move(attempt->device_secret);
   if (body->client_time != kNoTimestamp) {
     // Half the request's travel time is unknown; receive time is close
     // enough for skews that matter (seconds and more).
