@@ -45,10 +45,10 @@ Result<LockResponse> RemoteClient::Lock(std::string_view device,
   request.method = "POST";
   request.path = kLockPath;
   request.lease = lease_;
-  EncodeLockRequest(LockRequest{std::string(device), client_time,
-                                synced_through, std::string(history),
-                                device_secret_},
-                    request.body);
+  EncodeLockRequest(
+      LockRequest{std::string(device), client_time, synced_through,
+                  std::string(history), device_secret_},
+      request.body);
   auto response = Send(request);
   if (!response.ok()) {
     if (retry_after_seconds != nullptr)
