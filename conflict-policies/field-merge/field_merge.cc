@@ -214,7 +214,9 @@ class FieldMerge final : public ConflictPolicy {
       // A field stamped by a clock far ahead is restamped as the write's
       // timestamp was (IncomingWrite::latest).
       for (auto& [key, ts] : stamps) {
-        if (w.latest != kNoTimestamp && ts > w.latest) ts = w.server_now;
+        if (w.latest != kNoTimestamp && ts > w.latest) {
+          ts = std::min(v.timestamp, w.server_now);
+        }
       }
       v.extra = WithStamps(v.extra, stamps);
     }

@@ -90,9 +90,10 @@ struct IncomingWrite {
   std::string_view payload;  // "" for a delete
   // The latest device time the server takes as sent (its clock plus its
   // max_clock_ahead bound; kNoTimestamp: no bound). The service has already
-  // restamped `proposed->timestamp` beyond it with server_now; a policy
-  // that keeps further device times in Version::extra (e.g. +fields field
-  // stamps) restamps those beyond it with server_now too.
+  // restamped `proposed->timestamp` beyond it (with the write's time on the
+  // server's clock, at most server_now); a policy that keeps further device
+  // times in Version::extra (e.g. +fields field stamps) restamps those
+  // beyond it too, e.g. with the restamped timestamp.
   Timestamp latest = kNoTimestamp;
 };
 

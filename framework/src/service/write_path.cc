@@ -147,7 +147,9 @@ void TakeRow(Record row, const Record* cur, std::string_view collection,
 
 // `sent`, or its copy in `storage` restamped with the server's clock when
 // it is stamped later than ctx.latest (a device clock far ahead), so that a
-// wrong clock cannot win by it. Counts restamps in ctx.
+// wrong clock cannot win by it. The new stamp is when the write was made on
+// the server's clock (the stamp less the device's estimated clock offset)
+// if that is known and not in the future, else now. Counts restamps in ctx.
 const Version* WithinClockBound(const Version* sent, WriteContext& ctx,
                                 Version& storage) {
   if (sent == nullptr || sent->timestamp == kNoTimestamp ||
@@ -158,6 +160,10 @@ const Version* WithinClockBound(const Version* sent, WriteContext& ctx,
   ctx.latest_restamped = std::max(ctx.latest_restamped, sent->timestamp);
   storage = *sent;
   storage.timestamp = ctx.now;
+  if (ctx.clock_offset != kNoTimestamp && ctx.clock_offset > 0) {
+    const Timestamp made = sent->timestamp - ctx.clock_offset;
+    if (made >= 0 && made < ctx.now) storage.timestamp = made;
+  }
   return &storage;
 }
 
