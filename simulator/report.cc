@@ -267,20 +267,21 @@ std::string FormatTable(const std::vector<SimulationResult>& results) {
   }
   std::string out;
   char line[512];
-  std::snprintf(line, sizeof line,
-                "%-*s %8s %9s %6s %6s %6s %9s %11s %10s %6s %6s\n", width,
-                "policy", "skew(s)", "converged", "writes", "lost", "silent",
-                "conflicts", "resurrected", "bytes", "syncs", "failed");
+  std::snprintf(
+      line, sizeof line, "%-*s %8s %9s %6s %6s %6s %9s %11s %10s %6s %6s %9s\n",
+      width, "policy", "skew(s)", "converged", "writes", "lost", "silent",
+      "conflicts", "resurrected", "bytes", "syncs", "failed", "restamped");
   out += line;
   for (const auto& r : results) {
     auto n = [](uint64_t v) { return static_cast<unsigned long long>(v); };
     std::snprintf(
         line, sizeof line,
-        "%-*s %8s %9s %6llu %6llu %6llu %9llu %11llu %10llu %6llu %6llu\n",
+        "%-*s %8s %9s %6llu %6llu %6llu %9llu %11llu %10llu %6llu %6llu "
+        "%9llu\n",
         width, r.policy.c_str(), Number(r.skew_seconds).c_str(),
         r.converged ? "yes" : "no", n(r.writes), n(r.lost_updates),
         n(r.silent_lost_updates), n(r.conflicts), n(r.resurrected_deletes),
-        n(r.bytes), n(r.sync_calls), n(r.failed_syncs));
+        n(r.bytes), n(r.sync_calls), n(r.failed_syncs), n(r.restamped));
     out += line;
   }
   return out;

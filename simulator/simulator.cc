@@ -55,6 +55,8 @@ class DeviceClock final : public Clock {
     double drift = static_cast<double>(now - kStart) * drift_ppm_ / 1e6;
     return now + offset_ + static_cast<int64_t>(std::llround(drift));
   }
+  // Sets the clock `ms` further ahead from now on.
+  void Jump(int64_t ms) noexcept { offset_ += ms; }
 
  private:
   Clock& real_;
@@ -226,6 +228,8 @@ class Simulation {
   Status Setup();
   Status Seed();
   Status Step(std::mt19937_64& rng);
+  // The clock jump of the workload's middle (options.clock_jump_years).
+  void JumpClock();
   int NewRecord();
   Status WriteOn(Device& d, int record, uint32_t dice);
   // Runs one sync of `d` and books it; the Result is the engine's.
@@ -317,6 +321,11 @@ Status Simulation::Setup() {
   server.policy = factory_.make("server");
   server.clock = &real_;
   server.lease = kLease;
+  server.service.max_clock_ahead =
+      options_.max_clock_ahead_seconds < 0
+          ? std::chrono::milliseconds::max()
+          : std::chrono::milliseconds(
+                std::llround(options_.max_clock_ahead_seconds * 1000.0));
   server_ = std::make_unique<InProcessServer>(std::move(server));
   SYNCSTACK_ASSIGN_OR_RETURN(server_store_,
                              server_->database().OpenAccount(kUser));
@@ -403,6 +412,7 @@ Result<SyncReport> Simulation::Sync(Device& d) {
     return report;
   }
   result_.conflicts += report->conflicts.size();
+  result_.restamped += report->restamped;
   for (const ConflictRecord& c : report->conflicts) {
     auto it = index_.find(c.id);
     if (it != index_.end()) last_conflict_[it->second] = real_.Now();
@@ -640,6 +650,13 @@ Status Simulation::Evaluate() {
   return Status::Ok();
 }
 
+void Simulation::JumpClock() {
+  if (options_.clock_jump_years <= 0) return;
+  constexpr double kMsPerYear = 365.25 * 24 * 3600 * 1000;
+  devices_.back()->clock->Jump(
+      std::llround(options_.clock_jump_years * kMsPerYear));
+}
+
 Result<SimulationResult> Simulation::Run() {
   SYNCSTACK_RETURN_IF_ERROR(ValidateOptions(options_));
   result_.policy = factory_.name;
@@ -648,6 +665,7 @@ Result<SimulationResult> Simulation::Run() {
   SYNCSTACK_RETURN_IF_ERROR(Seed());
   std::mt19937_64 workload(options_.seed);
   for (int64_t i = 0; i < options_.ops; ++i) {
+    if (i == options_.ops / 2) JumpClock();
     SYNCSTACK_RETURN_IF_ERROR(Step(workload));
   }
   Quiesce();
@@ -673,6 +691,14 @@ Status ValidateOptions(const SimulationOptions& o) {
   }
   if (!(o.drift_ppm >= 0) || !std::isfinite(o.drift_ppm)) {
     return Status::InvalidArgument("drift must be >= 0 ppm");
+  }
+  if (!(o.clock_jump_years >= 0) || !(o.clock_jump_years <= 5000)) {
+    return Status::InvalidArgument("clock_jump_years must be in [0, 5000]");
+  }
+  if (!std::isfinite(o.max_clock_ahead_seconds) ||
+      o.max_clock_ahead_seconds > 1e12) {
+    return Status::InvalidArgument(
+        "max_clock_ahead_seconds must be finite and at most 1e12");
   }
   if (o.op_interval_ms < 1) {
     return Status::InvalidArgument("op_interval_ms must be >= 1");

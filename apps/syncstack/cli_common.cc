@@ -1,6 +1,7 @@
 #include "cli_common.h"
 
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <iostream>
 
@@ -121,6 +122,54 @@ std::string DescribeReport(const SyncReport& report) {
   if (!report.conflicts.empty()) {
     out += "; " + std::to_string(report.conflicts.size()) + " conflict" +
            (report.conflicts.size() == 1 ? "" : "s");
+  }
+  return out;
+}
+
+namespace {
+
+// `ms` (>= 0) in the largest unit that keeps it readable.
+std::string DescribeDuration(int64_t ms) {
+  const double s = static_cast<double>(ms) / 1000.0;
+  struct Unit {
+    double seconds;
+    const char* name;
+  };
+  static constexpr Unit kUnits[] = {
+      {365.25 * 86400, "years"}, {86400, "days"}, {3600, "h"}, {60, "min"}};
+  char text[64];
+  for (const Unit& u : kUnits) {
+    if (s >= 2 * u.seconds) {
+      std::snprintf(text, sizeof text, "%.1f %s", s / u.seconds, u.name);
+      return text;
+    }
+  }
+  std::snprintf(text, sizeof text, "%.1f s", s);
+  return text;
+}
+
+}  // namespace
+
+std::string DescribeClock(const SyncReport& report) {
+  std::string offset;
+  const char* side = "ahead of";
+  if (report.clock_offset_ms != kNoTimestamp &&
+      std::llabs(report.clock_offset_ms) >= 1000) {
+    offset = DescribeDuration(std::llabs(report.clock_offset_ms));
+    if (report.clock_offset_ms < 0) side = "behind";
+  }
+  std::string out;
+  if (report.restamped > 0) {
+    out += "syncstack: " + std::to_string(report.restamped) +
+           (report.restamped == 1 ? " write" : " writes") +
+           " restamped with the server's clock: ";
+    out += offset.empty() ? std::string("this device's clock was too far ahead")
+                          : "this device's clock is " + offset + " " + side +
+                                " the server's";
+    out += " (serve --max-clock-ahead)\n";
+  } else if (!offset.empty()) {
+    out += "syncstack: this device's clock is " + offset + " " + side +
+           " the server's\n";
   }
   return out;
 }

@@ -56,4 +56,10 @@ Result<ServerAccount> OpenServerAccount(std::string_view uri,
 // One line per case of a sync report, for people.
 std::string DescribeReport(const SyncReport& report);
 
+// The clock lines of a sync report for people, each ending in '\n' (""
+// when the clock is fine): how far this device's clock is from the
+// server's (a second or more), and how many writes the server restamped
+// because it was too far ahead.
+std::string DescribeClock(const SyncReport& report);
+
 }  // namespace syncstack::cli

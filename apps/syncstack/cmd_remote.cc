@@ -7,12 +7,14 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <charconv>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
+#include <limits>
 #include <mutex>
 #include <thread>
 
@@ -180,6 +182,32 @@ void RaiseDescriptorLimit(size_t connections) {
   }
 }
 
+// --max-clock-ahead: "off" (no bound), or a whole number with an optional
+// unit: ms, s (the default), m, h or d, e.g. "300", "300s", "5m".
+Result<std::chrono::milliseconds> ParseClockBound(const std::string& text) {
+  using std::chrono::milliseconds;
+  if (text == "off") return milliseconds::max();
+  const std::string bad =
+      "--max-clock-ahead wants a duration such as 300s, "
+      "5m or 2h (or \"off\"), not \"" +
+      text + "\"";
+  int64_t n = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
+  if (ec != std::errc() || end == text.data() || n < 0) {
+    return Status::InvalidArgument(bad);
+  }
+  const std::string_view unit(end, text.data() + text.size() - end);
+  static constexpr std::pair<std::string_view, int64_t> kUnits[] = {
+      {"", 1000},       {"s", 1000},        {"ms", 1},
+      {"m", 60 * 1000}, {"h", 3600 * 1000}, {"d", 86400 * 1000}};
+  for (const auto& [name, scale] : kUnits) {
+    if (unit != name) continue;
+    if (n > std::numeric_limits<int64_t>::max() / scale / 2) break;
+    return milliseconds(n * scale);
+  }
+  return Status::InvalidArgument(bad);
+}
+
 }  // namespace
 
 int RunServe(int argc, char** argv) {
@@ -194,6 +222,7 @@ int RunServe(int argc, char** argv) {
   int64_t ttl_days = -1;
   HttpServerOptions http;
   int64_t max_connections = static_cast<int64_t>(http.max_connections);
+  std::string max_clock_ahead = "5m";
   options.add_options()("store", po::value(&uri)->required(),
                         "server store URI, e.g. sqlite:server.db")(
       "listen", po::value(&listen),
@@ -225,14 +254,18 @@ int RunServe(int argc, char** argv) {
       "hold none (default: 16)")(
       "max-connections", po::value(&max_connections),
       "HTTP connections open at once; beyond it a new one gets a 503 "
-      "(default: 10000)");
+      "(default: 10000)")(
+      "max-clock-ahead", po::value(&max_clock_ahead),
+      "a write stamped further ahead of the server's clock is restamped "
+      "with it: 300s, 5m, 2h, 1d, or off (default: 5m)");
   po::variables_map vm;
   int exit_code = kExitOk;
   if (!ParseArgs(argc, argv,
                  "syncstack serve --store URI (--listen HOST:PORT | --exchange "
                  "DIR) [--schema FILE] [--policy NAME] [--max-body BYTES] "
                  "[--lease-seconds N] [--collect-tombstones-every SECONDS "
-                 "--device-ttl-days N] [--threads N] [--max-connections N]",
+                 "--device-ttl-days N] [--threads N] [--max-connections N] "
+                 "[--max-clock-ahead DURATION]",
                  options, vm, exit_code)) {
     return exit_code;
   }
@@ -258,6 +291,8 @@ int RunServe(int argc, char** argv) {
         "--collect-tombstones-every needs --device-ttl-days N (N >= 0)");
   }
   if (ttl_days > 100 * 365) return Fail("--device-ttl-days is too large");
+  auto clock_bound = ParseClockBound(max_clock_ahead);
+  if (!clock_bound.ok()) return Fail(clock_bound.status());
   http.max_body = max_body;
   Schema schema;
   if (!schema_file.empty()) {
@@ -287,6 +322,7 @@ int RunServe(int argc, char** argv) {
     std::fprintf(stderr, "syncstack: %s\n", line.c_str());
   };
   service_options.token_ttl = std::chrono::seconds(token_ttl);
+  service_options.max_clock_ahead = *clock_bound;
   SyncService service(**database, **policy, SystemClock(), *lock,
                       *authenticator, std::move(schema), service_options);
 
@@ -611,12 +647,7 @@ int RunSync(int argc, char** argv) {
   if (!report->mode_reason.empty()) {
     std::printf("syncstack: %s\n", report->mode_reason.c_str());
   }
-  if (report->clock_offset_ms != kNoTimestamp &&
-      std::llabs(report->clock_offset_ms) >= 1000) {
-    std::printf("syncstack: this device's clock is %.1f s %s the server's\n",
-                std::llabs(report->clock_offset_ms) / 1000.0,
-                report->clock_offset_ms > 0 ? "ahead of" : "behind");
-  }
+  std::fputs(DescribeClock(*report).c_str(), stdout);
   for (const auto& c : report->conflicts) {
     std::printf("syncstack: conflict on %s/%s: %s; kept the %s's version\n",
                 c.collection.c_str(), c.id.ToString().c_str(), c.what.c_str(),

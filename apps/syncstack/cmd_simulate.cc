@@ -21,7 +21,7 @@ namespace {
 constexpr const char* kUsage =
     "syncstack simulate [--devices N] [--records N] [--ops N] [--offline P] "
     "[--skew SECONDS[,SECONDS...]] [--drift PPM] [--loss P] [--seed N] "
-    "[--interval MS] "
+    "[--interval MS] [--clock-jump YEARS] [--max-clock-ahead SECONDS|off] "
     "[--policy all|NAME...] [--store memory|sqlite] [--csv FILE] "
     "[--svg FILE]";
 
@@ -114,7 +114,8 @@ int RunSimulate(int argc, char** argv) {
   policy_help += ") or names: " + PolicyNamesHelp() + " (default all)";
   std::string devices = "3", records = "20", ops = "200", offline = "0.5",
               drift = "0", loss = "0", seed = "1", store = "memory",
-              interval = "1000", csv_path, svg_path;
+              interval = "1000", clock_jump = "0", clock_bound = "300",
+              csv_path, svg_path;
   std::vector<std::string> skew_args{"0"}, policy_args{"all"};
   options.add_options()("devices", po::value(&devices),
                         "devices of the simulated user (default 3)")(
@@ -135,7 +136,13 @@ int RunSimulate(int argc, char** argv) {
       "random seed; same seed, same numbers "
       "(default 1)")("interval", po::value(&interval),
                      "mean real time between writes in ms (default 1000)")(
-      "policy", po::value(&policy_args)->multitoken(), policy_help.c_str())(
+      "clock-jump", po::value(&clock_jump),
+      "halfway through, the last device's clock jumps this many years "
+      "ahead (default 0: no jump)")(
+      "max-clock-ahead", po::value(&clock_bound),
+      "the server's bound (serve --max-clock-ahead) in seconds, or off "
+      "(default 300)")("policy", po::value(&policy_args)->multitoken(),
+                       policy_help.c_str())(
       "store", po::value(&store), "memory or sqlite (default memory)")(
       "csv", po::value(&csv_path), "write the results as CSV")(
       "svg", po::value(&svg_path),
@@ -178,6 +185,21 @@ int RunSimulate(int argc, char** argv) {
   base.loss = p;
   if (!(error = NonNegative("drift", drift, p)).empty()) return Usage(error);
   base.drift_ppm = p;
+  if (!(error = NonNegative("clock-jump", clock_jump, p)).empty()) {
+    return Usage(error);
+  }
+  if (p > 5000) return Usage("--clock-jump must be at most 5000 years");
+  base.clock_jump_years = p;
+  if (clock_bound == "off") {
+    base.max_clock_ahead_seconds = -1;
+  } else if (!(error = NonNegative("max-clock-ahead", clock_bound, p))
+                  .empty()) {
+    return Usage(error + " (or off)");
+  } else if (p > 1e12) {
+    return Usage("--max-clock-ahead must be at most 1e12 seconds");
+  } else {
+    base.max_clock_ahead_seconds = p;
+  }
   if (store == "memory") {
     base.store = sim::SimStore::kMemory;
   } else if (store == "sqlite") {
@@ -220,10 +242,15 @@ int RunSimulate(int argc, char** argv) {
 
   std::printf(
       "simulate: %d devices, %d records, %lld writes, offline %g, drift %g "
-      "ppm, loss %g, seed %llu, store %s\n\n",
+      "ppm, loss %g, seed %llu, store %s\n",
       base.devices, base.records, static_cast<long long>(base.ops),
       base.offline, base.drift_ppm, base.loss,
       static_cast<unsigned long long>(base.seed), store.c_str());
+  std::printf("simulate: clock jump %g years, max clock ahead %s\n\n",
+              base.clock_jump_years,
+              base.max_clock_ahead_seconds < 0
+                  ? "off"
+                  : (G(base.max_clock_ahead_seconds) + " s").c_str());
   std::vector<sim::SimulationResult> results;
   for (double skew : skews) {
     for (const sim::PolicyFactory* policy : policies) {

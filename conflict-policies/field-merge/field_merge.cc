@@ -210,7 +210,15 @@ class FieldMerge final : public ConflictPolicy {
     Version v = inner_->StampIncoming(iw);
     if (!w.deleted && w.proposed != nullptr &&
         w.proposed->extra.find(kSeparator) != std::string::npos) {
-      v.extra = WithStamps(v.extra, ParseStamps(w.proposed->extra));
+      FieldStamps stamps = ParseStamps(w.proposed->extra);
+      // A field stamped by a clock far ahead is restamped as the write's
+      // timestamp was (IncomingWrite::latest).
+      for (auto& [key, ts] : stamps) {
+        if (w.latest != kNoTimestamp && ts > w.latest) {
+          ts = std::min(v.timestamp, w.server_now);
+        }
+      }
+      v.extra = WithStamps(v.extra, stamps);
     }
     return v;
   }

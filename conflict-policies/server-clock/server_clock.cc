@@ -37,6 +37,12 @@ class ServerClock final : public ConflictPolicy {
     return options_.client_wins ? "server-clock-client-wins" : "server-clock";
   }
 
+  PolicyTraits traits() const noexcept override {
+    PolicyTraits t;
+    t.server_stamps = true;
+    return t;
+  }
+
   // A device edit carries its base; its own clock only names new records
   // (and is ignored by the server).
   Version StampLocal(const LocalWrite& w) const override {

@@ -85,6 +85,42 @@ TEST_F(SimulateCliTest, PrintsTableWritesCsvAndSvg) {
   EXPECT_NE(chart.find("</svg>"), std::string::npos);
 }
 
+// Issue 14, item 4: a clock 1,000 years ahead, with and without the
+// server's bound; the table says how many writes were restamped.
+TEST_F(SimulateCliTest, ClockJumpWithAndWithoutTheBound) {
+  const std::string base =
+      "simulate --devices 3 --records 3 --ops 60 --offline 0 --seed 5 "
+      "--policy lww --clock-jump 1000";
+  auto lww_row = [](const std::string& out) {
+    size_t at = out.find("\nlww ");
+    return at == std::string::npos
+               ? std::string()
+               : out.substr(at + 1, out.find('\n', at + 1) - at - 1);
+  };
+  auto column = [](const std::string& row, size_t n) {
+    std::istringstream words(row);
+    std::string w;
+    for (size_t i = 0; i <= n && words >> w;) ++i;
+    return w;
+  };
+  Outcome bounded = Syncstack(base);
+  ASSERT_EQ(bounded.exit_code, 0) << bounded.err;
+  EXPECT_NE(bounded.out.find("clock jump 1000 years, max clock ahead 300 s"),
+            std::string::npos)
+      << bounded.out;
+  EXPECT_NE(bounded.out.find("restamped"), std::string::npos) << bounded.out;
+  std::string row = lww_row(bounded.out);
+  EXPECT_EQ(column(row, 4), "0") << "lost with the bound: " << row;
+  EXPECT_NE(column(row, 11), "0") << "nothing restamped: " << row;
+
+  Outcome off = Syncstack(base + " --max-clock-ahead off");
+  ASSERT_EQ(off.exit_code, 0) << off.err;
+  EXPECT_NE(off.out.find("max clock ahead off"), std::string::npos) << off.out;
+  row = lww_row(off.out);
+  EXPECT_NE(column(row, 4), "0") << "nothing lost without the bound: " << row;
+  EXPECT_EQ(column(row, 11), "0") << row;
+}
+
 TEST_F(SimulateCliTest, SameSeedSameOutput) {
   Outcome a = Syncstack(kSmall);
   Outcome b = Syncstack(kSmall);
@@ -122,6 +158,10 @@ TEST_F(SimulateCliTest, BadInputGetsOneClearLine) {
       {"simulate --skew 0,abc", 2, "--skew"},
       {"simulate --skew=-5", 2, "--skew"},
       {"simulate --drift=-1", 2, "--drift"},
+      {"simulate --clock-jump=-1", 2, "--clock-jump"},
+      {"simulate --clock-jump 1e9", 2, "--clock-jump"},
+      {"simulate --max-clock-ahead soon", 2, "--max-clock-ahead"},
+      {"simulate --max-clock-ahead=-5", 2, "--max-clock-ahead"},
       {"simulate --policy nosuch", 2, "unknown policy \"nosuch\""},
       {"simulate --store postgres", 2, "--store"},
       {"simulate --ops 1 --csv " + missing_dir + "/x.csv", 1, "--csv"},

@@ -153,6 +153,50 @@ TEST(SimulatorTest, SkewMakesLwwLoseUpdates) {
   EXPECT_GT(r.conflicts, 0u) << "the server's refusals are reported";
 }
 
+// Issue 14, item 4: halfway through, one device's clock jumps 1,000 years
+// ahead. Without a bound on the server, last-write-wins keeps that device's
+// writes over every later real edit; with the server's default bound (five
+// minutes) its writes are restamped with the server's clock and, nothing
+// being concurrent, no policy loses anything.
+SimulationOptions JumpYearsAhead(double bound_seconds) {
+  SimulationOptions o = Sequential(0);
+  o.devices = 3;
+  o.clock_jump_years = 1000;
+  o.max_clock_ahead_seconds = bound_seconds;
+  return o;
+}
+
+TEST(SimulatorTest, AClockYearsAheadWinsForeverWithoutTheBound) {
+  SimulationResult r = MustSimulate(JumpYearsAhead(-1), Lww());
+  EXPECT_TRUE(r.converged) << FormatTable({r});
+  EXPECT_GT(r.lost_updates, 0u) << FormatTable({r});
+  EXPECT_EQ(r.restamped, 0u) << FormatTable({r});
+}
+
+TEST(SimulatorTest, TheBoundRestampsAClockYearsAhead) {
+  for (const auto& p : AvailablePolicies()) {
+    SimulationResult r = MustSimulate(JumpYearsAhead(300), p);
+    EXPECT_TRUE(r.converged) << p.name << "\n" << FormatTable({r});
+    EXPECT_EQ(r.lost_updates, 0u) << p.name << "\n" << FormatTable({r});
+    EXPECT_EQ(r.first_error, "") << p.name;
+    // The device is told (its SyncReport), except under server-clock,
+    // which never took device clocks.
+    if (p.name.rfind("server-clock", 0) == 0) {
+      EXPECT_EQ(r.restamped, 0u) << p.name;
+    } else {
+      EXPECT_GT(r.restamped, 0u) << p.name << "\n" << FormatTable({r});
+    }
+  }
+}
+
+TEST(SimulatorTest, RejectsABadClockJump) {
+  SimulationOptions o = Sequential(0);
+  o.clock_jump_years = -1;
+  EXPECT_EQ(ValidateOptions(o).code(), Status::Code::kInvalidArgument);
+  o.clock_jump_years = 1e9;
+  EXPECT_EQ(ValidateOptions(o).code(), Status::Code::kInvalidArgument);
+}
+
 // Policies that do not compare device clocks, or order a device's writes
 // after what it has seen, lose nothing when nothing is concurrent, however
 // wrong the clocks. (lww and lww+fields decide by device clocks, per record

@@ -88,12 +88,23 @@ struct IncomingWrite {
   std::string_view device;  // the lock holder's device name, or ""
   bool deleted = false;
   std::string_view payload;  // "" for a delete
+  // The latest device time the server takes as sent (its clock plus its
+  // max_clock_ahead bound; kNoTimestamp: no bound). The service has already
+  // restamped `proposed->timestamp` beyond it (with the write's time on the
+  // server's clock, at most server_now); a policy that keeps further device
+  // times in Version::extra (e.g. +fields field stamps) restamps those
+  // beyond it too, e.g. with the restamped timestamp.
+  Timestamp latest = kNoTimestamp;
 };
 
 // What a policy wants from its callers beyond the required inputs.
 struct PolicyTraits {
   // StampLocal reads LocalWrite::highest_seen (the engine keeps it).
   bool uses_highest_seen = false;
+  // StampIncoming stamps every write with the server's clock, whatever the
+  // device sent (server-clock): a stamp earlier than the device's is then
+  // no sign of a restamp (SyncReport::restamped).
+  bool server_stamps = false;
 };
 
 // Thread safety: const methods may be called concurrently.

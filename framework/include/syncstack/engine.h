@@ -148,6 +148,10 @@ struct SyncReport {
   // The server's estimate of this device's clock offset (device - server,
   // ms), from the last lock request; kNoTimestamp if it gave none.
   int64_t clock_offset_ms = kNoTimestamp;
+  // Writes the server stamped earlier than this device did: its clock was
+  // further ahead than the server allows (serve --max-clock-ahead), so the
+  // server restamped them with its own clock, and so did this device.
+  uint64_t restamped = 0;
   std::chrono::microseconds lock_time{0};
   std::chrono::microseconds fetch_time{0};
   std::chrono::microseconds plan_time{0};

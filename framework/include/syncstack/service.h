@@ -70,6 +70,14 @@ struct SyncServiceOptions {
   // Largest request body accepted (413 beyond). Default: 64 MiB.
   size_t max_body = 64u << 20;
   CodecLimits limits;
+  // How far ahead of the server's clock a device's stamp may be. A write
+  // (or a delete's version, or a +fields field stamp) stamped later than
+  // the server's clock plus this bound is restamped with the server's
+  // clock before the policy compares it: it is kept, but wins only as a
+  // write made when it arrived; its answer's stamp carries the new
+  // last_update and the server logs it (docs/policies.md, "Clocks far
+  // ahead"). milliseconds::max(): no bound. Default: 5 minutes.
+  std::chrono::milliseconds max_clock_ahead{std::chrono::minutes(5)};
   // The server log: one line per estimated device clock offset and per
   // conflict. Called from request threads. Default: none.
   std::function<void(const std::string& line)> log;

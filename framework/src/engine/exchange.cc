@@ -285,6 +285,16 @@ Status SyncRun::Exchange(size_t begin, size_t end, size_t& next) {
   const Answer answer = IndexAnswer(*response);
   SYNCSTACK_RETURN_IF_ERROR(ApplyAnswer(out, answer));
   NoteUnforeseen(out, answer);
+  // A write stamped back in time: the server restamped it (this device's
+  // clock was ahead of its bound, SyncServiceOptions::max_clock_ahead).
+  if (policy_->traits().server_stamps) return Status::Ok();
+  for (const auto& [key, stamp] : answer.stamped) {
+    auto p = out.pushed.find(key);
+    if (p != out.pushed.end() &&
+        stamp->last_update < p->second.version.timestamp) {
+      report_.restamped++;
+    }
+  }
   return Status::Ok();
 }
 

@@ -66,6 +66,11 @@ struct WriteContext {
   std::string_view device;
   int64_t clock_offset = kNoTimestamp;
   std::vector<ConflictJournalEntry>* journal = nullptr;  // entries to write
+  // The latest device stamp taken as sent (now + max_clock_ahead); later
+  // ones are restamped with `now`, counted in `restamped`.
+  Timestamp latest = kNoTimestamp;
+  uint64_t restamped = 0;
+  Timestamp latest_restamped = kNoTimestamp;  // the latest stamp restamped
 };
 
 // The versions of a request's deletes, for policies that order them.

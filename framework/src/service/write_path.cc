@@ -3,6 +3,9 @@
 // earlier write of the same request), and everything it changes — rows,
 // the write sequence, the conflict journal, its idempotency key — commits
 // in one store transaction under the lease's fence.
+#include <algorithm>
+#include <chrono>
+#include <limits>
 #include <mutex>
 #include <unordered_set>
 
@@ -143,6 +146,28 @@ void TakeRow(Record row, const Record* cur, std::string_view collection,
   p.touched = true;
 }
 
+// `sent`, or its copy in `storage` restamped with the server's clock when
+// it is stamped later than ctx.latest (a device clock far ahead), so that a
+// wrong clock cannot win by it. The new stamp is when the write was made on
+// the server's clock (the stamp less the device's estimated clock offset)
+// if that is known and not in the future, else now. Counts restamps in ctx.
+const Version* WithinClockBound(const Version* sent, WriteContext& ctx,
+                                Version& storage) {
+  if (sent == nullptr || sent->timestamp == kNoTimestamp ||
+      ctx.latest == kNoTimestamp || sent->timestamp <= ctx.latest) {
+    return sent;
+  }
+  ++ctx.restamped;
+  ctx.latest_restamped = std::max(ctx.latest_restamped, sent->timestamp);
+  storage = *sent;
+  storage.timestamp = ctx.now;
+  if (ctx.clock_offset != kNoTimestamp && ctx.clock_offset > 0) {
+    const Timestamp made = sent->timestamp - ctx.clock_offset;
+    if (made >= 0 && made < ctx.now) storage.timestamp = made;
+  }
+  return &storage;
+}
+
 // Decides one incoming write against the record's current state (the
 // store's, or an earlier write of this request). `sent` is the version the
 // client sent (nullptr: none). Returns the conflict outcome when the write
@@ -155,6 +180,8 @@ std::optional<Kept> Decide(const ConflictPolicy& policy, Pending& p,
                            const Version* sent, WriteContext& ctx) {
   const Record* cur = p.row ? &*p.row : nullptr;
   if (IsNoOp(cur, deleted, incoming, sent)) return std::nullopt;
+  Version restamped;
+  sent = WithinClockBound(sent, ctx, restamped);
   std::string_view payload =
       incoming != nullptr ? std::string_view(incoming->payload) : "";
   IncomingWrite write;
@@ -165,6 +192,7 @@ std::optional<Kept> Decide(const ConflictPolicy& policy, Pending& p,
   write.device = ctx.device;
   write.deleted = deleted;
   write.payload = payload;
+  write.latest = ctx.latest;
   Version stamped = policy.StampIncoming(write);
   Resolution resolution;
   if (cur == nullptr) {
@@ -193,6 +221,15 @@ std::optional<Kept> Decide(const ConflictPolicy& policy, Pending& p,
   }
   if (row) TakeRow(std::move(*row), cur, collection, id, ctx, p);
   return kept;
+}
+
+// The latest device stamp taken as sent at `now`; kNoTimestamp: no bound.
+Timestamp LatestDeviceStamp(Timestamp now, std::chrono::milliseconds bound) {
+  if (bound < std::chrono::milliseconds::zero() ||
+      bound.count() >= std::numeric_limits<Timestamp>::max() - now) {
+    return kNoTimestamp;
+  }
+  return now + bound.count();
 }
 
 // Decides every write of `request` in request order: add, update, delete.
@@ -392,6 +429,7 @@ Result<std::optional<SyncResponse>> SyncService::Impl::WriteOnce(
   ctx.device = call.device;
   ctx.clock_offset = call.clock_offset;
   ctx.journal = &journal;
+  ctx.latest = service::LatestDeviceStamp(ctx.now, options.max_clock_ahead);
   SYNCSTACK_ASSIGN_OR_RETURN(ctx.sequence, AccountSequence(store));
   const uint64_t first_sequence = ctx.sequence;
   const service::Decisions decisions = service::DecideAll(
@@ -423,6 +461,14 @@ Result<std::optional<SyncResponse>> SyncService::Impl::WriteOnce(
     }
     SYNCSTACK_RETURN_IF_ERROR(s);
     item_caches.Wrote(call.account, state, first_sequence, ctx.sequence);
+  }
+  if (ctx.restamped > 0) {
+    Log("restamped " + std::to_string(ctx.restamped) + " write(s) to " +
+        std::string(call.account) + " from \"" + call.device +
+        "\": stamped up to " +
+        std::to_string((ctx.latest_restamped - ctx.now) / 1000) +
+        " s ahead of the server's clock (max_clock_ahead " +
+        std::to_string(options.max_clock_ahead.count() / 1000) + " s)");
   }
   // The answer's get is read after the writes.
   SYNCSTACK_RETURN_IF_ERROR(service::AnswerGets(store, call.request, response));

@@ -56,6 +56,7 @@
 //     (a lost answer's bytes count: they were sent).
 //   messages: transport calls (lost ones included).
 //   sync_calls: SyncEngine::Run calls; failed_syncs: those that failed.
+//   restamped: writes the server restamped (a clock beyond its bound).
 //   converged: after quiescence every device holds exactly the server's
 //     live records (id, payload, last_update) and nothing left to push.
 #pragma once
@@ -113,6 +114,14 @@ struct SimulationOptions {
   double loss = 0;
   // Seeds every random choice. Default: 1.
   uint64_t seed = 1;
+  // A device whose clock jumps ahead: halfway through the workload (before
+  // step ops/2) the last device's clock jumps this many years ahead and
+  // stays there. 0: no jump. Default: 0.
+  double clock_jump_years = 0;
+  // The server's bound on device clocks ahead of it, in seconds
+  // (SyncServiceOptions::max_clock_ahead): later stamps are restamped with
+  // the server's clock. Negative: no bound. Default: 300, the service's.
+  double max_clock_ahead_seconds = 300;
   // Mean real time between two steps, in milliseconds. Default: 1000.
   int64_t op_interval_ms = 1000;
   // Where devices and the server keep records. Default: memory.
@@ -125,8 +134,10 @@ struct SimulationOptions {
 };
 
 // Checks ranges: devices >= 1, records >= 1, ops >= 0, probabilities in
-// [0, 1], skew and drift >= 0, op_interval_ms >= 1, batch_records >= 1,
-// max_quiescence_rounds >= 1. Errors: kInvalidArgument naming the field.
+// [0, 1], skew and drift >= 0, clock_jump_years in [0, 5000],
+// max_clock_ahead_seconds finite and <= 1e12, op_interval_ms >= 1,
+// batch_records >= 1, max_quiescence_rounds >= 1. Errors: kInvalidArgument
+// naming the field.
 Status ValidateOptions(const SimulationOptions& options);
 
 struct SimulationResult {
@@ -144,6 +155,9 @@ struct SimulationResult {
   uint64_t messages = 0;  // transport calls, lost ones included
   uint64_t sync_calls = 0;
   uint64_t failed_syncs = 0;
+  // Writes the server restamped (SyncReport::restamped, summed over the
+  // reports of all successful runs).
+  uint64_t restamped = 0;
   // The first sync failure that simulated loss does not explain (any
   // failure when loss is 0), "device at T ms: status"; empty if none.
   std::string first_error;
