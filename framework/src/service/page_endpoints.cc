@@ -242,15 +242,29 @@ Response SyncService::Impl::HandleRecords(const Request& request,
       &page.more);
   if (!scanned.ok()) return ErrorResponse(scanned);
   size_t bytes = 0;
+  // The JSON form cannot say "more" on a short page (a client takes it
+  // for the last): a page whose payload would pass the body limit is
+  // refused instead, with nothing held beyond the limit.
+  const size_t json_cap = options.max_body;
+  bool json_over = false;
   page.records.reserve(ids.size());
   Status s = (*store)->Get(q->collection, ids, [&](const Record& r) {
-    // Only the binary form can say "more" on a short page.
-    if (r.deleted || (q->binary && bytes >= kPageBytes)) return;
+    if (r.deleted || json_over || (q->binary && bytes >= kPageBytes)) return;
+    if (!q->binary && !page.records.empty() &&
+        bytes + r.payload.size() > json_cap) {
+      json_over = true;
+      return;
+    }
     bytes += r.payload.size();
     page.records.push_back(
         WireRecord{r.id, r.version.timestamp, r.payload, r.version.extra});
   });
   if (!s.ok()) return ErrorResponse(s);
+  if (json_over) {
+    return ErrorResponse(Status::TooLarge(
+        "records page: more than " + std::to_string(json_cap) +
+        " bytes of records; ask for a smaller limit (or format=binary)"));
+  }
   if (bytes >= kPageBytes && page.records.size() < ids.size()) {
     page.more = true;
   }
