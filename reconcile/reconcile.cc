@@ -87,6 +87,7 @@ class Reader {
  public:
   explicit Reader(std::string_view in) : in_(in) {}
   bool done() const { return in_.empty(); }
+  size_t left() const { return in_.size(); }
   bool Byte(uint8_t& b) {
     if (in_.empty()) return false;
     b = static_cast<uint8_t>(in_.front());
@@ -270,7 +271,9 @@ Result<std::string> Step(ItemSource& items, std::string_view message,
       }
       case kItems: {
         uint64_t k;
-        if (!in.Varint(k) || k > message.size() / 17) {
+        // An item takes at least 18 bytes (id, two varints): the count is
+        // bounded by what is left to read, not by the whole message.
+        if (!in.Varint(k) || k > in.left() / 18) {
           return Malformed("bad item count");
         }
         std::vector<ReconcileItem> peer(static_cast<size_t>(k));
@@ -317,7 +320,7 @@ Result<std::string> Step(ItemSource& items, std::string_view message,
       case kDiff: {
         if (role != Role::kClient) return Malformed("a diff sent to a server");
         uint64_t k;
-        if (!in.Varint(k) || k > message.size() / 17) {
+        if (!in.Varint(k) || k > in.left() / 17) {
           return Malformed("bad diff count");
         }
         std::vector<ReconcileItem> own = Collect(items, r);

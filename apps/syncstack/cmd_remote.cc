@@ -220,6 +220,7 @@ int RunServe(int argc, char** argv) {
   int64_t token_ttl = 3600;
   int64_t gc_every = 0;
   int64_t ttl_days = -1;
+  int64_t journal_days = 30;
   HttpServerOptions http;
   int64_t max_connections = static_cast<int64_t>(http.max_connections);
   std::string max_clock_ahead = "5m";
@@ -249,6 +250,10 @@ int RunServe(int argc, char** argv) {
       "seconds (default: 0, never; needs --device-ttl-days)")(
       "device-ttl-days", po::value(&ttl_days),
       "for --collect-tombstones-every: a device not seen for longer is gone")(
+      "journal-days", po::value(&journal_days),
+      "keep conflict journal entries this many days; older ones are dropped "
+      "as new ones are written (default: 30; 0: only the journal's 100000 "
+      "entries bound it)")(
       "threads", po::value(&http.max_threads),
       "HTTP worker threads that run requests; idle and slow connections "
       "hold none (default: 16)")(
@@ -264,8 +269,8 @@ int RunServe(int argc, char** argv) {
                  "syncstack serve --store URI (--listen HOST:PORT | --exchange "
                  "DIR) [--schema FILE] [--policy NAME] [--max-body BYTES] "
                  "[--lease-seconds N] [--collect-tombstones-every SECONDS "
-                 "--device-ttl-days N] [--threads N] [--max-connections N] "
-                 "[--max-clock-ahead DURATION]",
+                 "--device-ttl-days N] [--journal-days N] [--threads N] "
+                 "[--max-connections N] [--max-clock-ahead DURATION]",
                  options, vm, exit_code)) {
     return exit_code;
   }
@@ -293,6 +298,8 @@ int RunServe(int argc, char** argv) {
   if (ttl_days > 100 * 365) return Fail("--device-ttl-days is too large");
   auto clock_bound = ParseClockBound(max_clock_ahead);
   if (!clock_bound.ok()) return Fail(clock_bound.status());
+  if (journal_days < 0) return Fail("--journal-days must not be negative");
+  if (journal_days > 100 * 365) return Fail("--journal-days is too large");
   http.max_body = max_body;
   Schema schema;
   if (!schema_file.empty()) {
@@ -323,6 +330,7 @@ int RunServe(int argc, char** argv) {
   };
   service_options.token_ttl = std::chrono::seconds(token_ttl);
   service_options.max_clock_ahead = *clock_bound;
+  service_options.journal_retention = std::chrono::hours(24 * journal_days);
   SyncService service(**database, **policy, SystemClock(), *lock,
                       *authenticator, std::move(schema), service_options);
 

@@ -91,6 +91,18 @@ void SetDeviceMark(std::vector<DeviceMark>& marks, DeviceMark mark,
   } else {
     marks.push_back(std::move(mark));
   }
+  // The list is bounded: beyond kMaxDeviceMarks the device seen longest
+  // ago goes (never the one just set, the last). It is then a device never
+  // seen: its mark no longer holds tombstones back, and if it returns with
+  // a mark below the horizon by then, its lock answer says resync.
+  while (marks.size() > kMaxDeviceMarks) {
+    auto oldest =
+        std::min_element(marks.begin(), marks.end() - 1,
+                         [](const DeviceMark& a, const DeviceMark& b) {
+                           return a.seen < b.seen;
+                         });
+    marks.erase(oldest);
+  }
   std::string text;
   for (const DeviceMark& m : marks) {
     text += std::to_string(m.mark);

@@ -434,6 +434,35 @@ TEST(Lock, RoundTrips) {
                 "lease: must not be empty"));
 }
 
+// Device names are 1..128 bytes of printable, well-formed UTF-8: a name
+// is kept per device by the server, so its size is bounded at the door.
+TEST(Lock, DeviceNameRule) {
+  auto decode = [](const std::string& name) {
+    std::string body;
+    EncodeLockRequest({name}, body);
+    return DecodeLockRequest(body);
+  };
+  const std::string rule = "device: must be 1 to 128 bytes of printable UTF-8";
+  EXPECT_TRUE(decode(std::string(128, 'a')).ok());
+  EXPECT_TRUE(
+      decode("t\xc3\xa9l\xc3\xa9phone \xe2\x98\x83 \xf0\x9f\x93\xb1").ok());
+  EXPECT_TRUE(IsInvalid(decode("").status(), rule));
+  EXPECT_TRUE(IsInvalid(decode(std::string(129, 'a')).status(), "129 bytes"));
+  EXPECT_TRUE(IsInvalid(decode(std::string(4 << 20, 'a')).status(), rule));
+  EXPECT_TRUE(IsInvalid(decode("a\nb").status(), "control character"));
+  EXPECT_TRUE(
+      IsInvalid(decode(std::string("a\0b", 3)).status(), "control character"));
+  EXPECT_TRUE(IsInvalid(decode("a\x7f").status(), "control character"));
+  EXPECT_TRUE(IsInvalid(decode("a\xc2\x85").status(), "control character"));
+  // Not UTF-8: refused, by the JSON reader or by the rule.
+  for (std::string raw : {"a\xff", "\xc0\xaf", "\xed\xa0\x80", "a\xe2\x98"}) {
+    auto req = DecodeLockRequest("{\"device\":\"" + raw + "\"}");
+    EXPECT_EQ(req.status().code(), Status::Code::kInvalidArgument) << raw;
+  }
+  EXPECT_TRUE(IsInvalid(DecodeLockRequest(R"({"device":"a\u0007"})").status(),
+                        "control character"));
+}
+
 // The tombstone fields are optional both ways: absent, a seed-dialect lock
 // is byte for byte what PROTOCOL.md shows.
 TEST(Lock, TombstoneMarkFields) {

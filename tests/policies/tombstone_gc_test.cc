@@ -219,6 +219,54 @@ TEST_P(TombstoneGc, CollectionDuringASyncStopsTheSync) {
   EXPECT_FALSE(ServerRow(kR).has_value());
 }
 
+// The device list is bounded: a thousand devices seen after B push B's
+// mark out. B, live but forgotten, no longer holds the tombstone back; it
+// is collected, and B, returning with an offline edit of the record, is
+// told to resync and resurrects nothing.
+TEST_P(TombstoneGc, ForgottenDeviceResyncsAndResurrectsNothing) {
+  Device& a = w_->AddDevice("a");
+  Device& b = w_->AddDevice("b");
+  ASSERT_OK(a.Put("todo", kR, R"({"t":"r"})"));
+  Sync(a);
+  Sync(b);
+  ASSERT_OK(b.Put("todo", kR, R"({"t":"r, edited offline"})"));
+  ASSERT_OK(a.Remove("todo", kR));
+  Sync(a);
+  Sync(a);
+  Sync(a);
+
+  Store& server = w_->ServerStore();
+  auto seq = AccountSequence(server);
+  ASSERT_TRUE(seq.ok());
+  auto marks = ReadDeviceMarks(server);
+  ASSERT_TRUE(marks.ok());
+  ChangeBatch batch;
+  for (size_t i = 0; i < kMaxDeviceMarks; ++i) {
+    DeviceMark m;
+    m.device = "other-" + std::to_string(i);
+    m.mark = *seq;
+    m.seen = w_->clock().Now();
+    SetDeviceMark(*marks, std::move(m), batch);
+  }
+  ASSERT_OK(server.Apply(WriteOptions{}, batch));
+  marks = ReadDeviceMarks(server);
+  ASSERT_TRUE(marks.ok());
+  EXPECT_EQ(marks->size(), kMaxDeviceMarks);
+  for (const DeviceMark& m : *marks) {
+    EXPECT_NE(m.device, "b") << "b was seen longest ago";
+  }
+
+  auto gc = w_->service().CollectTombstones("alice", kTtl);
+  ASSERT_TRUE(gc.ok()) << gc.status().ToString();
+  EXPECT_EQ(gc->collected, 1u) << "b's mark no longer holds it";
+  EXPECT_FALSE(ServerRow(kR).has_value());
+
+  SyncReport back = Sync(b);
+  EXPECT_TRUE(back.resynced);
+  EXPECT_FALSE(LiveOn(b, kR));
+  EXPECT_FALSE(ServerRow(kR).has_value());
+}
+
 TEST(TombstoneGcInput, NegativeTtlIsRefused) {
   World w(StoreKind::kMemory);
   auto gc =

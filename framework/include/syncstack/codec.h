@@ -142,6 +142,14 @@ void EncodeSyncResponse(const SyncResponse& response, const Schema& schema,
 Result<Manifest> DecodeManifest(std::string_view body,
                                 const CodecLimits& limits = {});
 void EncodeManifest(const Manifest& manifest, std::string& out);
+// Appends the entry objects of `entries` (of one collection whose id key
+// is `id_key`) to `out` as EncodeManifest writes them, with a comma first
+// unless `*first` (then cleared if any entry was written): a server
+// writes fetch.json a chunk of entries at a time with it, as
+// '{' name ":[" entries "]" ... '}'.
+void AppendManifestEntries(const std::vector<Stamp>& entries,
+                           std::string_view id_key, bool* first,
+                           std::string& out);
 
 // --- login, lock, errors ---
 struct LoginRequest {

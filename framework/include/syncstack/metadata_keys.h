@@ -43,8 +43,10 @@ inline std::string ColdCheckpoint(std::string_view collection) {
 // --- On a server account ----------------------------------------------------
 // The account's write sequence: the number of the last applied write.
 inline constexpr std::string_view kSequence = "policy/seq";
-// The conflict journal: entries "journal/<n>" for n < kJournalNext.
+// The conflict journal: entry n (kJournalFirst <= n < kJournalNext) is
+// "journal/<n mod the journal's slots>" (service/journal.h).
 inline constexpr std::string_view kJournalNext = "journal/next";
+inline constexpr std::string_view kJournalFirst = "journal/first";
 inline std::string JournalEntry(uint64_t n) {
   return "journal/" + std::to_string(n);
 }

@@ -78,6 +78,10 @@ struct SyncServiceOptions {
   // last_update and the server logs it (docs/policies.md, "Clocks far
   // ahead"). milliseconds::max(): no bound. Default: 5 minutes.
   std::chrono::milliseconds max_clock_ahead{std::chrono::minutes(5)};
+  // How long conflict journal entries are kept: older ones are dropped
+  // when new ones are written. Zero keeps them until the journal's slots
+  // (service/journal.h) wrap. Default: 30 days.
+  std::chrono::hours journal_retention{30 * 24};
   // The server log: one line per estimated device clock offset and per
   // conflict. Called from request threads. Default: none.
   std::function<void(const std::string& line)> log;
@@ -110,8 +114,9 @@ class SyncService final : public Handler {
   // account's write lock, so a device that paused past its lease cannot
   // write after another device got the lock): else kLeaseLost, nothing
   // applied. Every conflict the policy reports is added to the account's
-  // conflict journal (metadata "journal/<n>", n < "journal/next"; see
-  // ReadConflictJournal) in the same transaction. A request carrying
+  // conflict journal (metadata "journal/...", bounded by
+  // options.journal_retention; see ReadConflictJournal) in the same
+  // transaction. A request carrying
   // `idempotency_key` is applied once: a repeat (same key and same request,
   // the key among the account's last 32 applied requests) gets the first
   // answer's stamps and conflicts and a fresh get, and changes nothing; a

@@ -32,8 +32,14 @@ struct DeviceMark {
 // Errors: those of Store::GetMeta; kCorruption for a damaged list.
 Result<std::vector<DeviceMark>> ReadDeviceMarks(Store& store);
 
+// The most devices "gc/devices" remembers per account.
+inline constexpr size_t kMaxDeviceMarks = 1000;
+
 // Adds or replaces `mark` in `marks` and sets metadata "gc/devices" in
-// `batch` to the result.
+// `batch` to the result. Beyond kMaxDeviceMarks devices, those seen
+// longest ago (other than `mark`'s) are dropped from `marks`: a dropped
+// device counts as never seen, so it no longer holds tombstones back and
+// is told to resync if it returns below the horizon.
 void SetDeviceMark(std::vector<DeviceMark>& marks, DeviceMark mark,
                    ChangeBatch& batch);
 

@@ -159,6 +159,15 @@ void EncodeManifest(const Manifest& manifest, std::string& out) {
   out += '}';
 }
 
+void AppendManifestEntries(const std::vector<Stamp>& entries,
+                           std::string_view id_key, bool* first,
+                           std::string& out) {
+  if (entries.empty()) return;
+  if (!*first) out += ',';
+  *first = false;
+  AppendStampItems(entries, id_key.empty() ? "id" : id_key, out);
+}
+
 // --- single records ---
 
 Result<RecordParts> SplitRecordObject(std::string_view json,

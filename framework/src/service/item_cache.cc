@@ -5,6 +5,12 @@
 
 namespace syncstack::service {
 
+size_t ItemCaches::IndexBytes(const ItemIndex& index) {
+  constexpr size_t kSlotBytes = 48;
+  return sizeof(ItemIndex) +
+         index.chunk_count() * (ItemIndex::kChunk * kSlotBytes + 64);
+}
+
 std::shared_ptr<ItemCaches::Entry> ItemCaches::Touch(
     std::string_view account, std::string_view collection) {
   std::lock_guard<std::mutex> guard(mu_);
@@ -12,14 +18,40 @@ std::shared_ptr<ItemCaches::Entry> ItemCaches::Touch(
   if (!slot) slot = std::make_shared<Entry>();
   slot->last_used = ++clock_;
   std::shared_ptr<Entry> mine = slot;
-  while (entries_.size() > kMaxEntries) {
+  EvictLocked();
+  return mine;
+}
+
+void ItemCaches::Charge(const std::shared_ptr<Entry>& entry, size_t bytes) {
+  std::lock_guard<std::mutex> guard(mu_);
+  entry->bytes = bytes;
+  EvictLocked();
+}
+
+void ItemCaches::EvictLocked() {
+  size_t total = 0;
+  for (const auto& [key, entry] : entries_) total += entry->bytes;
+  while (!entries_.empty() &&
+         (entries_.size() > kMaxEntries || total > max_bytes_)) {
     auto oldest = entries_.begin();
     for (auto it = entries_.begin(); it != entries_.end(); ++it) {
       if (it->second->last_used < oldest->second->last_used) oldest = it;
     }
+    total -= oldest->second->bytes;
     entries_.erase(oldest);
   }
-  return mine;
+}
+
+size_t ItemCaches::entry_count() {
+  std::lock_guard<std::mutex> guard(mu_);
+  return entries_.size();
+}
+
+size_t ItemCaches::bytes() {
+  std::lock_guard<std::mutex> guard(mu_);
+  size_t total = 0;
+  for (const auto& [key, entry] : entries_) total += entry->bytes;
+  return total;
 }
 
 Result<std::shared_ptr<ItemCaches::Entry>> ItemCaches::Current(
@@ -38,6 +70,7 @@ Result<std::shared_ptr<ItemCaches::Entry>> ItemCaches::Current(
   SYNCSTACK_RETURN_IF_ERROR(it->status());
   entry->items = std::make_unique<ItemIndex>(std::move(items));
   entry->seq = seq;
+  Charge(entry, IndexBytes(*entry->items));
   return entry;
 }
 
@@ -54,6 +87,7 @@ void ItemCaches::Wrote(std::string_view account, const PendingWrites& writes,
   for (auto& [collection, entry] : mine) {
     if (!entry->items || entry->seq != before) {
       entry->items.reset();
+      Charge(entry, 0);
       continue;
     }
     auto rows = writes.find(collection);
@@ -68,6 +102,7 @@ void ItemCaches::Wrote(std::string_view account, const PendingWrites& writes,
       }
     }
     entry->seq = after;
+    Charge(entry, IndexBytes(*entry->items));
   }
 }
 

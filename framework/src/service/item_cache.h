@@ -25,6 +25,19 @@ class ItemCaches {
   // The most (account, collection) entries kept; the least recently used
   // goes first. An entry in use stays alive until its user is done.
   static constexpr size_t kMaxEntries = 64;
+  // The default bound on the bytes the kept entries' indexes take (256
+  // MiB, about 2.5 million items); an index larger than the bound by
+  // itself serves the request that built it and is not kept.
+  static constexpr size_t kDefaultMaxBytes = size_t{256} << 20;
+
+  explicit ItemCaches(size_t max_bytes = kDefaultMaxBytes)
+      : max_bytes_(max_bytes) {}
+  ItemCaches(const ItemCaches&) = delete;
+  ItemCaches& operator=(const ItemCaches&) = delete;
+
+  // The memory an index takes, estimated from its chunks (each reserves
+  // room for ItemIndex::kChunk items of about 48 bytes).
+  static size_t IndexBytes(const ItemIndex& index);
 
   // Reconciliation items of the live records of (account, collection),
   // current while the account's write sequence is `seq`.
@@ -32,6 +45,7 @@ class ItemCaches {
     uint64_t seq = 0;
     std::unique_ptr<ItemIndex> items;
     uint64_t last_used = 0;  // guarded by the cache's mutex
+    size_t bytes = 0;        // guarded by the cache's mutex
   };
 
   // The entry of (account, collection) with the items of the live records
@@ -51,12 +65,25 @@ class ItemCaches {
   void Wrote(std::string_view account, const PendingWrites& writes,
              uint64_t before, uint64_t after);
 
+  // The number of entries kept and the bytes their indexes take (for
+  // tests and measurements).
+  size_t entry_count();
+  size_t bytes();
+
  private:
   // The entry of (account, collection), made if missing, marked used;
   // evicts the least recently used beyond kMaxEntries.
   std::shared_ptr<Entry> Touch(std::string_view account,
                                std::string_view collection);
 
+  // Records that `entry`'s index now takes `bytes`, then evicts the
+  // least recently used entries while more than kMaxEntries are kept or
+  // they take more than max_bytes_ (`entry` itself last).
+  void Charge(const std::shared_ptr<Entry>& entry, size_t bytes);
+  // Evicts as Charge says. REQUIRES: mu_ held.
+  void EvictLocked();
+
+  const size_t max_bytes_;
   std::mutex mu_;
   uint64_t clock_ = 0;  // guarded by mu_
   std::map<std::pair<std::string, std::string>, std::shared_ptr<Entry>>

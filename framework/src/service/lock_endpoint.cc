@@ -46,10 +46,7 @@ Response SyncService::Impl::HandleLock(const Request& request,
     // Half the request's travel time is unknown; receive time is close
     // enough for skews that matter (seconds and more).
     answer.clock_offset_ms = body->client_time - clock.Now();
-    {
-      std::lock_guard<std::mutex> guard(mu);
-      clock_offsets[{account, body->device}] = answer.clock_offset_ms;
-    }
+    NoteClockOffset(account, body->device, answer.clock_offset_ms);
     Log("device \"" + body->device + "\" of \"" + account +
         "\": clock offset " + std::to_string(answer.clock_offset_ms) + " ms");
   }

@@ -128,8 +128,7 @@ Result<Manifest> SyncService::Impl::Fetch(
 }
 
 Response SyncService::Impl::HandleFetch(const Request& request,
-                                        const std::string& account,
-                                        SyncService& self) {
+                                        const std::string& account) {
   std::vector<std::string> collections;
   if (auto list = QueryParam(request.query, "collections")) {
     collections = service::SplitList(*list);
@@ -138,11 +137,62 @@ Response SyncService::Impl::HandleFetch(const Request& request,
     }
   }
   bool versions = QueryParam(request.query, "versions") == "1";
-  auto manifest = self.Fetch(account, collections, versions);
-  if (!manifest.ok()) return ErrorResponse(manifest.status());
   Response response;
-  EncodeManifest(*manifest, response.body);
+  Status s = WriteManifest(account, collections, versions, response.body);
+  if (!s.ok()) return ErrorResponse(s);
   return response;
+}
+
+Status SyncService::Impl::WriteManifest(
+    std::string_view account, const std::vector<std::string>& collections,
+    bool with_versions, std::string& out) {
+  SYNCSTACK_ASSIGN_OR_RETURN(std::shared_ptr<Store> store, StoreFor(account));
+  std::vector<std::string> names;
+  if (!collections.empty()) {
+    SYNCSTACK_ASSIGN_OR_RETURN(names,
+                               RequestedCollections(collections, schema));
+  } else {
+    SYNCSTACK_ASSIGN_OR_RETURN(names, ListedCollections(*store, schema));
+  }
+  // Straight from the scan into the body, a chunk of entries at a time:
+  // the answer is the only whole copy of the manifest in memory.
+  constexpr size_t kChunk = 1024;
+  std::vector<Stamp> chunk;
+  chunk.reserve(kChunk);
+  ScanOptions scan_options;
+  scan_options.include_tombstones = false;
+  out = "{";
+  bool first_collection = true;
+  for (const std::string& name : names) {
+    auto key = schema.IdKey(name);
+    if (!key.ok()) continue;  // a stored name the schema no longer has
+    if (!first_collection) out += ',';
+    first_collection = false;
+    AppendJsonString(name, out);
+    out += ":[";
+    bool first = true;
+    auto it = store->Scan(name, scan_options);
+    for (; it->Valid(); it->Next()) {
+      const ManifestEntry& e = it->entry();
+      chunk.push_back(Stamp{e.id, e.version.timestamp,
+                            with_versions ? e.version.extra : std::string()});
+      if (chunk.size() == kChunk) {
+        AppendManifestEntries(chunk, *key, &first, out);
+        chunk.clear();
+      }
+      if (out.size() > kMaxFetchBytes) {
+        return Status::TooLarge("the manifest is over " +
+                                std::to_string(kMaxFetchBytes >> 20) +
+                                " MiB: page it with /v1/manifest");
+      }
+    }
+    SYNCSTACK_RETURN_IF_ERROR(it->status());
+    AppendManifestEntries(chunk, *key, &first, out);
+    chunk.clear();
+    out += ']';
+  }
+  out += '}';
+  return Status::Ok();
 }
 
 Response SyncService::Impl::HandleManifest(const Request& request,
@@ -192,15 +242,29 @@ Response SyncService::Impl::HandleRecords(const Request& request,
       &page.more);
   if (!scanned.ok()) return ErrorResponse(scanned);
   size_t bytes = 0;
+  // The JSON form cannot say "more" on a short page (a client takes it
+  // for the last): a page whose payload would pass the body limit is
+  // refused instead, with nothing held beyond the limit.
+  const size_t json_cap = options.max_body;
+  bool json_over = false;
   page.records.reserve(ids.size());
   Status s = (*store)->Get(q->collection, ids, [&](const Record& r) {
-    // Only the binary form can say "more" on a short page.
-    if (r.deleted || (q->binary && bytes >= kPageBytes)) return;
+    if (r.deleted || json_over || (q->binary && bytes >= kPageBytes)) return;
+    if (!q->binary && !page.records.empty() &&
+        bytes + r.payload.size() > json_cap) {
+      json_over = true;
+      return;
+    }
     bytes += r.payload.size();
     page.records.push_back(
         WireRecord{r.id, r.version.timestamp, r.payload, r.version.extra});
   });
   if (!s.ok()) return ErrorResponse(s);
+  if (json_over) {
+    return ErrorResponse(Status::TooLarge(
+        "records page: more than " + std::to_string(json_cap) +
+        " bytes of records; ask for a smaller limit (or format=binary)"));
+  }
   if (bytes >= kPageBytes && page.records.size() < ids.size()) {
     page.more = true;
   }

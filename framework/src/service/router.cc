@@ -126,7 +126,7 @@ Response SyncService::Impl::Route(const Request& request, SyncService& self) {
   auto account = Authenticate(request);
   if (!account.ok()) return service::ErrorResponse(account.status());
   if (path == kLockPath) return HandleLock(request, *account);
-  if (path == kFetchPath) return HandleFetch(request, *account, self);
+  if (path == kFetchPath) return HandleFetch(request, *account);
   if (path == kManifestPath) return HandleManifest(request, *account);
   if (path == kRecordsPath) return HandleRecords(request, *account);
   if (path == kReconcilePath) return HandleReconcile(request, *account);

@@ -41,7 +41,20 @@ int64_t SyncService::Impl::ClockOffset(const std::string& account,
                                        std::string_view device) {
   std::lock_guard<std::mutex> guard(mu);
   auto it = clock_offsets.find({account, std::string(device)});
-  return it == clock_offsets.end() ? kNoTimestamp : it->second;
+  return it == clock_offsets.end() ? kNoTimestamp : it->second.offset_ms;
+}
+
+void SyncService::Impl::NoteClockOffset(const std::string& account,
+                                        const std::string& device,
+                                        int64_t offset_ms) {
+  std::lock_guard<std::mutex> guard(mu);
+  clock_offsets[{account, device}] = NotedOffset{offset_ms, ++offsets_noted};
+  if (clock_offsets.size() <= kMaxClockOffsets) return;
+  auto oldest = clock_offsets.begin();
+  for (auto it = clock_offsets.begin(); it != clock_offsets.end(); ++it) {
+    if (it->second.noted < oldest->second.noted) oldest = it;
+  }
+  clock_offsets.erase(oldest);
 }
 
 void SyncService::Impl::Log(const std::string& line) {

@@ -106,8 +106,17 @@ struct SyncService::Impl {
   std::mutex mu;  // guards stores, account_mu, clock_offsets
   std::map<std::string, std::shared_ptr<Store>, std::less<>> stores;
   std::map<std::string, std::shared_ptr<std::mutex>, std::less<>> account_mu;
-  // The last clock offset estimated per (account, device), in ms.
-  std::map<std::pair<std::string, std::string>, int64_t> clock_offsets;
+  // The last clock offset estimated per (account, device), in ms, with
+  // when it was noted (a counter): at most kMaxClockOffsets entries, the
+  // least recently noted go first (a device without one is told its
+  // offset again at its next lock).
+  static constexpr size_t kMaxClockOffsets = 4096;
+  struct NotedOffset {
+    int64_t offset_ms = 0;
+    uint64_t noted = 0;
+  };
+  std::map<std::pair<std::string, std::string>, NotedOffset> clock_offsets;
+  uint64_t offsets_noted = 0;  // guarded by mu
 
   Impl(Database& d, const ConflictPolicy& p, Clock& c, SyncLock& l,
        Authenticator& a, Schema s, SyncServiceOptions o);
@@ -119,6 +128,10 @@ struct SyncService::Impl {
   std::shared_ptr<std::mutex> MutexFor(std::string_view account);
   // The device's last estimated clock offset (ms), or kNoTimestamp.
   int64_t ClockOffset(const std::string& account, std::string_view device);
+  // Remembers `offset_ms` as the device's clock offset, forgetting the
+  // least recently noted beyond kMaxClockOffsets.
+  void NoteClockOffset(const std::string& account, const std::string& device,
+                       int64_t offset_ms);
   void Log(const std::string& line);
 
   // --- router.cc ---
@@ -179,8 +192,17 @@ struct SyncService::Impl {
   Result<Manifest> Fetch(std::string_view account,
                          const std::vector<std::string>& collections,
                          bool with_versions);
-  Response HandleFetch(const Request& request, const std::string& account,
-                       SyncService& self);
+  // The largest fetch.json answer: beyond it, 413 (page with
+  // /v1/manifest). About 3 million entries without versions.
+  static constexpr size_t kMaxFetchBytes = size_t{256} << 20;
+  Response HandleFetch(const Request& request, const std::string& account);
+  // Replaces `out` with fetch.json's answer, written from the store's scan
+  // a chunk at a time (no Manifest in between). Errors: kInvalidArgument
+  // (a collection not in the schema), kTooLarge (over kMaxFetchBytes),
+  // those of the store.
+  Status WriteManifest(std::string_view account,
+                       const std::vector<std::string>& collections,
+                       bool with_versions, std::string& out);
   Response HandleManifest(const Request& request, const std::string& account);
   Response HandleRecords(const Request& request, const std::string& account);
   Response HandleReconcile(const Request& request, const std::string& account);

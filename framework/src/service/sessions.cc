@@ -33,8 +33,29 @@ std::string SessionTable::Issue(std::string account, Timestamp expires_at,
   std::lock_guard<std::mutex> guard(mu_);
   std::erase_if(sessions_,
                 [&](const auto& s) { return s.second.expires_at <= now; });
+  size_t mine = 0;
+  for (const auto& [t, s] : sessions_) mine += s.account == account ? 1 : 0;
+  for (; mine >= kMaxPerAccount; --mine) DropFirstExpiringLocked(account);
+  while (sessions_.size() >= kMaxTokens) DropFirstExpiringLocked("");
   sessions_[token] = Session{std::move(account), expires_at};
   return token;
+}
+
+void SessionTable::DropFirstExpiringLocked(std::string_view account) {
+  auto first = sessions_.end();
+  for (auto it = sessions_.begin(); it != sessions_.end(); ++it) {
+    if (!account.empty() && it->second.account != account) continue;
+    if (first == sessions_.end() ||
+        it->second.expires_at < first->second.expires_at) {
+      first = it;
+    }
+  }
+  if (first != sessions_.end()) sessions_.erase(first);
+}
+
+size_t SessionTable::size() {
+  std::lock_guard<std::mutex> guard(mu_);
+  return sessions_.size();
 }
 
 std::optional<Result<std::string>> SessionTable::Find(const std::string& token,

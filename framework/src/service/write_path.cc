@@ -446,7 +446,8 @@ Result<std::optional<SyncResponse>> SyncService::Impl::WriteOnce(
   }
   if (!journal.empty()) {
     // The conflict journal, in the resolution's own transaction.
-    SYNCSTACK_RETURN_IF_ERROR(service::AppendToJournal(store, journal, batch));
+    SYNCSTACK_RETURN_IF_ERROR(service::AppendToJournal(
+        store, journal, options.journal_retention, batch));
     LogConflicts(call, decisions.conflicts);
   }
   if (!call.idempotency_key.empty() && !batch.empty()) {

@@ -1,0 +1,198 @@
+#!/usr/bin/env python3
+"""Issue 14, item 6: one client cannot grow the server's memory without
+bound. Drives each path against the real `syncstack serve` on 127.0.0.1 and
+reads the server's resident size (VmRSS in /proc/<pid>/status) before and
+after (with 2 worker threads, so that what the allocator keeps for
+threads does not hide what the server keeps):
+
+  1. lock requests with 4 MiB device names: refused (400 naming the rule),
+     and the server does not keep them;
+  2. many distinct (valid) device names: the tombstone-collection device
+     list stays at its bound (1000, read from the store afterwards);
+  3. many fetch.json calls on a large account (written through
+     synchronise.json first).
+
+usage: memory_bounds.py <path to syncstack> <data dir with seed_schema.json>
+Exit status 0 when every check passed. The bounds asserted are generous
+(tens of MiB) against the hundreds of MiB the unbounded server grew by.
+"""
+import http.client
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "kits"))
+from serve_process import ServeProcess  # noqa: E402
+
+SYNCSTACK, DATA = sys.argv[1], sys.argv[2]
+MIB = 1 << 20
+FAILED = []
+
+
+def check(cond, what):
+    print(("ok   " if cond else "FAIL ") + what, flush=True)
+    if not cond:
+        FAILED.append(what)
+
+
+def call(port, method, path, body=None, token=None, lease=None, raw=None):
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    headers = {}
+    if token:
+        headers["Authorization"] = "Bearer " + token
+    if lease:
+        headers["X-Sync-Lease"] = lease
+    data = raw if raw is not None else (
+        json.dumps(body).encode() if body is not None else None)
+    if data is not None:
+        headers["Content-Type"] = "application/json"
+    conn.request(method, path, body=data, headers=headers)
+    resp = conn.getresponse()
+    payload = resp.read()
+    conn.close()
+    return resp.status, (json.loads(payload) if payload else None)
+
+
+def rss(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    raise RuntimeError("no VmRSS")
+
+
+def lock(port, token, device):
+    """Takes the lease as `device` (with a clock and a tombstone mark, so
+    the server notes both) and gives it back. Returns the lock's status
+    and body."""
+    body = json.dumps({"device": device,
+                       "_client_time_ms": int(time.time() * 1000),
+                       "_synced_through": 0}).encode()
+    status, answer = call(port, "POST", "/v1/lock", token=token, raw=body)
+    if status == 200:
+        call(port, "DELETE", "/v1/lock", token=token, lease=answer["lease"])
+    return status, answer
+
+
+def huge_device_names(port, token, pid):
+    # A first round warms the allocator (freed request buffers stay with
+    # the worker threads' arenas); the second shows nothing is kept per
+    # request: the unbounded server kept each name (4 MiB in the clock
+    # offset map, 8 MiB of hex in the device list) and grew by 240 MiB+.
+    statuses = set()
+    messages = set()
+    grew = 0
+    for round in range(2):
+        before = rss(pid)
+        for i in range(20):
+            name = chr(ord("a") + i) * (4 * MIB - round)
+            status, answer = lock(port, token, name)
+            statuses.add(status)
+            messages.add((answer or {}).get("message", ""))
+        grew = rss(pid) - before
+        print("  round %d, 20 locks with 4 MiB names: VmRSS %+.1f MiB" %
+              (round + 1, grew / MIB))
+    check(statuses == {400}, "4 MiB device names get 400 (got %s)" % statuses)
+    check(any("device: must be 1 to 128 bytes of printable UTF-8" in m
+              for m in messages), "the 400 names the rule")
+    status, _ = lock(port, token, "bad\nname")
+    check(status == 400, "a device name with a control character gets 400")
+    status, _ = lock(port, token, "é" * 64)
+    check(status == 200, "128 bytes of UTF-8 is a good name")
+    check(grew < 32 * MIB,
+          "VmRSS grew %.1f MiB (< 32) for another 80 MiB of names" %
+          (grew / MIB))
+
+
+def many_device_names(port, token, pid, store_path):
+    before = rss(pid)
+    n = 1100
+    for i in range(n):
+        status, _ = lock(port, token, "device-%05d" % i)
+        if status != 200:
+            check(False, "lock of device-%05d answered %d" % (i, status))
+            return
+    grew = rss(pid) - before
+    print("  %d distinct device names: VmRSS %+.1f MiB" % (n, grew / MIB))
+    check(grew < 32 * MIB, "VmRSS grew %.1f MiB (< 32)" % (grew / MIB))
+    db = sqlite3.connect(store_path)
+    row = db.execute("SELECT value FROM meta WHERE account = 'mark' AND "
+                     "key = 'gc/devices'").fetchone()
+    db.close()
+    lines = [l for l in (row[0] if row else b"").decode().split("\n") if l]
+    check(len(lines) == 1000,
+          "the device list holds its bound, 1000 (holds %d)" % len(lines))
+    names = {bytes.fromhex(l.split(" ")[3]).decode() for l in lines}
+    check("device-%05d" % (n - 1) in names and "device-00000" not in names,
+          "the device seen longest ago is the one dropped")
+
+
+def fetch_on_a_large_account(port, token, pid):
+    records = 40000
+    status, answer = call(port, "POST", "/v1/lock", {"device": "writer"},
+                          token=token)
+    lease = answer["lease"]
+    stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime())
+    for start in range(0, records, 5000):
+        add = [{"id": str(uuid.UUID(int=start + i + 1)),
+                "last_update": stamp, "t": "x" * 40}
+               for i in range(5000)]
+        status, answer = call(port, "POST", "/v1/synchronise.json",
+                              {"add": {"todo": add}}, token=token,
+                              lease=lease)
+        if status != 200:
+            check(False, "synchronise answered %d: %s" % (status, answer))
+            return
+    call(port, "DELETE", "/v1/lock", token=token, lease=lease)
+    status, manifest = call(port, "GET", "/v1/fetch.json", token=token)
+    check(status == 200 and len(manifest.get("todo", [])) == records,
+          "fetch.json lists the %d records" % records)
+    for _ in range(10):  # warms the allocator, as above
+        call(port, "GET", "/v1/fetch.json", token=token)
+    before = rss(pid)
+    for _ in range(30):
+        status, _ = call(port, "GET", "/v1/fetch.json", token=token)
+    grew = rss(pid) - before
+    print("  30 fetch.json of %d records: VmRSS %+.1f MiB" %
+          (records, grew / MIB))
+    check(grew < 32 * MIB, "VmRSS grew %.1f MiB (< 32)" % (grew / MIB))
+
+
+def main():
+    work = tempfile.mkdtemp(prefix="syncstack-bounds-")
+    store_path = os.path.join(work, "server.db")
+    store = "sqlite:" + store_path
+    subprocess.run([SYNCSTACK, "user", "add", "--store", store, "--user",
+                    "mark", "--password", "mark-pw"], check=True,
+                   stdout=subprocess.DEVNULL)
+    serve = ServeProcess(SYNCSTACK, "--store", store, "--listen",
+                         "127.0.0.1:0", "--schema",
+                         os.path.join(DATA, "seed_schema.json"),
+                         "--max-body", str(8 * MIB), "--journal-days", "30",
+                         "--threads", "2")
+    port, pid = serve.port, serve.proc.pid
+    status, login = call(port, "POST", "/v1/login",
+                         {"user": "mark", "password": "mark-pw"})
+    assert status == 200, login
+    token = login["token"]
+    print("serve pid %d, VmRSS %.1f MiB at start" % (pid, rss(pid) / MIB))
+    huge_device_names(port, token, pid)
+    many_device_names(port, token, pid, store_path)
+    fetch_on_a_large_account(port, token, pid)
+    code = serve.stop()
+    check(code == 0, "serve stopped cleanly (%d)" % code)
+    if FAILED:
+        print(serve.stderr()[-4000:])
+        print("%d check(s) failed" % len(FAILED))
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

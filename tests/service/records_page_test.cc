@@ -1,0 +1,90 @@
+// JSON /v1/records pages are bounded by bytes (issue 14, item 6): a page
+// whose records pass the body limit is refused with 413 naming the remedy,
+// never cut short (a JSON client takes a short page for the last one); a
+// smaller limit, or the binary form, reads the same records.
+#include <gtest/gtest.h>
+
+#include "syncstack/codec.h"
+#include "syncstack/memory/memory_store.h"
+#include "syncstack/policies/registry.h"
+#include "syncstack/protocol.h"
+#include "syncstack/service.h"
+
+namespace syncstack {
+namespace {
+
+constexpr Timestamp kNow = 1796169600000;  // 2026-12-02 00:00:00 UTC
+
+class RecordsPageBytes : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto db = OpenMemoryDatabase();
+    ASSERT_TRUE(db.ok());
+    db_ = std::move(*db);
+    auto policy = NewPolicyByName("lww");
+    ASSERT_TRUE(policy.ok());
+    policy_ = std::move(*policy);
+    lock_ = NewMemorySyncLock(clock_, std::chrono::seconds(30));
+    auth_ = NewInProcessAuthenticator();
+    SyncServiceOptions options;
+    options.max_body = 64 << 10;
+    service_ = std::make_unique<SyncService>(*db_, *policy_, clock_, *lock_,
+                                             *auth_, Schema(), options);
+    // Ten records of 10 KB: 100 KB, over the 64 KiB limit together.
+    SyncRequest request;
+    CollectionRecords todo{"todo", {}};
+    for (int i = 0; i < 10; ++i) {
+      std::string id =
+          "10000000-0000-4000-8000-00000000000" + std::to_string(i);
+      todo.records.push_back(
+          WireRecord{*RecordId::Parse(id), kNow - 1000,
+                     R"({"t":")" + std::string(10000, 'x') + R"("})"});
+    }
+    request.add.push_back(std::move(todo));
+    ASSERT_TRUE(service_->Synchronise("alice", request, "", "").ok());
+    Request login;
+    login.method = "POST";
+    login.path = std::string(kLoginPath);
+    login.body = R"({"user":"alice","password":""})";
+    Response logged = service_->Handle(login);
+    ASSERT_EQ(logged.status, 200) << logged.body;
+    token_ = DecodeLoginResponse(logged.body)->token;
+  }
+
+  Response Records(const std::string& query) {
+    Request request;
+    request.method = "GET";
+    request.path = "/v1/records";
+    request.query = query;
+    request.token = token_;
+    return service_->Handle(request);
+  }
+
+  ManualClock clock_{kNow};
+  std::unique_ptr<Database> db_;
+  std::unique_ptr<ConflictPolicy> policy_;
+  std::unique_ptr<SyncLock> lock_;
+  std::unique_ptr<Authenticator> auth_;
+  std::unique_ptr<SyncService> service_;
+  std::string token_;
+};
+
+TEST_F(RecordsPageBytes, AJsonPageOverTheLimitIsRefused) {
+  Response all = Records("collection=todo");
+  EXPECT_EQ(all.status, 413) << all.body.substr(0, 200);
+  EXPECT_NE(all.body.find("ask for a smaller limit"), std::string::npos)
+      << all.body.substr(0, 200);
+  EXPECT_LT(all.body.size(), 1000u);
+}
+
+TEST_F(RecordsPageBytes, SmallerPagesAndTheBinaryFormReadItAll) {
+  Response five = Records("collection=todo&limit=5");
+  ASSERT_EQ(five.status, 200) << five.body.substr(0, 200);
+  EXPECT_GT(five.body.size(), 50000u);
+  Response binary = Records("collection=todo&format=binary");
+  ASSERT_EQ(binary.status, 200) << binary.body.substr(0, 200);
+  EXPECT_GT(binary.body.size(), 100000u);
+}
+
+}  // namespace
+}  // namespace syncstack
