@@ -18,7 +18,6 @@ is skipped (exit 77), or fails under CI=true.
 import json
 import os
 import random
-import subprocess
 import sys
 import tempfile
 import threading
@@ -30,6 +29,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "..", "kits"))
 from e2e_checks import Checks  # noqa: E402
 from e2e_checks import call as http_call  # noqa: E402
+from e2e_checks import run as run_binary  # noqa: E402
 from serve_process import ServeProcess  # noqa: E402
 
 SYNCSTACK = sys.argv[1]
@@ -38,8 +38,7 @@ check = checks.check
 
 
 def run(*args):
-    return subprocess.run([SYNCSTACK, *args], capture_output=True, text=True,
-                          timeout=120)
+    return run_binary(SYNCSTACK, *args)
 
 
 class Server:
