@@ -21,7 +21,6 @@ postgres needs SYNCSTACK_PG_CONNINFO (scripts/with-postgres.sh) and
 pg_dump/pg_restore: without them the run is skipped (exit 77), or fails
 under CI=true.
 """
-import json
 import os
 import shutil
 import subprocess
@@ -33,6 +32,7 @@ import pg_env
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "..", "kits"))
+from cli_store import list_records, put_record  # noqa: E402
 from e2e_checks import Checks, pg_tool  # noqa: E402
 from e2e_checks import run as run_binary  # noqa: E402
 from serve_process import ServeProcess  # noqa: E402
@@ -61,9 +61,7 @@ class Device:
         self.store = "sqlite:" + os.path.join(workdir, name + ".db")
 
     def put(self, rid, fields):
-        r = run("put", "--store", self.store, "--collection", "notes",
-                "--id", rid, "--json", json.dumps(fields))
-        check(r.returncode == 0, "%s: put %s" % (self.name, r.stderr.strip()))
+        put_record(SYNCSTACK, check, self.store, self.name, rid, fields)
 
     def remove(self, rid):
         r = run("rm", "--store", self.store, "--collection", "notes",
@@ -79,14 +77,7 @@ class Device:
         return r.stdout + r.stderr
 
     def records(self):
-        r = run("ls", "--store", self.store, "--collection", "notes", "--json")
-        check(r.returncode == 0, "%s: ls %s" % (self.name, r.stderr.strip()))
-        out = {}
-        for line in r.stdout.splitlines():
-            row = json.loads(line)
-            out[row["id"]] = {k: v for k, v in row.items()
-                              if not k.startswith("_") and k != "last_update"}
-        return out
+        return list_records(SYNCSTACK, check, self.store, self.name)
 
 
 class SqliteBackend:
