@@ -12,11 +12,9 @@ writes were restamped.
 usage: clock_ahead.py <path to syncstack> <data dir with seed_schema.json>
 Exit status 0 when every check passed.
 """
-import http.client
 import json
 import os
 import sqlite3
-import subprocess
 import sys
 import tempfile
 import time
@@ -24,40 +22,26 @@ import uuid
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "..", "kits"))
+from e2e_checks import Checks  # noqa: E402
+from e2e_checks import call as http_call  # noqa: E402
+from e2e_checks import run as run_binary  # noqa: E402
 from serve_process import ServeProcess  # noqa: E402
 
 SYNCSTACK, DATA = sys.argv[1], sys.argv[2]
 FAR = "2999-01-01 00:00:00"
 FAR_MS = 32472144000000
-failures = []
-
-
-def check(cond, what):
-    print(("ok   " if cond else "FAIL ") + what, flush=True)
-    if not cond:
-        failures.append(what)
+checks = Checks()
+check = checks.check
 
 
 def run(*args):
-    return subprocess.run([SYNCSTACK, *args], capture_output=True, text=True,
-                          timeout=120)
+    return run_binary(SYNCSTACK, *args)
 
 
 def call(port, method, path, body=None, token=None, lease=None):
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-    headers = {}
-    if token:
-        headers["Authorization"] = "Bearer " + token
-    if lease:
-        headers["X-Sync-Lease"] = lease
-    data = json.dumps(body).encode() if body is not None else None
-    if data is not None:
-        headers["Content-Type"] = "application/json"
-    conn.request(method, path, body=data, headers=headers)
-    resp = conn.getresponse()
-    payload = resp.read()
-    conn.close()
-    return resp.status, (json.loads(payload) if payload else None)
+    status, answer, _ = http_call(port, method, path, body, token=token,
+                                  lease=lease)
+    return status, answer
 
 
 def now_text():
@@ -197,11 +181,7 @@ def main():
         bounded(workdir)
         unbounded(workdir)
         bad_values(workdir)
-    if failures:
-        print("%d check(s) failed" % len(failures))
-        return 1
-    print("all checks passed")
-    return 0
+    return checks.verdict()
 
 
 if __name__ == "__main__":

@@ -21,8 +21,6 @@ postgres needs SYNCSTACK_PG_CONNINFO (scripts/with-postgres.sh) and
 pg_dump/pg_restore: without them the run is skipped (exit 77), or fails
 under CI=true.
 """
-import glob
-import json
 import os
 import shutil
 import subprocess
@@ -34,30 +32,19 @@ import pg_env
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "..", "kits"))
+from cli_store import list_records, put_record  # noqa: E402
+from e2e_checks import Checks, pg_tool  # noqa: E402
+from e2e_checks import run as run_binary  # noqa: E402
 from serve_process import ServeProcess  # noqa: E402
 
 SYNCSTACK = sys.argv[1]
 STORE_KIND = sys.argv[2] if len(sys.argv) > 2 else "sqlite"
-failures = []
-
-
-def check(cond, what):
-    print(("ok   " if cond else "FAIL ") + what, flush=True)
-    if not cond:
-        failures.append(what)
+checks = Checks()
+check = checks.check
 
 
 def run(*args):
-    return subprocess.run([SYNCSTACK, *args], capture_output=True, text=True,
-                          timeout=120)
-
-
-def pg_tool(name):
-    found = shutil.which(name)
-    if found:
-        return found
-    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/" + name))
-    return found[-1] if found else None
+    return run_binary(SYNCSTACK, *args)
 
 
 def start_server(store):
@@ -74,9 +61,7 @@ class Device:
         self.store = "sqlite:" + os.path.join(workdir, name + ".db")
 
     def put(self, rid, fields):
-        r = run("put", "--store", self.store, "--collection", "notes",
-                "--id", rid, "--json", json.dumps(fields))
-        check(r.returncode == 0, "%s: put %s" % (self.name, r.stderr.strip()))
+        put_record(SYNCSTACK, check, self.store, self.name, rid, fields)
 
     def remove(self, rid):
         r = run("rm", "--store", self.store, "--collection", "notes",
@@ -92,14 +77,7 @@ class Device:
         return r.stdout + r.stderr
 
     def records(self):
-        r = run("ls", "--store", self.store, "--collection", "notes", "--json")
-        check(r.returncode == 0, "%s: ls %s" % (self.name, r.stderr.strip()))
-        out = {}
-        for line in r.stdout.splitlines():
-            row = json.loads(line)
-            out[row["id"]] = {k: v for k, v in row.items()
-                              if not k.startswith("_") and k != "last_update"}
-        return out
+        return list_records(SYNCSTACK, check, self.store, self.name)
 
 
 class SqliteBackend:
@@ -226,11 +204,7 @@ def main():
         scenario(STORE_KIND, others_write_first)
     if STORE_KIND == "postgres":
         pg_env.drop_schemas()
-    if failures:
-        print("%d check(s) failed" % len(failures))
-        return 1
-    print("all checks passed")
-    return 0
+    return checks.verdict()
 
 
 if __name__ == "__main__":

@@ -15,10 +15,8 @@ usage: two_servers.py <path to syncstack>
 Needs SYNCSTACK_PG_CONNINFO (scripts/with-postgres.sh): without it the run
 is skipped (exit 77), or fails under CI=true.
 """
-import json
 import os
 import random
-import subprocess
 import sys
 import tempfile
 import threading
@@ -28,8 +26,10 @@ import pg_env
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "..", "kits"))
+from cli_store import list_records, put_record  # noqa: E402
 from e2e_checks import Checks  # noqa: E402
 from e2e_checks import call as http_call  # noqa: E402
+from e2e_checks import run as run_binary  # noqa: E402
 from serve_process import ServeProcess  # noqa: E402
 
 SYNCSTACK = sys.argv[1]
@@ -38,8 +38,7 @@ check = checks.check
 
 
 def run(*args):
-    return subprocess.run([SYNCSTACK, *args], capture_output=True, text=True,
-                          timeout=120)
+    return run_binary(SYNCSTACK, *args)
 
 
 class Server:
@@ -128,9 +127,7 @@ class Device:
         self.created = []
 
     def put(self, rid, fields):
-        r = run("put", "--store", self.store, "--collection", "notes",
-                "--id", rid, "--json", json.dumps(fields))
-        check(r.returncode == 0, "%s: put %s" % (self.name, r.stderr.strip()))
+        put_record(SYNCSTACK, check, self.store, self.name, rid, fields)
 
     def sync(self):
         r = run("sync", "--store", self.store, "--remote", self.server.url,
@@ -140,15 +137,7 @@ class Device:
               (self.name, self.server.name, r.stderr.strip()))
 
     def records(self):
-        r = run("ls", "--store", self.store, "--collection", "notes", "--json")
-        check(r.returncode == 0, "%s: ls %s" % (self.name, r.stderr.strip()))
-        out = {}
-        for line in r.stdout.splitlines():
-            row = json.loads(line)
-            fields = {k: v for k, v in row.items()
-                      if not k.startswith("_") and k != "last_update"}
-            out[fields["id"]] = fields
-        return out
+        return list_records(SYNCSTACK, check, self.store, self.name)
 
 
 def clients_converge(workdir, s1, s2):

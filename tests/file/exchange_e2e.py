@@ -9,40 +9,26 @@ does so again after a restart with another poisoned request waiting.
 usage: exchange_e2e.py <path to syncstack>
 Exit status 0 when every check passed.
 """
-import http.client
 import json
 import os
-import signal
-import subprocess
 import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "kits"))
+from e2e_checks import Checks, call, run  # noqa: E402
+from serve_process import ServeProcess  # noqa: E402
+
 SYNCSTACK = sys.argv[1]
-failures = []
-
-
-def check(cond, what):
-    print(("ok   " if cond else "FAIL ") + what, flush=True)
-    if not cond:
-        failures.append(what)
+checks = Checks()
+check = checks.check
 
 
 def request_file(path, body):
     data = json.dumps(body).encode()
     return (b"POST " + path.encode() + b" HTTP/1.1\r\nContent-Length: " +
             str(len(data)).encode() + b"\r\n\r\n" + data)
-
-
-def login_over_http(port):
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-    conn.request("POST", "/v1/login",
-                 body=json.dumps({"user": "mark", "password": "mark-pw"}),
-                 headers={"Content-Type": "application/json"})
-    resp = conn.getresponse()
-    body = resp.read()
-    conn.close()
-    return resp.status, body
 
 
 def wait_for(cond, seconds=15):
@@ -52,20 +38,6 @@ def wait_for(cond, seconds=15):
             return True
         time.sleep(0.05)
     return cond()
-
-
-class Server:
-    def __init__(self, store, exchange):
-        self.proc = subprocess.Popen(
-            [SYNCSTACK, "serve", "--store", store, "--listen", "127.0.0.1:0",
-             "--exchange", exchange, "--exchange-poll-ms", "50"],
-            stdout=subprocess.PIPE, text=True)
-        line = self.proc.stdout.readline()  # "... on http://127.0.0.1:PORT ..."
-        self.port = int(line.split("http://127.0.0.1:")[1].split()[0])
-
-    def stop(self):
-        self.proc.send_signal(signal.SIGTERM)
-        return self.proc.wait(timeout=30)
 
 
 def poison(exchange, client):
@@ -93,7 +65,9 @@ def reasons(exchange):
 
 
 def run_once(store, exchange, client, expected_reasons):
-    server = Server(store, exchange)
+    server = ServeProcess(SYNCSTACK, "--store", store, "--listen",
+                          "127.0.0.1:0", "--exchange", exchange,
+                          "--exchange-poll-ms", "50")
     try:
         base = poison(exchange, client)
         check(wait_for(lambda: len(reasons(exchange)) == expected_reasons),
@@ -107,8 +81,9 @@ def run_once(store, exchange, client, expected_reasons):
                                                base + ".req")),
               client + ": requests/ no longer holds it")
         check(server.proc.poll() is None, client + ": serve is still running")
-        status, body = login_over_http(server.port)
-        check(status == 200 and b"token" in body,
+        status, body, _ = call(server.port, "POST", "/v1/login",
+                               {"user": "mark", "password": "mark-pw"})
+        check(status == 200 and body is not None and "token" in body,
               client + ": HTTP still answers (login 200)")
         answer = good_request(exchange, client + "-ok")
         check(wait_for(lambda: os.path.exists(answer)),
@@ -125,17 +100,12 @@ def main():
     with tempfile.TemporaryDirectory() as work:
         store = "sqlite:" + os.path.join(work, "server.db")
         exchange = os.path.join(work, "exchange")
-        subprocess.run([SYNCSTACK, "user", "add", "--store", store, "--user",
-                        "mark", "--password", "mark-pw"], check=True,
-                       stdout=subprocess.DEVNULL)
+        run(SYNCSTACK, "user", "add", "--store", store, "--user", "mark",
+            "--password", "mark-pw").check_returncode()
         run_once(store, exchange, "first", 1)
         # Again after a restart, the old poison's folder still in answers/.
         run_once(store, exchange, "second", 2)
-    if failures:
-        print("%d check(s) failed" % len(failures))
-        return 1
-    print("all checks passed")
-    return 0
+    return checks.verdict()
 
 
 if __name__ == "__main__":

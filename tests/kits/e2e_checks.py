@@ -1,6 +1,7 @@
 """What the Python end-to-end scripts share: named checks that are counted
-(thread-safe) and end the script with its verdict, and one HTTP call to a
-server on 127.0.0.1.
+(thread-safe) and end the script with its verdict, one HTTP call to a
+server on 127.0.0.1, one run of the syncstack binary, and the lookup of a
+PostgreSQL client tool.
 
     checks = Checks()
     status, body, _ = call(serve.port, "POST", "/v1/login", {...})
@@ -8,8 +9,11 @@ server on 127.0.0.1.
     sys.exit(checks.verdict())
 """
 
+import glob
 import http.client
 import json
+import shutil
+import subprocess
 import threading
 
 
@@ -59,3 +63,21 @@ def call(port, method, path, body=None, token=None, lease=None, raw=None,
     conn.close()
     parsed = json.loads(payload) if payload else None
     return resp.status, parsed, resp
+
+
+def run(binary, *args, timeout=120):
+    """Runs `<binary> <args...>` to its end; returns the CompletedProcess
+    with stdout and stderr captured as text. Raises TimeoutExpired after
+    `timeout` seconds."""
+    return subprocess.run([binary, *args], capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def pg_tool(name):
+    """The path of the PostgreSQL client tool `name` (pg_dump, psql...): on
+    PATH, else the newest /usr/lib/postgresql/*/bin one; None when absent."""
+    found = shutil.which(name)
+    if found:
+        return found
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/" + name))
+    return found[-1] if found else None

@@ -11,37 +11,25 @@
 usage: users_e2e.py <path to syncstack>
 Exit status 0 when every check passed.
 """
-import http.client
-import json
 import os
-import signal
 import stat
 import subprocess
 import sys
 import tempfile
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "kits"))
+from e2e_checks import Checks  # noqa: E402
+from e2e_checks import call as http_call  # noqa: E402
+from serve_process import ServeProcess  # noqa: E402
+
 SYNCSTACK = sys.argv[1]
-failures = []
-
-
-def check(cond, what):
-    print(("ok   " if cond else "FAIL ") + what, flush=True)
-    if not cond:
-        failures.append(what)
+checks = Checks()
+check = checks.check
 
 
 def call(port, method, path, body=None, token=None):
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-    headers = {"Content-Type": "application/json"}
-    if token:
-        headers["Authorization"] = "Bearer " + token
-    conn.request(method, path,
-                 body=json.dumps(body) if body is not None else None,
-                 headers=headers)
-    resp = conn.getresponse()
-    payload = resp.read()
-    conn.close()
-    return resp.status, (json.loads(payload) if payload else None), resp
+    return http_call(port, method, path, body, token=token, timeout=30)
 
 
 def login(port, user, password):
@@ -68,12 +56,10 @@ def main():
             check(r.returncode == 0, "user add " + name)
         check(mode(db) == 0o600, "user add makes server.db 0600 (is %o)"
               % mode(db))
-        proc = subprocess.Popen(
-            [SYNCSTACK, "serve", "--store", store, "--listen", "127.0.0.1:0"],
-            stdout=subprocess.PIPE, text=True)
+        serve = ServeProcess(SYNCSTACK, "--store", store, "--listen",
+                             "127.0.0.1:0")
         try:
-            line = proc.stdout.readline()
-            port = int(line.split("http://127.0.0.1:")[1].split()[0])
+            port = serve.port
             for suffix in ("", "-wal", "-shm"):
                 path = db + suffix
                 if os.path.exists(path):
@@ -124,8 +110,7 @@ def main():
             r = user("remove", "--store", store, "--user", "mark")
             check(r.returncode != 0, "removing a missing user fails")
         finally:
-            proc.send_signal(signal.SIGTERM)
-            code = proc.wait(timeout=30)
+            code = serve.stop()
         check(code == 0, "serve stops cleanly")
 
         lmdb = os.path.join(work, "server-lmdb")
@@ -138,11 +123,7 @@ def main():
             path = os.path.join(lmdb, name)
             check(mode(path) == 0o600, "LMDB %s is 0600 (is %o)"
                   % (name, mode(path)))
-    if failures:
-        print("%d check(s) failed" % len(failures))
-        return 1
-    print("all checks passed")
-    return 0
+    return checks.verdict()
 
 
 if __name__ == "__main__":
