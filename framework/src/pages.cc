@@ -134,9 +134,14 @@ class ListReader final : public json::EventHandler<ListReader> {
         if (e == Event::kStartObject || e == Event::kEndObject) return true;
         if (e == Event::kKey) {
           key_ = std::string(text);
-          if (key_ != "collections" && key_ != "seq") {
+          if (key_ != "collections" && key_ != "seq" && key_ != "_history") {
             return Fail("unknown key \"" + key_ + "\"");
           }
+          return true;
+        }
+        if (key_ == "_history") {
+          if (e != Event::kString) return Fail("\"_history\" must be a string");
+          out_.history = std::string(text);
           return true;
         }
         if (key_ == "seq") {
@@ -209,6 +214,10 @@ void EncodeCollectionList(const CollectionList& list, std::string& out) {
   }
   out += "],\"seq\":";
   out += std::to_string(list.seq);
+  if (!list.history.empty()) {
+    out += ",\"_history\":";
+    AppendJsonString(list.history, out);
+  }
   out += '}';
 }
 

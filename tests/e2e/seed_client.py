@@ -13,6 +13,7 @@ SYNCSTACK_PG_CONNINFO (scripts/with-postgres.sh) in a fresh schema, dropped
 afterwards; without it the run is skipped (exit 77), or fails under CI=true.
 Exit status 0 when every check passed.
 """
+import json
 import os
 import subprocess
 import sys

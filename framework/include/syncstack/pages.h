@@ -53,6 +53,9 @@ struct CollectionList {
   // The account's write sequence: it grows with every stored write, so a
   // device that remembers it can tell how much changed since.
   uint64_t seq = 0;
+  // The history point "<seq>:<token>" of `seq` (member "_history"; empty:
+  // absent): docs/decisions/server-restore.md.
+  std::string history{};
 };
 void EncodeCollectionList(const CollectionList& list, std::string& out);
 Result<CollectionList> DecodeCollectionList(std::string_view body);

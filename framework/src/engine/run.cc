@@ -319,7 +319,12 @@ Status SyncRun::RecordCompletion() {
   if (c.pushed_adds + c.pushed_updates + c.pushed_deletes > 0 ||
       !options_.lock) {
     auto list = remote_.ListCollections();
-    if (list.ok()) seq = list->seq;
+    if (list.ok()) {
+      seq = list->seq;
+      // The history point after this run's own writes (the lock keeps
+      // others out), so that a restore to before them is noticed.
+      if (!list->history.empty()) latest_history_ = list->history;
+    }
   }
   SYNCSTACK_RETURN_IF_ERROR(WriteLastSync(store_, options_.write, names_,
                                           items_, seq, DeviceClock()));
@@ -335,14 +340,6 @@ Status SyncRun::RecordCompletion() {
 }
 
 Status SyncRun::RecordHistoryPoint() {
-  const CaseCounts& c = report_.cases;
-  if (options_.lock &&
-      c.pushed_adds + c.pushed_updates + c.pushed_deletes > 0) {
-    // The point after this run's own writes (the lock keeps others out),
-    // so that a restore to before them is noticed.
-    auto lease = Lock();
-    if (!lease.ok()) return lease.status().WithContext("renewing the lock");
-  }
   if (latest_history_.empty()) return Status::Ok();
   return WriteHistoryPoint(store_, options_.write, latest_history_);
 }

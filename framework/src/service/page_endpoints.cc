@@ -2,6 +2,7 @@
 // /v1/records, and /v1/reconcile over the cached ItemIndex.
 #include <algorithm>
 
+#include "history.h"
 #include "service/service_impl.h"
 #include "syncstack/pages.h"
 #include "syncstack/reconcile/reconcile.h"
@@ -79,6 +80,9 @@ Response CollectionListResponse(Store& store, const Schema& schema) {
   auto seq = AccountSequence(store);
   if (!seq.ok()) return ErrorResponse(seq.status());
   list.seq = *seq;
+  auto point = history::PointAt(store, *seq);
+  if (!point.ok()) return ErrorResponse(point.status());
+  list.history = std::move(*point);
   auto names = ListedCollections(store, schema);
   if (!names.ok()) return ErrorResponse(names.status());
   for (auto& name : *names) {

@@ -18,7 +18,9 @@ class SessionTable {
  public:
   // The most tokens kept per account and in all: beyond them the token
   // expiring first goes (its holder logs in again).
-  static constexpr size_t kMaxPerAccount = 64;
+  // Each sync logs in again: a device waiting for the lock must keep its
+  // token while another device of the account syncs many times.
+  static constexpr size_t kMaxPerAccount = 1024;
   static constexpr size_t kMaxTokens = 65536;
 
   // Makes a new random token for `account`, valid until `expires_at`, and
