@@ -121,12 +121,15 @@ struct Device {
 
 class World {
  public:
-  // `policy` (default: lww) is the server's and every device's.
+  // `policy` (default: lww) is the server's and every device's; `service`
+  // the server's options (limits).
   explicit World(StoreKind kind, Schema schema = {},
                  Timestamp start = 1'700'000'000'000,
-                 std::unique_ptr<ConflictPolicy> policy = nullptr)
+                 std::unique_ptr<ConflictPolicy> policy = nullptr,
+                 SyncServiceOptions service = {})
       : kind_(kind), schema_(std::move(schema)), clock_(start) {
     InProcessServerOptions options;
+    options.service = service;
     options.database = OpenDatabase(kind, dir_, "server");
     options.policy = policy ? std::move(policy) : NewLastWriteWinsPolicy();
     options.clock = &clock_;

@@ -86,5 +86,46 @@ TEST_F(RecordsPageBytes, SmallerPagesAndTheBinaryFormReadItAll) {
   EXPECT_GT(binary.body.size(), 100000u);
 }
 
+// A synchronise.json answer is bounded by the same limit: its get stops
+// once the records pass it (at least one record always comes) and lists
+// the ids left out under `_get_left`; asking for those reads the rest.
+TEST_F(RecordsPageBytes, ASynchroniseAnswerStopsAtTheLimitAndListsTheRest) {
+  SyncRequest ask;
+  CollectionIds todo{"todo", {}};
+  for (int i = 0; i < 10; ++i) {
+    todo.ids.push_back(*RecordId::Parse("10000000-0000-4000-8000-00000000000" +
+                                        std::to_string(i)));
+  }
+  ask.get.push_back(todo);
+  auto answer = service_->Synchronise("alice", ask, "", "");
+  ASSERT_TRUE(answer.ok()) << answer.status().ToString();
+  ASSERT_EQ(answer->get.size(), 1u);
+  ASSERT_EQ(answer->get_left.size(), 1u);
+  const size_t got = answer->get[0].records.size();
+  const size_t left = answer->get_left[0].ids.size();
+  EXPECT_EQ(got + left, 10u);
+  EXPECT_GE(got, 1u);
+  EXPECT_LT(got, 10u);
+  size_t bytes = 0;
+  for (const auto& r : answer->get[0].records) bytes += r.payload.size();
+  EXPECT_LT(bytes, (64u << 10) + 10100u);  // the limit plus one record
+
+  std::string json;
+  EncodeSyncResponse(*answer, Schema(), json);
+  EXPECT_NE(json.find("\"_get_left\":{\"todo\":[\""), std::string::npos)
+      << json.substr(json.size() - 300);
+  auto decoded = DecodeSyncResponse(json, Schema());
+  ASSERT_TRUE(decoded.ok()) << decoded.status().ToString();
+  EXPECT_EQ(decoded->get_left[0].ids, answer->get_left[0].ids);
+
+  SyncRequest rest;
+  rest.get.push_back(answer->get_left[0]);
+  auto more = service_->Synchronise("alice", rest, "", "");
+  ASSERT_TRUE(more.ok()) << more.status().ToString();
+  ASSERT_EQ(more->get.size(), 1u);
+  EXPECT_EQ(more->get[0].records.size(), left);
+  EXPECT_TRUE(more->get_left.empty());
+}
+
 }  // namespace
 }  // namespace syncstack

@@ -109,6 +109,10 @@ struct SyncResponse {
   // records among `get`'s ids, with the delete's last_update (and
   // `_version` when asked).
   std::vector<CollectionStamps> tombstones{};
+  // Extension `_get_left`: the ids whose records did not fit in this
+  // answer's byte bound (the server's body limit); the client asks for them
+  // again. Absent (empty) when every record asked for is in `get`.
+  std::vector<CollectionIds> get_left{};
 };
 
 // The 200 answer of fetch.json: per collection, entries sorted by id.

@@ -146,6 +146,7 @@ Result<SyncResponse> DecodeSyncResponse(std::string_view body,
       {.name = "_tombstones",
        .kind = ListKind::kStamps,
        .stamps = &response.tombstones},
+      {.name = "_get_left", .kind = ListKind::kIds, .ids = &response.get_left},
   };
   // Unknown top-level keys of an answer are skipped: a
   // newer server may add some.
@@ -187,6 +188,10 @@ void EncodeSyncResponse(const SyncResponse& response, const Schema& schema,
                     AppendStampItems(c.stamps, IdKeyFor(schema, c.collection),
                                      o);
                   });
+  }
+  if (!response.get_left.empty()) {
+    out += ",\"_get_left\":";
+    AppendIdSection(response.get_left, out);
   }
   out += '}';
 }

@@ -3,6 +3,7 @@
 // that carries the data and its sync state together. Deletes by absence
 // and dropped tombstones need no call (ApplyLocalOnly).
 #include <map>
+#include <set>
 
 #include "engine/run.h"
 
@@ -19,6 +20,7 @@ struct SyncRun::Outgoing {
 
 struct SyncRun::Answer {
   std::map<RowKey, const WireRecord*> got;
+  std::set<RowKey> deleted;  // the server showed its tombstone
   std::map<RowKey, const Stamp*> stamped;
   std::map<RowKey, Kept> conflicts;
 };
@@ -138,6 +140,7 @@ void SyncRun::BuildRequest(const std::vector<const PlanOp*>& ops,
                            const RowMap& rows, size_t begin, Outgoing& out,
                            size_t& next) {
   out.request.want_versions = true;
+  out.request.want_tombstones = true;  // a get missing from the answer is kept
   next = begin;
   for (const PlanOp* op : ops) {
     const Record* row = Row(rows, *op);
@@ -168,6 +171,11 @@ SyncRun::Answer SyncRun::IndexAnswer(const SyncResponse& response) const {
     if (i == name_index_.end()) continue;
     for (const auto& s : c.stamps) answer.stamped[{i->second, s.id}] = &s;
   }
+  for (const auto& c : response.tombstones) {
+    auto i = name_index_.find(c.collection);
+    if (i == name_index_.end()) continue;
+    for (const auto& s : c.stamps) answer.deleted.insert({i->second, s.id});
+  }
   for (const auto& c : response.conflicts) {
     auto i = name_index_.find(c.collection);
     if (i == name_index_.end()) continue;
@@ -189,8 +197,10 @@ bool SyncRun::ApplyOne(const PlanOp& op, const Record* row, const Outgoing& out,
     if (!Unchanged(row, op)) return false;
     if (g != answer.got.end()) {
       batch.Put(ServerRecord(collection, *g->second), ExpectRow(row));
-    } else if (row != nullptr && op.state == SyncState::kSynced) {
-      // Deleted on the server since the manifest was made.
+    } else if (row != nullptr && op.state == SyncState::kSynced &&
+               answer.deleted.contains(key)) {
+      // Deleted on the server since the manifest was made (proven by its
+      // tombstone: a record merely missing from the answer is kept).
       batch.Erase(collection, op.id, ExpectRow(row));
     }
     return true;
@@ -206,8 +216,10 @@ bool SyncRun::ApplyOne(const PlanOp& op, const Record* row, const Outgoing& out,
     if (!untouched) return false;  // a newer local edit stays dirty
     if (g != answer.got.end()) {
       batch.Put(ServerRecord(collection, *g->second), ExpectRow(row));
-    } else {
+    } else if (answer.deleted.contains(key)) {
       batch.Erase(collection, op.id, ExpectRow(row));  // server: deleted
+    } else {
+      return false;  // the server's version did not come: stays dirty
     }
     return true;
   }
@@ -269,6 +281,33 @@ void SyncRun::NoteUnforeseen(const Outgoing& out, const Answer& answer) {
   }
 }
 
+Status SyncRun::AskForTheRest(SyncResponse& response) {
+  while (!response.get_left.empty()) {
+    SyncRequest request;
+    request.get = std::move(response.get_left);
+    request.want_versions = true;
+    request.want_tombstones = true;
+    SYNCSTACK_RETURN_IF_ERROR(RenewLockIfDue());
+    auto start = SteadyClock::now();
+    auto more = remote_.Synchronise(request, schema_);
+    network_ += Since(start);
+    if (!more.ok()) {
+      return more.status().WithContext("asking for the rest of an answer");
+    }
+    report_.synchronise_calls++;
+    if (more->get.empty() && !more->get_left.empty()) {
+      return Status::Corruption(
+          "the server left every record of an answer out (_get_left)");
+    }
+    for (auto& c : more->get) response.get.push_back(std::move(c));
+    for (auto& c : more->tombstones) {
+      response.tombstones.push_back(std::move(c));
+    }
+    response.get_left = std::move(more->get_left);
+  }
+  return Status::Ok();
+}
+
 Status SyncRun::Exchange(size_t begin, size_t end, size_t& next) {
   std::vector<const PlanOp*> ops;
   for (size_t i = begin; i < end; ++i) ops.push_back(&plan_.ops[i]);
@@ -282,6 +321,7 @@ Status SyncRun::Exchange(size_t begin, size_t end, size_t& next) {
   auto response = remote_.Synchronise(out.request, schema_);
   if (!response.ok()) return response.status();
   report_.synchronise_calls++;
+  SYNCSTACK_RETURN_IF_ERROR(AskForTheRest(*response));
   const Answer answer = IndexAnswer(*response);
   SYNCSTACK_RETURN_IF_ERROR(ApplyAnswer(out, answer));
   NoteUnforeseen(out, answer);

@@ -94,14 +94,14 @@ Status SyncRun::PlanWith(uint32_t index, ManifestIterator& local,
     input.lacks = reconciled->lacks;
     if (reconciled->has_local) input.restricted = reconciled->counts;
   }
-  // After a restore most absences are the server's losses, which the
-  // proof step turns into pushes: the guard would only stop those.
-  input.guard =
-      DeleteGuard{options_.max_delete_share, options_.max_delete_floor,
-                  options_.allow_mass_delete || restored_};
+  // Absences are not deletes until the server proves them (a restored
+  // server lost what it does not list): the guard counts proven deletes,
+  // after the proof step (CheckDeleteGuards), not the planner's absences.
+  input.guard.allow = true;
   PlanTally tally;
   Status s = PlanCollection(input, local, remote, plan_, &tally);
   items_[index] += tally.items;
+  synced_local_[index] += tally.synced_local;
   return s;
 }
 
@@ -195,6 +195,7 @@ Status SyncRun::ChooseCollections(const CollectionList& list) {
   names.erase(std::unique(names.begin(), names.end()), names.end());
   names_ = names;
   items_.assign(names_.size(), 0);
+  synced_local_.assign(names_.size(), 0);
   for (uint32_t i = 0; i < names_.size(); ++i) name_index_[names_[i]] = i;
   return Status::Ok();
 }
@@ -258,6 +259,24 @@ Status SyncRun::TakeLock(Unlocker& unlocker) {
   return Status::Ok();
 }
 
+Status SyncRun::CheckDeleteGuards() const {
+  // After a restore the proven deletes are those made after the backup;
+  // the user was told of the restore (report_.server_restored).
+  if (options_.allow_mass_delete || restored_) return Status::Ok();
+  std::vector<uint64_t> proven(names_.size(), 0);
+  for (const PlanOp& op : plan_.ops) {
+    if (op.action == Action::kDeleteHere) proven[op.collection]++;
+  }
+  const DeleteGuard guard{options_.max_delete_share, options_.max_delete_floor,
+                          false};
+  for (size_t c = 0; c < names_.size(); ++c) {
+    if (proven[c] == 0) continue;
+    SYNCSTACK_RETURN_IF_ERROR(CheckDeleteGuard(
+        guard, names_[c], PlanTally{0, synced_local_[c], proven[c]}));
+  }
+  return Status::Ok();
+}
+
 Status SyncRun::PlanPhase() {
   auto phase = SteadyClock::now();
   Progress(SyncProgress::Phase::kFetch, 0, 1);
@@ -265,6 +284,7 @@ Status SyncRun::PlanPhase() {
   // streamed first syncs): fetch_time is the time waiting for the server.
   SYNCSTACK_RETURN_IF_ERROR(PlanAll());
   SYNCSTACK_RETURN_IF_ERROR(ProveAbsences());
+  SYNCSTACK_RETURN_IF_ERROR(CheckDeleteGuards());
   Progress(SyncProgress::Phase::kFetch, 1, 1);
   report_.fetch_time = network_;
   report_.conflicts = std::move(plan_.conflicts);

@@ -136,6 +136,9 @@ class SyncRun {
   // the device's copy confirms one; without it the server lost the record,
   // which is pushed again as created. docs/decisions/server-restore.md.
   Status ProveAbsences();
+  // The mass-deletion guard on the deletes the server proved (after
+  // ProveAbsences). Errors: kAborted (nothing was changed).
+  Status CheckDeleteGuards() const;
 
   // --- exchange.cc -----------------------------------------------------------
   Status ApplyLocalOnly(size_t begin, size_t end);
@@ -147,6 +150,9 @@ class SyncRun {
   void BuildRequest(const std::vector<const PlanOp*>& ops, const RowMap& rows,
                     size_t begin, Outgoing& out, size_t& next);
   void AddToRequest(const PlanOp& op, const Record* row, Outgoing& out);
+  // Asks again for the records an answer left out (`_get_left`, over the
+  // server's byte bound) until `response` holds them all.
+  Status AskForTheRest(SyncResponse& response);
   Answer IndexAnswer(const SyncResponse& response) const;
   // Applies the answer in one local transaction, guarded row by row
   // against concurrent app writes; on a lost race re-reads and rebuilds.
@@ -195,6 +201,7 @@ class SyncRun {
   std::chrono::microseconds network_{0};  // of planning
   std::vector<std::string> reasons_;      // "<collection>: <mode> (<why>)"
   bool used_full_ = false, used_reconcile_ = false;
+  std::vector<uint64_t> synced_local_;  // synced rows here per collection
   std::vector<uint64_t> items_;  // server items here per collection, after
   uint64_t exchange_done_ = 0;
   uint64_t exchange_total_ = 0;

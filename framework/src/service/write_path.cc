@@ -311,50 +311,60 @@ ChangeBatch BatchFor(const PendingWrites& state, const StoredRows& before) {
   return batch;
 }
 
-// Fills response.get: the records `request` asks for plus, for every write
-// the policy did not take as sent, the server's version, so the client ends
-// up holding what the server holds. Deleted records are left out; with
-// `want_tombstones`, those among the asked ids go to response.tombstones.
-Status AnswerGets(Store& store, const SyncRequest& request,
-                  SyncResponse& response) {
-  const bool versions = request.want_versions;
-  std::unordered_set<RecordId, RecordIdHash> asked;
-  if (request.want_tombstones) {
-    for (const auto& c : request.get) asked.insert(c.ids.begin(), c.ids.end());
-  }
+// The ids whose records go in an answer's get: those `request` asks for
+// plus, for every write the policy did not take as sent, the server's
+// version, each once, per collection in the order asked.
+ByCollection<std::vector<RecordId>> WantedIds(const SyncRequest& request,
+                                              const SyncResponse& response) {
   ByCollection<std::vector<RecordId>> wanted;
+  ByCollection<std::unordered_set<RecordId, RecordIdHash>> seen;
+  auto want = [&](const std::string& collection, const RecordId& id) {
+    if (seen[collection].insert(id).second) wanted[collection].push_back(id);
+  };
   for (const auto& c : request.get) {
-    auto& list = wanted[c.collection];
-    list.insert(list.end(), c.ids.begin(), c.ids.end());
+    for (const auto& id : c.ids) want(c.collection, id);
   }
   for (const auto& c : response.conflicts) {
-    auto& list = wanted[c.collection];
-    for (const auto& note : c.conflicts) list.push_back(note.id);
+    for (const auto& note : c.conflicts) want(c.collection, note.id);
   }
+  return wanted;
+}
+
+// Fills response.get with the records WantedIds names, deleted ones left
+// out (with `want_tombstones`, their tombstones go to response.tombstones).
+// The records' payload stops at `byte_budget`: once it is reached (an
+// answer always holds at least one record), the ids not answered go to
+// response.get_left, for the client to ask again (docs/protocol.md).
+Status AnswerGets(Store& store, const SyncRequest& request,
+                  SyncResponse& response, size_t byte_budget) {
+  const bool versions = request.want_versions;
   response.get.clear();
   response.tombstones.clear();
-  for (auto& [collection, list] : wanted) {
-    std::unordered_set<RecordId, RecordIdHash> seen;
-    std::vector<RecordId> unique;
-    for (const auto& id : list) {
-      if (seen.insert(id).second) unique.push_back(id);
-    }
-    CollectionRecords out;
-    out.collection = collection;
-    CollectionStamps gone;
-    gone.collection = collection;
-    SYNCSTACK_RETURN_IF_ERROR(
-        store.Get(collection, unique, [&](const Record& r) {
-          const std::string extra = versions ? r.version.extra : std::string();
-          if (!r.deleted) {
-            out.records.push_back(
-                WireRecord{r.id, r.version.timestamp, r.payload, extra});
-          } else if (asked.contains(r.id)) {
-            gone.stamps.push_back(Stamp{r.id, r.version.timestamp, extra});
-          }
-        }));
+  response.get_left.clear();
+  size_t bytes = 0;
+  bool full = false;
+  for (auto& [collection, ids] : WantedIds(request, response)) {
+    CollectionRecords out{.collection = collection, .records = {}};
+    CollectionStamps gone{.collection = collection, .stamps = {}};
+    CollectionIds left{.collection = collection, .ids = {}};
+    SYNCSTACK_RETURN_IF_ERROR(store.Get(collection, ids, [&](const Record& r) {
+      const std::string extra = versions ? r.version.extra : std::string();
+      if (r.deleted) {
+        if (request.want_tombstones) {
+          gone.stamps.push_back(Stamp{r.id, r.version.timestamp, extra});
+        }
+      } else if (full) {
+        left.ids.push_back(r.id);
+      } else {
+        out.records.push_back(
+            WireRecord{r.id, r.version.timestamp, r.payload, extra});
+        bytes += r.payload.size() + extra.size();
+        full = bytes >= byte_budget;
+      }
+    }));
     if (!out.records.empty()) response.get.push_back(std::move(out));
     if (!gone.stamps.empty()) response.tombstones.push_back(std::move(gone));
+    if (!left.ids.empty()) response.get_left.push_back(std::move(left));
   }
   return Status::Ok();
 }
@@ -363,10 +373,10 @@ Status AnswerGets(Store& store, const SyncRequest& request,
 // and conflicts (`stored`) with a fresh get.
 Result<SyncResponse> RepeatedAnswer(Store& store, const SyncRequest& request,
                                     std::string_view stored,
-                                    const Schema& schema) {
+                                    const Schema& schema, size_t byte_budget) {
   auto first = DecodeSyncResponse(stored, schema);
   if (!first.ok()) return first.status().WithContext("stored answer");
-  SYNCSTACK_RETURN_IF_ERROR(AnswerGets(store, request, *first));
+  SYNCSTACK_RETURN_IF_ERROR(AnswerGets(store, request, *first, byte_budget));
   return std::move(*first);
 }
 
@@ -396,8 +406,8 @@ Result<SyncResponse> SyncService::Impl::Synchronise(
     SYNCSTACK_RETURN_IF_ERROR(service::CheckSameRequest(
         call.slot, idempotency_key, call.request_hash));
     if (call.slot.answer) {
-      return service::RepeatedAnswer(*store, request, *call.slot.answer,
-                                     schema);
+      return service::RepeatedAnswer(*store, request, *call.slot.answer, schema,
+                                     options.max_body);
     }
   }
   // The device behind this request (the lease holder) and its clock.
@@ -472,7 +482,8 @@ Result<std::optional<SyncResponse>> SyncService::Impl::WriteOnce(
         std::to_string(options.max_clock_ahead.count() / 1000) + " s)");
   }
   // The answer's get is read after the writes.
-  SYNCSTACK_RETURN_IF_ERROR(service::AnswerGets(store, call.request, response));
+  SYNCSTACK_RETURN_IF_ERROR(
+      service::AnswerGets(store, call.request, response, options.max_body));
   return std::optional<SyncResponse>(std::move(response));
 }
 
