@@ -35,6 +35,12 @@ inline constexpr std::string_view kSyncHistory = "sync/history";
 inline std::string SyncLast(std::string_view collection) {
   return std::string("sync/last/").append(collection);
 }
+// Per collection: the count and fingerprint (SetFingerprint::Encode) of
+// the records the server acknowledged to this device, kept by the engine
+// in the same transaction as each write that changes them.
+inline std::string DeviceFingerprint(std::string_view collection) {
+  return std::string("sync/fp/").append(collection);
+}
 // Per collection: the checkpoint of an interrupted streamed first sync.
 inline std::string ColdCheckpoint(std::string_view collection) {
   return std::string("cold/").append(collection);
