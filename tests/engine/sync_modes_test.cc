@@ -271,10 +271,12 @@ TEST(SyncModeChoice, ReconciliationGivesUpWhenItStopsPaying) {
   EXPECT_TRUE(DumpLive(*phone.store) == DumpLive(world.ServerStore()));
 }
 
-// A device whose checkpoint is older than the server's tombstone horizon:
-// the feed refuses it (410 changes_refused), the run reconciles instead in
-// the same run, deleting what the server deleted (their tombstones gone,
-// the absence is the proof), and the next run reads the feed again.
+// A device whose checkpoint of a collection is older than the server's
+// tombstone horizon while its tombstone mark is not (so the lock does not
+// order a full resync; the feed's refusal is the backstop): the feed
+// refuses it (410 changes_refused), the run reconciles instead in the same
+// run, deleting what the server deleted (their tombstones gone, the
+// absence is the proof), and the next run reads the feed again.
 TEST(ChangesMode, ACheckpointPastCollectedTombstonesIsRefusedAndRecovers) {
   const uint64_t seed = 21;
   std::printf("changes refusal seed %llu\n",
@@ -282,9 +284,6 @@ TEST(ChangesMode, ACheckpointPastCollectedTombstonesIsRefusedAndRecovers) {
   World world(StoreKind::kMemory);
   Device& writer = world.AddDevice("writer");
   Device& phone = world.AddDevice("phone");
-  // Without the lock the phone leaves no tombstone mark on the server, so
-  // collecting tombstones does not wait for it (as for a device gone).
-  phone.options.lock = false;
   std::mt19937_64 rng(seed);
   std::vector<RecordId> ids;
   for (int i = 0; i < 1200; ++i) {
@@ -294,17 +293,25 @@ TEST(ChangesMode, ACheckpointPastCollectedTombstonesIsRefusedAndRecovers) {
   ASSERT_OK(writer.Sync().status());
   ASSERT_OK(phone.Sync().status());
 
-  world.clock().Advance(1000);
+  // The phone stays away past the device ttl; the writer deletes and edits,
+  // and syncs until the server knows its mark is past its own deletes (a
+  // device tells its mark at the lock of its next sync).
+  world.clock().Advance(2 * 3600 * 1000);
   for (int i = 0; i < 10; ++i) ASSERT_OK(writer.Remove("todo", ids[i]));
   for (int i = 10; i < 20; ++i) {
     ASSERT_OK(writer.Put("todo", ids[i], "{\"v\":2}"));
   }
-  ASSERT_OK(writer.Sync().status());
-  world.clock().Advance(1000);
-  ASSERT_OK(writer.Sync().status());  // its mark passes its own deletes
+  for (int k = 0; k < 3; ++k) {
+    world.clock().Advance(1000);
+    ASSERT_OK(writer.Sync().status());
+  }
   ASSERT_OK_AND_ASSIGN(GcReport gc, world.service().CollectTombstones(
                                         "alice", std::chrono::hours(1)));
   EXPECT_GE(gc.collected, 10u);
+  // The phone's mark, but not its checkpoint of "todo", past the horizon.
+  ChangeBatch mark;
+  mark.SetMeta("sync/mark", std::to_string(gc.sequence));
+  ASSERT_OK(phone.store->Apply(WriteOptions{}, mark));
 
   ASSERT_OK_AND_ASSIGN(SyncReport refused, phone.Sync());
   EXPECT_NE(refused.changes_refused.find("tombstone horizon"),

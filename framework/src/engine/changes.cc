@@ -68,7 +68,10 @@ Result<std::optional<ChangesPage>> SyncRun::FetchChanges(uint32_t index,
   const Status& s = page.status();
   if (s.code() == Status::Code::kGone) {
     out.refused = true;
-    out.refusal = s.message();
+    // The server's own words, without the client's "changes: " context.
+    std::string_view message = s.message();
+    if (message.starts_with("changes: ")) message.remove_prefix(9);
+    out.refusal = std::string(message);
     return std::optional<ChangesPage>();
   }
   if (s.code() == Status::Code::kNotFound ||
