@@ -112,6 +112,19 @@ Result<std::optional<std::string>> FaultStore::GetMeta(
   return StoreWrapper::GetMeta(key);
 }
 
+Status FaultStore::ScanSince(std::string_view collection, Timestamp after,
+                             size_t limit,
+                             FunctionRef<void(const Record&)> fn) noexcept {
+  if (crashed()) return DownStatus();
+  return StoreWrapper::ScanSince(collection, after, limit, fn);
+}
+
+Status FaultStore::ScanUnsynced(std::string_view collection,
+                                FunctionRef<void(const Record&)> fn) noexcept {
+  if (crashed()) return DownStatus();
+  return StoreWrapper::ScanUnsynced(collection, fn);
+}
+
 void FaultStore::FailWriteAt(uint64_t n) {
   std::lock_guard<std::mutex> lock(mu_);
   fail_write_in_ = n;

@@ -11,7 +11,8 @@
 #   STORES   stores to run            (default: "sqlite lmdb")
 #   NS       record counts            (default: "100000 1000000")
 #   DS       change counts; "1%" is 1% of n (default: "0 10 1000 1%")
-#   MODES    sync modes               (default: "auto full")
+#   MODES    sync modes; "all" runs a round of each in one run
+#                                     (default: "auto full")
 #   RESULTS  results file, appended   (default: build/release/bench-sync.jsonl)
 #   BENCH_DIR  where the runs' temp dirs go (default: the system temp dir)
 set -euo pipefail
@@ -89,4 +90,35 @@ with open(sys.argv[1]) as f:
               f"| {u['seconds']:.3f} "
               f"| {kb(u['bytes_sent'])}/{kb(u['bytes_received'])} "
               f"| {u['round_trips']} |")
+EOF
+
+# --mode all: every mode's round side by side.
+python3 - "$RESULTS" <<'EOF'
+import json, sys
+
+def mb(x):
+    return "—" if x is None else f"{x:.0f}"
+
+rows = []
+with open(sys.argv[1]) as f:
+    for raw in f:
+        if raw.strip():
+            r = json.loads(raw)
+            for k in r.get("rounds", []):
+                rows.append((r, k))
+if rows:
+    print()
+    print("| store | n | d | asked | chose (reason) | s | ms fetch/plan/exchange "
+          "| kB sent/recv | round trips | RSS MB (device/server) |")
+    print("|---|---:|---:|---|---|---:|---:|---:|---:|---:|")
+    for r, k in rows:
+        i = k["sync"]
+        reason = f" ({i['reason']})" if i["reason"] else ""
+        print(f"| {r['store']} | {r['records']:,} | {r['changes']:,} "
+              f"| {k['asked']} | {i['mode']}{reason} | {i['seconds']:.3f} "
+              f"| {i['fetch_seconds'] * 1000:.1f}/{i['plan_seconds'] * 1000:.1f}"
+              f"/{i['exchange_seconds'] * 1000:.1f} "
+              f"| {i['bytes_sent'] / 1000:.1f}/{i['bytes_received'] / 1000:.1f} "
+              f"| {i['round_trips']} "
+              f"| {mb(i['client_peak_rss_mb'])}/{mb(i['server_peak_rss_mb'])} |")
 EOF

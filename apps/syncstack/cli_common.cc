@@ -119,6 +119,14 @@ std::string DescribeReport(const SyncReport& report) {
         "; a full resync (the server collected tombstones newer than "
         "this device's last complete sync)";
   }
+  if (!report.changes_refused.empty()) {
+    out += "; the server refused this device's checkpoint (" +
+           report.changes_refused + "): falling back to reconcile";
+  }
+  if (!report.fingerprint_mismatch.empty()) {
+    out += "; fingerprint mismatch: " + report.fingerprint_mismatch +
+           ": falling back to reconcile";
+  }
   if (!report.conflicts.empty()) {
     out += "; " + std::to_string(report.conflicts.size()) + " conflict" +
            (report.conflicts.size() == 1 ? "" : "s");

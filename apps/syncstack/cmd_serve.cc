@@ -76,6 +76,9 @@ void RaiseDescriptorLimit(size_t connections) {
   }
 }
 
+// --reconcile-cache-mb's largest value: 1 TiB.
+constexpr int64_t kMaxReconcileCacheMb = int64_t{1} << 20;
+
 // --max-clock-ahead: "off" (no bound), or a whole number with an optional
 // unit: ms, s (the default), m, h or d, e.g. "300", "300s", "5m".
 Result<std::chrono::milliseconds> ParseClockBound(const std::string& text) {
@@ -118,6 +121,7 @@ int RunServe(int argc, char** argv) {
   HttpServerOptions http;
   int64_t max_connections = static_cast<int64_t>(http.max_connections);
   std::string max_clock_ahead = "5m";
+  int64_t reconcile_cache_mb = 256;
   options.add_options()("store", po::value(&uri)->required(),
                         "server store URI, e.g. sqlite:server.db")(
       "listen", po::value(&listen),
@@ -156,7 +160,10 @@ int RunServe(int argc, char** argv) {
       "(default: 10000)")(
       "max-clock-ahead", po::value(&max_clock_ahead),
       "a write stamped further ahead of the server's clock is restamped "
-      "with it: 300s, 5m, 2h, 1d, or off (default: 5m)");
+      "with it: 300s, 5m, 2h, 1d, or off (default: 5m)")(
+      "reconcile-cache-mb", po::value(&reconcile_cache_mb),
+      "memory the reconcile item indexes kept between requests may take, "
+      "in MiB; 0 keeps none (default: 256)");
   po::variables_map vm;
   int exit_code = kExitOk;
   if (!ParseArgs(argc, argv,
@@ -164,7 +171,8 @@ int RunServe(int argc, char** argv) {
                  "DIR) [--schema FILE] [--policy NAME] [--max-body BYTES] "
                  "[--lease-seconds N] [--collect-tombstones-every SECONDS "
                  "--device-ttl-days N] [--journal-days N] [--threads N] "
-                 "[--max-connections N] [--max-clock-ahead DURATION]",
+                 "[--max-connections N] [--max-clock-ahead DURATION] "
+                 "[--reconcile-cache-mb N]",
                  options, vm, exit_code)) {
     return exit_code;
   }
@@ -194,6 +202,11 @@ int RunServe(int argc, char** argv) {
   if (!clock_bound.ok()) return Fail(clock_bound.status());
   if (journal_days < 0) return Fail("--journal-days must not be negative");
   if (journal_days > 100 * 365) return Fail("--journal-days is too large");
+  if (reconcile_cache_mb < 0 || reconcile_cache_mb > kMaxReconcileCacheMb) {
+    return Fail("--reconcile-cache-mb must be between 0 and " +
+                std::to_string(kMaxReconcileCacheMb) + " (MiB), not " +
+                std::to_string(reconcile_cache_mb));
+  }
   http.max_body = max_body;
   Schema schema;
   if (!schema_file.empty()) {
@@ -225,6 +238,8 @@ int RunServe(int argc, char** argv) {
   service_options.token_ttl = std::chrono::seconds(token_ttl);
   service_options.max_clock_ahead = *clock_bound;
   service_options.journal_retention = std::chrono::hours(24 * journal_days);
+  service_options.reconcile_cache_bytes =
+      static_cast<size_t>(reconcile_cache_mb) << 20;
   SyncService service(**database, **policy, SystemClock(), *lock,
                       *authenticator, std::move(schema), service_options);
 

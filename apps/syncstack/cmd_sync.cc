@@ -115,8 +115,9 @@ int RunSync(int argc, char** argv) {
       "and remembered in the store)")(
       "mode", po::value<std::string>()->default_value("auto"),
       "how to find what differs: auto (the engine chooses and says why), "
-      "full (the streamed manifest) or reconcile (range-based set "
-      "reconciliation)");
+      "full (the streamed manifest), reconcile (range-based set "
+      "reconciliation) or changes (the server's changes feed after this "
+      "device's checkpoint)");
   AddPasswordOptions(options);
   po::variables_map vm;
   int exit_code = kExitOk;
@@ -132,8 +133,11 @@ int RunSync(int argc, char** argv) {
     sync_mode = SyncMode::kFull;
   } else if (mode == "reconcile") {
     sync_mode = SyncMode::kReconcile;
+  } else if (mode == "changes") {
+    sync_mode = SyncMode::kChanges;
   } else if (mode != "auto") {
-    Fail("--mode: must be auto, full or reconcile, not \"" + mode + "\"");
+    Fail("--mode: must be auto, full, reconcile or changes, not \"" + mode +
+         "\"");
     return kExitUsage;  // a bad command line
   }
   const bool by_file = remote.rfind("dir:", 0) == 0;

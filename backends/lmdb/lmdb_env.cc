@@ -5,13 +5,14 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstring>
 #include <filesystem>
 #include <string>
 
 namespace syncstack::lmdb_internal {
 namespace {
 
-constexpr uint32_t kFormatVersion = 1;
+constexpr uint32_t kFormatVersion = 2;
 constexpr std::string_view kFormatKey = "format";
 
 size_t RoundUp(size_t n, size_t unit) { return (n + unit - 1) / unit * unit; }
@@ -36,6 +37,46 @@ Status LmdbError(int rc, std::string_view what) {
     default:
       return Status::IOError(std::move(msg));
   }
+}
+
+int IndexRow(Env& env, MDB_txn* txn, std::string_view record_key,
+             std::string_view value, bool add) {
+  if (record_key.size() != kRecordKeySize || value.size() < kStateEnd) {
+    return MDB_CORRUPTED;
+  }
+  uint64_t base_le = 0;
+  for (int i = 7; i >= 0; --i) {
+    base_le = (base_le << 8) | static_cast<uint8_t>(value[kBaseOffset + i]);
+  }
+  char key_bytes[kBaseKeySize];
+  std::memcpy(key_bytes, record_key.data(), kCidSize);
+  PutOrderedBase(static_cast<int64_t>(base_le), key_bytes + kCidSize);
+  std::memcpy(key_bytes + kCidSize + 8, record_key.data() + kCidSize, kIdSize);
+  const bool unsynced_row = value[kStateOffset] != 0;
+  MDB_val key = {sizeof(key_bytes), key_bytes};
+  MDB_val empty = {0, nullptr};
+  int rc = add ? mdb_put(txn, env.by_base, &key, &empty, 0)
+               : mdb_del(txn, env.by_base, &key, nullptr);
+  if (rc != 0 && !(rc == MDB_NOTFOUND && !add)) return rc;
+  if (!unsynced_row) return 0;  // synced: not in `unsynced`
+  MDB_val id_key = Val(record_key);
+  rc = add ? mdb_put(txn, env.unsynced, &id_key, &empty, 0)
+           : mdb_del(txn, env.unsynced, &id_key, nullptr);
+  return rc == MDB_NOTFOUND && !add ? 0 : rc;
+}
+
+int Env::BuildIndexes(MDB_txn* txn) {
+  MDB_cursor* cursor = nullptr;
+  int rc = mdb_cursor_open(txn, records, &cursor);
+  if (rc != 0) return rc;
+  MDB_val key, value;
+  for (rc = mdb_cursor_get(cursor, &key, &value, MDB_FIRST); rc == 0;
+       rc = mdb_cursor_get(cursor, &key, &value, MDB_NEXT)) {
+    rc = IndexRow(*this, txn, View(key), View(value), true);
+    if (rc != 0) break;
+  }
+  mdb_cursor_close(cursor);
+  return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
 Status Env::Resize(bool grow, size_t need) {
@@ -139,25 +180,35 @@ Status Env::InitSchema() {
     }
     MDB_val key = Val(kFormatKey);
     MDB_val value;
+    uint32_t version = 0;  // none yet: a fresh environment
     if (rc == 0) rc = mdb_get(txn.get(), info, &key, &value);
     if (rc == 0) {
       if (value.mv_size != 4) {
         return Status::Corruption("lmdb: bad format version");
       }
-      uint32_t version = GetBe32(static_cast<const char*>(value.mv_data));
+      version = GetBe32(static_cast<const char*>(value.mv_data));
       if (version > kFormatVersion) {
         return Status::Corruption("lmdb: format version " +
                                   std::to_string(version) +
                                   " is newer than this build supports (" +
                                   std::to_string(kFormatVersion) + ")");
       }
-      // Older versions would be migrated here; 1 is the first. Commit even
-      // so: handles opened by an aborted transaction are closed.
+    } else if (rc == MDB_NOTFOUND) {
+      if (!fresh) return Status::Corruption("lmdb: no format version");
+      rc = 0;
+    }
+    // Format 2's indexes: created (and, for a format 1 file, filled from
+    // its records) in this transaction, so a crash leaves format 1 intact.
+    if (rc == 0) rc = mdb_dbi_open(txn.get(), "by_base", MDB_CREATE, &by_base);
+    if (rc == 0) {
+      rc = mdb_dbi_open(txn.get(), "unsynced", MDB_CREATE, &unsynced);
+    }
+    if (rc == 0 && version == 1) rc = BuildIndexes(txn.get());
+    if (rc == 0 && version == kFormatVersion) {
+      // Commit even so: handles opened by an aborted transaction are closed.
       rc = txn.Commit();
       if (rc == 0) return Status::Ok();
-    }
-    if (rc == MDB_NOTFOUND) {
-      if (!fresh) return Status::Corruption("lmdb: no format version");
+    } else if (rc == 0) {
       char buf[4];
       PutBe32(kFormatVersion, buf);
       value = {sizeof(buf), buf};

@@ -43,6 +43,30 @@ inline uint32_t GetBe32(const char* in) {
   return v;
 }
 
+// The record layout the store writes (lmdb_store.cc) and the indexes the
+// environment builds when it migrates an older file: a records key is cid
+// (4, big-endian) then id (16); a records value starts with ts (8) base (8,
+// little-endian) deleted (1) state (1).
+inline constexpr size_t kCidSize = 4;
+inline constexpr size_t kIdSize = 16;
+inline constexpr size_t kRecordKeySize = kCidSize + kIdSize;
+inline constexpr size_t kBaseOffset = 8;
+inline constexpr size_t kStateOffset = 17;
+inline constexpr size_t kStateEnd = kStateOffset + 1;
+
+// The by_base index key: cid (4) base (8, big-endian with the sign bit
+// flipped, so bytes order as the signed value does) id (16).
+inline constexpr size_t kBaseKeySize = kCidSize + 8 + kIdSize;
+inline void PutOrderedBase(int64_t base, char* out) {
+  uint64_t v = static_cast<uint64_t>(base) ^ (uint64_t{1} << 63);
+  for (int i = 7; i >= 0; --i, v >>= 8) out[i] = static_cast<char>(v & 0xff);
+}
+inline int64_t GetOrderedBase(const char* in) {
+  uint64_t v = 0;
+  for (int i = 0; i < 8; ++i) v = (v << 8) | static_cast<uint8_t>(in[i]);
+  return static_cast<int64_t>(v ^ (uint64_t{1} << 63));
+}
+
 // The environment and its named databases, shared by the Database, its
 // Stores and their iterators.
 struct Env {
@@ -55,6 +79,9 @@ struct Env {
 
   Status Open(const LmdbDatabaseOptions& options);
   Status InitSchema();
+  // Fills by_base and unsynced from every records row (format 1 -> 2).
+  // Returns an LMDB code.
+  int BuildIndexes(MDB_txn* txn);
 
   // Replaces the map by one of at least twice the size (more if `need`
   // bytes are expected), or adopts a size another process set (grow false).
@@ -81,6 +108,10 @@ struct Env {
   MDB_dbi collections = 0;
   MDB_dbi meta = 0;
   MDB_dbi info = 0;
+  // Format 2: records by (cid, base, id), and the keys (cid, id) of rows
+  // not synced; values empty. Kept in each write's transaction.
+  MDB_dbi by_base = 0;
+  MDB_dbi unsynced = 0;
   size_t page_size = 4096;
 
   std::mutex write_mu;       // serialises write transactions
@@ -157,5 +188,11 @@ class Cursor {
  private:
   MDB_cursor* cursor_ = nullptr;
 };
+
+// Adds (`add`) or removes the index entries of the row stored under
+// `record_key` with value `value` (its header at least): by_base always,
+// unsynced when the row's state is not synced. Returns an LMDB code.
+int IndexRow(Env& env, MDB_txn* txn, std::string_view record_key,
+             std::string_view value, bool add);
 
 }  // namespace syncstack::lmdb_internal

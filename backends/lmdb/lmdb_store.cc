@@ -1,12 +1,19 @@
 // The LMDB store (the environment, transactions and map growth:
 // lmdb_env.cc).
 //
-// Layout (format version 1, in info["format"]); named databases (DBIs):
+// Layout (format version 2, in info["format"]); named databases (DBIs):
 //
 //   collections: account '\0' name       -> cid (4 bytes, big-endian)
 //   records:     cid (4, big-endian) id (16) -> header extra payload
+//   by_base:     cid (4) base (8, ordered) id (16) -> ""      (format 2)
+//   unsynced:    cid (4) id (16)          -> "" for rows not synced (2)
 //   meta:        account '\0' key        -> value
 //   info:        "format"                -> version (4 bytes, big-endian)
+//
+// by_base answers ScanSince and unsynced ScanUnsynced; both are kept in the
+// write's own transaction (each put or erase of an existing row reads the
+// old row's header first, to remove its entries). Opening a format 1 file
+// builds them once.
 //
 // The record header is ts (8) base (8) deleted (1) state (1) extra size (4),
 // little-endian. Why: LMDB orders keys bytewise, so all rows of one
@@ -33,6 +40,7 @@
 
 #include "lmdb_env.h"
 #include "syncstack/chunked_get.h"
+#include "syncstack/index_scan.h"
 #include "syncstack/paged_iterator.h"
 
 namespace syncstack {
@@ -41,8 +49,15 @@ namespace {
 using lmdb_internal::Cursor;
 using lmdb_internal::Env;
 using lmdb_internal::GetBe32;
+using lmdb_internal::GetOrderedBase;
+using lmdb_internal::IndexRow;
+using lmdb_internal::kBaseKeySize;
+using lmdb_internal::kCidSize;
+using lmdb_internal::kIdSize;
+using lmdb_internal::kRecordKeySize;
 using lmdb_internal::LmdbError;
 using lmdb_internal::PutBe32;
+using lmdb_internal::PutOrderedBase;
 using lmdb_internal::Txn;
 using lmdb_internal::Val;
 using lmdb_internal::View;
@@ -52,9 +67,6 @@ constexpr size_t kScanPage = 1024;
 // Rows looked at per scan page when skipping tombstones.
 constexpr size_t kScanMaxExamined = 4 * kScanPage;
 
-constexpr size_t kIdSize = 16;
-constexpr size_t kCidSize = 4;
-constexpr size_t kRecordKeySize = kCidSize + kIdSize;
 constexpr size_t kHeaderSize = 8 + 8 + 1 + 1 + 4;
 // Longest account name: its collection and meta keys must fit LMDB's
 // 511-byte key limit.
@@ -254,10 +266,22 @@ class LmdbStore final : public Store {
   Result<std::vector<std::string>> Collections() noexcept override;
   Result<std::optional<std::string>> GetMeta(
       std::string_view key) noexcept override;
+  Status ScanSince(std::string_view collection, Timestamp after, size_t limit,
+                   FunctionRef<void(const Record&)> fn) noexcept override;
+  Status ScanUnsynced(std::string_view collection,
+                      FunctionRef<void(const Record&)> fn) noexcept override;
 
  private:
+  // Reads into `chunk` the rows an index names, walking `index` from
+  // `from` (skipping a key equal to `from` itself) while its keys start
+  // with `cid`; the row's id is the last 16 bytes of each key. Runs in one
+  // read transaction.
+  Status ReadIndexed(std::string_view collection, MDB_dbi index,
+                     std::string_view from, RowChunk& chunk);
   // Applies the batch in `txn`; sets *rc to the LMDB code of a failed call.
   Status ApplyOps(MDB_txn* txn, const ChangeBatch& batch, int* rc);
+  // Removes the index entries of the row under `key`, if there is one.
+  Status Unindex(MDB_txn* txn, MDB_val key, int* rc);
   // The cid of `collection`, created (when `create`) inside `txn`.
   Status Cid(MDB_txn* txn, std::string_view collection, bool create,
              uint32_t* cid, int* rc);
@@ -409,15 +433,20 @@ Status LmdbStore::ApplyOps(MDB_txn* txn, const ChangeBatch& batch, int* rc) {
         flags |= MDB_APPEND;
         std::memcpy(high, k.bytes, kRecordKeySize);
         table_empty = false;
+      } else {
+        SYNCSTACK_RETURN_IF_ERROR(Unindex(txn, key, rc));
       }
       MDB_val value = {EncodedSize(rec), nullptr};
       *rc = mdb_cursor_put(cursor.get(), &key, &value, flags);
       if (*rc != 0) return LmdbError(*rc, "put");
       Encode(rec, static_cast<char*>(value.mv_data));
+      *rc = IndexRow(*env_, txn, View(key), View(value), true);
+      if (*rc != 0) return LmdbError(*rc, "index row");
     } else {
       // Deleting never raises the highest key; a delete of it lowers it,
       // so look again before the next append.
       high_known = false;
+      SYNCSTACK_RETURN_IF_ERROR(Unindex(txn, key, rc));
       *rc = mdb_del(txn, env_->records, &key, nullptr);
       if (*rc == MDB_NOTFOUND) *rc = 0;
       if (*rc != 0) return LmdbError(*rc, "erase");
@@ -431,6 +460,17 @@ Status LmdbStore::ApplyOps(MDB_txn* txn, const ChangeBatch& batch, int* rc) {
     if (*rc != 0) return LmdbError(*rc, "set meta");
   }
   return Status::Ok();
+}
+
+Status LmdbStore::Unindex(MDB_txn* txn, MDB_val key, int* rc) {
+  MDB_val old;
+  *rc = mdb_get(txn, env_->records, &key, &old);
+  if (*rc == MDB_NOTFOUND) {
+    *rc = 0;
+    return Status::Ok();
+  }
+  if (*rc == 0) *rc = IndexRow(*env_, txn, View(key), View(old), false);
+  return *rc == 0 ? Status::Ok() : LmdbError(*rc, "unindex row");
 }
 
 std::unique_ptr<ManifestIterator> LmdbStore::Scan(
@@ -480,6 +520,94 @@ Status LmdbStore::Get(std::string_view collection,
       return Status::Ok();
     };
     return ChunkedGet(ids, read, fn);
+  } catch (const std::bad_alloc&) {
+    return OutOfMemory();
+  }
+}
+
+Status LmdbStore::ReadIndexed(std::string_view collection, MDB_dbi index,
+                              std::string_view from, RowChunk& chunk) {
+  Txn txn(*env_);
+  uint32_t cid = 0;
+  SYNCSTACK_RETURN_IF_ERROR(
+      BeginRead(txn, *env_, prefix_ + std::string(collection), &cid));
+  if (cid == 0) {
+    chunk.SetEnd();
+    return Status::Ok();
+  }
+  std::string start = from.empty() ? std::string(kCidSize, '\0') : "";
+  start.append(from);
+  PutBe32(cid, start.data());
+  Cursor cursor;
+  SYNCSTACK_RETURN_IF_ERROR(cursor.Open(txn.get(), index));
+  MDB_val key = Val(start);
+  MDB_val unused;
+  int rc = cursor.Get(&key, &unused, MDB_SET_RANGE);
+  if (rc == 0 && from.size() > kCidSize && View(key) == start) {
+    rc = cursor.Get(&key, &unused, MDB_NEXT);  // strictly after `from`
+  }
+  for (; rc == 0 && chunk.HasRoom(); rc = cursor.Get(&key, &unused, MDB_NEXT)) {
+    std::string_view k = View(key);
+    if (k.size() < kRecordKeySize ||
+        std::memcmp(k.data(), start.data(), kCidSize) != 0) {
+      chunk.SetEnd();  // the next collection's entries
+      return Status::Ok();
+    }
+    RecordId id = RecordId::FromBytes(k.substr(k.size() - kIdSize));
+    RecordKey rk(cid, id);
+    MDB_val row_key = rk.val();
+    MDB_val value;
+    int get_rc = mdb_get(txn.get(), env_->records, &row_key, &value);
+    if (get_rc == MDB_NOTFOUND) {
+      return Status::Corruption("lmdb store: an index names a missing row");
+    }
+    if (get_rc != 0) return LmdbError(get_rc, "index get");
+    Record& r = chunk.Add();
+    SYNCSTACK_RETURN_IF_ERROR(DecodeRecord(View(value), true, r));
+    r.collection.assign(collection);
+    r.id = id;
+  }
+  if (rc == MDB_NOTFOUND) {
+    chunk.SetEnd();
+  } else if (rc != 0) {
+    return LmdbError(rc, "index scan");
+  }
+  return Status::Ok();
+}
+
+Status LmdbStore::ScanSince(std::string_view collection, Timestamp after,
+                            size_t limit,
+                            FunctionRef<void(const Record&)> fn) noexcept {
+  SYNCSTACK_RETURN_IF_ERROR(ValidateCollectionName(collection));
+  try {
+    auto read = [&](const SinceKey& from, RowChunk& chunk) -> Status {
+      // The cid is filled in by ReadIndexed.
+      char key[kBaseKeySize] = {};
+      PutOrderedBase(from.base, key + kCidSize);
+      std::memcpy(key + kCidSize + 8, from.id.bytes().data(), kIdSize);
+      return ReadIndexed(collection, env_->by_base,
+                         std::string_view(key, sizeof(key)), chunk);
+    };
+    return ChunkedScanSince(after, limit, read, fn);
+  } catch (const std::bad_alloc&) {
+    return OutOfMemory();
+  }
+}
+
+Status LmdbStore::ScanUnsynced(std::string_view collection,
+                               FunctionRef<void(const Record&)> fn) noexcept {
+  SYNCSTACK_RETURN_IF_ERROR(ValidateCollectionName(collection));
+  try {
+    auto read = [&](const RecordId* from, RowChunk& chunk) -> Status {
+      if (from == nullptr) {
+        return ReadIndexed(collection, env_->unsynced, {}, chunk);
+      }
+      char key[kRecordKeySize] = {};
+      std::memcpy(key + kCidSize, from->bytes().data(), kIdSize);
+      return ReadIndexed(collection, env_->unsynced,
+                         std::string_view(key, sizeof(key)), chunk);
+    };
+    return ChunkedScanUnsynced(read, fn);
   } catch (const std::bad_alloc&) {
     return OutOfMemory();
   }

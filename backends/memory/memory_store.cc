@@ -1,10 +1,13 @@
-// The memory store: per account, per collection an ordered map id -> record,
-// plus a meta map, behind one reader-writer lock per account.
+// The memory store: per account, per collection an ordered map id -> record
+// with two ordered secondary sets, (base, id) for ScanSince and the ids of
+// rows not synced for ScanUnsynced, kept in the same critical section as
+// the rows; plus a meta map, behind one reader-writer lock per account.
 #include "syncstack/memory/memory_store.h"
 
 #include <map>
 #include <mutex>
 #include <new>
+#include <set>
 #include <shared_mutex>
 #include <string>
 #include <string_view>
@@ -12,6 +15,7 @@
 #include <vector>
 
 #include "syncstack/chunked_get.h"
+#include "syncstack/index_scan.h"
 #include "syncstack/paged_iterator.h"
 
 namespace syncstack {
@@ -19,6 +23,28 @@ namespace {
 
 using RecordMap = std::map<RecordId, Record>;
 using MetaMap = std::map<std::string, std::string, std::less<>>;
+using BaseSet = std::set<std::pair<Timestamp, RecordId>>;
+using IdSet = std::set<RecordId>;
+
+// One collection's rows and their indexes.
+struct CollectionRows {
+  RecordMap rows;
+  BaseSet by_base;  // (base, id) of every row
+  IdSet unsynced;   // ids of the rows whose state is not kSynced
+
+  // Removes `r`'s index entries. Never allocates.
+  void Unindex(const Record& r) noexcept {
+    by_base.erase({r.base, r.id});
+    if (r.state != SyncState::kSynced) unsynced.erase(r.id);
+  }
+};
+
+// The index nodes of one put, made before the commit so that inserting
+// them cannot fail.
+struct IndexNodes {
+  BaseSet::node_type base;
+  IdSet::node_type unsynced;  // empty for a synced row
+};
 
 // Scans copy at most this many entries per lock acquisition, and look at no
 // more than kScanMaxExamined rows (tombstones skipped) per acquisition.
@@ -26,18 +52,26 @@ constexpr size_t kScanChunk = 512;
 constexpr size_t kScanMaxExamined = 4 * kScanChunk;
 
 Status OutOfMemory() { return Status::IOError("memory store: out of memory"); }
+Status IndexBroken() {
+  return Status::Corruption("memory store: an index names a missing row");
+}
 
 // One account's data. Shared by the Store objects of the account and by
 // their iterators, so neither can dangle.
 struct AccountState {
   mutable std::shared_mutex mu;
-  std::map<std::string, RecordMap, std::less<>> collections;  // GUARDED_BY(mu)
-  MetaMap meta;                                               // GUARDED_BY(mu)
+  std::map<std::string, CollectionRows, std::less<>>
+      collections;  // GUARDED_BY(mu)
+  MetaMap meta;     // GUARDED_BY(mu)
 
   // REQUIRES: mu held (shared or exclusive).
-  const RecordMap* Find(std::string_view collection) const {
+  const CollectionRows* FindCollection(std::string_view collection) const {
     auto it = collections.find(collection);
     return it == collections.end() ? nullptr : &it->second;
+  }
+  const RecordMap* Find(std::string_view collection) const {
+    const CollectionRows* c = FindCollection(collection);
+    return c == nullptr ? nullptr : &c->rows;
   }
 };
 
@@ -91,6 +125,10 @@ class MemoryStore final : public Store {
   Result<std::vector<std::string>> Collections() noexcept override;
   Result<std::optional<std::string>> GetMeta(
       std::string_view key) noexcept override;
+  Status ScanSince(std::string_view collection, Timestamp after, size_t limit,
+                   FunctionRef<void(const Record&)> fn) noexcept override;
+  Status ScanUnsynced(std::string_view collection,
+                      FunctionRef<void(const Record&)> fn) noexcept override;
 
  private:
   Status ApplyImpl(const ChangeBatch& batch);
@@ -119,12 +157,21 @@ Status MemoryStore::ApplyImpl(const ChangeBatch& batch) {
   // Copy the new rows and meta values into detached map nodes, without the
   // lock; inserting a node later cannot fail.
   std::vector<RecordMap::node_type> rows(ops.size());
+  std::vector<IndexNodes> indexes(ops.size());
   {
     RecordMap scratch;
+    BaseSet base_scratch;
+    IdSet id_scratch;
     for (size_t i = 0; i < ops.size(); ++i) {
       if (ops[i].kind != ChangeBatch::Op::Kind::kPut) continue;
-      rows[i] = scratch.extract(
-          scratch.emplace(ops[i].record.id, ops[i].record).first);
+      const Record& r = ops[i].record;
+      rows[i] = scratch.extract(scratch.emplace(r.id, r).first);
+      indexes[i].base =
+          base_scratch.extract(base_scratch.emplace(r.base, r.id).first);
+      if (r.state != SyncState::kSynced) {
+        indexes[i].unsynced =
+            id_scratch.extract(id_scratch.emplace(r.id).first);
+      }
     }
   }
   std::vector<MetaMap::node_type> metas(batch.meta().size());
@@ -135,7 +182,7 @@ Status MemoryStore::ApplyImpl(const ChangeBatch& batch) {
       metas[i] = scratch.extract(scratch.emplace(key, value).first);
     }
   }
-  std::vector<RecordMap*> targets(ops.size(), nullptr);
+  std::vector<CollectionRows*> targets(ops.size(), nullptr);
   bool any_expect = false;
   for (const ChangeBatch::Op& op : ops) any_expect |= op.expect.has_value();
 
@@ -165,8 +212,8 @@ Status MemoryStore::ApplyImpl(const ChangeBatch& batch) {
         if (auto o = overlay.find(key); o != overlay.end()) {
           current = o->second;
         } else if (targets[i] != nullptr) {
-          auto row = targets[i]->find(op.record.id);
-          if (row != targets[i]->end()) current = &row->second;
+          auto row = targets[i]->rows.find(op.record.id);
+          if (row != targets[i]->rows.end()) current = &row->second;
         }
         if (!Satisfies(current, *op.expect)) {
           return Status::Conflict("expectation failed for " +
@@ -181,17 +228,22 @@ Status MemoryStore::ApplyImpl(const ChangeBatch& batch) {
 
   // Commit: nothing below allocates or throws.
   for (size_t i = 0; i < ops.size(); ++i) {
-    RecordMap* target = targets[i];
+    CollectionRows* target = targets[i];
     if (target == nullptr) continue;  // erase in an absent collection
+    auto row = target->rows.find(ops[i].record.id);
+    if (row != target->rows.end()) target->Unindex(row->second);
     if (ops[i].kind == ChangeBatch::Op::Kind::kPut) {
-      auto row = target->find(ops[i].record.id);
-      if (row != target->end()) {
+      if (row != target->rows.end()) {
         row->second = std::move(rows[i].mapped());
       } else {
-        target->insert(std::move(rows[i]));
+        target->rows.insert(std::move(rows[i]));
       }
-    } else {
-      target->erase(ops[i].record.id);
+      target->by_base.insert(std::move(indexes[i].base));
+      if (!indexes[i].unsynced.empty()) {
+        target->unsynced.insert(std::move(indexes[i].unsynced));
+      }
+    } else if (row != target->rows.end()) {
+      target->rows.erase(row);
     }
   }
   for (MetaMap::node_type& node : metas) {
@@ -250,12 +302,66 @@ Status MemoryStore::Get(std::string_view collection,
   }
 }
 
+Status MemoryStore::ScanSince(std::string_view collection, Timestamp after,
+                              size_t limit,
+                              FunctionRef<void(const Record&)> fn) noexcept {
+  SYNCSTACK_RETURN_IF_ERROR(ValidateCollectionName(collection));
+  auto read = [&](const SinceKey& from, RowChunk& chunk) -> Status {
+    std::shared_lock lock(state_->mu);
+    const CollectionRows* c = state_->FindCollection(collection);
+    if (c == nullptr) {
+      chunk.SetEnd();
+      return Status::Ok();
+    }
+    auto it = c->by_base.upper_bound({from.base, from.id});
+    for (; it != c->by_base.end() && chunk.HasRoom(); ++it) {
+      auto row = c->rows.find(it->second);
+      if (row == c->rows.end()) return IndexBroken();
+      chunk.Add() = row->second;  // reuses the buffers' capacity
+    }
+    if (it == c->by_base.end()) chunk.SetEnd();
+    return Status::Ok();
+  };
+  try {
+    return ChunkedScanSince(after, limit, read, fn);
+  } catch (const std::bad_alloc&) {
+    return OutOfMemory();
+  }
+}
+
+Status MemoryStore::ScanUnsynced(std::string_view collection,
+                                 FunctionRef<void(const Record&)> fn) noexcept {
+  SYNCSTACK_RETURN_IF_ERROR(ValidateCollectionName(collection));
+  auto read = [&](const RecordId* from, RowChunk& chunk) -> Status {
+    std::shared_lock lock(state_->mu);
+    const CollectionRows* c = state_->FindCollection(collection);
+    if (c == nullptr) {
+      chunk.SetEnd();
+      return Status::Ok();
+    }
+    auto it =
+        from == nullptr ? c->unsynced.begin() : c->unsynced.upper_bound(*from);
+    for (; it != c->unsynced.end() && chunk.HasRoom(); ++it) {
+      auto row = c->rows.find(*it);
+      if (row == c->rows.end()) return IndexBroken();
+      chunk.Add() = row->second;
+    }
+    if (it == c->unsynced.end()) chunk.SetEnd();
+    return Status::Ok();
+  };
+  try {
+    return ChunkedScanUnsynced(read, fn);
+  } catch (const std::bad_alloc&) {
+    return OutOfMemory();
+  }
+}
+
 Result<std::vector<std::string>> MemoryStore::Collections() noexcept {
   try {
     std::vector<std::string> names;
     std::shared_lock lock(state_->mu);
-    for (const auto& [name, rows] : state_->collections) {
-      if (!rows.empty()) names.push_back(name);
+    for (const auto& [name, c] : state_->collections) {
+      if (!c.rows.empty()) names.push_back(name);
     }
     return names;
   } catch (const std::bad_alloc&) {

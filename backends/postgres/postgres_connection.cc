@@ -9,12 +9,17 @@
 //   meta(account, key, value bytea, PRIMARY KEY(account, key))
 //   locks(account PRIMARY KEY, token, device, fence, expires_at)   (v2)
 //        + secret_hash (the holder's device secret's SHA-256)         (v3)
+//   index records_by_base ON records(account, collection, base, id)    (v4)
+//   index records_unsynced ON records(account, collection, id)
+//         WHERE state <> 0                                            (v4)
 //
 // Why: the account leads every key, so a table can be distributed (Citus)
 // or partitioned by account, and every statement names one account.
 // Payloads are bytea, not text or jsonb: stores keep payload bytes exactly
 // as given (jsonb normalises; text rejects NUL and invalid UTF-8). Names are
-// COLLATE "C" so they sort bytewise, like ids.
+// COLLATE "C" so they sort bytewise, like ids. The v4 indexes answer
+// Store::ScanSince (rows by write sequence) and Store::ScanUnsynced (the
+// partial index holds only rows not synced); docs/decisions/changes-feed.md.
 //
 // Migrations: kMigrations[i] brings version i to i + 1. Open applies the
 // missing ones in one transaction under a transaction-level advisory lock,
@@ -28,7 +33,7 @@
 namespace syncstack::postgres_internal {
 namespace {
 
-constexpr int kSchemaVersion = 3;
+constexpr int kSchemaVersion = 4;
 // The advisory lock of migrations: one bigint key, which never collides
 // with the (class, account hash) pairs of the accounts' locks.
 constexpr int64_t kMigrationLock = 0x73796e6373636831;  // "syncsch1"
@@ -64,6 +69,12 @@ CREATE TABLE $S.locks(
     R"sql(
 ALTER TABLE $S.locks ADD COLUMN secret_hash text NOT NULL DEFAULT '';
 )sql",
+    R"sql(
+CREATE INDEX IF NOT EXISTS records_by_base
+  ON $S.records(account, collection, base, id);
+CREATE INDEX IF NOT EXISTS records_unsynced
+  ON $S.records(account, collection, id) WHERE state <> 0;
+)sql",
 };
 static_assert(std::size(kMigrations) == kSchemaVersion);
 
@@ -83,6 +94,15 @@ constexpr Sql kStatements[] = {
      "SELECT id, ts, extra, deleted, state, base, payload FROM $S.records "
      "WHERE account = $1 AND collection = $2 AND id = ANY("
      "SELECT decode(h, 'hex') FROM unnest($3::text[]) AS h)"},
+    {"scan_since",
+     "SELECT id, ts, extra, deleted, state, base, payload FROM $S.records "
+     "WHERE account = $1 AND collection = $2 "
+     "AND (base, id) > ($3::bigint, decode($4, 'hex')) "
+     "ORDER BY base, id LIMIT $5"},
+    {"scan_unsynced",
+     "SELECT id, ts, extra, deleted, state, base, payload FROM $S.records "
+     "WHERE account = $1 AND collection = $2 AND state <> 0 "
+     "AND id > decode($3, 'hex') ORDER BY id LIMIT $4"},
     {"get_keys",
      "SELECT collection, id, ts, extra, deleted, state, base, payload "
      "FROM $S.records WHERE account = $1 AND (collection, id) IN ("

@@ -28,6 +28,7 @@
 #include <vector>
 
 #include "postgres_internal.h"
+#include "syncstack/index_scan.h"
 #include "syncstack/paged_iterator.h"
 
 namespace syncstack {
@@ -181,8 +182,18 @@ class PostgresStore final : public Store {
   Result<std::vector<std::string>> Collections() noexcept override;
   Result<std::optional<std::string>> GetMeta(
       std::string_view key) noexcept override;
+  Status ScanSince(std::string_view collection, Timestamp after, size_t limit,
+                   FunctionRef<void(const Record&)> fn) noexcept override;
+  Status ScanUnsynced(std::string_view collection,
+                      FunctionRef<void(const Record&)> fn) noexcept override;
 
  private:
+  // Runs the prepared statement `name` (its parameters after account and
+  // collection given by `params`, then the chunk's limit) and fills
+  // `chunk` with its rows (id, ts, extra, deleted, state, base, payload).
+  template <class... Params>
+  Status FillChunk(const char* name, std::string_view collection,
+                   RowChunk& chunk, const Params&... params);
   Status ApplyOnce(pqxx::connection& c, const WriteOptions& options,
                    const ChangeBatch& batch,
                    const std::vector<size_t>& final_ops);
@@ -470,6 +481,58 @@ std::unique_ptr<ManifestIterator> PostgresStore::Scan(
         options, kScanPage);
   } catch (const std::bad_alloc&) {
     return NewErrorIterator(Status::IOError("postgres: scan: out of memory"));
+  }
+}
+
+template <class... Params>
+Status PostgresStore::FillChunk(const char* name, std::string_view collection,
+                                RowChunk& chunk, const Params&... params) {
+  const std::string collection_name(collection);
+  const size_t limit = chunk.limit();
+  return shared_->Run(name, [&](pqxx::connection& c) -> Status {
+    chunk.Reset(limit);  // a retry starts over
+    pqxx::nontransaction tx(c);
+    pqxx::result r = tx.exec_prepared(name, account_, collection_name,
+                                      params..., static_cast<int64_t>(limit));
+    std::string scratch;
+    for (const pqxx::row& row : r) {
+      if (!chunk.HasRoom()) return Status::Ok();
+      Record& out = chunk.Add();
+      out.collection = collection_name;
+      DecodeRecord(row, 0, out, scratch);
+    }
+    if (r.size() < limit) chunk.SetEnd();
+    return Status::Ok();
+  });
+}
+
+Status PostgresStore::ScanSince(std::string_view collection, Timestamp after,
+                                size_t limit,
+                                FunctionRef<void(const Record&)> fn) noexcept {
+  SYNCSTACK_RETURN_IF_ERROR(ValidateCollectionName(collection));
+  try {
+    auto read = [&](const SinceKey& from, RowChunk& chunk) -> Status {
+      return FillChunk("scan_since", collection, chunk,
+                       static_cast<int64_t>(from.base), Hex(from.id.raw()));
+    };
+    return ChunkedScanSince(after, limit, read, fn);
+  } catch (const std::bad_alloc&) {
+    return Status::IOError("postgres: scan since: out of memory");
+  }
+}
+
+Status PostgresStore::ScanUnsynced(
+    std::string_view collection, FunctionRef<void(const Record&)> fn) noexcept {
+  SYNCSTACK_RETURN_IF_ERROR(ValidateCollectionName(collection));
+  try {
+    auto read = [&](const RecordId* from, RowChunk& chunk) -> Status {
+      // The empty bytea lies below every id.
+      return FillChunk("scan_unsynced", collection, chunk,
+                       from != nullptr ? Hex(from->raw()) : std::string());
+    };
+    return ChunkedScanUnsynced(read, fn);
+  } catch (const std::bad_alloc&) {
+    return Status::IOError("postgres: scan unsynced: out of memory");
   }
 }
 

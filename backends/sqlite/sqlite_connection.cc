@@ -1,7 +1,7 @@
 // The SQLite backend's connection: opening the file, the schema and its
 // migrations, and the statements every store uses, prepared once.
 //
-// Layout (schema version 1, in PRAGMA user_version; PRAGMA application_id
+// Layout (schema version 2, in PRAGMA user_version; PRAGMA application_id
 // marks the file as a syncstack database):
 //
 //   collections(cid INTEGER PRIMARY KEY, account, name, UNIQUE(account, name))
@@ -9,6 +9,8 @@
 //           PRIMARY KEY(cid, id)) WITHOUT ROWID
 //   payloads(pid INTEGER PRIMARY KEY, payload TEXT)
 //   meta(account, key, value, PRIMARY KEY(account, key)) WITHOUT ROWID
+//   index records_by_base ON records(cid, base, id)      (version 2)
+//   index records_unsynced ON records(cid, id) WHERE state <> 0  (version 2)
 //
 // Why: a manifest scan walks `records` in (cid, id) order, so `records` is
 // a clustered WITHOUT ROWID b-tree holding only the small, fixed-size
@@ -21,6 +23,11 @@
 // at 300-byte payloads and to 0.4M at 1 KB, where the file also grows to
 // 4.4x the size of this layout. The cost is one extra b-tree write per put
 // and one rowid lookup per get.
+//
+// The two indexes of version 2 answer Store::ScanSince (rows by write
+// sequence, `base` on a server) and Store::ScanUnsynced (a device's rows
+// not yet acknowledged; the partial index holds only those, so it stays
+// as small as the device's pending work). See docs/decisions/changes-feed.md.
 #include "sqlite_connection.h"
 
 #include <fcntl.h>
@@ -34,7 +41,7 @@
 namespace syncstack::sqlite_internal {
 namespace {
 
-constexpr int kSchemaVersion = 1;
+constexpr int kSchemaVersion = 2;
 constexpr int kApplicationId = 0x53594e43;  // "SYNC"
 
 // Schema migrations; kMigrations[i] brings version i to version i + 1.
@@ -63,6 +70,11 @@ CREATE TABLE meta(
   key TEXT NOT NULL,
   value BLOB NOT NULL,
   PRIMARY KEY(account, key)) WITHOUT ROWID;
+)sql",
+    R"sql(
+CREATE INDEX IF NOT EXISTS records_by_base ON records(cid, base, id);
+CREATE INDEX IF NOT EXISTS records_unsynced ON records(cid, id)
+  WHERE state <> 0;
 )sql",
 };
 static_assert(std::size(kMigrations) == kSchemaVersion);
@@ -232,6 +244,16 @@ Status Connection::PrepareAll() {
        "SELECT id, ts, extra, deleted, state, base FROM records"
        " WHERE cid=?1 AND id>=?2 AND id<?3 AND (?4 OR deleted=0)"
        " ORDER BY id LIMIT ?5"},
+      {&scan_since,
+       "SELECT r.id, r.ts, r.extra, r.deleted, r.state, r.base, p.payload"
+       " FROM records AS r LEFT JOIN payloads AS p ON p.pid = r.pid"
+       " WHERE r.cid=?1 AND (r.base, r.id) > (?2, ?3)"
+       " ORDER BY r.base, r.id LIMIT ?4"},
+      {&scan_unsynced,
+       "SELECT r.id, r.ts, r.extra, r.deleted, r.state, r.base, p.payload"
+       " FROM records AS r LEFT JOIN payloads AS p ON p.pid = r.pid"
+       " WHERE r.cid=?1 AND r.state <> 0 AND r.id > ?2"
+       " ORDER BY r.id LIMIT ?3"},
       {&collections,
        "SELECT c.name FROM collections AS c WHERE c.account=?1 AND"
        " EXISTS(SELECT 1 FROM records AS r WHERE r.cid=c.cid)"

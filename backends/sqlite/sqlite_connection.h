@@ -162,6 +162,8 @@ struct Connection {
   Statement* delete_record = nullptr;
   Statement* get = nullptr;
   Statement* scan = nullptr;
+  Statement* scan_since = nullptr;
+  Statement* scan_unsynced = nullptr;
   Statement* collections = nullptr;
   Statement* get_meta = nullptr;
   Statement* set_meta = nullptr;

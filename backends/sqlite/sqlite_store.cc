@@ -22,6 +22,7 @@
 
 #include "sqlite_connection.h"
 #include "syncstack/chunked_get.h"
+#include "syncstack/index_scan.h"
 #include "syncstack/paged_iterator.h"
 
 namespace syncstack {
@@ -69,8 +70,17 @@ class SqliteStore final : public Store {
   Result<std::vector<std::string>> Collections() noexcept override;
   Result<std::optional<std::string>> GetMeta(
       std::string_view key) noexcept override;
+  Status ScanSince(std::string_view collection, Timestamp after, size_t limit,
+                   FunctionRef<void(const Record&)> fn) noexcept override;
+  Status ScanUnsynced(std::string_view collection,
+                      FunctionRef<void(const Record&)> fn) noexcept override;
 
  private:
+  // Runs `q` (bound but for nothing else), a query of whole rows as
+  // (id, ts, extra, deleted, state, base, payload) with a LIMIT of
+  // chunk.limit(), and adds its rows to `chunk` while it has room.
+  // REQUIRES: conn_.mu held.
+  Status FillChunk(Use& q, std::string_view collection, RowChunk& chunk);
   // The scan's page source (see ManifestPageSource::Fill): one statement
   // run under the connection lock; nothing stays open between pages.
   Status ReadPage(std::string_view collection, const PageRequest& request,
@@ -419,6 +429,80 @@ Status SqliteStore::Get(std::string_view collection,
   };
   try {
     return ChunkedGet(ids, read, fn);
+  } catch (const std::bad_alloc&) {
+    return OutOfMemory();
+  }
+}
+
+Status SqliteStore::FillChunk(Use& q, std::string_view collection,
+                              RowChunk& chunk) {
+  int rc = SQLITE_DONE;
+  while (chunk.HasRoom() && (rc = q.Step()) == SQLITE_ROW) {
+    std::string_view id = q.ColumnBlob(0);
+    if (id.size() != 16) return BadId(id.size());
+    Record& r = chunk.Add();
+    r.collection.assign(collection);
+    r.id = RecordId::FromBytes(id);
+    r.version.timestamp = q.ColumnInt(1);
+    r.version.extra.assign(q.ColumnBlob(2));
+    r.deleted = q.ColumnInt(3) != 0;
+    SYNCSTACK_ASSIGN_OR_RETURN(r.state, ToSyncState(q.ColumnInt(4)));
+    r.base = q.ColumnInt(5);
+    r.payload.assign(q.ColumnText(6));
+  }
+  if (rc == SQLITE_ROW) return Status::Ok();  // the chunk is full
+  if (rc != SQLITE_DONE) return SqliteError(conn_.db, rc, "index scan");
+  // The query ran dry: below its LIMIT, nothing follows.
+  if (chunk.size() < chunk.limit()) chunk.SetEnd();
+  return Status::Ok();
+}
+
+Status SqliteStore::ScanSince(std::string_view collection, Timestamp after,
+                              size_t limit,
+                              FunctionRef<void(const Record&)> fn) noexcept {
+  SYNCSTACK_RETURN_IF_ERROR(ValidateCollectionName(collection));
+  auto read = [&](const SinceKey& from, RowChunk& chunk) -> Status {
+    std::lock_guard lock(conn_.mu);
+    int64_t cid = 0;
+    SYNCSTACK_RETURN_IF_ERROR(FindCid(collection, nullptr, false, &cid));
+    if (cid == 0) {
+      chunk.SetEnd();
+      return Status::Ok();
+    }
+    Use q(*conn_.scan_since);
+    q.Int(1, cid)
+        .Int(2, from.base)
+        .Blob(3, from.id.raw())
+        .Int(4, static_cast<int64_t>(chunk.limit()));
+    return FillChunk(q, collection, chunk);
+  };
+  try {
+    return ChunkedScanSince(after, limit, read, fn);
+  } catch (const std::bad_alloc&) {
+    return OutOfMemory();
+  }
+}
+
+Status SqliteStore::ScanUnsynced(std::string_view collection,
+                                 FunctionRef<void(const Record&)> fn) noexcept {
+  SYNCSTACK_RETURN_IF_ERROR(ValidateCollectionName(collection));
+  auto read = [&](const RecordId* from, RowChunk& chunk) -> Status {
+    std::lock_guard lock(conn_.mu);
+    int64_t cid = 0;
+    SYNCSTACK_RETURN_IF_ERROR(FindCid(collection, nullptr, false, &cid));
+    if (cid == 0) {
+      chunk.SetEnd();
+      return Status::Ok();
+    }
+    Use q(*conn_.scan_unsynced);
+    // The empty blob lies below every id.
+    q.Int(1, cid)
+        .Blob(2, from != nullptr ? from->raw() : std::string_view())
+        .Int(3, static_cast<int64_t>(chunk.limit()));
+    return FillChunk(q, collection, chunk);
+  };
+  try {
+    return ChunkedScanUnsynced(read, fn);
   } catch (const std::bad_alloc&) {
     return OutOfMemory();
   }

@@ -29,7 +29,7 @@ constexpr int kExitUsage = 2;    // bad command line
 
 constexpr char kUsage[] =
     "syncstack-bench-sync --store sqlite|lmdb --records N --changes D "
-    "--mode full|reconcile|auto [--payload-bytes 100] [--seed 1] "
+    "--mode full|reconcile|changes|auto|all [--payload-bytes 100] [--seed 1] "
     "[--dir TMPDIR] [--keep] [--syncstack PATH]";
 
 // The build tree's syncstack, when this program was built beside it.
@@ -67,7 +67,8 @@ po::options_description Options(CommandLine& c) {
       "records changed before each incremental sync, half on each side "
       "(0 to N)");
   add("mode", po::value(&c.mode)->required(),
-      "sync mode: auto, full or reconcile");
+      "sync mode: auto, full, reconcile, changes, or all (a round in each "
+      "of changes, auto, reconcile and full, in one run)");
   add("payload-bytes", po::value(&c.payload_bytes),
       "size of each record's JSON payload (16 to 1048576; default: 100)");
   add("seed", po::value(&c.seed), "seed of the record ids (default: 1)");
@@ -122,9 +123,18 @@ std::optional<int> Validate(const CommandLine& c, RunOptions& o) {
     o.mode = SyncMode::kFull;
   } else if (c.mode == "reconcile") {
     o.mode = SyncMode::kReconcile;
+  } else if (c.mode == "changes") {
+    o.mode = SyncMode::kChanges;
+  } else if (c.mode == "all") {
+    // The cold sync in auto, then a round in each mode: the changes feed
+    // and auto first, while the device's checkpoint is fresh.
+    o.mode = SyncMode::kAuto;
+    o.modes = {SyncMode::kChanges, SyncMode::kAuto, SyncMode::kReconcile,
+               SyncMode::kFull};
   } else {
-    return UsageError("--mode must be auto, full or reconcile, not \"" +
-                      c.mode + "\"");
+    return UsageError(
+        "--mode must be auto, full, reconcile, changes or all, not \"" +
+        c.mode + "\"");
   }
   if (c.payload_bytes < 16 || c.payload_bytes > (1 << 20)) {
     return UsageError("--payload-bytes must be between 16 and 1048576");

@@ -82,6 +82,17 @@ std::string ReportLine(const RunFigures& r) {
   Phase(w, "cold", r.cold, &r);
   Phase(w, "incremental", r.incremental, nullptr);
   Phase(w, "full", r.full, nullptr);
+  if (!r.rounds.empty()) {
+    Key(w, "rounds");
+    w.StartArray();
+    for (const auto& [mode, phase] : r.rounds) {
+      w.StartObject();
+      String(w, "asked", SyncModeName(mode));
+      Phase(w, "sync", phase, nullptr);
+      w.EndObject();
+    }
+    w.EndArray();
+  }
   w.EndObject();
   return std::string(out.GetString(), out.GetSize());
 }

@@ -4,6 +4,8 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "stores.h"
 #include "syncstack/engine.h"
@@ -35,6 +37,9 @@ struct RunFigures {
   PhaseFigures cold;                // a fresh device's first sync
   PhaseFigures incremental;         // after a round of changes, in `mode`
   PhaseFigures full;                // after another round, in mode full
+  // --mode all: one incremental round per mode asked, in order (then
+  // `incremental` is the first and `full` the last).
+  std::vector<std::pair<SyncMode, PhaseFigures>> rounds;
 };
 
 // The figures as one line of JSON (no newline): the run's settings and

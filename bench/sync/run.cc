@@ -142,6 +142,17 @@ Status SyncPhases(const RunOptions& o, const ServeProcess& server,
                                                std::to_string(round + 1)));
     return f;
   };
+  if (!o.modes.empty()) {
+    // Every mode in the same run, a round of changes each.
+    for (size_t k = 0; k < o.modes.size(); ++k) {
+      SYNCSTACK_ASSIGN_OR_RETURN(PhaseFigures f,
+                                 incremental(static_cast<int>(k), o.modes[k]));
+      out.rounds.emplace_back(o.modes[k], std::move(f));
+    }
+    out.incremental = out.rounds.front().second;
+    out.full = out.rounds.back().second;
+    return Status::Ok();
+  }
   SYNCSTACK_ASSIGN_OR_RETURN(out.incremental, incremental(0, o.mode));
   out.full = out.incremental;
   if (o.mode != SyncMode::kFull) {

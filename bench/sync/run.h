@@ -8,6 +8,7 @@
 
 #include <filesystem>
 #include <string>
+#include <vector>
 
 #include "report.h"
 #include "stores.h"
@@ -21,8 +22,11 @@ struct RunOptions {
   StoreKind store = StoreKind::kSqlite;  // the server's and the device's
   Workload workload;
   SyncMode mode = SyncMode::kAuto;  // of the incremental sync
-  std::string syncstack;            // the program whose `serve` is started
-  std::filesystem::path dir;        // an empty working directory
+  // Instead of `mode`: one incremental round in each of these, in order,
+  // against the same server and device (--mode all). Default: none.
+  std::vector<SyncMode> modes;
+  std::string syncstack;      // the program whose `serve` is started
+  std::filesystem::path dir;  // an empty working directory
 };
 
 // Runs the benchmark in options.dir (the caller removes it) and returns its

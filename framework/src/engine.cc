@@ -16,6 +16,8 @@ std::string_view SyncModeName(SyncMode mode) noexcept {
       return "full";
     case SyncMode::kReconcile:
       return "reconcile";
+    case SyncMode::kChanges:
+      return "changes";
   }
   return "unknown";
 }

@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "json_reader.h"
+#include "syncstack/fingerprint.h"
 #include "syncstack/varint.h"
 
 namespace syncstack {
@@ -11,6 +12,7 @@ namespace {
 constexpr std::string_view kMagic = "SSP1";
 constexpr uint8_t kManifestKind = 1;
 constexpr uint8_t kRecordsKind = 2;
+constexpr uint8_t kChangesKind = 3;
 
 void PutBytes(std::string_view bytes, std::string& out) {
   PutVarint(bytes.size(), out);
@@ -197,6 +199,85 @@ class ListReader final : public json::EventHandler<ListReader> {
   bool in_list_ = false;
 };
 
+void PutFixed64(uint64_t v, std::string& out) {
+  for (int i = 0; i < 8; ++i) out += static_cast<char>(v >> (8 * i));
+}
+
+uint64_t GetFixed64(std::string_view in) {
+  uint64_t v = 0;
+  for (int i = 7; i >= 0; --i) v = (v << 8) | static_cast<uint8_t>(in[i]);
+  return v;
+}
+
+// Reads a 0/1 byte into `flag`.
+bool ReadFlag(Reader& in, bool& flag) {
+  std::string_view byte;
+  if (!in.Raw(1, byte) || static_cast<uint8_t>(byte[0]) > 1) return false;
+  flag = byte[0] == 1;
+  return true;
+}
+
+// The changes page's fields before its entries; returns the entry count.
+Result<uint64_t> ReadChangesHeader(Reader& in, ChangesPage& page) {
+  std::string_view magic, kind, collection, id_key, fingerprint;
+  if (!in.Raw(4, magic) || magic != kMagic) {
+    return Status::InvalidArgument("page: not a binary page (bad magic)");
+  }
+  if (!in.Raw(1, kind) || static_cast<uint8_t>(kind[0]) != kChangesKind) {
+    return Status::InvalidArgument("page: not a changes page");
+  }
+  std::string_view more;
+  if (!in.Varint(page.seq) || !in.Raw(1, more)) {
+    return Status::InvalidArgument("page: truncated header");
+  }
+  if (static_cast<uint8_t>(more[0]) > 1) {
+    return Status::InvalidArgument("page: bad \"more\" flag");
+  }
+  page.more = more[0] == 1;
+  uint64_t n = 0;
+  if (!in.Bytes(collection) || !in.Bytes(id_key) || !in.Varint(page.count) ||
+      !in.Raw(8, fingerprint) || !in.Varint(page.last) || !in.Varint(n)) {
+    return Status::InvalidArgument("page: truncated header");
+  }
+  // The smallest entry: id, seq, flag, last_update, two empty strings.
+  if (n > in.left() / 21) {
+    return Status::InvalidArgument("page: entry count " + std::to_string(n) +
+                                   " is beyond the body");
+  }
+  page.collection = std::string(collection);
+  page.id_key = std::string(id_key);
+  page.fingerprint = GetFixed64(fingerprint);
+  return n;
+}
+
+// One entry of a changes page; checks it follows `previous` (0: none).
+Status ReadChange(Reader& in, uint64_t previous, uint64_t page_seq,
+                  ChangeEntry& e) {
+  std::string_view raw, version, payload;
+  uint64_t ts;
+  if (!in.Raw(16, raw) || !in.Varint(e.seq) || !ReadFlag(in, e.deleted) ||
+      !in.Varint(ts) || !in.Bytes(version) || !in.Bytes(payload)) {
+    return Status::InvalidArgument("page: truncated or bad entry");
+  }
+  e.record.id = RecordId::FromBytes(raw);
+  if (e.seq <= previous) {
+    return Status::InvalidArgument("page: sequences out of order at " +
+                                   std::to_string(e.seq));
+  }
+  if (e.seq > page_seq) {
+    return Status::InvalidArgument("page: entry sequence " +
+                                   std::to_string(e.seq) +
+                                   " is past the page's seq");
+  }
+  if (e.deleted && !payload.empty()) {
+    return Status::InvalidArgument("page: a tombstone with a payload");
+  }
+  e.record.last_update = UnZigZag(ts);
+  e.record.version = std::string(version);
+  e.record.payload = std::string(payload);
+  return Status::Ok();
+}
+
 }  // namespace
 
 void EncodeCollectionList(const CollectionList& list, std::string& out) {
@@ -319,6 +400,85 @@ Result<RecordsPage> DecodeRecordsPageBinary(std::string_view body) {
   }
   if (in.left() != 0) {
     return Status::InvalidArgument("page: bytes after the last record");
+  }
+  return page;
+}
+
+void EncodeChangesPageJson(const ChangesPage& page, std::string& out) {
+  out.assign("{\"collection\":");
+  AppendJsonString(page.collection, out);
+  out += ",\"id_key\":";
+  AppendJsonString(page.id_key, out);
+  out += ",\"changes\":[";
+  std::string extra;
+  bool first = true;
+  for (const ChangeEntry& e : page.changes) {
+    if (!first) out += ',';
+    first = false;
+    extra = "\"_seq\":" + std::to_string(e.seq);
+    if (e.deleted) {
+      // A tombstone has no members of its own.
+      WireRecord stamp{e.record.id, e.record.last_update, "{}",
+                       e.record.version};
+      EncodeRecordObject(stamp, page.id_key, extra + ",\"_deleted\":true", out);
+      continue;
+    }
+    EncodeRecordObject(e.record, page.id_key, extra, out);
+  }
+  out += "],\"more\":";
+  out += page.more ? "true" : "false";
+  out += ",\"last\":" + std::to_string(page.last);
+  out += ",\"seq\":" + std::to_string(page.seq);
+  out += ",\"count\":" + std::to_string(page.count);
+  SetFingerprint f{page.count, page.fingerprint};
+  out += ",\"fingerprint\":\"" + f.ToHex() + "\"}";
+}
+
+void EncodeChangesPageBinary(const ChangesPage& page, std::string& out) {
+  out.clear();
+  size_t bytes = 64;
+  for (const ChangeEntry& e : page.changes) {
+    bytes += 40 + e.record.version.size() + e.record.payload.size();
+  }
+  out.reserve(bytes);
+  out += kMagic;
+  out += static_cast<char>(kChangesKind);
+  PutVarint(page.seq, out);
+  out += static_cast<char>(page.more ? 1 : 0);
+  PutBytes(page.collection, out);
+  PutBytes(page.id_key, out);
+  PutVarint(page.count, out);
+  PutFixed64(page.fingerprint, out);
+  PutVarint(page.last, out);
+  PutVarint(page.changes.size(), out);
+  for (const ChangeEntry& e : page.changes) {
+    out += e.record.id.raw();
+    PutVarint(e.seq, out);
+    out += static_cast<char>(e.deleted ? 1 : 0);
+    PutVarint(ZigZag(e.record.last_update), out);
+    PutBytes(e.record.version, out);
+    PutBytes(e.deleted ? std::string_view() : e.record.payload, out);
+  }
+}
+
+Result<ChangesPage> DecodeChangesPageBinary(std::string_view body) {
+  Reader in(body);
+  ChangesPage page;
+  SYNCSTACK_ASSIGN_OR_RETURN(uint64_t n, ReadChangesHeader(in, page));
+  page.changes.resize(n);
+  uint64_t previous = 0;
+  for (ChangeEntry& e : page.changes) {
+    SYNCSTACK_RETURN_IF_ERROR(ReadChange(in, previous, page.seq, e));
+    previous = e.seq;
+  }
+  if (in.left() != 0) {
+    return Status::InvalidArgument("page: bytes after the last entry");
+  }
+  if (!page.changes.empty() && page.last != page.changes.back().seq) {
+    return Status::InvalidArgument("page: \"last\" is not the last entry's");
+  }
+  if (page.last > page.seq) {
+    return Status::InvalidArgument("page: \"last\" is past the page's seq");
   }
   return page;
 }

@@ -1,7 +1,8 @@
 // Status codes <-> PROTOCOL.md's HTTP statuses and error codes. Beyond the
 // protocol's table: kConflict -> 409 "conflict", kUnavailable -> 503
 // "unavailable", kIOError/kCorruption -> 500 "internal", kNotSupported ->
-// 501 "not_supported", kAborted -> 400 "aborted".
+// 501 "not_supported", kAborted -> 400 "aborted", kGone -> 410
+// "changes_refused" (GET /v1/changes).
 #include "syncstack/protocol.h"
 
 namespace syncstack {
@@ -37,6 +38,8 @@ int HttpStatusFor(Status::Code code) noexcept {
       return 501;
     case Code::kAborted:
       return 400;
+    case Code::kGone:
+      return 410;
   }
   return 400;
 }
@@ -70,6 +73,8 @@ std::string_view ErrorCodeFor(Status::Code code) noexcept {
       return "not_supported";
     case Code::kAborted:
       return "aborted";
+    case Code::kGone:
+      return "changes_refused";
   }
   return "bad_request";
 }
@@ -92,6 +97,7 @@ Status::Code CodeForError(int http_status, std::string_view error) noexcept {
       {"internal", Code::kIOError},
       {"not_supported", Code::kNotSupported},
       {"aborted", Code::kAborted},
+      {"changes_refused", Code::kGone},
   };
   for (const Entry& e : kByError) {
     if (e.error == error) return e.code;
@@ -116,6 +122,8 @@ Status::Code CodeForError(int http_status, std::string_view error) noexcept {
       return Code::kUnavailable;
     case 409:
       return Code::kConflict;
+    case 410:
+      return Code::kGone;
     case 413:
       return Code::kTooLarge;
     case 423:

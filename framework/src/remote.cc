@@ -180,6 +180,33 @@ Result<RecordsPage> RemoteClient::RecordsPageAfter(
   return page;
 }
 
+Result<ChangesPage> RemoteClient::Changes(std::string_view collection,
+                                          uint64_t after, size_t limit,
+                                          std::string_view history) {
+  Request request;
+  request.method = "GET";
+  request.path = kChangesPath;
+  request.query = "collection=";
+  request.query += collection;
+  request.query += "&after=" + std::to_string(after);
+  request.query += "&limit=" + std::to_string(limit);
+  request.query += "&format=binary";
+  if (!history.empty()) {
+    request.query += "&history=";
+    request.query += history;
+  }
+  auto response = Send(request);
+  if (!response.ok()) return response.status().WithContext("changes");
+  auto page = DecodeChangesPageBinary(response->body);
+  if (!page.ok()) return page.status().WithContext("changes answer");
+  if (page->collection != collection ||
+      (!page->changes.empty() && page->changes.front().seq <= after) ||
+      (page->changes.empty() && page->last != after)) {
+    return Status::InvalidArgument("changes answer: not the page asked for");
+  }
+  return page;
+}
+
 Result<std::string> RemoteClient::Reconcile(std::string_view collection,
                                             std::string message) {
   Request request;

@@ -32,6 +32,8 @@ std::string_view CodeName(Status::Code code) noexcept {
       return "not_supported";
     case Status::Code::kAborted:
       return "aborted";
+    case Status::Code::kGone:
+      return "gone";
   }
   return "unknown";
 }

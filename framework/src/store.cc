@@ -1,5 +1,9 @@
 #include "syncstack/store.h"
 
+#include <algorithm>
+#include <queue>
+#include <utility>
+
 namespace syncstack {
 
 bool Satisfies(const Record* row, const Expect& expect) noexcept {
@@ -54,6 +58,76 @@ Result<std::optional<Record>> Store::GetOne(std::string_view collection,
                  [&](const Record& r) { found = r; });
   if (!s.ok()) return s;
   return found;
+}
+
+// The defaults below read the whole collection (a Scan, then Get); the
+// built-in stores answer from an index instead.
+Status Store::ScanSince(std::string_view collection, Timestamp after,
+                        size_t limit,
+                        FunctionRef<void(const Record&)> fn) noexcept {
+  SYNCSTACK_RETURN_IF_ERROR(ValidateCollectionName(collection));
+  if (limit == 0) return Status::Ok();
+  try {
+    // The `limit` lowest (base, id) keys after `after`, in a max-heap.
+    using Key = std::pair<Timestamp, RecordId>;
+    std::priority_queue<Key> lowest;
+    auto it = Scan(collection, ScanOptions{});
+    for (; it->Valid(); it->Next()) {
+      const ManifestEntry& e = it->entry();
+      if (e.base <= after) continue;
+      Key key{e.base, e.id};
+      if (lowest.size() < limit) {
+        lowest.push(key);
+      } else if (key < lowest.top()) {
+        lowest.pop();
+        lowest.push(key);
+      }
+    }
+    SYNCSTACK_RETURN_IF_ERROR(it->status());
+    std::vector<Key> keys;
+    keys.reserve(lowest.size());
+    for (; !lowest.empty(); lowest.pop()) keys.push_back(lowest.top());
+    std::reverse(keys.begin(), keys.end());
+    std::vector<RecordId> ids;
+    ids.reserve(keys.size());
+    for (const Key& key : keys) ids.push_back(key.second);
+    size_t next = 0;
+    return Get(collection, ids, [&](const Record& r) {
+      // A row rewritten since the scan moved to a later base: it is not
+      // at this place of the order any more.
+      while (next < keys.size() && keys[next].second != r.id) ++next;
+      if (next < keys.size() && keys[next].first == r.base) fn(r);
+    });
+  } catch (const std::bad_alloc&) {
+    return Status::IOError("scan since: out of memory");
+  }
+}
+
+Status Store::ScanUnsynced(std::string_view collection,
+                           FunctionRef<void(const Record&)> fn) noexcept {
+  SYNCSTACK_RETURN_IF_ERROR(ValidateCollectionName(collection));
+  try {
+    constexpr size_t kSlice = 1024;
+    std::vector<RecordId> ids;
+    ids.reserve(kSlice);
+    auto flush = [&]() -> Status {
+      Status s = Get(collection, ids, [&](const Record& r) {
+        if (r.state != SyncState::kSynced) fn(r);
+      });
+      ids.clear();
+      return s;
+    };
+    auto it = Scan(collection, ScanOptions{});
+    for (; it->Valid(); it->Next()) {
+      if (it->entry().state == SyncState::kSynced) continue;
+      ids.push_back(it->entry().id);
+      if (ids.size() == kSlice) SYNCSTACK_RETURN_IF_ERROR(flush());
+    }
+    SYNCSTACK_RETURN_IF_ERROR(it->status());
+    return ids.empty() ? Status::Ok() : flush();
+  } catch (const std::bad_alloc&) {
+    return Status::IOError("scan unsynced: out of memory");
+  }
 }
 
 Status ScanRecords(Store& store, std::string_view collection,

@@ -27,6 +27,7 @@ constexpr Row kTable[] = {
     {Code::kIOError, 500, "internal"},
     {Code::kNotSupported, 501, "not_supported"},
     {Code::kAborted, 400, "aborted"},
+    {Code::kGone, 410, "changes_refused"},
 };
 
 TEST(Protocol, StatusTable) {
@@ -54,6 +55,7 @@ TEST(Protocol, HttpStatusAloneWhenNoKnownCode) {
       {405, Code::kNotSupported},
       {408, Code::kUnavailable},
       {409, Code::kConflict},
+      {410, Code::kGone},
       {413, Code::kTooLarge},
       {418, Code::kInvalidArgument},
       {423, Code::kLocked},

@@ -199,6 +199,40 @@ std::vector<Record> GetAll(Store& store, std::string_view collection,
   return out;
 }
 
+std::vector<Record> Since(Store& store, std::string_view collection,
+                          Timestamp after, size_t limit = SIZE_MAX) {
+  std::vector<Record> out;
+  Status s = store.ScanSince(collection, after, limit,
+                             [&](const Record& r) { out.push_back(r); });
+  EXPECT_TRUE(s.ok()) << s.ToString();
+  return out;
+}
+
+std::vector<Record> Unsynced(Store& store, std::string_view collection) {
+  std::vector<Record> out;
+  Status s = store.ScanUnsynced(collection,
+                                [&](const Record& r) { out.push_back(r); });
+  EXPECT_TRUE(s.ok()) << s.ToString();
+  return out;
+}
+
+std::vector<RecordId> IdsOf(const std::vector<Record>& rows) {
+  std::vector<RecordId> ids;
+  for (const Record& r : rows) ids.push_back(r.id);
+  return ids;
+}
+
+// A server-side row: synced, `base` = the write sequence `seq`.
+Record Written(std::string collection, RecordId id, Timestamp seq,
+               bool deleted = false) {
+  Record r = MakeRecord(std::move(collection), id,
+                        deleted ? "" : R"({"s":)" + std::to_string(seq) + "}",
+                        1700000000000 + seq);
+  r.base = seq;
+  r.deleted = deleted;
+  return r;
+}
+
 ScanOptions Range(RecordId begin, std::optional<RecordId> end,
                   bool tombstones = true) {
   ScanOptions o;
@@ -226,6 +260,264 @@ uint64_t TestSeed(uint64_t fallback) {
   std::cout << TestName() << " seed=" << seed
             << " (replay: SYNCSTACK_SEED=" << seed << ")" << std::endl;
   return seed;
+}
+
+// ---------------------------------------------------------------------------
+// ScanSince and ScanUnsynced
+
+TEST_P(StoreConformance, ScanSinceOrdersByBaseThenId) {
+  ChangeBatch b;
+  // Bases out of id order; two rows share base 5.
+  b.Put(Written("todo", IdN(1), 9));
+  b.Put(Written("todo", IdN(2), 5));
+  b.Put(Written("todo", IdN(3), 7, /*deleted=*/true));
+  b.Put(Written("todo", IdN(4), 5));
+  b.Put(Written("todo", IdN(5), 2));
+  b.Put(Written("other", IdN(6), 8));
+  ASSERT_TRUE(Apply(b).ok());
+  auto all = Since(*store_, "todo", 0);
+  EXPECT_EQ(IdsOf(all),
+            (std::vector<RecordId>{IdN(5), IdN(2), IdN(4), IdN(3), IdN(1)}));
+  // Whole rows, payload and tombstones included.
+  ASSERT_EQ(all.size(), 5u);
+  EXPECT_EQ(all[0], Written("todo", IdN(5), 2));
+  EXPECT_EQ(all[3], Written("todo", IdN(3), 7, true));
+  // Strictly after: base 5 itself is out.
+  EXPECT_EQ(IdsOf(Since(*store_, "todo", 5)),
+            (std::vector<RecordId>{IdN(3), IdN(1)}));
+  EXPECT_EQ(IdsOf(Since(*store_, "todo", 4)),
+            (std::vector<RecordId>{IdN(2), IdN(4), IdN(3), IdN(1)}));
+  EXPECT_TRUE(Since(*store_, "todo", 9).empty());
+  EXPECT_EQ(IdsOf(Since(*store_, "todo", 0, 2)),
+            (std::vector<RecordId>{IdN(5), IdN(2)}));
+  EXPECT_TRUE(Since(*store_, "todo", 0, 0).empty());
+  // Negative bases order below the others.
+  Record fresh = MakeRecord("dev", IdN(1), "{}");
+  fresh.base = -5;
+  Record seen = MakeRecord("dev", IdN(2), "{}");
+  seen.base = 3;
+  ChangeBatch d;
+  d.Put(fresh);
+  d.Put(seen);
+  ASSERT_TRUE(Apply(d).ok());
+  EXPECT_EQ(IdsOf(Since(*store_, "dev", kNoTimestamp)),
+            (std::vector<RecordId>{IdN(1), IdN(2)}));
+  EXPECT_EQ(IdsOf(Since(*store_, "dev", -1)), (std::vector<RecordId>{IdN(2)}));
+}
+
+TEST_P(StoreConformance, ScanSinceRewrittenRowAppearsOnceAtItsLastBase) {
+  ASSERT_TRUE(Put(Written("todo", IdN(1), 1)).ok());
+  ASSERT_TRUE(Put(Written("todo", IdN(2), 2)).ok());
+  ASSERT_TRUE(Put(Written("todo", IdN(1), 3)).ok());
+  ASSERT_TRUE(Put(Written("todo", IdN(1), 4, /*deleted=*/true)).ok());
+  auto rows = Since(*store_, "todo", 0);
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(rows[0], Written("todo", IdN(2), 2));
+  EXPECT_EQ(rows[1], Written("todo", IdN(1), 4, true));
+  // An erased row leaves the index.
+  ChangeBatch e;
+  e.Erase("todo", IdN(1));
+  ASSERT_TRUE(Apply(e).ok());
+  EXPECT_EQ(IdsOf(Since(*store_, "todo", 0)), (std::vector<RecordId>{IdN(2)}));
+}
+
+TEST_P(StoreConformance, ScanSinceUnknownAndBadCollections) {
+  ASSERT_TRUE(Put(Written("todo", IdN(1), 1)).ok());
+  EXPECT_TRUE(Since(*store_, "nothing_here", 0).empty());
+  EXPECT_TRUE(Unsynced(*store_, "nothing_here").empty());
+  int calls = 0;
+  Status s =
+      store_->ScanSince("bad name", 0, 10, [&](const Record&) { ++calls; });
+  EXPECT_EQ(s.code(), Status::Code::kInvalidArgument) << s.ToString();
+  s = store_->ScanUnsynced("9bad", [&](const Record&) { ++calls; });
+  EXPECT_EQ(s.code(), Status::Code::kInvalidArgument) << s.ToString();
+  EXPECT_EQ(calls, 0);
+}
+
+TEST_P(StoreConformance, ScanSinceAccountsAreIsolated) {
+  auto other = Account("someone_else");
+  ASSERT_NE(other, nullptr);
+  ASSERT_TRUE(Put(Written("todo", IdN(1), 1)).ok());
+  ChangeBatch b;
+  b.Put(Written("todo", IdN(2), 2));
+  Record mine = MakeRecord("todo", IdN(3), "{}");
+  mine.state = SyncState::kCreated;
+  b.Put(mine);
+  ASSERT_TRUE(other->Apply(WriteOptions(), b).ok());
+  EXPECT_EQ(IdsOf(Since(*store_, "todo", 0)), (std::vector<RecordId>{IdN(1)}));
+  EXPECT_TRUE(Unsynced(*store_, "todo").empty());
+  EXPECT_EQ(IdsOf(Unsynced(*other, "todo")), (std::vector<RecordId>{IdN(3)}));
+}
+
+TEST_P(StoreConformance, ScanSincePagesAcrossChunksAndConcurrentWrites) {
+  // More rows than one read chunk holds, written one batch per sequence.
+  constexpr int kRows = 700;
+  ChangeBatch b;
+  for (int i = 1; i <= kRows; ++i) {
+    // Ids in an order unrelated to sequences.
+    b.Put(Written("todo", IdN(static_cast<uint32_t>((i * 389) % 1000)), i));
+  }
+  ASSERT_TRUE(Apply(b).ok());
+  // Page by `limit`, resuming after the last base, while a writer rewrites
+  // rows already paged (they move to new, higher sequences) and adds new
+  // ones between pages.
+  Timestamp after = 0;
+  Timestamp next_seq = kRows + 1;
+  std::vector<std::pair<Timestamp, RecordId>> seen;
+  for (int page = 0; page < 100; ++page) {
+    auto rows = Since(*store_, "todo", after, 97);
+    if (rows.empty()) break;
+    for (const Record& r : rows) {
+      ASSERT_GT(r.base, after);
+      seen.push_back({r.base, r.id});
+      after = r.base;
+    }
+    if (page < 5) {
+      ChangeBatch w;
+      w.Put(Written("todo", rows.front().id, next_seq++));   // a rewrite
+      w.Put(Written("todo", IdN(5000 + page), next_seq++));  // a new row
+      ASSERT_TRUE(Apply(w).ok());
+    }
+  }
+  // Every row's last write was seen, in ascending sequence; a rewritten
+  // row also at its earlier place, read before the rewrite.
+  ASSERT_TRUE(std::is_sorted(seen.begin(), seen.end()));
+  std::map<RecordId, Timestamp> last;
+  for (const auto& [base, id] : seen) last[id] = base;
+  std::map<RecordId, Timestamp> want;
+  for (const Record& r : Since(*store_, "todo", 0)) want[r.id] = r.base;
+  EXPECT_EQ(last, want);
+  EXPECT_EQ(want.size(), size_t{kRows} + 5);
+  EXPECT_EQ(seen.size(), size_t{kRows} + 10);
+  EXPECT_EQ(after, next_seq - 1);
+}
+
+TEST_P(StoreConformance, ScanSinceBigPayloadsComeWhole) {
+  // More payload than one read chunk holds (4 MiB).
+  ChangeBatch b;
+  for (int i = 1; i <= 6; ++i) {
+    Record r = Written("todo", IdN(static_cast<uint32_t>(i)), i);
+    r.payload = R"({"x":")" + std::string(1 << 20, static_cast<char>('a' + i)) +
+                R"("})";
+    b.Put(std::move(r));
+  }
+  ASSERT_TRUE(Apply(b).ok());
+  auto rows = Since(*store_, "todo", 0);
+  ASSERT_EQ(rows.size(), 6u);
+  for (int i = 0; i < 6; ++i) {
+    EXPECT_EQ(rows[i].base, i + 1);
+    EXPECT_EQ(rows[i].payload.size(), (1u << 20) + 8);
+    EXPECT_EQ(rows[i].payload[7], static_cast<char>('a' + i + 1));
+  }
+}
+
+TEST_P(StoreConformance, ScanUnsyncedYieldsExactlyTheUnsyncedRows) {
+  ChangeBatch b;
+  Record synced = MakeRecord("todo", IdN(1), R"({"a":1})");
+  synced.base = 5;
+  Record created = MakeRecord("todo", IdN(4), R"({"b":2})");
+  created.state = SyncState::kCreated;
+  Record changed = MakeRecord("todo", IdN(2), R"({"c":3})");
+  changed.state = SyncState::kChanged;
+  changed.base = 6;
+  Record deleted = Tombstone("todo", IdN(3), 50);
+  Record elsewhere = created;
+  elsewhere.collection = "notes";
+  b.Put(synced);
+  b.Put(created);
+  b.Put(changed);
+  b.Put(deleted);
+  b.Put(elsewhere);
+  ASSERT_TRUE(Apply(b).ok());
+  EXPECT_EQ(Unsynced(*store_, "todo"),
+            (std::vector<Record>{changed, deleted, created}));
+  // Written back as synced, a row stops being yielded; edited again, it
+  // comes back.
+  Record acked = changed;
+  acked.state = SyncState::kSynced;
+  ChangeBatch ack;
+  ack.Put(acked);
+  ack.Erase("todo", IdN(3));  // an acknowledged delete leaves the store
+  ASSERT_TRUE(Apply(ack).ok());
+  EXPECT_EQ(Unsynced(*store_, "todo"), (std::vector<Record>{created}));
+  Record again = acked;
+  again.state = SyncState::kChanged;
+  again.payload = R"({"c":4})";
+  ASSERT_TRUE(Put(again).ok());
+  EXPECT_EQ(Unsynced(*store_, "todo"), (std::vector<Record>{again, created}));
+  // A failed batch changes nothing, indexes included.
+  ChangeBatch failing;
+  Record quiet = again;
+  quiet.state = SyncState::kSynced;
+  failing.Put(quiet);
+  Expect absent;  // IdN(9) exists below: the expectation fails
+  ChangeBatch nine;
+  nine.Put(MakeRecord("todo", IdN(9), "{}"));
+  ASSERT_TRUE(Apply(nine).ok());
+  failing.Put(MakeRecord("todo", IdN(9), "{}"), absent);
+  EXPECT_EQ(Apply(failing).code(), Status::Code::kConflict);
+  EXPECT_EQ(Unsynced(*store_, "todo"), (std::vector<Record>{again, created}));
+}
+
+TEST_P(StoreConformance, ScanUnsyncedManyRowsAndCallbacksMayUseTheStore) {
+  ChangeBatch b;
+  std::vector<RecordId> want;
+  for (uint32_t i = 0; i < 1500; ++i) {
+    Record r = MakeRecord("todo", IdN(i), R"({"i":)" + std::to_string(i) + "}");
+    if (i % 3 == 0) {
+      r.state = SyncState::kCreated;
+      want.push_back(r.id);
+    }
+    b.Put(std::move(r));
+  }
+  ASSERT_TRUE(Apply(b).ok());
+  // Acknowledge each row from inside the callback, as an engine could.
+  std::vector<RecordId> got;
+  Status s = store_->ScanUnsynced("todo", [&](const Record& r) {
+    got.push_back(r.id);
+    Record acked = r;
+    acked.state = SyncState::kSynced;
+    ChangeBatch one;
+    one.Put(std::move(acked));
+    EXPECT_TRUE(store_->Apply(WriteOptions(), one).ok());
+  });
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  EXPECT_EQ(got, want);
+  EXPECT_TRUE(Unsynced(*store_, "todo").empty());
+}
+
+TEST_P(StoreConformance, IndexesSurviveReopen) {
+  if (!GetParam().persistent) GTEST_SKIP() << "not persistent";
+  ChangeBatch b;
+  b.Put(Written("todo", IdN(1), 3));
+  Record created = MakeRecord("todo", IdN(2), "{}");
+  created.state = SyncState::kCreated;
+  created.base = 1;
+  b.Put(created);
+  ASSERT_TRUE(Apply(b).ok());
+  Reopen();
+  EXPECT_EQ(IdsOf(Since(*store_, "todo", 0)),
+            (std::vector<RecordId>{IdN(2), IdN(1)}));
+  EXPECT_EQ(IdsOf(Unsynced(*store_, "todo")), (std::vector<RecordId>{IdN(2)}));
+}
+
+TEST_P(StoreConformance, WrappersForwardTheIndexScans) {
+  ASSERT_TRUE(Put(Written("todo", IdN(1), 1)).ok());
+  FaultStore faulty(*store_, 1);
+  std::vector<RecordId> got;
+  ASSERT_TRUE(faulty
+                  .ScanSince("todo", 0, 10,
+                             [&](const Record& r) { got.push_back(r.id); })
+                  .ok());
+  EXPECT_EQ(got, (std::vector<RecordId>{IdN(1)}));
+  faulty.CrashAtApply(1);
+  ChangeBatch b;
+  b.Put(Written("todo", IdN(2), 2));
+  EXPECT_FALSE(faulty.Apply(WriteOptions(), b).ok());
+  EXPECT_EQ(faulty.ScanSince("todo", 0, 10, [](const Record&) {}).code(),
+            Status::Code::kIOError);
+  EXPECT_EQ(faulty.ScanUnsynced("todo", [](const Record&) {}).code(),
+            Status::Code::kIOError);
 }
 
 // ---------------------------------------------------------------------------
@@ -1331,6 +1623,20 @@ TEST_P(StoreConformance, ModelBasedRandomBatches) {
         if (r.id >= lo && r.id < hi) want_range.push_back(r.id);
       }
       ASSERT_EQ(ScanIds(*store_, c, Range(lo, hi)), want_range);
+      // The indexes: rows after a random base in (base, id) order, and the
+      // rows not synced in id order.
+      Timestamp after = static_cast<Timestamp>(pick(4)) - 1;
+      std::vector<Record> since, unsynced;
+      for (const Record& r : records) {
+        if (r.base > after) since.push_back(r);
+        if (r.state != SyncState::kSynced) unsynced.push_back(r);
+      }
+      std::stable_sort(
+          since.begin(), since.end(),
+          [](const Record& x, const Record& y) { return x.base < y.base; });
+      ASSERT_EQ(Describe(Since(*store_, c, after)), Describe(since)) << c;
+      ASSERT_EQ(Since(*store_, c, after), since) << c;
+      ASSERT_EQ(Unsynced(*store_, c), unsynced) << c;
     }
     for (const char* k : {"checkpoint", "k0", "k1", "k2"}) {
       auto got = store_->GetMeta(k);

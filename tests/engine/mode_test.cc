@@ -10,8 +10,9 @@ namespace {
 constexpr Timestamp kNow = 1'700'000'000'000;
 constexpr Timestamp kDay = 24LL * 3600 * 1000;
 
-// A device that synced 10,000 records a day ago at sequence 500.
-ModeInputs Synced() {
+// A device that synced 10,000 records a day ago at sequence 500, against
+// a server with a changes feed.
+ModeInputs WithFeed() {
   ModeInputs in;
   in.last = LastSync{true, 10000, 500, kNow - kDay};
   in.now = kNow;
@@ -19,10 +20,134 @@ ModeInputs Synced() {
   return in;
 }
 
+// The same device against a server without the feed: the choice by the
+// last sync's history.
+ModeInputs Synced() {
+  ModeInputs in = WithFeed();
+  in.blocked = ChangesBlocked::kUnsupported;
+  return in;
+}
+
+void ExpectChanges(const ModeChoice& c, const std::string& reason,
+                   uint64_t after) {
+  EXPECT_EQ(c.approach, Approach::kChanges);
+  EXPECT_EQ(c.mode, SyncMode::kChanges);
+  EXPECT_EQ(c.reason, reason);
+  EXPECT_EQ(c.after, after);
+}
+
+void ExpectFallback(const ModeChoice& c, const std::string& reason) {
+  EXPECT_EQ(c.approach, Approach::kReconcile);
+  EXPECT_EQ(c.mode, SyncMode::kReconcile);
+  EXPECT_EQ(c.reason, reason);
+}
+
 void ExpectManifest(const ModeChoice& c, const std::string& reason) {
   EXPECT_EQ(c.approach, Approach::kManifest);
   EXPECT_EQ(c.mode, SyncMode::kFull);
   EXPECT_EQ(c.reason, reason);
+}
+
+TEST(ChooseMode, ACheckpointTakesTheChangesFeed) {
+  ExpectChanges(ChooseMode(WithFeed()),
+                "checkpoint at sequence 500: 10 server writes since", 500);
+  // However long ago and however many writes: the server refuses a
+  // checkpoint it cannot answer for, and the run falls back then.
+  ModeInputs in = WithFeed();
+  in.last.time = kNow - 2 * kReconcileMaxAgeMs;
+  in.last.items = 3;
+  in.server_seq = 100000;
+  ExpectChanges(ChooseMode(in),
+                "checkpoint at sequence 500: 99500 server writes since", 500);
+}
+
+TEST(ChooseMode, WithoutACheckpointAutoTakesTheManifest) {
+  ModeInputs in = WithFeed();
+  in.last = LastSync{};
+  ExpectManifest(ChooseMode(in), "no complete sync recorded");
+}
+
+TEST(ChooseMode, AnEmptyCollectionStreamsAFirstSyncEvenWithACheckpoint) {
+  ModeInputs in = WithFeed();
+  in.empty_here = true;
+  EXPECT_EQ(ChooseMode(in).approach, Approach::kFirstSync);
+}
+
+TEST(ChooseMode, AServerSequenceBehindTheCheckpointTakesTheManifest) {
+  ModeInputs in = WithFeed();
+  in.server_seq = 499;
+  ExpectManifest(ChooseMode(in), "the server's write sequence went back");
+}
+
+TEST(ChooseMode, AResyncOrARestoreOverridesTheFeed) {
+  ModeInputs in = WithFeed();
+  in.resync = true;
+  ExpectManifest(ChooseMode(in), "full resync: tombstones were collected");
+  in.asked = SyncMode::kChanges;
+  ExpectManifest(ChooseMode(in), "full resync: tombstones were collected");
+  in.resync = false;
+  in.restored = true;
+  ExpectManifest(ChooseMode(in),
+                 "the server's history went back (restored from a backup?)");
+}
+
+TEST(ChooseMode, AskedForChanges) {
+  ModeInputs in = WithFeed();
+  in.asked = SyncMode::kChanges;
+  ExpectChanges(ChooseMode(in), "asked for", 500);
+  in.empty_here = true;  // only auto streams a first sync
+  ExpectChanges(ChooseMode(in), "asked for", 500);
+  in.last = LastSync{};
+  ExpectChanges(ChooseMode(in), "asked for; no checkpoint: from sequence 0", 0);
+}
+
+TEST(ChooseMode, ARefusedCheckpointFallsBackToReconcile) {
+  ModeInputs in = WithFeed();
+  in.blocked = ChangesBlocked::kRefused;
+  in.blocked_why = "after: 500 is below the tombstone horizon 700; resync";
+  const std::string why =
+      "changes refused: after: 500 is below the tombstone horizon 700; "
+      "resync; falling back to reconcile";
+  ModeChoice c = ChooseMode(in);
+  ExpectFallback(c, why);
+  EXPECT_EQ(c.budget, 10000 * kManifestEntryBytes);  // then the manifest
+  in.asked = SyncMode::kChanges;  // forced: falls back all the same
+  ExpectFallback(ChooseMode(in), why);
+  in.last.items = 3;  // a small collection still reconciles a little
+  EXPECT_EQ(ChooseMode(in).budget, kReconcileMinBudget);
+  // Tombstones past the checkpoint are gone: an absence proves a delete.
+  EXPECT_TRUE(ChooseMode(in).resync);
+  EXPECT_FALSE(ChooseMode(in).restored);
+  // The budget passed, the manifest keeps planning as a resync.
+  EXPECT_TRUE(AfterReconcileGaveUp(ChooseMode(in)).resync);
+}
+
+TEST(ChooseMode, ARefusedHistoryComparesEveryRecordWithVersions) {
+  ModeInputs in = WithFeed();
+  in.blocked = ChangesBlocked::kRefused;
+  in.blocked_why = "history: the server's history differs";
+  ModeChoice c = ChooseMode(in);
+  ExpectManifest(c,
+                 "changes refused: history: the server's history differs; "
+                 "comparing every record with versions");
+  EXPECT_TRUE(c.restored);
+  EXPECT_FALSE(c.resync);
+}
+
+TEST(ChooseMode, AFingerprintMismatchFallsBackToReconcile) {
+  ModeInputs in = WithFeed();
+  in.blocked = ChangesBlocked::kMismatch;
+  in.blocked_why = "device 3:0000000000000001, server 3:0000000000000002";
+  ExpectFallback(ChooseMode(in),
+                 "fingerprint mismatch: device 3:0000000000000001, server "
+                 "3:0000000000000002; falling back to reconcile");
+  EXPECT_FALSE(ChooseMode(in).resync);  // absences still need proof
+}
+
+TEST(ChooseMode, WithoutTheFeedForcedChangesChoosesByHistory) {
+  ModeInputs in = Synced();
+  in.asked = SyncMode::kChanges;
+  EXPECT_EQ(ChooseMode(in).approach, Approach::kReconcile);
 }
 
 TEST(ChooseMode, AFewServerWritesAreReconciled) {

@@ -1,12 +1,14 @@
-// The engine's three ways to learn what differs (SyncMode): the streamed
-// full manifest, reconciliation, and auto (which adds the streamed first
-// sync). They must leave identical stores; auto must say why it chose; an
-// interrupted first sync must resume where it stopped.
+// The engine's ways to learn what differs (SyncMode): the streamed full
+// manifest, reconciliation, the changes feed, and auto (which adds the
+// streamed first sync). They must leave identical stores; auto must say
+// why it chose; an interrupted first sync must resume where it stopped; a
+// refused checkpoint and a damaged device fall back to reconciliation.
 #include <gtest/gtest.h>
 
 #include <random>
 
 #include "syncstack/pages.h"
+#include "syncstack/tombstones.h"
 #include "world.h"
 
 namespace syncstack::testing {
@@ -115,24 +117,32 @@ Outcome RunWorkload(StoreKind kind, uint64_t seed, SyncMode mode) {
 
 class SyncModes : public ::testing::TestWithParam<StoreKind> {};
 
-TEST_P(SyncModes, FullReconcileAndAutoLeaveIdenticalStores) {
+TEST_P(SyncModes, FullReconcileChangesAndAutoLeaveIdenticalStores) {
   for (uint64_t seed : {1u, 2u}) {
     SCOPED_TRACE("seed " + std::to_string(seed));
     std::printf("sync_modes seed %llu\n",
                 static_cast<unsigned long long>(seed));
     Outcome full = RunWorkload(GetParam(), seed, SyncMode::kFull);
     Outcome reconciled = RunWorkload(GetParam(), seed, SyncMode::kReconcile);
+    Outcome changes = RunWorkload(GetParam(), seed, SyncMode::kChanges);
     Outcome automatic = RunWorkload(GetParam(), seed, SyncMode::kAuto);
     EXPECT_TRUE(full.phone == reconciled.phone);
     EXPECT_TRUE(full.server == reconciled.server);
+    EXPECT_TRUE(full.phone == changes.phone);
+    EXPECT_TRUE(full.server == changes.server);
     EXPECT_TRUE(full.phone == automatic.phone);
     EXPECT_TRUE(full.server == automatic.server);
     for (const auto& r : full.reports) EXPECT_EQ(r.mode, SyncMode::kFull);
     for (const auto& r : reconciled.reports) {
       EXPECT_EQ(r.mode, SyncMode::kReconcile) << r.mode_reason;
     }
+    for (const auto& r : changes.reports) {
+      EXPECT_EQ(r.mode, SyncMode::kChanges) << r.mode_reason;
+      EXPECT_EQ(r.fingerprint_mismatch, "");
+      EXPECT_EQ(r.changes_refused, "");
+    }
     // Auto: the first sync streams; later ones, with few changes each,
-    // reconcile and send far less than the full mode.
+    // read the changes feed and send far less than the full mode.
     ASSERT_GE(automatic.reports.size(), 3u);
     EXPECT_EQ(automatic.reports[0].cold_records, 2000u);
     EXPECT_NE(automatic.reports[0].mode_reason.find("first sync"),
@@ -140,10 +150,15 @@ TEST_P(SyncModes, FullReconcileAndAutoLeaveIdenticalStores) {
         << automatic.reports[0].mode_reason;
     uint64_t full_bytes = 0, auto_bytes = 0;
     for (size_t i = 1; i < automatic.reports.size(); ++i) {
-      EXPECT_NE(automatic.reports[i].mode_reason.find("todo: reconcile"),
+      const SyncReport& r = automatic.reports[i];
+      EXPECT_NE(r.mode_reason.find("todo: changes (checkpoint at sequence "),
                 std::string::npos)
-          << automatic.reports[i].mode_reason;
-      auto_bytes += automatic.reports[i].traffic.bytes_received;
+          << r.mode_reason;
+      // The streamed first sync counted the figure: no scan afterwards.
+      EXPECT_EQ(r.mode_reason.find("counted by one scan"), std::string::npos)
+          << r.mode_reason;
+      EXPECT_EQ(r.fingerprint_mismatch, "");
+      auto_bytes += r.traffic.bytes_received;
       full_bytes += full.reports[i].traffic.bytes_received;
     }
     EXPECT_LT(auto_bytes, full_bytes);
@@ -176,32 +191,40 @@ TEST(SyncModeChoice, AutoSaysWhy) {
             std::string::npos)
       << first.mode_reason;
 
-  // A few server writes: reconcile the big collection, not the small one.
+  // Server writes: both collections read the changes feed after their
+  // checkpoint, whatever their size.
   world.clock().Advance(1000);
   for (int i = 0; i < 5; ++i) ASSERT_OK(writer.Put("big", ids[i], "{\"v\":2}"));
   ASSERT_OK(writer.Sync().status());
   ASSERT_OK_AND_ASSIGN(SyncReport second, phone.Sync());
-  EXPECT_NE(second.mode_reason.find(
-                "big: reconcile (5 server writes since the last sync)"),
+  EXPECT_EQ(second.mode, SyncMode::kChanges);
+  EXPECT_NE(second.mode_reason.find("big: changes (checkpoint at sequence "),
             std::string::npos)
       << second.mode_reason;
-  EXPECT_NE(second.mode_reason.find("small: full (small collection: 10"),
+  EXPECT_NE(second.mode_reason.find("5 server writes since)"),
+            std::string::npos)
+      << second.mode_reason;
+  EXPECT_NE(second.mode_reason.find("small: changes (checkpoint at sequence "),
             std::string::npos)
       << second.mode_reason;
   EXPECT_EQ(second.cases.pulled, 5u);
+  EXPECT_EQ(second.changes_pulled, 5u);
 
-  // Many server writes: the manifest is cheaper.
+  // Forced reconciliation and the manifest still work beside it.
   world.clock().Advance(1000);
   for (int i = 0; i < 200; ++i) {
     ASSERT_OK(writer.Put("big", ids[i], "{\"v\":3}"));
   }
   ASSERT_OK(writer.Sync().status());
+  phone.options.mode = SyncMode::kFull;
   ASSERT_OK_AND_ASSIGN(SyncReport third, phone.Sync());
   EXPECT_EQ(third.mode, SyncMode::kFull);
-  EXPECT_NE(third.mode_reason.find("the manifest is cheaper"),
-            std::string::npos)
-      << third.mode_reason;
   EXPECT_EQ(third.cases.pulled, 200u);
+  phone.options.mode = SyncMode::kAuto;
+  // The full run kept the figure current: the next changes run agrees.
+  ASSERT_OK_AND_ASSIGN(SyncReport fourth, phone.Sync());
+  EXPECT_EQ(fourth.mode, SyncMode::kChanges) << fourth.mode_reason;
+  EXPECT_EQ(fourth.fingerprint_mismatch, "");
   EXPECT_TRUE(DumpLive(*phone.store) == DumpLive(world.ServerStore()));
 }
 
@@ -233,13 +256,149 @@ TEST(SyncModeChoice, ReconciliationGivesUpWhenItStopsPaying) {
                    "3000 " + *seq + " " + std::to_string(world.clock().Now()));
   ASSERT_OK(phone.store->Apply(WriteOptions{}, doctored));
 
+  // The doctored checkpoint makes the changes feed look empty; the
+  // fingerprint disagrees, and the reconciliation that follows gives up.
   ASSERT_OK_AND_ASSIGN(SyncReport report, phone.Sync());
   EXPECT_EQ(report.mode, SyncMode::kFull);
+  EXPECT_NE(report.fingerprint_mismatch.find("big: device 3000:"),
+            std::string::npos)
+      << report.fingerprint_mismatch;
   EXPECT_NE(report.mode_reason.find("reconciliation passed the manifest's "
                                     "size; fell back"),
             std::string::npos)
       << report.mode_reason;
   EXPECT_EQ(report.cases.pulled, 2000u);
+  EXPECT_TRUE(DumpLive(*phone.store) == DumpLive(world.ServerStore()));
+}
+
+// A device whose checkpoint of a collection is older than the server's
+// tombstone horizon while its tombstone mark is not (so the lock does not
+// order a full resync; the feed's refusal is the backstop): the feed
+// refuses it (410 changes_refused), the run reconciles instead in the same
+// run, deleting what the server deleted (their tombstones gone, the
+// absence is the proof), and the next run reads the feed again.
+TEST(ChangesMode, ACheckpointPastCollectedTombstonesIsRefusedAndRecovers) {
+  const uint64_t seed = 21;
+  std::printf("changes refusal seed %llu\n",
+              static_cast<unsigned long long>(seed));
+  World world(StoreKind::kMemory);
+  Device& writer = world.AddDevice("writer");
+  Device& phone = world.AddDevice("phone");
+  std::mt19937_64 rng(seed);
+  std::vector<RecordId> ids;
+  for (int i = 0; i < 1200; ++i) {
+    ids.push_back(IdFrom(rng));
+    ASSERT_OK(writer.Put("todo", ids.back(), "{\"v\":1}"));
+  }
+  ASSERT_OK(writer.Sync().status());
+  ASSERT_OK(phone.Sync().status());
+
+  // The phone stays away past the device ttl; the writer deletes and edits,
+  // and syncs until the server knows its mark is past its own deletes (a
+  // device tells its mark at the lock of its next sync).
+  world.clock().Advance(2 * 3600 * 1000);
+  for (int i = 0; i < 10; ++i) ASSERT_OK(writer.Remove("todo", ids[i]));
+  for (int i = 10; i < 20; ++i) {
+    ASSERT_OK(writer.Put("todo", ids[i], "{\"v\":2}"));
+  }
+  for (int k = 0; k < 3; ++k) {
+    world.clock().Advance(1000);
+    ASSERT_OK(writer.Sync().status());
+  }
+  ASSERT_OK_AND_ASSIGN(GcReport gc, world.service().CollectTombstones(
+                                        "alice", std::chrono::hours(1)));
+  EXPECT_GE(gc.collected, 10u);
+  // The phone's mark, but not its checkpoint of "todo", past the horizon.
+  ChangeBatch mark;
+  mark.SetMeta("sync/mark", std::to_string(gc.sequence));
+  ASSERT_OK(phone.store->Apply(WriteOptions{}, mark));
+
+  ASSERT_OK_AND_ASSIGN(SyncReport refused, phone.Sync());
+  EXPECT_NE(refused.changes_refused.find("tombstone horizon"),
+            std::string::npos)
+      << refused.changes_refused;
+  EXPECT_EQ(refused.mode, SyncMode::kReconcile) << refused.mode_reason;
+  EXPECT_NE(
+      refused.mode_reason.find("todo: reconcile (changes refused: after: "),
+      std::string::npos)
+      << refused.mode_reason;
+  EXPECT_EQ(refused.cases.deleted_here, 10u);
+  EXPECT_EQ(refused.cases.pulled, 10u);
+  EXPECT_TRUE(DumpLive(*phone.store) == DumpLive(world.ServerStore()));
+
+  world.clock().Advance(1000);
+  ASSERT_OK(writer.Put("todo", ids[30], "{\"v\":3}"));
+  ASSERT_OK(writer.Sync().status());
+  ASSERT_OK_AND_ASSIGN(SyncReport again, phone.Sync());
+  EXPECT_EQ(again.mode, SyncMode::kChanges) << again.mode_reason;
+  EXPECT_EQ(again.changes_refused, "");
+  EXPECT_EQ(again.fingerprint_mismatch, "");
+  EXPECT_EQ(again.cases.pulled, 1u);
+  EXPECT_TRUE(DumpLive(*phone.store) == DumpLive(world.ServerStore()));
+}
+
+// A device's acknowledged rows damaged behind the engine's back (written
+// to its store directly, as a bug or a damaged file might): once the feed
+// touches a damaged row the device's figure disagrees with the server's,
+// and the reconciliation that follows in the same run repairs every
+// damaged row, the ones the feed did not touch too.
+TEST(ChangesMode, ADamagedDeviceIsCaughtByTheFingerprintAndRepaired) {
+  const uint64_t seed = 23;
+  std::printf("changes damage seed %llu\n",
+              static_cast<unsigned long long>(seed));
+  World world(StoreKind::kSqlite);
+  Device& writer = world.AddDevice("writer");
+  Device& phone = world.AddDevice("phone");
+  std::mt19937_64 rng(seed);
+  std::vector<RecordId> ids;
+  for (int i = 0; i < 1500; ++i) {
+    ids.push_back(IdFrom(rng));
+    ASSERT_OK(writer.Put("todo", ids.back(), "{\"v\":1}"));
+  }
+  ASSERT_OK(writer.Sync().status());
+  ASSERT_OK(phone.Sync().status());
+
+  // The damage: one row's version and payload overwritten, another erased,
+  // both still "synced" as far as the engine can tell.
+  const RecordId touched = ids[rng() % ids.size()];
+  RecordId erased = ids[rng() % ids.size()];
+  while (erased == touched) erased = ids[rng() % ids.size()];
+  ASSERT_OK_AND_ASSIGN(std::optional<Record> row,
+                       phone.store->GetOne("todo", touched));
+  ASSERT_TRUE(row.has_value());
+  Record damaged = *row;
+  damaged.payload = "{\"v\":\"garbage\"}";
+  damaged.version.timestamp += 7;
+  damaged.base = damaged.version.timestamp;
+  ChangeBatch damage;
+  damage.Put(damaged);
+  damage.Erase("todo", erased);
+  ASSERT_OK(phone.store->Apply(WriteOptions{}, damage));
+
+  // Another device edits the damaged row: the feed brings it.
+  world.clock().Advance(1000);
+  ASSERT_OK(writer.Put("todo", touched, "{\"v\":2}"));
+  ASSERT_OK(writer.Sync().status());
+
+  ASSERT_OK_AND_ASSIGN(SyncReport caught, phone.Sync());
+  EXPECT_NE(caught.fingerprint_mismatch.find("todo: device 1500:"),
+            std::string::npos)
+      << caught.fingerprint_mismatch;
+  EXPECT_NE(caught.mode_reason.find(
+                "todo: reconcile (fingerprint mismatch: device 1500:"),
+            std::string::npos)
+      << caught.mode_reason;
+  EXPECT_EQ(caught.mode, SyncMode::kReconcile);
+  EXPECT_EQ(caught.cases.fetched_new, 1u);  // the erased row, back
+  EXPECT_TRUE(DumpLive(*phone.store) == DumpLive(world.ServerStore()));
+
+  // The figure was counted again: the next run agrees at O(1).
+  world.clock().Advance(1000);
+  ASSERT_OK(writer.Put("todo", ids[0], "{\"v\":3}"));
+  ASSERT_OK(writer.Sync().status());
+  ASSERT_OK_AND_ASSIGN(SyncReport next, phone.Sync());
+  EXPECT_EQ(next.mode, SyncMode::kChanges) << next.mode_reason;
+  EXPECT_EQ(next.fingerprint_mismatch, "");
   EXPECT_TRUE(DumpLive(*phone.store) == DumpLive(world.ServerStore()));
 }
 

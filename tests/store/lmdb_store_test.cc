@@ -235,7 +235,7 @@ TEST_F(LmdbStoreTest, NewerFormatVersionIsRefused) {
     MDB_dbi info = 0;
     ASSERT_EQ(mdb_dbi_open(txn, "info", 0, &info), 0);
     char key[] = "format";
-    char version[] = {0, 0, 0, 2};
+    char version[] = {0, 0, 0, 3};
     MDB_val k{6, key};
     MDB_val v{4, version};
     ASSERT_EQ(mdb_put(txn, info, &k, &v, 0), 0);
@@ -243,6 +243,58 @@ TEST_F(LmdbStoreTest, NewerFormatVersionIsRefused) {
   });
   Status s = Open();
   EXPECT_EQ(s.code(), Status::Code::kCorruption) << s.ToString();
+}
+
+// A format 1 environment (no by_base / unsynced databases) gets them on
+// open, filled from its rows; opening again changes nothing.
+TEST_F(LmdbStoreTest, MigratesFormatOneToTheIndexes) {
+  ASSERT_TRUE(Open().ok());
+  ChangeBatch b;
+  for (uint32_t n = 1; n <= 50; ++n) {
+    Record r = MakeRecord(n, 10);
+    r.base = 100 - n;  // descending with the id
+    if (n % 10 == 0) r.state = SyncState::kChanged;
+    b.Put(std::move(r));
+  }
+  ASSERT_TRUE(store_->Apply(WriteOptions(), b).ok());
+  Close();
+  WithRawEnv([](MDB_env* env) {
+    MDB_txn* txn = nullptr;
+    ASSERT_EQ(mdb_txn_begin(env, nullptr, 0, &txn), 0);
+    for (const char* name : {"by_base", "unsynced"}) {
+      MDB_dbi dbi = 0;
+      ASSERT_EQ(mdb_dbi_open(txn, name, 0, &dbi), 0);
+      ASSERT_EQ(mdb_drop(txn, dbi, 1), 0);
+    }
+    MDB_dbi info = 0;
+    ASSERT_EQ(mdb_dbi_open(txn, "info", 0, &info), 0);
+    char key[] = "format";
+    char version[] = {0, 0, 0, 1};
+    MDB_val k{6, key};
+    MDB_val v{4, version};
+    ASSERT_EQ(mdb_put(txn, info, &k, &v, 0), 0);
+    ASSERT_EQ(mdb_txn_commit(txn), 0);
+  });
+  for (int open = 0; open < 2; ++open) {
+    ASSERT_TRUE(Open().ok());
+    std::vector<RecordId> since, unsynced;
+    ASSERT_TRUE(store_
+                    ->ScanSince("todo", 60, 100,
+                                [&](const Record& r) { since.push_back(r.id); })
+                    .ok());
+    ASSERT_TRUE(
+        store_
+            ->ScanUnsynced("todo",
+                           [&](const Record& r) { unsynced.push_back(r.id); })
+            .ok());
+    // Bases 61..99 are rows 39 down to 1.
+    ASSERT_EQ(since.size(), 39u);
+    EXPECT_EQ(since.front(), IdN(39));
+    EXPECT_EQ(since.back(), IdN(1));
+    EXPECT_EQ(unsynced, (std::vector<RecordId>{IdN(10), IdN(20), IdN(30),
+                                               IdN(40), IdN(50)}));
+    Close();
+  }
 }
 
 TEST_F(LmdbStoreTest, ForeignEnvironmentIsRefused) {

@@ -96,11 +96,85 @@ TEST_F(SqliteStoreTest, CreatesWalDatabaseWithSchemaVersion) {
     ASSERT_TRUE((*store)->Apply(WriteOptions(), b).ok());
     EXPECT_EQ(RawText("PRAGMA journal_mode"), "wal");
   }
-  EXPECT_EQ(RawText("PRAGMA user_version"), "1");
+  EXPECT_EQ(RawText("PRAGMA user_version"), "2");
   EXPECT_EQ(RawText("PRAGMA application_id"), std::to_string(0x53594e43));
   EXPECT_EQ(RawText("PRAGMA integrity_check"), "ok");
   // Reopening a current database works.
   EXPECT_TRUE(Open(false).ok());
+}
+
+// A version 1 file (no indexes for ScanSince / ScanUnsynced) gets them on
+// open, built from its rows; opening again changes nothing.
+TEST_F(SqliteStoreTest, MigratesVersionOneToTheIndexes) {
+  {
+    auto db = Open();
+    ASSERT_TRUE(db.ok()) << db.status().ToString();
+    auto store = (*db)->OpenAccount("local");
+    ASSERT_TRUE(store.ok());
+    ChangeBatch b;
+    Record later = MakeRecord("todo", 1, "{}");
+    later.base = 9;
+    Record created = MakeRecord("todo", 2, "{}");
+    created.base = 4;
+    created.state = SyncState::kCreated;
+    b.Put(later);
+    b.Put(created);
+    ASSERT_TRUE((*store)->Apply(WriteOptions(), b).ok());
+  }
+  Raw("DROP INDEX records_by_base; DROP INDEX records_unsynced; "
+      "PRAGMA user_version=1");
+  EXPECT_EQ(RawText("SELECT count(*) FROM sqlite_master WHERE type='index' "
+                    "AND name LIKE 'records_%'"),
+            "0");
+  for (int open = 0; open < 2; ++open) {
+    auto db = Open();
+    ASSERT_TRUE(db.ok()) << db.status().ToString();
+    EXPECT_EQ(RawText("PRAGMA user_version"), "2");
+    EXPECT_EQ(RawText("SELECT count(*) FROM sqlite_master WHERE type='index' "
+                      "AND name LIKE 'records_%'"),
+              "2");
+    auto store = (*db)->OpenAccount("local");
+    ASSERT_TRUE(store.ok());
+    std::vector<uint8_t> since, unsynced;
+    ASSERT_TRUE((*store)
+                    ->ScanSince("todo", 0, 10,
+                                [&](const Record& r) {
+                                  since.push_back(r.id.bytes()[0]);
+                                })
+                    .ok());
+    ASSERT_TRUE((*store)
+                    ->ScanUnsynced("todo",
+                                   [&](const Record& r) {
+                                     unsynced.push_back(r.id.bytes()[0]);
+                                   })
+                    .ok());
+    EXPECT_EQ(since, (std::vector<uint8_t>{2, 1}));
+    EXPECT_EQ(unsynced, (std::vector<uint8_t>{2}));
+  }
+  // The queries use the indexes, not a walk of the table.
+  auto plan = [&](const char* sql) {
+    sqlite3* db = nullptr;
+    EXPECT_EQ(sqlite3_open(path_.c_str(), &db), SQLITE_OK);
+    sqlite3_stmt* stmt = nullptr;
+    std::string detail;
+    EXPECT_EQ(sqlite3_prepare_v2(db, sql, -1, &stmt, nullptr), SQLITE_OK);
+    while (sqlite3_step(stmt) == SQLITE_ROW) {
+      const unsigned char* text = sqlite3_column_text(stmt, 3);
+      if (text != nullptr) detail += reinterpret_cast<const char*>(text);
+      detail += "; ";
+    }
+    sqlite3_finalize(stmt);
+    sqlite3_close(db);
+    return detail;
+  };
+  std::string since = plan(
+      "EXPLAIN QUERY PLAN SELECT id FROM records WHERE cid=1 AND "
+      "(base, id) > (0, x'00') ORDER BY base, id LIMIT 5");
+  EXPECT_NE(since.find("records_by_base"), std::string::npos) << since;
+  std::string unsynced = plan(
+      "EXPLAIN QUERY PLAN SELECT id FROM records WHERE cid=1 AND "
+      "state <> 0 AND id > x'' ORDER BY id LIMIT 5");
+  EXPECT_NE(unsynced.find("records_unsynced"), std::string::npos) << unsynced;
 }
 
 TEST_F(SqliteStoreTest, RefusesNewerSchemaVersion) {

@@ -43,9 +43,10 @@ namespace syncstack {
 
 // How a run learns what differs between the device and the server.
 enum class SyncMode : uint8_t {
-  // The engine chooses (SyncReport::mode_reason says why): kFull for a
-  // first sync, a small collection or a stale device, kReconcile when the
-  // previous complete sync was recent.
+  // The engine chooses (SyncReport::mode_reason says why): kChanges when
+  // the device holds a checkpoint of a complete sync, kReconcile when the
+  // server refuses it or the fingerprints disagree, a streamed first sync
+  // for an empty collection, kFull for anything else.
   kAuto,
   // The server's whole manifest, streamed page by page in id order and
   // merge-joined with a local scan: O(n) bytes, flat memory.
@@ -53,9 +54,14 @@ enum class SyncMode : uint8_t {
   // Range-based set reconciliation (reconcile/): O(d log n) bytes for d
   // differences; falls back to kFull when it stops paying.
   kReconcile,
+  // The server's changes feed after the device's checkpoint (GET
+  // /v1/changes) and the device's own unsynced rows: O(changes), then a
+  // count + fingerprint check; falls back to kReconcile in the same run
+  // when the server refuses the checkpoint or the fingerprints differ.
+  kChanges,
 };
 
-// "auto", "full", "reconcile".
+// "auto", "full", "reconcile", "changes".
 std::string_view SyncModeName(SyncMode mode) noexcept;
 
 struct SyncOptions {
@@ -145,6 +151,18 @@ struct SyncReport {
   // (restored from a backup): the run compared every record and pushed
   // again what the server lost (cases.repushed).
   bool server_restored = false;
+  // The changes feed refused this device's checkpoint (410
+  // changes_refused: tombstones collected past it, or another server
+  // history); the run reconciled instead. The server's message, or empty.
+  std::string changes_refused;
+  // After a changes-mode sync the device's count + fingerprint of its
+  // acknowledged records differed from the server's: the run reconciled
+  // (and rebuilt the figure). "<collection>: device N:HEX, server M:HEX"
+  // per collection, "; "-separated, or empty.
+  std::string fingerprint_mismatch;
+  // Records the changes feed brought (records and tombstones applied or
+  // planned), every collection.
+  uint64_t changes_pulled = 0;
   // The server's estimate of this device's clock offset (device - server,
   // ms), from the last lock request; kNoTimestamp if it gave none.
   int64_t clock_offset_ms = kNoTimestamp;

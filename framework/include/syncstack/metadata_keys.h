@@ -35,6 +35,12 @@ inline constexpr std::string_view kSyncHistory = "sync/history";
 inline std::string SyncLast(std::string_view collection) {
   return std::string("sync/last/").append(collection);
 }
+// Per collection: the count and fingerprint (SetFingerprint::Encode) of
+// the records the server acknowledged to this device, kept by the engine
+// in the same transaction as each write that changes them.
+inline std::string DeviceFingerprint(std::string_view collection) {
+  return std::string("sync/fp/").append(collection);
+}
 // Per collection: the checkpoint of an interrupted streamed first sync.
 inline std::string ColdCheckpoint(std::string_view collection) {
   return std::string("cold/").append(collection);
@@ -65,5 +71,12 @@ inline std::string HistorySlot(uint64_t slot) {
 inline constexpr std::string_view kGcDevices = "gc/devices";
 inline constexpr std::string_view kGcHorizon = "gc/horizon";
 inline constexpr std::string_view kGcLegacy = "gc/legacy";
+// Per collection: the count and fingerprint of its live records
+// (SetFingerprint::Encode, "<count>:<16 hex digits>"), set by the batch of
+// every write to the collection (GET /v1/changes answers with it). Unset
+// for an account written before it existed: one scan initialises it.
+inline std::string CollectionFigure(std::string_view collection) {
+  return std::string("figure/").append(collection);
+}
 
 }  // namespace syncstack::meta

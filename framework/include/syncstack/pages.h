@@ -35,6 +35,7 @@ namespace syncstack {
 inline constexpr std::string_view kManifestPath = "/v1/manifest";
 inline constexpr std::string_view kRecordsPath = "/v1/records";
 inline constexpr std::string_view kReconcilePath = "/v1/reconcile";
+inline constexpr std::string_view kChangesPath = "/v1/changes";
 inline constexpr std::string_view kBinaryContentType =
     "application/octet-stream";
 
@@ -87,5 +88,64 @@ void EncodeRecordsPageBinary(const RecordsPage& page, std::string& out);
 // ids out of order, a count beyond the body).
 Result<ManifestPage> DecodeManifestPageBinary(std::string_view body);
 Result<RecordsPage> DecodeRecordsPageBinary(std::string_view body);
+
+// --- GET /v1/changes: everything written after a write sequence ---------
+// docs/protocol.md ("GET /v1/changes") is the wire contract:
+//
+//   GET /v1/changes?collection=C&after=S[&limit=N][&format=json|binary]
+//                  [&history=SEQ:TOKEN]
+//
+// The rows of C (records and tombstones) written after sequence S, in
+// ascending sequence order, with the collection's live count and
+// fingerprint (fingerprint.h) at the page's `seq`. A 410 (kGone,
+// "changes_refused") when the server cannot answer from S.
+
+// The changes page sizes: the default and the most a server gives.
+inline constexpr size_t kDefaultChangesEntries = 1000;
+inline constexpr size_t kMaxChangesEntries = 100000;
+// A page stops once about this much payload is in it (at least one entry).
+inline constexpr size_t kChangesPageBytes = size_t{4} << 20;
+// The largest `after` (2^63 - 1).
+inline constexpr uint64_t kMaxChangesAfter = uint64_t{INT64_MAX};
+
+// One written row: a record, or a tombstone (deleted, payload empty).
+struct ChangeEntry {
+  // id, last_update, payload ("" for a tombstone) and version (`_version`).
+  WireRecord record;
+  uint64_t seq = 0;  // the write sequence of the row's last write
+  bool deleted = false;
+
+  friend bool operator==(const ChangeEntry&, const ChangeEntry&) = default;
+};
+
+struct ChangesPage {
+  std::string collection;
+  std::string id_key;
+  std::vector<ChangeEntry> changes;  // strictly ascending seq
+  bool more = false;         // entries after this page existed at read time
+  uint64_t last = 0;         // the last entry's seq (`after` when empty)
+  uint64_t seq = 0;          // the account's write sequence with the page
+  uint64_t count = 0;        // live records of the collection at `seq`
+  uint64_t fingerprint = 0;  // their SetFingerprint sum at `seq`
+
+  friend bool operator==(const ChangesPage&, const ChangesPage&) = default;
+};
+
+// JSON: {"collection": C, "id_key": K, "changes": [...], "more": false,
+// "last": N, "seq": N, "count": N, "fingerprint": "<16 hex digits>"};
+// an entry is the record object with "_seq" (and "_version" when set), a
+// tombstone {"<id key>", "last_update", "_seq", "_deleted": true}.
+void EncodeChangesPageJson(const ChangesPage& page, std::string& out);
+// Binary: "SSP1", kind 3, varint seq, 1 byte more, varint-prefixed
+// collection and id key, varint count, 8 bytes fingerprint (little-
+// endian), varint last, varint entry count, then per entry: 16 id bytes,
+// varint seq, 1 byte deleted, zigzag-varint last_update, varint-prefixed
+// version and payload.
+void EncodeChangesPageBinary(const ChangesPage& page, std::string& out);
+// Errors: kInvalidArgument naming what is wrong (truncated, bad magic or
+// kind, a flag not 0/1, sequences not strictly ascending or past `seq`,
+// `last` not the last entry's, a tombstone with a payload, bytes after
+// the last entry).
+Result<ChangesPage> DecodeChangesPageBinary(std::string_view body);
 
 }  // namespace syncstack

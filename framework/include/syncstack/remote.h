@@ -67,6 +67,18 @@ class RemoteClient {
   Result<RecordsPage> RecordsPageAfter(std::string_view collection,
                                        const std::optional<RecordId>& after,
                                        size_t limit = kDefaultPageEntries);
+  // GET /v1/changes (pages.h), binary: the rows of `collection` written
+  // after sequence `after`, at most `limit` of them, with the collection's
+  // count and fingerprint. `history` is the device's history point
+  // "<seq>:<token>" (empty: not sent). The page is checked: its collection,
+  // entries after `after`, `last` == `after` when empty.
+  // Errors: kGone when the server refuses `after` (below its tombstone
+  // horizon, past its write sequence, or `history` differs): fall back to
+  // reconciliation; kInvalidArgument for a bad page; kUnauthorized,
+  // kUnavailable, and any protocol error.
+  Result<ChangesPage> Changes(std::string_view collection, uint64_t after,
+                              size_t limit = kDefaultChangesEntries,
+                              std::string_view history = {});
   // One round of reconciliation (reconcile/): sends `message`, returns the
   // server's answer.
   Result<std::string> Reconcile(std::string_view collection,

@@ -82,6 +82,10 @@ struct SyncServiceOptions {
   // when new ones are written. Zero keeps them until the journal's slots
   // (service/journal.h) wrap. Default: 30 days.
   std::chrono::hours journal_retention{30 * 24};
+  // The bytes the reconcile item indexes kept between requests may take
+  // (serve --reconcile-cache-mb); an index larger by itself serves the
+  // request that built it and is dropped. 0 keeps none. Default: 256 MiB.
+  size_t reconcile_cache_bytes = size_t{256} << 20;
   // The server log: one line per estimated device clock offset and per
   // conflict. Called from request threads. Default: none.
   std::function<void(const std::string& line)> log;

@@ -30,6 +30,8 @@ class [[nodiscard]] Status {
     kCorruption,
     kNotSupported,
     kAborted,  // stopped on purpose, e.g. by the mass-deletion guard
+    kGone,     // the server can no longer answer from the point given (a
+               // changes-feed checkpoint it refused): fall back
   };
 
   Status() noexcept = default;
@@ -76,6 +78,7 @@ class [[nodiscard]] Status {
   static Status Aborted(std::string msg) {
     return {Code::kAborted, std::move(msg)};
   }
+  static Status Gone(std::string msg) { return {Code::kGone, std::move(msg)}; }
 
   bool ok() const noexcept { return code_ == Code::kOk; }
   Code code() const noexcept { return code_; }

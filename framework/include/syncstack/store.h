@@ -161,6 +161,34 @@ class Store {
   virtual Result<std::optional<std::string>> GetMeta(
       std::string_view key) noexcept = 0;
 
+  // Calls `fn` for each row of `collection` (tombstones included) whose
+  // `base` is greater than `after`, in ascending `base` order, stopping
+  // after `limit` rows. On a server store `base` holds the account write
+  // sequence of the row's last write (see tombstones.h), so this is
+  // "everything written after sequence `after`"; a row rewritten twice
+  // appears once, at its last sequence. Time proportional to the rows
+  // yielded (an index on (account, collection, base)). The default is
+  // correct but reads the whole collection; the built-in stores override
+  // it. Rows with equal `base` come in id order. The Record reference is
+  // valid only during the call; `fn` may call the store (nothing is held
+  // while it runs). A row rewritten during the call may come again at its
+  // new base. An unknown collection yields nothing. Errors: as Get.
+  virtual Status ScanSince(std::string_view collection, Timestamp after,
+                           size_t limit,
+                           FunctionRef<void(const Record&)> fn) noexcept;
+
+  // Calls `fn` for each row of `collection` whose state is not
+  // SyncState::kSynced (created, changed or deleted on this device and not
+  // yet acknowledged), in ascending id order, payload included. Time
+  // proportional to the number of such rows (an index or side table kept
+  // in the same transaction as the write). The default is correct but
+  // reads the whole collection; the built-in stores override it. The
+  // Record reference is valid only during the call; `fn` may call the
+  // store (nothing is held while it runs). An unknown collection yields
+  // nothing. Errors: as Get.
+  virtual Status ScanUnsynced(std::string_view collection,
+                              FunctionRef<void(const Record&)> fn) noexcept;
+
   // Convenience: one record, or nullopt.
   Result<std::optional<Record>> GetOne(std::string_view collection,
                                        const RecordId& id) noexcept;
@@ -219,6 +247,14 @@ class StoreWrapper : public Store {
   Result<std::optional<std::string>> GetMeta(
       std::string_view key) noexcept override {
     return target_.GetMeta(key);
+  }
+  Status ScanSince(std::string_view collection, Timestamp after, size_t limit,
+                   FunctionRef<void(const Record&)> fn) noexcept override {
+    return target_.ScanSince(collection, after, limit, fn);
+  }
+  Status ScanUnsynced(std::string_view collection,
+                      FunctionRef<void(const Record&)> fn) noexcept override {
+    return target_.ScanUnsynced(collection, fn);
   }
 
  private:

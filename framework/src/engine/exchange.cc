@@ -89,7 +89,10 @@ Status SyncRun::ApplyLocalOnly(size_t begin, size_t end) {
       batch.Erase(names_[op->collection], op->id, ExpectRow(row));
     }
     if (batch.empty()) return Status::Ok();
+    PendingFigures figures;
+    SYNCSTACK_RETURN_IF_ERROR(TrackFigures(batch, &rows, figures));
     Status s = store_.Apply(options_.write, batch);
+    if (s.ok()) CommitFigures(figures);
     if (s.code() != Status::Code::kConflict || attempt >= 5) return s;
   }
 }
@@ -257,9 +260,12 @@ Status SyncRun::ApplyAnswer(const Outgoing& out, const Answer& answer) {
     for (const PlanOp* op : sent_ops) {
       if (!ApplyOne(*op, Row(rows, *op), out, answer, batch)) ++skipped;
     }
+    PendingFigures figures;
+    SYNCSTACK_RETURN_IF_ERROR(TrackFigures(batch, &rows, figures));
     Status s =
         batch.empty() ? Status::Ok() : store_.Apply(options_.write, batch);
     if (s.ok()) {
+      CommitFigures(figures);
       report_.skipped_local_edits += skipped;
       return Status::Ok();
     }

@@ -42,6 +42,9 @@ Result<FirstSyncOutcome> SyncRun::ColdSync(uint32_t index) {
     after = *id;
     outcome.changed = true;  // the server may have moved since the first run
     report_.cold_batches_resumed++;
+  } else {
+    // Nothing here yet: the figure starts empty and counts each batch.
+    figures_[index] = SetFingerprint{};
   }
   // The next page is fetched while this one is applied: the server reads
   // and the device writes at the same time.
@@ -68,7 +71,10 @@ Result<FirstSyncOutcome> SyncRun::ColdSync(uint32_t index) {
     const bool last = !page->more;
     // The checkpoint commits with the batch: a later run goes on from here.
     batch.SetMeta(key, last || !after ? std::string() : after->ToString());
+    PendingFigures figures;
+    SYNCSTACK_RETURN_IF_ERROR(TrackFigures(batch, nullptr, figures));
     Status s = store_.Apply(options_.write, batch);
+    if (s.ok()) CommitFigures(figures);
     if (s.code() == Status::Code::kConflict) {
       // The app wrote one of these ids meanwhile: plan the rest the usual
       // way, which never overwrites an app write.

@@ -49,6 +49,36 @@ ModeChoice ByHistory(const ModeInputs& in) {
       manifest_bytes};
 }
 
+// Reconciliation after the changes feed could not be used or trusted,
+// given up (for the manifest) once it costs more than the manifest. A
+// refusal because the server's history differs takes the manifest with
+// versions at once: only versions tell which copy the server lost.
+ModeChoice Fallback(const ModeInputs& in) {
+  const bool refused = in.blocked == ChangesBlocked::kRefused;
+  const std::string why = refused ? "changes refused: " + in.blocked_why
+                                  : "fingerprint mismatch: " + in.blocked_why;
+  const bool horizon =
+      refused && in.blocked_why.find("tombstone horizon") != std::string::npos;
+  if (refused && !horizon) {
+    ModeChoice c = Manifest(why + "; comparing every record with versions");
+    c.restored = true;
+    return c;
+  }
+  const uint64_t budget =
+      in.last.known ? std::max<uint64_t>(in.last.items * kManifestEntryBytes,
+                                         kReconcileMinBudget)
+                    : UINT64_MAX;
+  ModeChoice c{Approach::kReconcile, SyncMode::kReconcile,
+               why + "; falling back to reconcile", budget, 0};
+  c.resync = horizon;
+  return c;
+}
+
+ModeChoice Changes(std::string reason, uint64_t after) {
+  return ModeChoice{Approach::kChanges, SyncMode::kChanges, std::move(reason),
+                    0, after};
+}
+
 }  // namespace
 
 ModeChoice ChooseMode(const ModeInputs& in) {
@@ -71,8 +101,29 @@ ModeChoice ChooseMode(const ModeInputs& in) {
     return ModeChoice{Approach::kReconcile, SyncMode::kReconcile, "asked for",
                       UINT64_MAX};
   }
+  const bool refused = in.blocked == ChangesBlocked::kRefused ||
+                       in.blocked == ChangesBlocked::kMismatch;
+  if (in.asked == SyncMode::kChanges && !refused &&
+      in.blocked != ChangesBlocked::kUnsupported) {
+    // Without a checkpoint the feed from the beginning is everything.
+    return Changes(in.last.known ? "asked for"
+                                 : "asked for; no checkpoint: from sequence 0",
+                   in.last.known ? in.last.seq : 0);
+  }
   if (first_sync) {
     return ModeChoice{Approach::kFirstSync, SyncMode::kFull, std::string(), 0};
+  }
+  if (refused) return Fallback(in);
+  if (in.last.known && in.blocked == ChangesBlocked::kNo) {
+    if (in.server_seq < in.last.seq) {
+      // Restored from a backup, or another server: only the manifest with
+      // versions tells what it lost.
+      return Manifest("the server's write sequence went back");
+    }
+    return Changes("checkpoint at sequence " + std::to_string(in.last.seq) +
+                       ": " + std::to_string(in.server_seq - in.last.seq) +
+                       " server writes since",
+                   in.last.seq);
   }
   return ByHistory(in);
 }
@@ -91,8 +142,11 @@ ModeChoice AfterFirstSync(const FirstSyncOutcome& outcome) {
       0};
 }
 
-ModeChoice AfterReconcileGaveUp() {
-  return Manifest("reconciliation passed the manifest's size; fell back");
+ModeChoice AfterReconcileGaveUp(const ModeChoice& gave_up) {
+  ModeChoice c =
+      Manifest("reconciliation passed the manifest's size; fell back");
+  c.resync = gave_up.resync;
+  return c;
 }
 
 LastSync ParseLastSync(const std::string& text) {

@@ -15,9 +15,14 @@ namespace syncstack::engine {
 // Planning constants (docs/decisions/sync-modes.md).
 inline constexpr size_t kManifestPageEntries = 50000;
 inline constexpr size_t kColdPageRecords = 10000;
+// Entries per changes-feed page asked for (the server also cuts a page
+// at about 4 MiB of payload).
+inline constexpr size_t kChangesPageEntries = 10000;
 // Below this many records a manifest costs less than a reconciliation's
 // three round trips.
 inline constexpr uint64_t kReconcileMinItems = 1000;
+// The least a fallback reconciliation may spend before the manifest.
+inline constexpr uint64_t kReconcileMinBudget = 64 * 1024;
 // Bytes per binary manifest entry; the items a reconciliation ends by
 // listing (ReconcileOptions::list_threshold) and what listing one such
 // range costs (bench/reconcile at n = 1M: 768 kB for 1,000 scattered
@@ -36,6 +41,17 @@ struct LastSync {
   Timestamp time = kNoTimestamp;  // the device's clock then
 };
 
+// Why the changes feed is not used for a collection this time.
+enum class ChangesBlocked : uint8_t {
+  kNo,
+  // The server refused the checkpoint (410 changes_refused).
+  kRefused,
+  // After a changes-mode sync the count + fingerprint disagreed.
+  kMismatch,
+  // The server has no feed (an older server, a transport without it).
+  kUnsupported,
+};
+
 // What a collection's mode is chosen from.
 struct ModeInputs {
   SyncMode asked = SyncMode::kAuto;  // SyncOptions::mode
@@ -46,6 +62,8 @@ struct ModeInputs {
   LastSync last;
   Timestamp now = kNoTimestamp;  // the device's clock
   uint64_t server_seq = 0;       // the account's write sequence now
+  ChangesBlocked blocked = ChangesBlocked::kNo;
+  std::string blocked_why;  // the server's message, or the figures
 };
 
 // How the planner learns the server's side of a collection.
@@ -54,15 +72,23 @@ enum class Approach : uint8_t {
   kReconcile,  // reconciliation, given up past `budget` bytes
   kFirstSync,  // stream the records themselves, then AfterFirstSync
   kLocalOnly,  // nothing changed on the server: plan local writes only
+  kChanges,    // the changes feed after `after`, then the fingerprint check
 };
 
 struct ModeChoice {
   Approach approach = Approach::kManifest;
-  // As reported (SyncReport::mode): kFull or kReconcile. kFirstSync has
-  // none yet: AfterFirstSync gives it, with the reason.
+  // As reported (SyncReport::mode): kFull, kReconcile or kChanges.
+  // kFirstSync has none yet: AfterFirstSync gives it, with the reason.
   SyncMode mode = SyncMode::kFull;
   std::string reason;
   uint64_t budget = 0;  // kReconcile: bytes before falling back
+  uint64_t after = 0;   // kChanges: the checkpoint (a write sequence)
+  // Plan as a full resync (PlanInput::resync): the server collected
+  // tombstones past the checkpoint, so an absence is proof of a delete.
+  bool resync = false;
+  // Plan as after a restore (PlanInput::restored): the server's history
+  // differs from the one this device synced with.
+  bool restored = false;
 };
 
 // The way to sync one collection, and why.
@@ -79,8 +105,9 @@ struct FirstSyncOutcome {
 // through while the server stood still (kLocalOnly).
 ModeChoice AfterFirstSync(const FirstSyncOutcome& outcome);
 
-// What to plan when an automatic reconciliation passed its budget.
-ModeChoice AfterReconcileGaveUp();
+// What to plan when an automatic reconciliation (`gave_up`) passed its
+// budget.
+ModeChoice AfterReconcileGaveUp(const ModeChoice& gave_up = {});
 
 // Parses the text kept under sync/last/<name>; not known if malformed.
 LastSync ParseLastSync(const std::string& text);

@@ -164,7 +164,7 @@ void CollectionPlanner::OnlyLocal(const ManifestEntry& l) {
       // Past the horizon the collection itself is the proof; otherwise
       // the server must show its tombstone (ProveAbsences).
       Emit(Action::kDeleteHere, l.id, &l);
-      plan_.ops.back().by_absence = !in_.resync;
+      plan_.ops.back().by_absence = !in_.resync && !in_.changes;
       cases.deleted_here++;
       tally_.deletes_by_absence++;
       break;
@@ -249,7 +249,7 @@ Status CollectionPlanner::Join(ManifestIterator& local, RemoteEntries& remote) {
       tally_.items++;
     }
     const bool from_remote = s != nullptr && s->id == l->id;
-    if (!from_remote && in_.reconciled && IsServerItem(*l) &&
+    if (!from_remote && (in_.reconciled || in_.changes) && IsServerItem(*l) &&
         !std::binary_search(in_.lacks.begin(), in_.lacks.end(), l->id)) {
       implied = Stamp{l->id, l->base, std::string()};
       s = &implied;

@@ -159,6 +159,11 @@ struct PlanInput {
   // local server item missing from them (and not in `lacks`) is unchanged
   // on the server, and a conflict goes to the server's policy.
   bool reconciled = false;
+  // The server's entries are the changes feed's, with versions: as with
+  // `reconciled`, a local server item missing from them (and not in
+  // `lacks`) is unchanged on the server, but the policy compares versions
+  // here; `lacks` are the feed's tombstones (proof enough to delete).
+  bool changes = false;
   std::span<const RecordId> lacks;  // sorted; ids the server no longer has
   // When set, the local entries are only the rows planning needs (changed
   // here, or among the differences) and these count every local row.

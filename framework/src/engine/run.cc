@@ -4,6 +4,7 @@
 #include <thread>
 
 #include "engine/bookkeeping.h"
+#include "engine/figures.h"
 #include "engine/paged_entries.h"
 #include "syncstack/metadata_keys.h"
 
@@ -75,7 +76,9 @@ Status SyncRun::RenewLockIfDue() {
 // -----------------------------------------------------------------
 
 void SyncRun::NoteMode(uint32_t index, const ModeChoice& choice) {
-  (choice.mode == SyncMode::kReconcile ? used_reconcile_ : used_full_) = true;
+  (choice.mode == SyncMode::kReconcile ? used_reconcile_
+   : choice.mode == SyncMode::kChanges ? used_changes_
+                                       : used_full_) = true;
   reasons_.push_back(names_[index] + ": " +
                      std::string(SyncModeName(choice.mode)) + " (" +
                      choice.reason + ")");
@@ -87,8 +90,8 @@ Status SyncRun::PlanWith(uint32_t index, ManifestIterator& local,
   input.collection = index;
   input.name = names_[index];
   input.policy = policy_;
-  input.resync = resync_;
-  input.restored = restored_;
+  input.resync = resync_ || resync_here_.contains(index);
+  input.restored = restored_ || restored_here_.contains(index);
   input.reconciled = reconciled != nullptr;
   if (reconciled != nullptr) {
     input.lacks = reconciled->lacks;
@@ -151,6 +154,8 @@ Status SyncRun::PlanOne(uint32_t index) {
 }
 
 Status SyncRun::Follow(uint32_t index, const ModeChoice& choice) {
+  if (choice.resync) resync_here_.insert(index);
+  if (choice.restored) restored_here_.insert(index);
   switch (choice.approach) {
     case Approach::kManifest:
       NoteMode(index, choice);
@@ -164,12 +169,31 @@ Status SyncRun::Follow(uint32_t index, const ModeChoice& choice) {
       SYNCSTACK_ASSIGN_OR_RETURN(FirstSyncOutcome outcome, ColdSync(index));
       return Follow(index, AfterFirstSync(outcome));
     }
+    case Approach::kChanges: {
+      Pulled pulled;
+      SYNCSTACK_RETURN_IF_ERROR(PullChanges(index, choice.after, pulled));
+      if (pulled.refused || pulled.unsupported) {
+        SYNCSTACK_ASSIGN_OR_RETURN(ModeInputs inputs, GatherModeInputs(index));
+        inputs.blocked = pulled.refused ? ChangesBlocked::kRefused
+                                        : ChangesBlocked::kUnsupported;
+        inputs.blocked_why = pulled.refusal;
+        if (pulled.refused) {
+          if (!report_.changes_refused.empty()) {
+            report_.changes_refused += "; ";
+          }
+          report_.changes_refused += names_[index] + ": " + pulled.refusal;
+        }
+        return Follow(index, ChooseMode(inputs));
+      }
+      NoteMode(index, choice);
+      return PlanChanges(index, pulled);
+    }
     case Approach::kReconcile: {
       Reconciled reconciled;
       bool gave_up = false;
       SYNCSTACK_RETURN_IF_ERROR(
           Reconcile(index, choice.budget, reconciled, &gave_up));
-      if (gave_up) return Follow(index, AfterReconcileGaveUp());
+      if (gave_up) return Follow(index, AfterReconcileGaveUp(choice));
       NoteMode(index, choice);
       return PlanReconciled(index, reconciled);
     }
@@ -212,13 +236,20 @@ Status SyncRun::PlanAll() {
     SYNCSTACK_RETURN_IF_ERROR(PlanOne(i));
     Progress(SyncProgress::Phase::kPlan, i + 1, names_.size());
   }
-  report_.mode =
-      used_full_ || !used_reconcile_ ? SyncMode::kFull : SyncMode::kReconcile;
+  NoteReportMode();
+  return Status::Ok();
+}
+
+void SyncRun::NoteReportMode() {
+  report_.mode = used_full_        ? SyncMode::kFull
+                 : used_reconcile_ ? SyncMode::kReconcile
+                 : used_changes_   ? SyncMode::kChanges
+                                   : SyncMode::kFull;
+  report_.mode_reason.clear();
   for (const auto& reason : reasons_) {
     if (!report_.mode_reason.empty()) report_.mode_reason += "; ";
     report_.mode_reason += reason;
   }
-  return Status::Ok();
 }
 
 // --- The phases of a run
@@ -270,7 +301,10 @@ Status SyncRun::CheckDeleteGuards() const {
   const DeleteGuard guard{options_.max_delete_share, options_.max_delete_floor,
                           false};
   for (size_t c = 0; c < names_.size(); ++c) {
-    if (proven[c] == 0) continue;
+    // A collection whose feed checkpoint the server refused as restored.
+    if (proven[c] == 0 || restored_here_.contains(static_cast<uint32_t>(c))) {
+      continue;
+    }
     SYNCSTACK_RETURN_IF_ERROR(CheckDeleteGuard(
         guard, names_[c], PlanTally{0, synced_local_[c], proven[c]}));
   }
@@ -304,7 +338,7 @@ Status SyncRun::PlanPhase() {
 Status SyncRun::ExchangePhase() {
   auto phase = SteadyClock::now();
   const std::vector<PlanOp>& ops = plan_.ops;
-  exchange_total_ = ops.size();
+  exchange_total_ = exchange_done_ + ops.size();  // a redo adds its own
   Progress(SyncProgress::Phase::kExchange, 0, exchange_total_);
   size_t i = 0;
   const size_t per_call = std::max<size_t>(1, options_.batch_records);
@@ -327,7 +361,7 @@ Status SyncRun::ExchangePhase() {
     Progress(SyncProgress::Phase::kExchange, exchange_done_, exchange_total_);
     i = next;
   }
-  report_.exchange_time = Since(phase);
+  report_.exchange_time += Since(phase);
   return Status::Ok();
 }
 
@@ -338,9 +372,12 @@ Status SyncRun::RecordCompletion() {
   uint64_t seq = server_seq_;
   if (c.pushed_adds + c.pushed_updates + c.pushed_deletes > 0 ||
       !options_.lock) {
-    auto list = remote_.ListCollections();
+    auto list =
+        after_writes_ ? std::move(*after_writes_) : remote_.ListCollections();
     if (list.ok()) {
-      seq = list->seq;
+      // Without the lock others may have written meanwhile: only the
+      // sequence at the start is known to be seen through.
+      if (options_.lock) seq = list->seq;
       // The history point after this run's own writes (the lock keeps
       // others out), so that a restore to before them is noticed.
       if (!list->history.empty()) latest_history_ = list->history;
@@ -364,6 +401,89 @@ Status SyncRun::RecordHistoryPoint() {
   return WriteHistoryPoint(store_, options_.write, latest_history_);
 }
 
+bool SyncRun::Pushed() const {
+  const CaseCounts& c = report_.cases;
+  return c.pushed_adds + c.pushed_updates + c.pushed_deletes > 0;
+}
+
+Status SyncRun::VerifyPhase() {
+  if (fed_.empty()) return Status::Ok();
+  std::vector<std::pair<uint32_t, ModeInputs>> redo;
+  std::optional<uint64_t> now_seq;
+  if (Pushed() && options_.lock) {
+    // The lock kept others out: after this run's own writes the feed is
+    // empty, and one short read gives the server's figures.
+    auto start = SteadyClock::now();
+    after_writes_ = remote_.ListCollections();
+    network_ += Since(start);
+    if (after_writes_->ok()) now_seq = (*after_writes_)->seq;
+  }
+  for (auto& [index, point] : fed_) {
+    if (Pushed() || !options_.lock) {
+      // Others may have written too (no lock): read on from where the
+      // feed was read to, this run's own writes coming back unchanged.
+      Pulled more;
+      SYNCSTACK_RETURN_IF_ERROR(
+          store_.ScanUnsynced(names_[index], [&](const Record& r) {
+            more.unsynced.push_back(
+                ManifestEntry{r.id, r.version, r.deleted, r.state, r.base});
+          }));
+      SYNCSTACK_RETURN_IF_ERROR(
+          ReadFeedTo(index, now_seq.value_or(point.last), point, more));
+      if (more.refused || more.unsupported || !more.contested.empty()) {
+        continue;  // not comparable now; the next run sees it
+      }
+    }
+    SYNCSTACK_ASSIGN_OR_RETURN(SetFingerprint * figure, Figure(index));
+    if (figure == nullptr) continue;  // dropped: rebuilt by the next run
+    if (figure->count == point.count && figure->sum == point.fingerprint) {
+      continue;
+    }
+    const std::string why =
+        "device " + DescribeFigure(figure->count, figure->sum) + ", server " +
+        DescribeFigure(point.count, point.fingerprint);
+    if (!report_.fingerprint_mismatch.empty()) {
+      report_.fingerprint_mismatch += "; ";
+    }
+    report_.fingerprint_mismatch += names_[index] + ": " + why;
+    SYNCSTACK_ASSIGN_OR_RETURN(ModeInputs inputs, GatherModeInputs(index));
+    inputs.blocked = ChangesBlocked::kMismatch;
+    inputs.blocked_why = why;
+    redo.emplace_back(index, std::move(inputs));
+  }
+  if (redo.empty()) return Status::Ok();
+  return RedoPhase(redo);
+}
+
+Status SyncRun::RedoPhase(
+    const std::vector<std::pair<uint32_t, ModeInputs>>& redo) {
+  plan_ = Plan{};
+  for (const auto& [index, inputs] : redo) {
+    items_[index] = 0;
+    SYNCSTACK_RETURN_IF_ERROR(Follow(index, ChooseMode(inputs)));
+  }
+  SYNCSTACK_RETURN_IF_ERROR(ProveAbsences());
+  for (auto& c : plan_.conflicts) report_.conflicts.push_back(std::move(c));
+  // The plan's conflict indexes now point past the report's first ones.
+  const int32_t shift =
+      static_cast<int32_t>(report_.conflicts.size() - plan_.conflicts.size());
+  for (PlanOp& op : plan_.ops) {
+    if (op.conflict >= 0) op.conflict += shift;
+  }
+  plan_.conflicts.clear();
+  AddCases(report_.cases, plan_.cases);
+  std::stable_partition(
+      plan_.ops.begin(), plan_.ops.end(),
+      [](const PlanOp& op) { return IsLocalOnly(op.action); });
+  SYNCSTACK_RETURN_IF_ERROR(ExchangePhase());
+  // The figure was wrong (or the rows were): count it again, once.
+  for (const auto& [index, inputs] : redo) {
+    SYNCSTACK_RETURN_IF_ERROR(RebuildFigure(index));
+  }
+  NoteReportMode();
+  return Status::Ok();
+}
+
 Result<SyncReport> SyncRun::Go() {
   auto start = SteadyClock::now();
   Progress(SyncProgress::Phase::kLock, 0, 1);
@@ -375,6 +495,7 @@ Result<SyncReport> SyncRun::Go() {
 
   SYNCSTACK_RETURN_IF_ERROR(PlanPhase());
   SYNCSTACK_RETURN_IF_ERROR(ExchangePhase());
+  SYNCSTACK_RETURN_IF_ERROR(VerifyPhase());
   SYNCSTACK_RETURN_IF_ERROR(RecordCompletion());
 
   // Release now (an error here is harmless: the lease expires by itself).

@@ -18,6 +18,8 @@
 
 #include <chrono>
 #include <map>
+#include <optional>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -25,6 +27,8 @@
 #include "engine/mode.h"
 #include "engine/plan.h"
 #include "syncstack/engine.h"
+#include "syncstack/fingerprint.h"
+#include "syncstack/pages.h"
 #include "syncstack/reconcile/reconcile.h"
 #include "syncstack/remote.h"
 
@@ -49,6 +53,28 @@ struct Reconciled {
   bool has_local = false;
   std::vector<ManifestEntry> local;
   LocalCounts counts;
+};
+
+// What pulling one collection's changes feed learnt.
+struct Pulled {
+  // The server refused the checkpoint (410): its message.
+  bool refused = false;
+  std::string refusal;
+  // The server has no feed (an older server or transport).
+  bool unsupported = false;
+  // The rows unsynced here (ScanUnsynced), by id, and the feed's entries
+  // for them (the rest of the feed is applied already).
+  std::vector<ManifestEntry> unsynced;
+  std::vector<ChangeEntry> contested;
+};
+
+// A collection synced by the changes feed: where its feed was read to and
+// the server's figures there.
+struct FeedPoint {
+  uint64_t last = 0;  // the last sequence consumed
+  uint64_t seq = 0;   // the account's sequence with the last page
+  uint64_t count = 0;
+  uint64_t fingerprint = 0;
 };
 
 // The local rows of one batch, re-read right before each apply attempt.
@@ -96,6 +122,12 @@ class SyncRun {
   Status RecordCompletion();
   // Records the server's history point after this run's writes.
   Status RecordHistoryPoint();
+  // After the exchange: compares each changes-mode collection's figure
+  // with the server's and reconciles those that differ, in this run.
+  Status VerifyPhase();
+  // Plans and exchanges again the collections of `redo`, each with the
+  // mode chosen from its inputs.
+  Status RedoPhase(const std::vector<std::pair<uint32_t, ModeInputs>>& redo);
 
   // --- run.cc: planning ------------------------------------------------------
   Status PlanAll();
@@ -111,6 +143,44 @@ class SyncRun {
   Status PlanWith(uint32_t index, ManifestIterator& local,
                   RemoteEntries& remote, const Reconciled* reconciled);
   void NoteMode(uint32_t index, const ModeChoice& choice);
+  // Sets the report's mode and reasons from what planning used.
+  void NoteReportMode();
+  // Whether this run pushed anything.
+  bool Pushed() const;
+
+  // --- changes.cc ------------------------------------------------------------
+  // Reads the feed of collection `index` after `after` and applies it,
+  // but for the rows unsynced here (out.contested); records the FeedPoint.
+  Status PullChanges(uint32_t index, uint64_t after, Pulled& out);
+  // One page of the feed; nullopt when refused or absent (see `out`).
+  Result<std::optional<ChangesPage>> FetchChanges(uint32_t index,
+                                                  uint64_t after, Pulled& out);
+  // Applies the entries of one page for rows synced (or absent) here, in
+  // one transaction; the others go to `out.contested`.
+  Status ApplyFeed(uint32_t index, std::vector<ChangeEntry>& entries,
+                   Pulled& out);
+  // Plans the unsynced rows against the feed's entries for them.
+  Status PlanChanges(uint32_t index, Pulled& pulled);
+  // Reads (and applies) the feed after `after` up to its end, leaving the
+  // server's figures there in `point`.
+  Status ReadFeedTo(uint32_t index, uint64_t after, FeedPoint& point,
+                    Pulled& pulled);
+
+  // --- figures: the device's count + fingerprint (figures.h) -----------------
+  // nullopt: the figure stops being exact and is dropped.
+  using PendingFigures = std::map<uint32_t, std::optional<SetFingerprint>>;
+  // The figure of collection `index` as kept (nullptr: none kept).
+  Result<SetFingerprint*> Figure(uint32_t index);
+  // The figure, initialised by one scan if none is kept.
+  Status EnsureFigure(uint32_t index);
+  // Updates the figures for `batch`'s ops (each replacing the row `rows`
+  // holds for it; nullptr: none) into `pending` and adds them to `batch`.
+  Status TrackFigures(ChangeBatch& batch, const RowMap* rows,
+                      PendingFigures& pending);
+  // Keeps `pending` once its batch applied.
+  void CommitFigures(PendingFigures& pending);
+  // Rebuilds the figure of `index` by one scan and keeps it.
+  Status RebuildFigure(uint32_t index);
 
   // --- first_sync.cc ---------------------------------------------------------
   // Streams a first sync's records straight into the store, in batches
@@ -200,8 +270,16 @@ class SyncRun {
   uint64_t server_seq_ = 0;  // the account's write sequence at the start
   std::chrono::microseconds network_{0};  // of planning
   std::vector<std::string> reasons_;      // "<collection>: <mode> (<why>)"
-  bool used_full_ = false, used_reconcile_ = false;
+  bool used_full_ = false, used_reconcile_ = false, used_changes_ = false;
   std::vector<uint64_t> synced_local_;  // synced rows here per collection
+  // The device's figures, loaded on first use (nullopt: none kept).
+  std::map<uint32_t, std::optional<SetFingerprint>> figures_;
+  std::map<uint32_t, FeedPoint> fed_;  // changes-mode collections
+  // Collections planned as a resync, or as after a restore, because the
+  // changes feed refused their checkpoint.
+  std::set<uint32_t> resync_here_, restored_here_;
+  // The collection list read after this run's writes, for RecordCompletion.
+  std::optional<Result<CollectionList>> after_writes_;
   std::vector<uint64_t> items_;  // server items here per collection, after
   uint64_t exchange_done_ = 0;
   uint64_t exchange_total_ = 0;

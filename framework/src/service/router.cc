@@ -109,7 +109,8 @@ bool KnownEndpoint(const std::string& path, const std::string& method) {
          (path == kSynchronisePath && method == "POST") ||
          (path == kManifestPath && method == "GET") ||
          (path == kRecordsPath && method == "GET") ||
-         (path == kReconcilePath && method == "POST");
+         (path == kReconcilePath && method == "POST") ||
+         (path == kChangesPath && method == "GET");
 }
 
 }  // namespace
@@ -130,6 +131,7 @@ Response SyncService::Impl::Route(const Request& request, SyncService& self) {
   if (path == kManifestPath) return HandleManifest(request, *account);
   if (path == kRecordsPath) return HandleRecords(request, *account);
   if (path == kReconcilePath) return HandleReconcile(request, *account);
+  if (path == kChangesPath) return HandleChanges(request, *account);
   return HandleSynchronise(request, *account, self);
 }
 

@@ -16,7 +16,8 @@ SyncService::Impl::Impl(Database& d, const ConflictPolicy& p, Clock& c,
       lock(l),
       authenticator(a),
       schema(std::move(s)),
-      options(std::move(o)) {}
+      options(std::move(o)),
+      item_caches(options.reconcile_cache_bytes) {}
 
 Result<std::shared_ptr<Store>> SyncService::Impl::StoreFor(
     std::string_view account) {

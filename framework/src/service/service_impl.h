@@ -10,6 +10,7 @@
 //   item_cache.cc      the reconcile ItemIndex cache
 //   tombstone_marks.cc device marks, the horizon check, collection
 //   page_endpoints.cc  fetch.json, /v1/manifest, /v1/records, reconcile
+//   changes_endpoint.cc  /v1/changes; collection_figure.cc its figures
 #pragma once
 
 #include <cstdint>
@@ -206,6 +207,11 @@ struct SyncService::Impl {
   Response HandleManifest(const Request& request, const std::string& account);
   Response HandleRecords(const Request& request, const std::string& account);
   Response HandleReconcile(const Request& request, const std::string& account);
+
+  // --- changes_endpoint.cc ---
+  // GET /v1/changes (pages.h): the rows written after a sequence, with the
+  // collection's count and fingerprint; 410 changes_refused.
+  Response HandleChanges(const Request& request, const std::string& account);
 };
 
 }  // namespace syncstack

@@ -1,7 +1,8 @@
 // The write path: synchronise.json. A request is validated whole, every
 // write is decided by the conflict policy against the stored record (or an
 // earlier write of the same request), and everything it changes — rows,
-// the write sequence, the conflict journal, its idempotency key — commits
+// the write sequence, each collection's count and fingerprint, the conflict
+// journal, its idempotency key — commits
 // in one store transaction under the lease's fence.
 #include <algorithm>
 #include <chrono>
@@ -10,6 +11,7 @@
 #include <unordered_set>
 
 #include "history.h"
+#include "service/collection_figure.h"
 #include "service/journal.h"
 #include "service/service_impl.h"
 #include "syncstack/metadata_keys.h"
@@ -453,6 +455,9 @@ Result<std::optional<SyncResponse>> SyncService::Impl::WriteOnce(
     // The new sequence's history token, with the writes (a restored backup
     // brings back the tokens it had, not these).
     history::Record(batch, ctx.sequence, history::NewToken());
+    // Each written collection's count and fingerprint, with the writes.
+    SYNCSTACK_RETURN_IF_ERROR(
+        service::UpdateFigures(store, state, before, batch));
   }
   if (!journal.empty()) {
     // The conflict journal, in the resolution's own transaction.

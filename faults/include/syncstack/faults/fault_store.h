@@ -45,6 +45,10 @@ class FaultStore : public StoreWrapper {
   Result<std::vector<std::string>> Collections() noexcept override;
   Result<std::optional<std::string>> GetMeta(
       std::string_view key) noexcept override;
+  Status ScanSince(std::string_view collection, Timestamp after, size_t limit,
+                   FunctionRef<void(const Record&)> fn) noexcept override;
+  Status ScanUnsynced(std::string_view collection,
+                      FunctionRef<void(const Record&)> fn) noexcept override;
 
   // n >= 1; 0 disarms.
   void FailWriteAt(uint64_t n);
