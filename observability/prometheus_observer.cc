@@ -94,6 +94,7 @@ class PrometheusObserver final : public ServiceObserver {
       kinds_[static_cast<size_t>(kind)] =
           &written_.Add({{"kind", std::string(WriteKindName(kind))}});
     }
+    for (const std::string& policy : options_.policies) OnConflicts(policy, 0);
   }
 
   void OnRequest(const RequestEvent& event) noexcept override {

@@ -108,20 +108,21 @@ Result<std::chrono::milliseconds> ParseClockBound(const std::string& text) {
 
 // The metrics of GET /metrics: Prometheus when built with it, else none
 // (the observer that does nothing; /metrics answers 404).
-std::unique_ptr<ServiceObserver> NewMetrics(
-    const std::atomic<HttpServer*>& http_server) {
+Result<std::unique_ptr<ServiceObserver>> NewMetrics(
+    const std::atomic<HttpServer*>& http_server, std::string_view policy) {
 #ifdef SYNCSTACK_HAS_PROMETHEUS
   PrometheusObserverOptions options;
+  options.policies.emplace_back(policy);
   options.active_connections = [&http_server]() -> size_t {
     HttpServer* server = http_server.load();
     return server != nullptr ? server->open_connections() : 0;
   };
-  auto made = NewPrometheusObserver(std::move(options));
-  if (made.ok()) return std::move(made).value();
+  return NewPrometheusObserver(std::move(options));
 #else
   (void)http_server;
-#endif
+  (void)policy;
   return std::make_unique<ServiceObserver>();
+#endif
 }
 
 // --metrics-token-file: the file's first line.
@@ -275,8 +276,9 @@ int RunServe(int argc, char** argv) {
   auto authenticator = NewThrottledAuthenticator(*users, SystemClock());
   const ServerLog log(*log_format);
   std::atomic<HttpServer*> http_server{nullptr};  // for the metrics
-  std::unique_ptr<ServiceObserver> metrics = NewMetrics(http_server);
-  RequestLogger observer(*metrics, log);
+  auto metrics = NewMetrics(http_server, (*policy)->name());
+  if (!metrics.ok()) return Fail(metrics.status());
+  RequestLogger observer(**metrics, log);
   SyncServiceOptions service_options;
   service_options.max_body = max_body;
   service_options.log = [&log](const std::string& line) {

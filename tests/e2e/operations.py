@@ -174,6 +174,8 @@ def check_metrics(port, workdir, secrets):
     check(moved("syncstack_lock_waits_total") == 1, "one lock wait")
     check(moved("syncstack_conflicts_total", policy=policy) == 1,
           "one conflict under policy %s" % policy)
+    check(("syncstack_conflicts_total", frozenset({"policy": policy}.items()))
+          in before, "the policy's conflict series exists from the start")
     check(moved("syncstack_http_requests_total", endpoint="login",
                 status="401") == 1, "requests_total{login,401} +1")
     check(moved("syncstack_http_requests_total", endpoint="lock",

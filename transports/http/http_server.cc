@@ -141,7 +141,7 @@ std::string FormatAnswer(const Response& answer, bool keep_alive, bool head,
   }
   std::string out;
   bool no_body = status == 204 || status == 304;
-  out.reserve(256 + (no_body || head ? 0 : body->size()));
+  out.reserve(384 + (no_body || head ? 0 : body->size()));
   AppendHead(status, keep_alive, out);
   if (!no_body) {
     out += "Content-Length: " + std::to_string(body->size()) + "\r\n";

@@ -20,6 +20,7 @@
 #include <cstddef>
 #include <functional>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "syncstack/service_observer.h"
@@ -42,6 +43,10 @@ struct PrometheusObserverOptions {
   std::vector<double> store_buckets = {0.0001, 0.0005, 0.001, 0.0025, 0.005,
                                        0.01,   0.025,  0.05,  0.1,    0.25,
                                        0.5,    1,      2.5,   10};
+  // Conflict policies whose syncstack_conflicts_total series exist from
+  // the start at 0 (others appear at their first conflict), so that a
+  // rate() sees the first increase. Default: none.
+  std::vector<std::string> policies;
   // Read at every scrape for syncstack_active_connections (e.g. the HTTP
   // server's open connections); called from request threads. Default:
   // none (the gauge stays 0).
