@@ -13,6 +13,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   liblmdb-dev libpqxx-dev libpoco-dev libsodium-dev
   postgresql
+  prometheus-cpp-dev python3-prometheus-client  # issue 15: GET /metrics and its parser test
 )
 
 missing=()

@@ -20,11 +20,15 @@
 
 #include "commands.h"
 #include "remote_common.h"
+#include "server_log.h"
 #include "syncstack/codec.h"
 #include "syncstack/file/file_transport.h"
 #include "syncstack/http/http_transport.h"
 #include "syncstack/login_throttle.h"
 #include "syncstack/metadata_keys.h"
+#ifdef SYNCSTACK_HAS_PROMETHEUS
+#include "syncstack/observability/prometheus_observer.h"
+#endif
 #include "syncstack/policies/last_write_wins.h"
 #include "syncstack/policies/registry.h"
 #include "syncstack/service.h"
@@ -105,6 +109,36 @@ Result<std::chrono::milliseconds> ParseClockBound(const std::string& text) {
   return Status::InvalidArgument(bad);
 }
 
+// The metrics of GET /metrics: Prometheus when built with it, else none
+// (the observer that does nothing; /metrics answers 404).
+Result<std::unique_ptr<ServiceObserver>> NewMetrics(
+    const std::atomic<HttpServer*>& http_server, std::string_view policy) {
+#ifdef SYNCSTACK_HAS_PROMETHEUS
+  PrometheusObserverOptions options;
+  options.policies.emplace_back(policy);
+  options.active_connections = [&http_server]() -> size_t {
+    HttpServer* server = http_server.load();
+    return server != nullptr ? server->open_connections() : 0;
+  };
+  return NewPrometheusObserver(std::move(options));
+#else
+  (void)http_server;
+  (void)policy;
+  return std::make_unique<ServiceObserver>();
+#endif
+}
+
+// --metrics-token-file: the file's first line.
+Result<std::string> ReadTokenFile(const std::string& path) {
+  std::ifstream in(path);
+  std::string token;
+  if (!in || !std::getline(in, token)) {
+    return Status::InvalidArgument("--metrics-token-file: cannot read " + path);
+  }
+  if (!token.empty() && token.back() == '\r') token.pop_back();
+  return token;
+}
+
 }  // namespace
 
 int RunServe(int argc, char** argv) {
@@ -122,6 +156,8 @@ int RunServe(int argc, char** argv) {
   int64_t max_connections = static_cast<int64_t>(http.max_connections);
   std::string max_clock_ahead = "5m";
   int64_t reconcile_cache_mb = 256;
+  std::string log_format_name = "text";
+  std::string metrics_token, metrics_token_file;
   options.add_options()("store", po::value(&uri)->required(),
                         "server store URI, e.g. sqlite:server.db")(
       "listen", po::value(&listen),
@@ -163,7 +199,16 @@ int RunServe(int argc, char** argv) {
       "with it: 300s, 5m, 2h, 1d, or off (default: 5m)")(
       "reconcile-cache-mb", po::value(&reconcile_cache_mb),
       "memory the reconcile item indexes kept between requests may take, "
-      "in MiB; 0 keeps none (default: 256)");
+      "in MiB; 0 keeps none (default: 256)")(
+      "log-format", po::value(&log_format_name),
+      "the log on stderr: text, or json (one object a line: time, level, "
+      "request_id, endpoint, status, duration_ms, user, device, message); "
+      "default: text")(
+      "metrics-token", po::value(&metrics_token),
+      "GET /metrics then wants \"Authorization: Bearer TOKEN\" (default: "
+      "none; /healthz and /readyz never want one)")(
+      "metrics-token-file", po::value(&metrics_token_file),
+      "--metrics-token read from this file's first line");
   po::variables_map vm;
   int exit_code = kExitOk;
   if (!ParseArgs(argc, argv,
@@ -172,7 +217,8 @@ int RunServe(int argc, char** argv) {
                  "[--lease-seconds N] [--collect-tombstones-every SECONDS "
                  "--device-ttl-days N] [--journal-days N] [--threads N] "
                  "[--max-connections N] [--max-clock-ahead DURATION] "
-                 "[--reconcile-cache-mb N]",
+                 "[--reconcile-cache-mb N] [--log-format text|json] "
+                 "[--metrics-token TOKEN]",
                  options, vm, exit_code)) {
     return exit_code;
   }
@@ -208,6 +254,17 @@ int RunServe(int argc, char** argv) {
                 std::to_string(reconcile_cache_mb));
   }
   http.max_body = max_body;
+  auto log_format = ParseLogFormat(log_format_name);
+  if (!log_format.ok()) return Fail(log_format.status());
+  if (!metrics_token_file.empty()) {
+    if (!metrics_token.empty()) {
+      return Fail("give --metrics-token or --metrics-token-file, not both");
+    }
+    auto read = ReadTokenFile(metrics_token_file);
+    if (!read.ok()) return Fail(read.status());
+    metrics_token = std::move(*read);
+    if (metrics_token.empty()) return Fail("--metrics-token-file is empty");
+  }
   Schema schema;
   if (!schema_file.empty()) {
     auto loaded = Schema::Load(schema_file);
@@ -230,11 +287,18 @@ int RunServe(int argc, char** argv) {
   }
   auto users = NewDatabaseAuthenticator(**database);
   auto authenticator = NewThrottledAuthenticator(*users, SystemClock());
+  const ServerLog log(*log_format);
+  std::atomic<HttpServer*> http_server{nullptr};  // for the metrics
+  auto metrics = NewMetrics(http_server, (*policy)->name());
+  if (!metrics.ok()) return Fail(metrics.status());
+  RequestLogger observer(**metrics, log);
   SyncServiceOptions service_options;
   service_options.max_body = max_body;
-  service_options.log = [](const std::string& line) {
-    std::fprintf(stderr, "syncstack: %s\n", line.c_str());
+  service_options.log = [&log](const std::string& line) {
+    log.Event("info", line);
   };
+  service_options.observer = &observer;
+  service_options.metrics_token = metrics_token;
   service_options.token_ttl = std::chrono::seconds(token_ttl);
   service_options.max_clock_ahead = *clock_bound;
   service_options.journal_retention = std::chrono::hours(24 * journal_days);
@@ -273,6 +337,7 @@ int RunServe(int argc, char** argv) {
     auto started = StartHttpServer(service, http);
     if (!started.ok()) return Fail(started.status());
     server = std::move(started).value();
+    http_server.store(server.get());
     std::printf("syncstack: serving %s on http://%s:%u (policy %s)\n",
                 uri.c_str(), http.host.c_str(), server->port(),
                 policy_name.c_str());
@@ -294,10 +359,9 @@ int RunServe(int argc, char** argv) {
         if (!answered.ok()) {
           pause_ms =
               std::min<int64_t>(std::max<int64_t>(pause_ms, 500) * 2, 60'000);
-          std::fprintf(stderr,
-                       "syncstack: exchange: %s; trying again in %lld ms\n",
-                       answered.status().ToString().c_str(),
-                       static_cast<long long>(pause_ms));
+          log.Event("warn", "exchange: " + answered.status().ToString() +
+                                "; trying again in " +
+                                std::to_string(pause_ms) + " ms");
         } else {
           pause_ms = poll_ms;
           if (*answered > 0) continue;
@@ -322,8 +386,8 @@ int RunServe(int argc, char** argv) {
           auto report = service.CollectTombstones(account, ttl);
           // kLocked: a device is syncing; the next round gets it.
           if (!report.ok() && report.status().code() != Status::Code::kLocked) {
-            std::fprintf(stderr, "syncstack: collecting \"%s\": %s\n",
-                         account.c_str(), report.status().ToString().c_str());
+            log.Event("warn", "collecting \"" + account +
+                                  "\": " + report.status().ToString());
           }
         }
       }
@@ -341,6 +405,7 @@ int RunServe(int argc, char** argv) {
   if (gc_thread.joinable()) gc_thread.join();
   if (exchange_thread.joinable()) exchange_thread.join();
   if (server) server->Stop();
+  http_server.store(nullptr);
   std::printf("syncstack: stopped\n");
   return kExitOk;
 }

@@ -26,6 +26,7 @@
 #include <deque>
 #include <functional>
 #include <mutex>
+#include <random>
 #include <thread>
 #include <unordered_map>
 #include <vector>
@@ -77,6 +78,43 @@ void AppendDate(std::string& out) {
   out += text;
 }
 
+// X-Request-Id: a client's own id is kept when it is sane (1 to
+// kMaxRequestId visible ASCII characters, so that it cannot break a log
+// line); otherwise the server names the request.
+constexpr size_t kMaxRequestId = 128;
+
+bool SaneRequestId(std::string_view id) {
+  return !id.empty() && id.size() <= kMaxRequestId &&
+         std::all_of(id.begin(), id.end(),
+                     [](char c) { return c > 0x20 && c < 0x7f; });
+}
+
+// Names requests "<16 hex digits of this server>-<counter in hex>": unique
+// within the server, and across servers but by chance.
+// Thread safety: Next may be called concurrently.
+class RequestIds {
+ public:
+  RequestIds() {
+    std::random_device random;
+    uint64_t prefix = (uint64_t{random()} << 32) | random();
+    char text[17];
+    std::snprintf(text, sizeof text, "%016llx",
+                  static_cast<unsigned long long>(prefix));
+    prefix_ = text;
+  }
+
+  std::string Next() {
+    char counter[17];
+    std::snprintf(counter, sizeof counter, "%llx",
+                  static_cast<unsigned long long>(++count_));
+    return prefix_ + '-' + counter;
+  }
+
+ private:
+  std::string prefix_;
+  std::atomic<uint64_t> count_{0};
+};
+
 // The status line and the headers every answer has.
 void AppendHead(int status, bool keep_alive, std::string& out) {
   out += "HTTP/1.1 ";
@@ -89,8 +127,9 @@ void AppendHead(int status, bool keep_alive, std::string& out) {
   out += keep_alive ? "Connection: keep-alive\r\n" : "Connection: close\r\n";
 }
 
-// The whole answer to `answer` on the wire.
-std::string FormatAnswer(const Response& answer, bool keep_alive, bool head) {
+// The whole answer to `answer` on the wire, named `request_id`.
+std::string FormatAnswer(const Response& answer, bool keep_alive, bool head,
+                         std::string_view request_id) {
   int status = answer.status;
   const std::string* body = &answer.body;
   std::string fallback;
@@ -102,7 +141,7 @@ std::string FormatAnswer(const Response& answer, bool keep_alive, bool head) {
   }
   std::string out;
   bool no_body = status == 204 || status == 304;
-  out.reserve(256 + (no_body || head ? 0 : body->size()));
+  out.reserve(384 + (no_body || head ? 0 : body->size()));
   AppendHead(status, keep_alive, out);
   if (!no_body) {
     out += "Content-Length: " + std::to_string(body->size()) + "\r\n";
@@ -117,19 +156,22 @@ std::string FormatAnswer(const Response& answer, bool keep_alive, bool head) {
   if (answer.retry_after >= 0) {
     out += "Retry-After: " + std::to_string(answer.retry_after) + "\r\n";
   }
-  out += "\r\n";
+  out += "X-Request-Id: ";
+  out += request_id;
+  out += "\r\n\r\n";
   if (!no_body && !head) out += *body;
   return out;
 }
 
 // An error found by the server itself (not the handler); the connection
 // closes after it.
-std::string FormatError(const Status& status, int64_t retry_after = -1) {
+std::string FormatError(const Status& status, std::string_view request_id,
+                        int64_t retry_after = -1) {
   Response answer;
   answer.status = HttpStatusFor(status.code());
   EncodeError(status, -1, answer.body);
   answer.retry_after = retry_after;
-  return FormatAnswer(answer, /*keep_alive=*/false, /*head=*/false);
+  return FormatAnswer(answer, /*keep_alive=*/false, /*head=*/false, request_id);
 }
 
 // The threads that call the Handler. Jobs wait in a queue that holds at
@@ -179,7 +221,8 @@ class WorkerPool {
       Answer answer;
       answer.id = job.id;
       answer.keep_alive = job.keep_alive;
-      answer.bytes = FormatAnswer(response, job.keep_alive, job.head);
+      answer.bytes = FormatAnswer(response, job.keep_alive, job.head,
+                                  job.request.request_id);
       on_answer_(std::move(answer));
     }
   }
@@ -254,9 +297,7 @@ class EpollHttpServer final : public HttpServer {
                   Poco::Net::ServerSocket socket)
       : options_(options),
         listener_(std::move(socket)),
-        read_buffer_(kReadBuffer),
-        busy_(FormatError(
-            Status::Unavailable("the server has too many connections"), 1)) {
+        read_buffer_(kReadBuffer) {
     listen_fd_ = listener_.impl()->sockfd();
     port_ = listener_.address().port();
     workers_ = std::make_unique<WorkerPool>(
@@ -287,6 +328,7 @@ class EpollHttpServer final : public HttpServer {
   }
 
   uint16_t port() const override { return port_; }
+  size_t open_connections() const override { return open_.load(); }
 
   void Stop() override {
     std::lock_guard stop_lock(stop_mu_);
@@ -325,6 +367,7 @@ class EpollHttpServer final : public HttpServer {
     }
     for (auto& [id, connection] : connections_) close(connection->fd);
     connections_.clear();
+    open_.store(0);
   }
 
   void Dispatch(const epoll_event& event) {
@@ -403,6 +446,7 @@ class EpollHttpServer final : public HttpServer {
       Connection& c = *connection;
       c.peer = PeerAddress(from);
       connections_.emplace(id, std::move(connection));
+      open_.fetch_add(1);
       Watch(c, EPOLLIN);
     }
   }
@@ -442,7 +486,10 @@ class EpollHttpServer final : public HttpServer {
 
   // Answers 503 in one non-blocking send (best effort) and closes.
   void Refuse(int fd) {
-    (void)!send(fd, busy_.data(), busy_.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+    const std::string busy =
+        FormatError(Status::Unavailable("the server has too many connections"),
+                    request_ids_.Next(), 1);
+    (void)!send(fd, busy.data(), busy.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
     close(fd);
   }
 
@@ -511,6 +558,9 @@ class EpollHttpServer final : public HttpServer {
     job.head = c.reader.head_method();
     job.request = std::move(c.reader.request());
     job.request.peer = c.peer;
+    if (!SaneRequestId(job.request.request_id)) {
+      job.request.request_id = request_ids_.Next();
+    }
     c.reader.Reset();
     c.continued = false;
     workers_->Submit(std::move(job));
@@ -556,7 +606,7 @@ class EpollHttpServer final : public HttpServer {
   }
 
   void SendError(Connection& c, const Status& status) {
-    c.out = FormatError(status);
+    c.out = FormatError(status, request_ids_.Next());
     c.out_at = 0;
     c.keep_alive = false;
     c.phase = Connection::Phase::kWriting;
@@ -620,6 +670,7 @@ class EpollHttpServer final : public HttpServer {
   void Close(Connection& c) {
     if (c.closed) return;
     c.closed = true;
+    open_.fetch_sub(1);
     close(c.fd);  // also takes it out of epoll
     closed_.push_back(c.id);
   }
@@ -648,7 +699,7 @@ class EpollHttpServer final : public HttpServer {
   int wake_fd_ = -1;
   int reserve_fd_ = -1;
   std::vector<char> read_buffer_;
-  const std::string busy_;  // the 503 for connections over the limit
+  RequestIds request_ids_;
   std::unique_ptr<WorkerPool> workers_;
 
   // Owned by the I/O thread.
@@ -661,6 +712,7 @@ class EpollHttpServer final : public HttpServer {
   std::mutex answers_mu_;
   std::vector<Answer> answers_;
 
+  std::atomic<size_t> open_{0};  // connections not closed; for metrics
   std::atomic<bool> stopping_{false};
   std::mutex stop_mu_;
   bool stopped_ = false;

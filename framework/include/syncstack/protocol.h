@@ -12,6 +12,11 @@ inline constexpr std::string_view kLoginPath = "/v1/login";
 inline constexpr std::string_view kLockPath = "/v1/lock";
 inline constexpr std::string_view kFetchPath = "/v1/fetch.json";
 inline constexpr std::string_view kSynchronisePath = "/v1/synchronise.json";
+// The operator's endpoints (docs/protocol.md "Operations"): no token.
+inline constexpr std::string_view kHealthzPath = "/healthz";
+inline constexpr std::string_view kReadyzPath = "/readyz";
+// Prometheus text format; a token only with serve --metrics-token.
+inline constexpr std::string_view kMetricsPath = "/metrics";
 
 // The HTTP status for a non-OK code (e.g. kLocked -> 423). Beyond
 // PROTOCOL.md's table: kConflict 409 "conflict", kUnavailable 503,

@@ -17,6 +17,7 @@
 #include "syncstack/conflict_policy.h"
 #include "syncstack/journal.h"
 #include "syncstack/schema.h"
+#include "syncstack/service_observer.h"
 #include "syncstack/store.h"
 #include "syncstack/sync_lock.h"
 #include "syncstack/tombstones.h"
@@ -89,6 +90,14 @@ struct SyncServiceOptions {
   // The server log: one line per estimated device clock offset and per
   // conflict. Called from request threads. Default: none.
   std::function<void(const std::string& line)> log;
+  // Told about every request, session, write and conflict (metrics, the
+  // access log); its WriteMetrics answers GET /metrics. Must outlive the
+  // service. Default: none (/metrics answers 404).
+  ServiceObserver* observer = nullptr;
+  // When not empty, GET /metrics wants "Authorization: Bearer <this>"
+  // (401 otherwise). /healthz and /readyz never want a token.
+  // Default: "" (no token).
+  std::string metrics_token{};
 };
 
 // The lock holder's name while tombstones are collected.
@@ -104,7 +113,11 @@ class SyncService final : public Handler {
               SyncServiceOptions options = {});
   ~SyncService() override;
 
-  // Routes a protocol request: login, lock, fetch.json, synchronise.json.
+  // Routes a protocol request: login, lock, fetch.json, synchronise.json,
+  // ... and the operator's GET /healthz (200 while the process answers),
+  // GET /readyz (200 when the store answers a trivial read, else 503 with
+  // the reason) and GET /metrics (options.observer's metrics). Tells
+  // options.observer about the request once answered.
   Response Handle(const Request& request) noexcept override;
 
   // The typed operations behind Handle, for embedding without JSON.

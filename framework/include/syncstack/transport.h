@@ -25,6 +25,10 @@ struct Request {
   // The client's address (e.g. "192.0.2.7"), for login throttling; "" when
   // the transport has none.
   std::string peer{};
+  // X-Request-Id: the transport's name for this request in logs (the
+  // HTTP server takes a sane one from the client, else makes one); ""
+  // when the transport has none.
+  std::string request_id{};
 };
 
 // One protocol answer. Protocol errors (4xx) are Responses, not Statuses.

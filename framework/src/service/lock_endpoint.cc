@@ -28,18 +28,28 @@ Response Locked(const LockAttempt& attempt) {
 }  // namespace
 
 Response SyncService::Impl::HandleLock(const Request& request,
-                                       const std::string& account) {
+                                       const std::string& account,
+                                       service::RequestNote& note) {
   if (request.method == "DELETE") {
     Status s = lock.Release(account, request.lease);
     if (!s.ok()) return service::ErrorResponse(s);
+    if (auto ended = session_clock.Finish(account, request.lease)) {
+      note.device = std::move(ended->device);
+      observer.OnSyncSession(ended->duration);
+    }
     return Released();
   }
   auto body = DecodeLockRequest(request.body);
   if (!body.ok()) return service::ErrorResponse(body.status());
+  note.device = body->device;
   auto attempt =
       lock.Acquire(account, body->device, request.lease, body->device_secret);
   if (!attempt.ok()) return service::ErrorResponse(attempt.status());
-  if (!attempt->granted) return Locked(*attempt);
+  if (!attempt->granted) {
+    observer.OnLockWait();
+    return Locked(*attempt);
+  }
+  session_clock.Start(account, attempt->lease.token, body->device);
   LockResponse answer;
   answer.device_secret = std::move(attempt->device_secret);
   if (body->client_time != kNoTimestamp) {

@@ -116,33 +116,38 @@ bool KnownEndpoint(const std::string& path, const std::string& method) {
 }  // namespace
 }  // namespace service
 
-Response SyncService::Impl::Route(const Request& request, SyncService& self) {
+Response SyncService::Impl::Route(const Request& request, SyncService& self,
+                                  service::RequestNote& note) {
   const std::string& path = request.path;
   const std::string& method = request.method;
-  if (path == kLoginPath && method == "POST") return HandleLogin(request);
+  if (path == kLoginPath && method == "POST") return HandleLogin(request, note);
+  if (auto answered = HandleOperations(request)) return std::move(*answered);
   if (!service::KnownEndpoint(path, method)) {
     return service::ErrorResponse(
         Status::NotFound("no endpoint " + method + " " + path));
   }
   auto account = Authenticate(request);
   if (!account.ok()) return service::ErrorResponse(account.status());
-  if (path == kLockPath) return HandleLock(request, *account);
+  note.user = *account;
+  if (path == kLockPath) return HandleLock(request, *account, note);
   if (path == kFetchPath) return HandleFetch(request, *account);
   if (path == kManifestPath) return HandleManifest(request, *account);
   if (path == kRecordsPath) return HandleRecords(request, *account);
   if (path == kReconcilePath) return HandleReconcile(request, *account);
   if (path == kChangesPath) return HandleChanges(request, *account);
-  return HandleSynchronise(request, *account, self);
+  return HandleSynchronise(request, *account, self, note);
 }
 
 Response SyncService::Impl::HandleSynchronise(const Request& request,
                                               const std::string& account,
-                                              SyncService& self) {
+                                              SyncService& self,
+                                              service::RequestNote& note) {
   if (auto refused = service::RefuseLargeBody(request, options.max_body)) {
     return std::move(*refused);
   }
   auto lease = lock.Check(account, request.lease);
   if (!lease.ok()) return service::ErrorResponse(lease.status());
+  note.device = lease->device;
   auto decoded = DecodeSyncRequest(request.body, schema, options.limits);
   if (!decoded.ok()) return service::ErrorResponse(decoded.status());
   auto answer = self.Synchronise(account, *decoded, request.lease,

@@ -17,7 +17,12 @@ SyncService::Impl::Impl(Database& d, const ConflictPolicy& p, Clock& c,
       authenticator(a),
       schema(std::move(s)),
       options(std::move(o)),
-      item_caches(options.reconcile_cache_bytes) {}
+      item_caches(options.reconcile_cache_bytes),
+      observer(options.observer != nullptr ? *options.observer
+                                           : service::NoObserver()) {
+  auto opened = database.OpenAccount(kProbeAccount);
+  if (opened.ok()) probe = std::move(*opened);
+}
 
 Result<std::shared_ptr<Store>> SyncService::Impl::StoreFor(
     std::string_view account) {
@@ -74,13 +79,18 @@ SyncService::~SyncService() = default;
 const Schema& SyncService::schema() const noexcept { return impl_->schema; }
 
 Response SyncService::Handle(const Request& request) noexcept {
+  const auto start = std::chrono::steady_clock::now();
+  service::RequestNote note;
+  Response response;
   try {
-    return impl_->Route(request, *this);
+    response = impl_->Route(request, *this, note);
   } catch (const std::exception& e) {
     // Allocation failure and the like: never crash the server.
-    return service::ErrorResponse(
+    response = service::ErrorResponse(
         Status::Unavailable(std::string("server: ") + e.what()));
   }
+  impl_->Observe(request, response, note, start);
+  return response;
 }
 
 Result<Manifest> SyncService::Fetch(std::string_view account,

@@ -11,8 +11,11 @@
 //   tombstone_marks.cc device marks, the horizon check, collection
 //   page_endpoints.cc  fetch.json, /v1/manifest, /v1/records, reconcile
 //   changes_endpoint.cc  /v1/changes; collection_figure.cc its figures
+//   operations.cc      /healthz, /readyz, /metrics, and the observer's
+//                      report of each request
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -25,6 +28,7 @@
 
 #include "service/idempotency.h"
 #include "service/item_cache.h"
+#include "service/observe.h"
 #include "service/pending_writes.h"
 #include "service/sessions.h"
 #include "syncstack/journal.h"
@@ -103,6 +107,11 @@ struct SyncService::Impl {
 
   service::SessionTable sessions;
   service::ItemCaches item_caches;
+  ServiceObserver& observer;  // options.observer, or one doing nothing
+  service::SessionClock session_clock;
+  // The store /readyz reads from, opened once (null when that failed:
+  // then each /readyz opens one).
+  std::shared_ptr<Store> probe;
 
   std::mutex mu;  // guards stores, account_mu, clock_offsets
   std::map<std::string, std::shared_ptr<Store>, std::less<>> stores;
@@ -136,17 +145,20 @@ struct SyncService::Impl {
   void Log(const std::string& line);
 
   // --- router.cc ---
-  Response Route(const Request& request, SyncService& self);
+  // Answers `request`; notes in `note` who asked, once known.
+  Response Route(const Request& request, SyncService& self,
+                 service::RequestNote& note);
   Response HandleSynchronise(const Request& request, const std::string& account,
-                             SyncService& self);
+                             SyncService& self, service::RequestNote& note);
 
   // --- sessions.cc ---
   // The account of the request's bearer token. Errors: kUnauthorized.
   Result<std::string> Authenticate(const Request& request);
-  Response HandleLogin(const Request& request);
+  Response HandleLogin(const Request& request, service::RequestNote& note);
 
   // --- lock_endpoint.cc ---
-  Response HandleLock(const Request& request, const std::string& account);
+  Response HandleLock(const Request& request, const std::string& account,
+                      service::RequestNote& note);
 
   // --- write_path.cc ---
   Result<SyncResponse> Synchronise(std::string_view account,
@@ -212,6 +224,25 @@ struct SyncService::Impl {
   // GET /v1/changes (pages.h): the rows written after a sequence, with the
   // collection's count and fingerprint; 410 changes_refused.
   Response HandleChanges(const Request& request, const std::string& account);
+  // --- operations.cc ---
+  // The account /readyz reads a metadata key of (reads only).
+  static constexpr std::string_view kProbeAccount = "syncstack-readyz";
+  // Answers /healthz, /readyz and /metrics (GET or HEAD, no account);
+  // nullopt for any other request.
+  std::optional<Response> HandleOperations(const Request& request);
+  Response HandleReadyz();
+  Response HandleMetrics(const Request& request);
+  // Tells the observer about `request`, answered with `response` after
+  // handling that began at `start`.
+  void Observe(const Request& request, const Response& response,
+               const service::RequestNote& note,
+               std::chrono::steady_clock::time_point start) noexcept;
+  // Tells the observer what a committed write changed.
+  void ObserveWrites(const service::PendingWrites& state,
+                     const std::map<std::string, std::map<RecordId, Record>,
+                                    std::less<>>& before,
+                     const std::map<std::string, std::map<RecordId, Kept>,
+                                    std::less<>>& conflicts) noexcept;
 };
 
 }  // namespace syncstack

@@ -82,14 +82,19 @@ Result<std::string> SyncService::Impl::Authenticate(const Request& request) {
   return authenticator.VerifyToken(request.token, now);
 }
 
-Response SyncService::Impl::HandleLogin(const Request& request) {
+Response SyncService::Impl::HandleLogin(const Request& request,
+                                        service::RequestNote& note) {
   auto login = DecodeLoginRequest(request.body);
   if (!login.ok()) return service::ErrorResponse(login.status());
+  note.user = login->user;
   // Login throttling (issue 14 item 7): a throttled login is 429.
   int64_t retry_after = -1;
   auto account = authenticator.LoginFrom(request.peer, login->user,
                                          login->password, retry_after);
   if (!account.ok()) {
+    if (account.status().code() == Status::Code::kUnauthorized) {
+      observer.OnLoginFailure();
+    }
     Response refused = service::ErrorResponse(account.status(), retry_after);
     if (retry_after >= 0) refused.status = 429;
     return refused;

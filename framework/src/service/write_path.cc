@@ -471,12 +471,15 @@ Result<std::optional<SyncResponse>> SyncService::Impl::WriteOnce(
   }
   if (!call.lease.empty()) SYNCSTACK_RETURN_IF_ERROR(Fence(call, batch));
   if (!batch.empty()) {
+    const auto apply_start = std::chrono::steady_clock::now();
     Status s = store.Apply(WriteOptions{}, batch);
+    observer.OnStoreApply(std::chrono::steady_clock::now() - apply_start);
     if (s.code() == Status::Code::kConflict && may_retry) {
       return std::optional<SyncResponse>();
     }
     SYNCSTACK_RETURN_IF_ERROR(s);
     item_caches.Wrote(call.account, state, first_sequence, ctx.sequence);
+    ObserveWrites(state, before, decisions.conflicts);
   }
   if (ctx.restamped > 0) {
     Log("restamped " + std::to_string(ctx.restamped) + " write(s) to " +
@@ -503,6 +506,37 @@ Status SyncService::Impl::Fence(const service::WriteCall& call,
   if (!live.ok()) return live.status();
   lock.Fence(*live, batch);
   return Status::Ok();
+}
+
+void SyncService::Impl::ObserveWrites(
+    const service::PendingWrites& state, const service::StoredRows& before,
+    const std::map<std::string, std::map<RecordId, Kept>, std::less<>>&
+        conflicts) noexcept {
+  uint64_t counts[3] = {0, 0, 0};  // by WriteKind
+  for (const auto& [collection, rows] : state) {
+    auto stored = before.find(collection);
+    for (const auto& [id, p] : rows) {
+      if (!p.touched || !p.row) continue;
+      const Record* old = nullptr;
+      if (stored != before.end()) {
+        auto r = stored->second.find(id);
+        if (r != stored->second.end()) old = &r->second;
+      }
+      const bool was_live = old != nullptr && !old->deleted;
+      WriteKind kind = p.row->deleted ? WriteKind::kDelete
+                       : was_live     ? WriteKind::kUpdate
+                                      : WriteKind::kAdd;
+      ++counts[static_cast<int>(kind)];
+    }
+  }
+  for (WriteKind kind :
+       {WriteKind::kAdd, WriteKind::kUpdate, WriteKind::kDelete}) {
+    uint64_t n = counts[static_cast<int>(kind)];
+    if (n > 0) observer.OnRecordsWritten(kind, n);
+  }
+  uint64_t resolved = 0;
+  for (const auto& [collection, notes] : conflicts) resolved += notes.size();
+  if (resolved > 0) observer.OnConflicts(policy.name(), resolved);
 }
 
 void SyncService::Impl::LogConflicts(

@@ -2,7 +2,9 @@
 // SyncService) on a TCP port, and a client Transport that talks to it.
 // The bytes in a Request/Response are the HTTP bodies unchanged; headers
 // carry the token (Authorization: Bearer), the lease (X-Sync-Lease), the
-// idempotency key (Idempotency-Key) and Retry-After.
+// idempotency key (Idempotency-Key), Retry-After and the request's name
+// (X-Request-Id: kept from the request when sane, else made by the server;
+// every answer of the server carries it).
 #pragma once
 
 #include <chrono>
@@ -69,6 +71,9 @@ class HttpServer {
 
   // The port listened on (the one picked when options.port was 0).
   virtual uint16_t port() const = 0;
+  // The connections open now (idle, reading, being answered or closing),
+  // e.g. for a gauge of active connections.
+  virtual size_t open_connections() const = 0;
   // Stops the server; idempotent. The handler is not called after it
   // returns.
   virtual void Stop() = 0;
