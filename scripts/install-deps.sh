@@ -13,6 +13,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   liblmdb-dev libpqxx-dev libpoco-dev libsodium-dev
   postgresql
+  libssl-dev openssl libtomlplusplus-dev  # TLS (NetSSL is in libpoco-dev), serve --config
 )
 
 missing=()
