@@ -1,10 +1,15 @@
 #include "config_file.h"
 
 #include <toml++/toml.h>
+#include <unistd.h>
 
+#include <algorithm>
+#include <cerrno>
 #include <cstdint>
 #include <cstdio>
+#include <cstring>
 #include <iostream>
+#include <sstream>
 #include <typeinfo>
 #include <vector>
 
@@ -115,8 +120,15 @@ Status StoreKey(const std::string& where, const std::string& key,
   std::vector<std::string> tokens;
   bool given = true;
   if (!ToTokens(value, kind, tokens, &given)) {
+    std::ostringstream got;
+    if (value.is_integer()) {
+      got << value.as_integer()->get();
+    } else {
+      got << "a " << value.type();
+    }
     return Status::InvalidArgument(where + ": \"" + key + "\" wants " +
-                                   std::string(Wanted(kind)));
+                                   std::string(Wanted(kind)) + ", not " +
+                                   got.str());
   }
   if (!given) return Status::Ok();
   po::parsed_options parsed(&all);
@@ -135,6 +147,10 @@ Status StoreKey(const std::string& where, const std::string& key,
 Status StoreConfigFile(const std::string& path,
                        const po::options_description& options,
                        po::variables_map& vm) {
+  if (access(path.c_str(), R_OK) != 0) {
+    return Status::InvalidArgument("--config " + path + ": " +
+                                   std::strerror(errno));
+  }
   toml::table table;
   try {
     table = toml::parse_file(path);
@@ -144,10 +160,16 @@ Status StoreConfigFile(const std::string& path,
                                    std::to_string(at.column) + ": " +
                                    std::string(e.description()));
   }
-  for (const auto& [key, value] : table) {
-    std::string where = path + ":" + std::to_string(key.source().begin.line);
+  // In the file's order, so that the first bad line is the one named.
+  std::vector<std::pair<const toml::key*, const toml::node*>> keys;
+  for (const auto& [key, value] : table) keys.emplace_back(&key, &value);
+  std::sort(keys.begin(), keys.end(), [](const auto& a, const auto& b) {
+    return a.first->source().begin.line < b.first->source().begin.line;
+  });
+  for (const auto& [key, value] : keys) {
+    std::string where = path + ":" + std::to_string(key->source().begin.line);
     SYNCSTACK_RETURN_IF_ERROR(
-        StoreKey(where, std::string(key.str()), value, options, vm));
+        StoreKey(where, std::string(key->str()), *value, options, vm));
   }
   return Status::Ok();
 }
