@@ -640,4 +640,25 @@ TEST_F(CliTest, BadServeConfigFileIsOneLineNamingTheKeyAndLine) {
   EXPECT_FALSE(std::filesystem::exists(dir_ / "s.db"));
 }
 
+// docs/serve.example.toml is a working file: with the store, the address
+// and the certificate files of this test on the command line, it serves.
+TEST_F(CliTest, TheSampleServeConfigFileWorks) {
+  std::string make =
+      "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes "
+      "-keyout key.pem -out cert.pem -days 2 -subj /CN=127.0.0.1 "
+      ">/dev/null 2>&1";
+  ASSERT_EQ(Run("cd " + dir_.string() + " &&", make).exit_code, 0);
+  auto serve = ServeProcess::Start(
+      {SYNCSTACK_BIN,
+       {"--config", SYNCSTACK_DOCS_DIR "/serve.example.toml", "--store",
+        "sqlite:" + (dir_ / "s.db").string(), "--listen", "127.0.0.1:0",
+        "--tls-cert", (dir_ / "cert.pem").string(), "--tls-key",
+        (dir_ / "key.pem").string()}});
+  ASSERT_TRUE(serve.ok()) << serve.status().ToString();
+  EXPECT_NE((*serve)->first_line().find("on https://127.0.0.1:"),
+            std::string::npos)
+      << (*serve)->first_line();
+  EXPECT_EQ((*serve)->Stop(), 0) << (*serve)->Stderr();
+}
+
 }  // namespace
