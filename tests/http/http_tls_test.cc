@@ -14,6 +14,7 @@
 #include <fstream>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "http/raw_http.h"
@@ -105,6 +106,39 @@ TEST_F(HttpTls, CallsGoThroughAndConnectionsAreReused) {
   ASSERT_TRUE(small.ok()) << small.status().ToString();
   EXPECT_EQ(small->body, "{}");
   EXPECT_EQ(handler_.calls(), 6);
+}
+
+// Answers 8 MiB after a pause, so that an impatient client is gone when
+// the server writes.
+class SlowBigHandler final : public Handler {
+ public:
+  Response Handle(const Request&) noexcept override {
+    std::this_thread::sleep_for(300ms);
+    return {200, "\"" + std::string(8u << 20, 'y') + "\"", -1};
+  }
+};
+
+// OpenSSL writes with write(2): a client gone mid-answer must not raise a
+// SIGPIPE that ends the process (this test's process is the server's).
+TEST_F(HttpTls, AClientGoneMidAnswerDoesNotKillTheServer) {
+  SlowBigHandler slow;
+  auto server = StartHttpServer(slow, TlsOptions());
+  ASSERT_TRUE(server.ok()) << server.status().ToString();
+  for (int i = 0; i < 3; ++i) {
+    HttpClientOptions options;
+    options.url = "https://127.0.0.1:" + std::to_string((*server)->port());
+    options.ca_file = File("cert.pem");
+    options.max_retries = 0;
+    options.read_timeout = 100ms;  // gives up before the answer comes
+    auto client = NewHttpTransport(options);
+    ASSERT_TRUE(client.ok());
+    EXPECT_FALSE((*client)->Call({"GET", "/x", "", "", "", "", ""}).ok());
+  }
+  std::this_thread::sleep_for(500ms);  // the server writes into the void
+  auto client = Client((*server)->port());
+  auto answer = client->Call({"GET", "/x", "", "", "", "", ""});
+  ASSERT_TRUE(answer.ok()) << answer.status().ToString();
+  EXPECT_EQ(answer->body.size(), (8u << 20) + 2);
 }
 
 TEST_F(HttpTls, StalledHandshakesStarveNobody) {

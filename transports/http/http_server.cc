@@ -321,6 +321,9 @@ class EpollHttpServer final : public HttpServer {
   // --- the loop ---
 
   void Loop() {
+    // OpenSSL writes with write(2): a reset peer must give EPIPE, not
+    // SIGPIPE (plain sends use MSG_NOSIGNAL).
+    http_internal::BlockSigpipeOnThisThread();
     std::vector<epoll_event> events(512);
     auto next_sweep = Clock::now() + kSweepEvery;
     while (!stopping_.load()) {

@@ -8,6 +8,8 @@
 #include <openssl/x509.h>
 #include <openssl/x509_vfy.h>
 #include <openssl/x509v3.h>
+#include <pthread.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -208,6 +210,13 @@ Result<Poco::Net::Context::Ptr> NewClientTlsContext(const std::string& ca_file,
                                    host + "\"");
   }
   return context;
+}
+
+void BlockSigpipeOnThisThread() {
+  sigset_t pipe;
+  sigemptyset(&pipe);
+  sigaddset(&pipe, SIGPIPE);
+  pthread_sigmask(SIG_BLOCK, &pipe, nullptr);
 }
 
 std::string TakeVerifyFailure() {

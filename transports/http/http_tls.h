@@ -35,6 +35,12 @@ Result<Poco::Net::Context::Ptr> NewClientTlsContext(const std::string& ca_file,
 // when it was not. Clears it.
 std::string TakeVerifyFailure();
 
+// Blocks SIGPIPE on this thread for good: OpenSSL writes to its socket
+// with write(2), which raises SIGPIPE when the peer is gone (Poco's Net
+// library blocks it at load in the main thread; threads of our own that
+// write through OpenSSL, the server's I/O thread, do not rely on that).
+void BlockSigpipeOnThisThread();
+
 // The reasons in OpenSSL's error queue of this thread, "; "-separated (""
 // when it is empty). Clears the queue.
 std::string TakeOpenSslErrors();
