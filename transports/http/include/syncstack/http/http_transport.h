@@ -124,7 +124,7 @@ struct HttpClientOptions {
 // line naming the reason, e.g. "certificate verify failed: certificate has
 // expired"; never retried).
 // Errors of this factory: kInvalidArgument (a URL that is not
-// http[s]://HOST[:PORT], or an unreadable `ca_file`).
+// http[s]://HOST[:PORT]; an unreadable `ca_file`, or one with http://).
 Result<std::unique_ptr<Transport>> NewHttpTransport(
     const HttpClientOptions& options);
 
