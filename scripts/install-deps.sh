@@ -14,6 +14,7 @@ packages=(
   liblmdb-dev libpqxx-dev libpoco-dev libsodium-dev
   postgresql
   prometheus-cpp-dev python3-prometheus-client  # issue 15: GET /metrics and its parser test
+  libssl-dev openssl libtomlplusplus-dev  # TLS (NetSSL is in libpoco-dev), serve --config
 )
 
 missing=()

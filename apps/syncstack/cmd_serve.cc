@@ -19,6 +19,7 @@
 #include <thread>
 
 #include "commands.h"
+#include "config_file.h"
 #include "remote_common.h"
 #include "server_log.h"
 #include "syncstack/codec.h"
@@ -82,6 +83,16 @@ void RaiseDescriptorLimit(size_t connections) {
 
 // --reconcile-cache-mb's largest value: 1 TiB.
 constexpr int64_t kMaxReconcileCacheMb = int64_t{1} << 20;
+
+// --tls-cert and --tls-key, straight into `http`.
+void AddTlsOptions(po::options_description& options, HttpServerOptions& http) {
+  options.add_options()(
+      "tls-cert", po::value(&http.tls_cert_file),
+      "serve HTTPS: PEM file with the server's certificate, then any "
+      "intermediate certificates (needs --tls-key)")(
+      "tls-key", po::value(&http.tls_key_file),
+      "PEM file with the private key of --tls-cert (unencrypted)");
+}
 
 // --max-clock-ahead: "off" (no bound), or a whole number with an optional
 // unit: ms, s (the default), m, h or d, e.g. "300", "300s", "5m".
@@ -209,21 +220,30 @@ int RunServe(int argc, char** argv) {
       "none; /healthz and /readyz never want one)")(
       "metrics-token-file", po::value(&metrics_token_file),
       "--metrics-token read from this file's first line");
+  AddTlsOptions(options, http);
   po::variables_map vm;
   int exit_code = kExitOk;
-  if (!ParseArgs(argc, argv,
-                 "syncstack serve --store URI (--listen HOST:PORT | --exchange "
-                 "DIR) [--schema FILE] [--policy NAME] [--max-body BYTES] "
-                 "[--lease-seconds N] [--collect-tombstones-every SECONDS "
-                 "--device-ttl-days N] [--journal-days N] [--threads N] "
-                 "[--max-connections N] [--max-clock-ahead DURATION] "
-                 "[--reconcile-cache-mb N] [--log-format text|json] "
-                 "[--metrics-token TOKEN]",
-                 options, vm, exit_code)) {
+  if (!ParseArgsWithConfig(
+          argc, argv,
+          "syncstack serve [--config FILE] --store URI (--listen "
+          "HOST:PORT | --exchange DIR) [--schema FILE] [--policy NAME] "
+          "[--max-body BYTES] "
+          "[--lease-seconds N] [--collect-tombstones-every SECONDS "
+          "--device-ttl-days N] [--journal-days N] [--threads N] "
+          "[--max-connections N] [--max-clock-ahead DURATION] "
+          "[--reconcile-cache-mb N] [--log-format text|json] "
+          "[--metrics-token TOKEN] [--tls-cert FILE --tls-key FILE]",
+          options, vm, exit_code)) {
     return exit_code;
   }
   if (listen.empty() && exchange.empty()) {
     return Fail("serve needs --listen HOST:PORT, --exchange DIR, or both");
+  }
+  if (http.tls_cert_file.empty() != http.tls_key_file.empty()) {
+    return Fail("--tls-cert and --tls-key go together");
+  }
+  if (!http.tls_cert_file.empty() && listen.empty()) {
+    return Fail("--tls-cert needs --listen HOST:PORT");
   }
   if (poll_ms < 1) return Fail("--exchange-poll-ms must be at least 1");
   if (token_ttl < 1) return Fail("--token-ttl-seconds must be at least 1");
@@ -338,9 +358,9 @@ int RunServe(int argc, char** argv) {
     if (!started.ok()) return Fail(started.status());
     server = std::move(started).value();
     http_server.store(server.get());
-    std::printf("syncstack: serving %s on http://%s:%u (policy %s)\n",
-                uri.c_str(), http.host.c_str(), server->port(),
-                policy_name.c_str());
+    std::printf("syncstack: serving %s on %s://%s:%u (policy %s)\n",
+                uri.c_str(), http.tls_cert_file.empty() ? "http" : "https",
+                http.host.c_str(), server->port(), policy_name.c_str());
   }
   std::atomic<bool> stopping{false};
   std::thread exchange_thread;

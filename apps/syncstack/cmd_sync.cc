@@ -95,10 +95,15 @@ int RunSync(int argc, char** argv) {
   std::string uri, remote, device, collections;
   int lock_wait = 60;
   int wait_seconds = 30;
+  std::string ca_file;
   options.add_options()("store", po::value(&uri)->required(),
                         "this device's store URI, e.g. sqlite:phone.db")(
       "remote", po::value(&remote)->required(),
-      "the server: http://HOST:PORT, or dir:PATH for an exchange folder")(
+      "the server: http://HOST:PORT, https://HOST:PORT, or dir:PATH for an "
+      "exchange folder")(
+      "ca-file", po::value(&ca_file),
+      "https: only: trust the certificate authorities in this PEM file "
+      "instead of the system's trust store")(
       "wait", po::value(&wait_seconds),
       "dir: only: seconds to wait for each answer (default: 30; 0 for a "
       "hand-carried folder: each run goes as far as the answers there)")(
@@ -142,10 +147,14 @@ int RunSync(int argc, char** argv) {
   }
   const bool by_file = remote.rfind("dir:", 0) == 0;
   if (wait_seconds < 0) return Fail("--wait must be 0 or more");
+  if (!ca_file.empty() && remote.rfind("https://", 0) != 0) {
+    return Fail("--ca-file is for --remote https://HOST:PORT only");
+  }
   std::unique_ptr<Transport> transport;
   if (!by_file) {
     HttpClientOptions http;
     http.url = remote;
+    http.ca_file = ca_file;
     auto made = NewHttpTransport(http);
     if (!made.ok()) return Fail(made.status().WithContext("--remote"));
     transport = std::move(made).value();

@@ -6,6 +6,7 @@
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <memory>
 #include <sstream>
 #include <string>
@@ -576,6 +577,88 @@ TEST_F(TwoDevices, GcChecksItsInputAndReports) {
       << gc.out;
   EXPECT_NE(gc.out.find("devices: 1 live, 0 gone"), std::string::npos)
       << gc.out;
+}
+
+// serve --config FILE (issue 15 item 8): the options of the command line as
+// TOML keys; the command line wins.
+TEST_F(TwoDevices, ServeTakesItsOptionsFromAConfigFile) {
+  std::filesystem::path config = dir_ / "serve.toml";
+  {
+    std::ofstream out(config);
+    out << "# a deployment's settings\n"
+        << "store = \"" << AddUser() << "\"\n"
+        << "listen = \"256.0.0.1:1\"  # overridden by the command line\n"
+        << "threads = 2\n"
+        << "max-connections = 100\n"
+        << "max-clock-ahead = \"10m\"\n";
+  }
+  auto serve = Serve("--config " + config.string() + " --listen 127.0.0.1:0");
+  ASSERT_TRUE(serve != nullptr && !serve->url().empty());
+  EXPECT_NE(serve->first_line().find("127.0.0.1"), std::string::npos)
+      << serve->first_line();
+  Run(serve->url());
+  EXPECT_EQ(serve->Stop(), 0) << serve->Stderr();
+  // Without the command line's --listen the file's bad address is used.
+  Outcome r = Syncstack("serve --config " + config.string());
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_NE(r.err.find("256.0.0.1"), std::string::npos) << r.err;
+}
+
+TEST_F(CliTest, BadServeConfigFileIsOneLineNamingTheKeyAndLine) {
+  struct Case {
+    std::string text;
+    std::string says;
+  };
+  const std::string store = "store = \"sqlite:" + (dir_ / "s.db").string() +
+                            "\"\nlisten = \"127.0.0.1:0\"\n";
+  std::vector<Case> cases = {
+      {store + "max-conections = 5\n", ":3: unknown key \"max-conections\""},
+      {store + "max-connections = \"5\"\n",
+       ":3: \"max-connections\" wants an integer, not a string"},
+      {store + "max-body = -1\n", ":3: \"max-body\" wants an integer >= 0"},
+      {store + "threads = 99999999999\n", ":3: \"threads\": the argument"},
+      {store + "tls-cert = 5\n", ":3: \"tls-cert\" wants a string"},
+      {store + "[tls]\ncert = \"x\"\n", ":3: unknown key \"tls\""},
+      {store + "config = \"other.toml\"\n", ":3: unknown key \"config\""},
+      {store + "threads = \n", ":3:"},
+  };
+  int n = 0;
+  for (const auto& c : cases) {
+    std::filesystem::path config =
+        dir_ / ("bad" + std::to_string(n++) + ".toml");
+    std::ofstream(config) << c.text;
+    Outcome r = Syncstack("serve --config " + config.string());
+    EXPECT_EQ(r.exit_code, 2) << c.text << "\n" << r.err;
+    EXPECT_NE(r.err.find(config.string() + c.says), std::string::npos)
+        << c.text << " said: " << r.err;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  }
+  Outcome missing =
+      Syncstack("serve --config " + (dir_ / "none.toml").string());
+  EXPECT_EQ(missing.exit_code, 2) << missing.err;
+  EXPECT_NE(missing.err.find("No such file"), std::string::npos) << missing.err;
+  EXPECT_FALSE(std::filesystem::exists(dir_ / "s.db"));
+}
+
+// docs/serve.example.toml is a working file: with the store, the address
+// and the certificate files of this test on the command line, it serves.
+TEST_F(CliTest, TheSampleServeConfigFileWorks) {
+  std::string make =
+      "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes "
+      "-keyout key.pem -out cert.pem -days 2 -subj /CN=127.0.0.1 "
+      ">/dev/null 2>&1";
+  ASSERT_EQ(Run("cd " + dir_.string() + " &&", make).exit_code, 0);
+  auto serve = ServeProcess::Start(
+      {SYNCSTACK_BIN,
+       {"--config", SYNCSTACK_DOCS_DIR "/serve.example.toml", "--store",
+        "sqlite:" + (dir_ / "s.db").string(), "--listen", "127.0.0.1:0",
+        "--tls-cert", (dir_ / "cert.pem").string(), "--tls-key",
+        (dir_ / "key.pem").string()}});
+  ASSERT_TRUE(serve.ok()) << serve.status().ToString();
+  EXPECT_NE((*serve)->first_line().find("on https://127.0.0.1:"),
+            std::string::npos)
+      << (*serve)->first_line();
+  EXPECT_EQ((*serve)->Stop(), 0) << (*serve)->Stderr();
 }
 
 }  // namespace

@@ -1,9 +1,10 @@
-// The HTTP client Transport: Poco HTTPClientSessions with keep-alive, kept
-// in a small pool so that concurrent calls each have their own connection
-// and sequential calls reuse one.
+// The HTTP client Transport: Poco HTTPClientSessions (HTTPSClientSessions
+// for https://) with keep-alive, kept in a small pool so that concurrent
+// calls each have their own connection and sequential calls reuse one.
 #include <Poco/Net/HTTPClientSession.h>
 #include <Poco/Net/HTTPRequest.h>
 #include <Poco/Net/HTTPResponse.h>
+#include <Poco/Net/HTTPSClientSession.h>
 #include <Poco/Net/NetException.h>
 #include <Poco/Net/StreamSocket.h>
 
@@ -12,6 +13,7 @@
 #include <thread>
 #include <vector>
 
+#include "http_tls.h"
 #include "http_util.h"
 #include "syncstack/http/http_transport.h"
 
@@ -29,25 +31,37 @@ Poco::Timespan ToTimespan(std::chrono::milliseconds ms) {
 // default) may be closing them right now.
 constexpr auto kMaxIdle = std::chrono::seconds(5);
 
-class ClientSession final : public Poco::Net::HTTPClientSession {
+// A pooled connection: a Poco HTTP or HTTPS session seen through its
+// HTTPClientSession base.
+class ClientSession {
  public:
-  using HTTPClientSession::HTTPClientSession;
-
-  void Connect() { reconnect(); }
-
+  virtual ~ClientSession() = default;
+  virtual Poco::Net::HTTPClientSession& http() = 0;
+  // Opens the connection (with TLS: and completes the handshake).
+  virtual void Connect() = 0;
   // Whether an idle connection was closed (or spoke out of turn) since its
   // last answer: a readable idle socket holds an EOF, a reset or junk.
-  bool Stale() {
+  virtual bool Stale() = 0;
+
+  Clock::time_point idle_since;
+};
+
+template <typename Base>
+class PocoSession final : public Base, public ClientSession {
+ public:
+  using Base::Base;
+
+  Poco::Net::HTTPClientSession& http() override { return *this; }
+  void Connect() override { this->reconnect(); }
+  bool Stale() override {
     try {
-      return socket().poll(
+      return this->socket().poll(
           Poco::Timespan(0),
           Poco::Net::Socket::SELECT_READ | Poco::Net::Socket::SELECT_ERROR);
     } catch (...) {
       return true;
     }
   }
-
-  Clock::time_point idle_since;
 
  protected:
   // Reuse is decided by the pool (Stale(), kMaxIdle), not by Poco's timer.
@@ -59,10 +73,11 @@ enum class Phase { kConnect, kSend, kReceive };
 class HttpTransport final : public Transport {
  public:
   HttpTransport(const HttpClientOptions& options,
-                http_internal::Endpoint endpoint)
+                http_internal::Endpoint endpoint, Poco::Net::Context::Ptr tls)
       : options_(options),
         endpoint_(std::move(endpoint)),
-        host_port_(endpoint_.HostPort()) {}
+        host_port_(endpoint_.HostPort()),
+        tls_(std::move(tls)) {}
 
   Result<Response> Call(const Request& request) noexcept override {
     try {
@@ -85,7 +100,7 @@ class HttpTransport final : public Transport {
     auto backoff = options_.retry_backoff;
     for (int attempt = 0;;) {
       std::unique_ptr<ClientSession> session = Acquire();
-      const bool reused = session->connected();
+      const bool reused = session->http().connected();
       Phase phase = Phase::kConnect;
       Status failure;
       try {
@@ -98,6 +113,11 @@ class HttpTransport final : public Transport {
         failure = Describe(phase, e.name(), e.message());
       } catch (const std::ios_base::failure& e) {
         failure = Describe(phase, "I/O error", e.what());
+      }
+      // A refused certificate is not transient: no retry.
+      if (std::string refused = http_internal::TakeVerifyFailure();
+          !refused.empty()) {
+        return Status::IOError(host_port_ + ": " + refused);
       }
       if (phase == Phase::kSend) {
         // The server may have answered early (e.g. 413) and closed.
@@ -137,9 +157,13 @@ class HttpTransport final : public Transport {
                                "applied)");
   }
 
-  Response Exchange(ClientSession& session, const Request& request,
+  Response Exchange(ClientSession& pooled, const Request& request,
                     const std::string& target, Phase& phase, bool& reusable) {
-    if (!session.connected()) session.Connect();
+    if (!pooled.http().connected()) {
+      http_internal::TakeVerifyFailure();  // only this handshake's counts
+      pooled.Connect();
+    }
+    Poco::Net::HTTPClientSession& session = pooled.http();
     phase = Phase::kSend;
     Poco::Net::HTTPRequest http(request.method, target,
                                 Poco::Net::HTTPMessage::HTTP_1_1);
@@ -172,7 +196,8 @@ class HttpTransport final : public Transport {
 
   // Reads one whole answer. `*reusable`: whether the connection may carry
   // the next request.
-  Response ReadAnswer(ClientSession& session, bool head, bool* reusable) {
+  Response ReadAnswer(Poco::Net::HTTPClientSession& session, bool head,
+                      bool* reusable) {
     Poco::Net::HTTPResponse http;
     std::istream& in = session.receiveResponse(http);
     in.exceptions(std::ios::badbit);
@@ -220,10 +245,10 @@ class HttpTransport final : public Transport {
     }
   }
 
-  Result<Response> ReadEarlyAnswer(ClientSession& session) {
+  Result<Response> ReadEarlyAnswer(ClientSession& pooled) {
     try {
-      if (!session.connected()) return Status::Unavailable("closed");
-      Response response = ReadAnswer(session, false, nullptr);
+      if (!pooled.http().connected()) return Status::Unavailable("closed");
+      Response response = ReadAnswer(pooled.http(), false, nullptr);
       return response;
     } catch (...) {
       return Status::Unavailable("no early answer");
@@ -237,18 +262,25 @@ class HttpTransport final : public Transport {
         std::unique_ptr<ClientSession> session = std::move(idle_.back());
         idle_.pop_back();
         if (Clock::now() - session->idle_since < kMaxIdle &&
-            session->connected() && !session->Stale()) {
+            session->http().connected() && !session->Stale()) {
           return session;
         }
         // Stale: dropped (closed by its destructor).
       }
     }
-    auto session =
-        std::make_unique<ClientSession>(endpoint_.host, endpoint_.port);
-    session->setKeepAlive(true);
-    session->setTimeout(ToTimespan(options_.connect_timeout),
-                        ToTimespan(options_.read_timeout),
-                        ToTimespan(options_.read_timeout));
+    std::unique_ptr<ClientSession> session;
+    if (tls_) {
+      session = std::make_unique<PocoSession<Poco::Net::HTTPSClientSession>>(
+          endpoint_.host, endpoint_.port, tls_);
+    } else {
+      session = std::make_unique<PocoSession<Poco::Net::HTTPClientSession>>(
+          endpoint_.host, endpoint_.port);
+    }
+    Poco::Net::HTTPClientSession& http = session->http();
+    http.setKeepAlive(true);
+    http.setTimeout(ToTimespan(options_.connect_timeout),
+                    ToTimespan(options_.read_timeout),
+                    ToTimespan(options_.read_timeout));
     return session;
   }
 
@@ -263,6 +295,7 @@ class HttpTransport final : public Transport {
   HttpClientOptions options_;
   http_internal::Endpoint endpoint_;
   std::string host_port_;
+  Poco::Net::Context::Ptr tls_;  // null for http://
   std::mutex mu_;
   std::vector<std::unique_ptr<ClientSession>> idle_;
 };
@@ -278,8 +311,15 @@ Result<std::unique_ptr<Transport>> NewHttpTransport(
     return Status::InvalidArgument(
         "HttpClientOptions: max_retries must be >= 0 and timeouts positive");
   }
-  return std::unique_ptr<Transport>(
-      std::make_unique<HttpTransport>(options, std::move(*endpoint)));
+  Poco::Net::Context::Ptr tls;
+  if (endpoint->tls) {
+    SYNCSTACK_ASSIGN_OR_RETURN(tls, http_internal::NewClientTlsContext(
+                                        options.ca_file, endpoint->host));
+  } else if (!options.ca_file.empty()) {
+    return Status::InvalidArgument("a CA file is for https:// servers only");
+  }
+  return std::unique_ptr<Transport>(std::make_unique<HttpTransport>(
+      options, std::move(*endpoint), std::move(tls)));
 }
 
 }  // namespace syncstack

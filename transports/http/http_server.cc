@@ -3,7 +3,9 @@
 // to a fixed pool of worker threads that call the Handler; the answers come
 // back to the I/O thread to be written. An idle or stalled connection is a
 // file descriptor and a small struct, never a thread. Why this design:
-// docs/decisions/http-connections.md.
+// docs/decisions/http-connections.md; with TLS the same thread drives
+// non-blocking OpenSSL sessions: docs/decisions/tls.md.
+#include <Poco/Net/Context.h>
 #include <Poco/Net/HTTPResponse.h>
 #include <Poco/Net/ServerSocket.h>
 #include <Poco/Net/SocketAddress.h>
@@ -11,6 +13,8 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
@@ -32,6 +36,7 @@
 #include <vector>
 
 #include "http_request_reader.h"
+#include "http_tls.h"
 #include "syncstack/codec.h"
 #include "syncstack/http/http_transport.h"
 #include "syncstack/protocol.h"
@@ -236,6 +241,10 @@ class WorkerPool {
   std::vector<std::thread> threads_;
 };
 
+struct FreeSsl {
+  void operator()(SSL* ssl) const { SSL_free(ssl); }
+};
+
 // One accepted connection, owned by the I/O thread.
 struct Connection {
   Connection(int f, uint64_t i, const HttpServerOptions& o, Clock::time_point t)
@@ -245,14 +254,16 @@ struct Connection {
         request_start(t),
         last_io(t) {}
 
+  // kHandshake: the TLS handshake (TLS only; under the head deadline);
   // kReading: reading a request (or idle between requests);
   // kWorking: a worker has the request, the socket is not watched;
   // kWriting: the answer waits for the socket;
   // kClosing: our side is shut down, the rest of the input is dropped.
-  enum class Phase { kReading, kWorking, kWriting, kClosing };
+  enum class Phase { kHandshake, kReading, kWorking, kWriting, kClosing };
 
   int fd;
   uint64_t id;
+  std::unique_ptr<SSL, FreeSsl> ssl;  // null for plain HTTP
   Phase phase = Phase::kReading;
   RequestReader reader;
   std::string peer;        // the client's address (login throttling)
@@ -294,8 +305,9 @@ constexpr auto kMaxLinger = std::chrono::milliseconds(1000);
 class EpollHttpServer final : public HttpServer {
  public:
   EpollHttpServer(Handler& handler, const HttpServerOptions& options,
-                  Poco::Net::ServerSocket socket)
+                  Poco::Net::ServerSocket socket, Poco::Net::Context::Ptr tls)
       : options_(options),
+        tls_(std::move(tls)),
         listener_(std::move(socket)),
         read_buffer_(kReadBuffer) {
     listen_fd_ = listener_.impl()->sockfd();
@@ -351,6 +363,9 @@ class EpollHttpServer final : public HttpServer {
   // --- the loop ---
 
   void Loop() {
+    // OpenSSL writes with write(2): a reset peer must give EPIPE, not
+    // SIGPIPE (plain sends use MSG_NOSIGNAL).
+    http_internal::BlockSigpipeOnThisThread();
     std::vector<epoll_event> events(512);
     auto next_sweep = Clock::now() + kSweepEvery;
     while (!stopping_.load()) {
@@ -377,6 +392,8 @@ class EpollHttpServer final : public HttpServer {
     if (it == connections_.end() || it->second->closed) return;
     Connection& c = *it->second;
     switch (c.phase) {
+      case Connection::Phase::kHandshake:
+        return Handshake(c);
       case Connection::Phase::kReading:
         return ReadRequest(c);
       case Connection::Phase::kWriting:
@@ -407,6 +424,7 @@ class EpollHttpServer final : public HttpServer {
         return c.last_io + o.read_timeout;
       case Connection::Phase::kClosing:
         return c.close_by;
+      case Connection::Phase::kHandshake:  // counts as the first head
       case Connection::Phase::kReading:
         break;
     }
@@ -447,6 +465,7 @@ class EpollHttpServer final : public HttpServer {
       c.peer = PeerAddress(from);
       connections_.emplace(id, std::move(connection));
       open_.fetch_add(1);
+      if (tls_ && !StartTls(c)) continue;
       Watch(c, EPOLLIN);
     }
   }
@@ -484,23 +503,126 @@ class EpollHttpServer final : public HttpServer {
     reserve_fd_ = open("/dev/null", O_RDONLY | O_CLOEXEC);
   }
 
-  // Answers 503 in one non-blocking send (best effort) and closes.
+  // Answers 503 in one non-blocking send (best effort) and closes. A TLS
+  // client could not read a plain answer: it is only closed.
   void Refuse(int fd) {
-    const std::string busy =
-        FormatError(Status::Unavailable("the server has too many connections"),
-                    request_ids_.Next(), 1);
-    (void)!send(fd, busy.data(), busy.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (!tls_) {
+      const std::string busy = FormatError(
+          Status::Unavailable("the server has too many connections"),
+          request_ids_.Next(), 1);
+      (void)!send(fd, busy.data(), busy.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+    }
     close(fd);
+  }
+
+  // --- TLS ---
+
+  // Gives a new connection its server-side TLS session; the handshake
+  // starts when the client's hello arrives. False when it was closed.
+  bool StartTls(Connection& c) {
+    c.ssl.reset(SSL_new(tls_->sslContext()));
+    if (!c.ssl || SSL_set_fd(c.ssl.get(), c.fd) != 1) {
+      ERR_clear_error();
+      Close(c);
+      return false;
+    }
+    SSL_set_accept_state(c.ssl.get());
+    c.phase = Connection::Phase::kHandshake;
+    return true;
+  }
+
+  // Moves the handshake on as far as the bytes at hand allow. It costs no
+  // thread while it waits, and the head deadline (from the accept) bounds
+  // it. A client that speaks plain HTTP to this port is told so and
+  // closed.
+  void Handshake(Connection& c) {
+    c.last_io = now_;
+    ERR_clear_error();
+    int done = SSL_do_handshake(c.ssl.get());
+    if (done == 1) {
+      c.phase = Connection::Phase::kReading;
+      Watch(c, EPOLLIN);
+      return ReadRequest(c);
+    }
+    switch (SSL_get_error(c.ssl.get(), done)) {
+      case SSL_ERROR_WANT_READ:
+        return Watch(c, EPOLLIN);
+      case SSL_ERROR_WANT_WRITE:
+        return Watch(c, EPOLLOUT);
+      case SSL_ERROR_SSL:
+        if (ERR_GET_REASON(ERR_peek_error()) == SSL_R_HTTP_REQUEST) {
+          ERR_clear_error();
+          c.ssl.reset();  // nothing was sent: the answer goes in clear
+          return SendError(c, Status::InvalidArgument(
+                                  "this port speaks HTTPS: use https://"));
+        }
+        break;
+      default:
+        break;
+    }
+    ERR_clear_error();
+    Close(c);
+  }
+
+  // Reads what the connection has: > 0 bytes, 0 when it is closed (or
+  // failed), -1 when nothing is there yet (the socket is watched for what
+  // the TLS session waits for).
+  ssize_t ReadSome(Connection& c) {
+    if (!c.ssl) {
+      ssize_t n = recv(c.fd, read_buffer_.data(), read_buffer_.size(), 0);
+      if (n < 0 && (errno == EAGAIN || errno == EINTR)) return -1;
+      return n < 0 ? 0 : n;
+    }
+    // One record at most per call (16 KiB, within the 64 KiB buffer), and
+    // no read-ahead: what is not returned stays in the kernel, so level-
+    // triggered epoll reports it again.
+    ERR_clear_error();
+    int n = SSL_read(c.ssl.get(), read_buffer_.data(),
+                     static_cast<int>(read_buffer_.size()));
+    if (n > 0) return n;
+    return TlsWait(c, n) ? -1 : 0;
+  }
+
+  // Writes from `data`: the bytes taken, 0 when the connection failed, -1
+  // when the socket is full (and watched for what the session waits for).
+  ssize_t WriteSome(Connection& c, std::string_view data) {
+    if (!c.ssl) {
+      ssize_t n = send(c.fd, data.data(), data.size(), MSG_NOSIGNAL);
+      if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+        Watch(c, EPOLLOUT);
+        return -1;
+      }
+      return n < 0 ? 0 : n;
+    }
+    ERR_clear_error();
+    int n = SSL_write(c.ssl.get(), data.data(),
+                      static_cast<int>(std::min<size_t>(data.size(), 1 << 30)));
+    if (n > 0) return n;
+    return TlsWait(c, n) ? -1 : 0;
+  }
+
+  // After a TLS call returned `result` <= 0: watches what the session
+  // waits for and returns true, or returns false when it failed or ended.
+  bool TlsWait(Connection& c, int result) {
+    switch (SSL_get_error(c.ssl.get(), result)) {
+      case SSL_ERROR_WANT_READ:
+        Watch(c, EPOLLIN);
+        return !c.closed;
+      case SSL_ERROR_WANT_WRITE:
+        Watch(c, EPOLLOUT);
+        return !c.closed;
+      default:
+        ERR_clear_error();
+        return false;
+    }
   }
 
   // --- reading ---
 
   void ReadRequest(Connection& c) {
     for (int i = 0; i < kReadsPerEvent; ++i) {
-      ssize_t n = recv(c.fd, read_buffer_.data(), read_buffer_.size(), 0);
-      if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
-        return Close(c);
-      }
+      ssize_t n = ReadSome(c);
+      if (n == 0) return Close(c);
       if (n < 0) return;
       c.last_io = now_;
       if (!Consume(c, std::string_view(read_buffer_.data(),
@@ -537,7 +659,7 @@ class EpollHttpServer final : public HttpServer {
     c.continued = true;
     static constexpr std::string_view kContinue =
         "HTTP/1.1 100 Continue\r\n\r\n";
-    ssize_t n = send(c.fd, kContinue.data(), kContinue.size(), MSG_NOSIGNAL);
+    ssize_t n = WriteSome(c, kContinue);
     // The previous answer was written whole, so this fits; if not, the
     // connection is beyond saving.
     if (n != static_cast<ssize_t>(kContinue.size())) {
@@ -615,13 +737,9 @@ class EpollHttpServer final : public HttpServer {
 
   void WriteOut(Connection& c) {
     while (c.out_at < c.out.size()) {
-      ssize_t n = send(c.fd, c.out.data() + c.out_at, c.out.size() - c.out_at,
-                       MSG_NOSIGNAL);
-      if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
-        Watch(c, EPOLLOUT);
-        return;
-      }
-      if (n <= 0) return Close(c);
+      ssize_t n = WriteSome(c, std::string_view(c.out).substr(c.out_at));
+      if (n < 0) return;  // watched for the socket
+      if (n == 0) return Close(c);
       c.out_at += static_cast<size_t>(n);
       c.last_io = now_;
     }
@@ -649,6 +767,11 @@ class EpollHttpServer final : public HttpServer {
   // Stops sending, then reads and drops what the client still sends for a
   // short while, so that it reads our answer instead of a reset.
   void BeginClose(Connection& c) {
+    if (c.ssl) {
+      ERR_clear_error();
+      SSL_shutdown(c.ssl.get());  // close_notify, best effort
+      ERR_clear_error();
+    }
     shutdown(c.fd, SHUT_WR);
     c.phase = Connection::Phase::kClosing;
     c.close_by =
@@ -692,6 +815,7 @@ class EpollHttpServer final : public HttpServer {
   }
 
   const HttpServerOptions options_;
+  const Poco::Net::Context::Ptr tls_;  // null for plain HTTP
   Poco::Net::ServerSocket listener_;
   int listen_fd_ = -1;
   uint16_t port_ = 0;
@@ -727,6 +851,11 @@ Status CheckOptions(const HttpServerOptions& o) {
         "HttpServerOptions: max_threads, max_connections and backlog must "
         "be >= 1, max_head >= 1024 and timeouts positive");
   }
+  if (o.tls_cert_file.empty() != o.tls_key_file.empty()) {
+    return Status::InvalidArgument(
+        "TLS needs both a certificate file (--tls-cert) and a key file "
+        "(--tls-key)");
+  }
   return Status::Ok();
 }
 
@@ -735,6 +864,12 @@ Status CheckOptions(const HttpServerOptions& o) {
 Result<std::unique_ptr<HttpServer>> StartHttpServer(
     Handler& handler, const HttpServerOptions& options) {
   SYNCSTACK_RETURN_IF_ERROR(CheckOptions(options));
+  Poco::Net::Context::Ptr tls;
+  if (!options.tls_cert_file.empty()) {
+    SYNCSTACK_ASSIGN_OR_RETURN(
+        tls, http_internal::NewServerTlsContext(options.tls_cert_file,
+                                                options.tls_key_file));
+  }
   std::string where = options.host + ":" + std::to_string(options.port);
   Poco::Net::SocketAddress address;
   try {
@@ -749,8 +884,8 @@ Result<std::unique_ptr<HttpServer>> StartHttpServer(
     // stays off so that no second server can share the port.
     socket.bind(address, /*reuseAddress=*/true, /*reusePort=*/false);
     socket.listen(options.backlog);
-    auto server =
-        std::make_unique<EpollHttpServer>(handler, options, std::move(socket));
+    auto server = std::make_unique<EpollHttpServer>(
+        handler, options, std::move(socket), std::move(tls));
     Status started = server->Start();
     if (!started.ok()) return started.WithContext(where);
     return std::unique_ptr<HttpServer>(std::move(server));

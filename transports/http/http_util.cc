@@ -34,15 +34,16 @@ Result<Endpoint> ParseHttpUrl(std::string_view url) {
   auto bad = [&](std::string_view why) {
     return Status::InvalidArgument("bad server URL \"" + std::string(url) +
                                    "\": " + std::string(why) +
-                                   " (expected http://HOST:PORT)");
+                                   " (expected http://HOST:PORT or "
+                                   "https://HOST:PORT)");
   };
   size_t scheme_end = url.find("://");
   if (scheme_end == std::string_view::npos) return bad("no scheme");
   std::string scheme(url.substr(0, scheme_end));
   for (char& c : scheme) c = static_cast<char>(std::tolower(c));
-  if (scheme != "http") {
-    return bad("only http:// is supported, not " + scheme +
-               "://; put a TLS-terminating proxy in front for https");
+  if (scheme != "http" && scheme != "https") {
+    return bad("only http:// and https:// are supported, not " + scheme +
+               "://");
   }
   std::string_view rest = url.substr(scheme_end + 3);
   if (!rest.empty() && rest.back() == '/') rest.remove_suffix(1);
@@ -50,6 +51,8 @@ Result<Endpoint> ParseHttpUrl(std::string_view url) {
     return bad("paths, queries and user names are not supported");
   }
   Endpoint endpoint;
+  endpoint.tls = scheme == "https";
+  endpoint.port = endpoint.tls ? 443 : 80;
   std::string_view port_text;
   if (!rest.empty() && rest.front() == '[') {
     size_t close = rest.find(']');

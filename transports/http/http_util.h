@@ -14,10 +14,12 @@ namespace syncstack::http_internal {
 struct Endpoint {
   std::string host;  // without brackets for IPv6
   uint16_t port = 80;
+  bool tls = false;              // https://
   std::string HostPort() const;  // "host:port" ("[::1]:port" for IPv6)
 };
 
-// Parses "http://HOST[:PORT][/]". Errors: kInvalidArgument.
+// Parses "http://HOST[:PORT][/]" or "https://HOST[:PORT][/]" (port 80 or
+// 443 by default). Errors: kInvalidArgument.
 Result<Endpoint> ParseHttpUrl(std::string_view url);
 
 // Percent-decodes `in` ('+' is a space when `plus_is_space`). Returns false

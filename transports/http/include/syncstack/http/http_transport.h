@@ -56,6 +56,13 @@ struct HttpServerOptions {
   size_t max_connections = 10000;
   // Listen backlog of the socket. Default: 1024.
   int backlog = 1024;
+  // TLS (HTTPS) when both are set: a PEM file with the server's
+  // certificate followed by any intermediate certificates, and a PEM file
+  // with its unencrypted private key. The handshake runs on the I/O thread
+  // under `head_timeout` like the request head; a plain-HTTP request on
+  // this port gets a 400 naming https://. Default: "" (plain HTTP).
+  std::string tls_cert_file;
+  std::string tls_key_file;
 };
 
 // A running HTTP server. Stop() (or destruction) stops accepting, closes
@@ -79,17 +86,25 @@ class HttpServer {
   virtual void Stop() = 0;
 };
 
-// Starts serving `handler` over HTTP; the server is listening when this
-// returns. `handler` must outlive the server.
-// Errors: kInvalidArgument (bad host or options), kUnavailable (the address
-// cannot be bound, e.g. the port is taken), kIOError.
+// Starts serving `handler` over HTTP (HTTPS with options.tls_cert_file);
+// the server is listening when this returns. `handler` must outlive the
+// server.
+// Errors: kInvalidArgument (bad host or options; a TLS file that is
+// missing, unreadable or not PEM, or a key that does not match the
+// certificate: nothing is listened on), kUnavailable (the address cannot
+// be bound, e.g. the port is taken), kIOError.
 Result<std::unique_ptr<HttpServer>> StartHttpServer(
     Handler& handler, const HttpServerOptions& options);
 
 struct HttpClientOptions {
-  // The server, "http://HOST:PORT" (a trailing "/" is allowed; the port
-  // defaults to 80). Only plain http:// is supported.
+  // The server, "http://HOST[:PORT]" or "https://HOST[:PORT]" (a trailing
+  // "/" is allowed; the port defaults to 80 and 443).
   std::string url;
+  // https:// only: a PEM file of the certificate authorities to trust
+  // instead of the system's trust store. Either way the server's chain is
+  // verified and its certificate must name the URL's host.
+  // Default: "" (the system's trust store).
+  std::string ca_file;
   // Longest wait to establish a connection. Default: 5 s.
   std::chrono::milliseconds connect_timeout{5000};
   // Longest wait for the next bytes of the answer. Default: 60 s.
@@ -106,12 +121,15 @@ struct HttpClientOptions {
   int max_idle_connections = 16;
 };
 
-// A Transport over HTTP/1.1 with keep-alive connections, reused across
-// calls; Call may be called concurrently (one connection per call in
-// flight). Call errors: kUnavailable (cannot connect, timed out, or the
-// answer was lost; the message names host:port), kTooLarge, kIOError.
+// A Transport over HTTP/1.1 (or HTTPS) with keep-alive connections, reused
+// across calls; Call may be called concurrently (one connection per call
+// in flight). Call errors: kUnavailable (cannot connect, timed out, or the
+// answer was lost; the message names host:port), kTooLarge, kIOError
+// (among others: the server's certificate was refused; the message is one
+// line naming the reason, e.g. "certificate verify failed: certificate has
+// expired"; never retried).
 // Errors of this factory: kInvalidArgument (a URL that is not
-// http://HOST[:PORT]).
+// http[s]://HOST[:PORT]; an unreadable `ca_file`, or one with http://).
 Result<std::unique_ptr<Transport>> NewHttpTransport(
     const HttpClientOptions& options);
 
