@@ -46,15 +46,17 @@ def login(port, name, password):
 
 
 def push(port, token, device, body):
-    """One locked synchronise.json; returns its status. The lease is
-    released afterwards unless `keep`."""
+    """One synchronise.json under the lock, released afterwards; returns
+    the statuses of the three calls."""
     status, lock, _ = call(port, "POST", "/v1/lock", {"device": device},
                            token=token)
     if status != 200:
         return status, None
     status, _, _ = call(port, "POST", "/v1/synchronise.json", body,
                         token=token, lease=lock["lease"])
-    return status, lock["lease"]
+    released, _, _ = call(port, "DELETE", "/v1/lock", token=token,
+                          lease=lock["lease"])
+    return status, released
 
 
 def list_json(store):
@@ -151,17 +153,18 @@ def scenario(work, store, raw_rows):
         _, alice = login(port, "alice", "alice-pw")
         _, bob = login(port, "bob", "bob-pw")
         check(alice is not None and bob is not None, "both log in")
-        status, _ = push(port, alice, "phone", {
+        status, released = push(port, alice, "phone", {
             "add": {"todo": [{"id": IDS[0], "t": "a", "last_update": STAMP},
                              {"id": IDS[1], "t": "b", "last_update": STAMP}],
                     "notes": [{"id": IDS[2], "n": 1, "last_update": STAMP}]},
             "delete": {"todo": [IDS[1]]}})
-        check(status == 200, "alice writes records in two collections and "
-              "a tombstone")
-        status, _ = push(port, bob, "laptop", {
+        check(status == 200 and released == 204, "alice writes records in "
+              "two collections and a tombstone")
+        status, released = push(port, bob, "laptop", {
             "add": {"todo": [{"id": IDS[0], "t": "bob's",
                               "last_update": STAMP}]}})
-        check(status == 200, "bob writes a record with the same id")
+        check(status == 200 and released == 204,
+              "bob writes a record with the same id")
         check_list(store, before_login=False)
         before = raw_rows("alice")
         check(before is None or before not in (0, "0,-"),
