@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs every package syncstack needs to build, test and benchmark, from
-# Debian 12's own repositories. Safe to run again: it does nothing when all
-# are present. Run as root (or with sudo).
+# Debian 12's own repositories, and the npm packages pinned under tools/.
+# Safe to run again: apt does nothing when all are present (npm ci
+# reinstalls the pinned tree). Run as root (or with sudo).
 set -euo pipefail
 
 packages=(
@@ -15,7 +16,11 @@ packages=(
   postgresql
   prometheus-cpp-dev python3-prometheus-client  # issue 15: GET /metrics and its parser test
   libssl-dev openssl libtomlplusplus-dev  # TLS (NetSSL is in libpoco-dev), serve --config
+  python3-jsonschema python3-yaml  # OpenAPI examples test (issue 15 item 6)
 )
+# The OpenAPI validator's runtime (issue 15 item 6); a Node.js install that
+# brings its own npm (e.g. NodeSource's) is kept as it is.
+command -v npm >/dev/null 2>&1 || packages+=(nodejs npm)
 
 missing=()
 for p in "${packages[@]}"; do
@@ -24,11 +29,15 @@ for p in "${packages[@]}"; do
 done
 if [ ${#missing[@]} -eq 0 ]; then
   echo "install-deps: all ${#packages[@]} packages present"
-  exit 0
+else
+  echo "install-deps: installing ${missing[*]}"
+  sudo_cmd=()
+  [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
+  export DEBIAN_FRONTEND=noninteractive
+  "${sudo_cmd[@]}" apt-get update -qq
+  "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
-echo "install-deps: installing ${missing[*]}"
-sudo_cmd=()
-[ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
-export DEBIAN_FRONTEND=noninteractive
-"${sudo_cmd[@]}" apt-get update -qq
-"${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+
+# npm packages, each folder pinned by its package-lock.json.
+root="$(cd "$(dirname "$0")/.." && pwd)"
+npm ci --prefix "$root/tools/openapi" --no-audit --no-fund  # @redocly/cli: docs/openapi.yaml (issue 15 item 6)

@@ -18,8 +18,7 @@ int Fail(std::string_view message) {
 
 int Fail(const Status& status) { return Fail(status.message()); }
 
-Result<ServerAccount> OpenServerAccount(std::string_view uri,
-                                        std::string_view user) {
+Result<std::unique_ptr<Database>> OpenServerDatabase(std::string_view uri) {
   for (std::string_view scheme : {"sqlite:", "lmdb:"}) {
     if (!uri.starts_with(scheme)) continue;
     std::string path(uri.substr(scheme.size()));
@@ -30,8 +29,13 @@ Result<ServerAccount> OpenServerAccount(std::string_view uri,
   }
   DatabaseRegistry registry;
   RegisterBuiltins(registry);
+  return registry.Open(uri);
+}
+
+Result<ServerAccount> OpenServerAccount(std::string_view uri,
+                                        std::string_view user) {
   ServerAccount out;
-  SYNCSTACK_ASSIGN_OR_RETURN(out.database, registry.Open(uri));
+  SYNCSTACK_ASSIGN_OR_RETURN(out.database, OpenServerDatabase(uri));
   SYNCSTACK_ASSIGN_OR_RETURN(bool known, HasUser(*out.database, user));
   SYNCSTACK_ASSIGN_OR_RETURN(out.store, out.database->OpenAccount(user));
   if (!known) {

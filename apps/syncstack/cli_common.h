@@ -42,6 +42,10 @@ struct LocalStore {
 };
 Result<LocalStore> OpenLocalStore(std::string_view uri);
 
+// An existing server database, for commands that read or maintain it: a
+// missing SQLite file or LMDB folder is kNotFound (never created).
+Result<std::unique_ptr<Database>> OpenServerDatabase(std::string_view uri);
+
 // A server's database and the store of one of its accounts, for commands
 // that read or maintain an existing server store (conflicts, gc): a
 // missing SQLite file or LMDB folder is an error (never created), and so

@@ -270,6 +270,9 @@ class LmdbStore final : public Store {
                    FunctionRef<void(const Record&)> fn) noexcept override;
   Status ScanUnsynced(std::string_view collection,
                       FunctionRef<void(const Record&)> fn) noexcept override;
+  Status ScanMeta(std::string_view prefix,
+                  FunctionRef<void(std::string_view, std::string_view)>
+                      fn) noexcept override;
 
  private:
   // Reads into `chunk` the rows an index names, walking `index` from
@@ -674,6 +677,126 @@ Result<std::optional<std::string>> LmdbStore::GetMeta(
   }
 }
 
+Status LmdbStore::ScanMeta(
+    std::string_view prefix,
+    FunctionRef<void(std::string_view, std::string_view)> fn) noexcept {
+  try {
+    std::string start = prefix_ + std::string(prefix);
+    if (start.size() > 511) return Status::Ok();  // no key is that long
+    Txn txn(*env_);
+    SYNCSTACK_RETURN_IF_ERROR(txn.Begin(MDB_RDONLY));
+    Cursor cursor;
+    SYNCSTACK_RETURN_IF_ERROR(cursor.Open(txn.get(), env_->meta));
+    MDB_val key = Val(start);
+    MDB_val value;
+    for (int rc = cursor.Get(&key, &value, MDB_SET_RANGE);;
+         rc = cursor.Get(&key, &value, MDB_NEXT)) {
+      if (rc == MDB_NOTFOUND) return Status::Ok();
+      if (rc != 0) return LmdbError(rc, "scan meta");
+      std::string_view k = View(key);
+      if (!k.starts_with(start)) return Status::Ok();
+      fn(k.substr(prefix_.size()), View(value));
+    }
+  } catch (const std::bad_alloc&) {
+    return OutOfMemory();
+  }
+}
+
+// Deletes every key of `dbi` that starts with `prefix`, in `txn`; sets *rc
+// to the LMDB code of a failed call.
+Status DeletePrefix(MDB_txn* txn, MDB_dbi dbi, std::string_view prefix,
+                    int* rc) {
+  MDB_cursor* raw_cursor = nullptr;
+  *rc = mdb_cursor_open(txn, dbi, &raw_cursor);
+  if (*rc != 0) return LmdbError(*rc, "open cursor");
+  std::unique_ptr<MDB_cursor, void (*)(MDB_cursor*)> cursor(raw_cursor,
+                                                            mdb_cursor_close);
+  for (;;) {
+    MDB_val key = Val(prefix);
+    MDB_val value;
+    *rc = mdb_cursor_get(cursor.get(), &key, &value, MDB_SET_RANGE);
+    if (*rc == MDB_NOTFOUND || (*rc == 0 && !View(key).starts_with(prefix))) {
+      *rc = 0;
+      return Status::Ok();
+    }
+    if (*rc != 0) return LmdbError(*rc, "find rows to remove");
+    *rc = mdb_cursor_del(cursor.get(), 0);
+    if (*rc != 0) return LmdbError(*rc, "remove row");
+  }
+}
+
+// RemoveAccount's transaction: the rows of each of the account's
+// collections, then its metadata; its `collections` entries stay (cids are
+// never reused, and open stores may have looked them up).
+Status RemoveIn(Env& env, MDB_txn* txn, std::string_view account,
+                std::string_view ledger, const ChangeBatch& ledger_meta,
+                int* rc) {
+  const std::string gone = std::string(account) + '\0';
+  std::vector<uint32_t> cids;
+  {
+    Cursor cursor;
+    SYNCSTACK_RETURN_IF_ERROR(cursor.Open(txn, env.collections));
+    MDB_val key = Val(gone);
+    MDB_val value;
+    for (*rc = cursor.Get(&key, &value, MDB_SET_RANGE); *rc == 0;
+         *rc = cursor.Get(&key, &value, MDB_NEXT)) {
+      if (!View(key).starts_with(gone)) break;
+      if (value.mv_size != kCidSize) {
+        return Status::Corruption("lmdb store: bad collection id");
+      }
+      cids.push_back(GetBe32(static_cast<const char*>(value.mv_data)));
+    }
+    if (*rc != 0 && *rc != MDB_NOTFOUND) {
+      return LmdbError(*rc, "list collections");
+    }
+    *rc = 0;
+  }
+  for (uint32_t cid : cids) {
+    char prefix[kCidSize];
+    PutBe32(cid, prefix);
+    SYNCSTACK_RETURN_IF_ERROR(DeletePrefix(
+        txn, env.records, std::string_view(prefix, sizeof prefix), rc));
+  }
+  SYNCSTACK_RETURN_IF_ERROR(DeletePrefix(txn, env.meta, gone, rc));
+  std::string k;
+  for (const auto& [key, value] : ledger_meta.meta()) {
+    k.assign(ledger).append(1, '\0').append(key);
+    MDB_val mk = Val(k);
+    MDB_val mv = Val(value);
+    *rc = mdb_put(txn, env.meta, &mk, &mv, 0);
+    if (*rc != 0) return LmdbError(*rc, "set meta");
+  }
+  return Status::Ok();
+}
+
+Status RemoveLmdbAccount(Env& env, std::string_view account,
+                         std::string_view ledger,
+                         const ChangeBatch& ledger_meta) {
+  for (const auto& [key, value] : ledger_meta.meta()) {
+    if (key.empty() || ledger.size() + 1 + key.size() > 511) {
+      return Status::InvalidArgument("lmdb store: meta key of " +
+                                     std::to_string(key.size()) + " bytes");
+    }
+  }
+  std::lock_guard write(env.write_mu);
+  for (int attempt = 0;; ++attempt) {
+    Txn txn(env);
+    SYNCSTACK_RETURN_IF_ERROR(env.SetSync(true));
+    SYNCSTACK_RETURN_IF_ERROR(txn.Begin(0));
+    int rc = 0;
+    Status s = RemoveIn(env, txn.get(), account, ledger, ledger_meta, &rc);
+    if (s.ok()) {
+      rc = txn.Commit();
+      if (rc == 0) return Status::Ok();
+      s = LmdbError(rc, "commit");
+    }
+    txn.Abort();
+    // Deleting copies pages too, so a full map grows as for Apply.
+    if (rc != MDB_MAP_FULL || attempt >= 40) return s;
+    SYNCSTACK_RETURN_IF_ERROR(env.Resize(true, 0));
+  }
+}
+
 class LmdbDatabase final : public Database {
  public:
   explicit LmdbDatabase(std::shared_ptr<Env> env) : env_(std::move(env)) {}
@@ -691,6 +814,23 @@ class LmdbDatabase final : public Database {
     try {
       return std::shared_ptr<Store>(
           std::make_shared<LmdbStore>(env_, std::string(account)));
+    } catch (const std::bad_alloc&) {
+      return OutOfMemory();
+    }
+  }
+
+  Status RemoveAccount(std::string_view account, std::string_view ledger,
+                       const ChangeBatch& ledger_meta) noexcept override {
+    SYNCSTACK_RETURN_IF_ERROR(
+        ValidateRemoveAccount(account, ledger, ledger_meta));
+    if (account.size() > kMaxAccount || ledger.size() > kMaxAccount ||
+        account.find('\0') != std::string_view::npos ||
+        ledger.find('\0') != std::string_view::npos) {
+      return Status::InvalidArgument(
+          "lmdb store: account names are at most 255 bytes, without NUL");
+    }
+    try {
+      return RemoveLmdbAccount(*env_, account, ledger, ledger_meta);
     } catch (const std::bad_alloc&) {
       return OutOfMemory();
     }

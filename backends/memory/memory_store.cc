@@ -129,6 +129,9 @@ class MemoryStore final : public Store {
                    FunctionRef<void(const Record&)> fn) noexcept override;
   Status ScanUnsynced(std::string_view collection,
                       FunctionRef<void(const Record&)> fn) noexcept override;
+  Status ScanMeta(std::string_view prefix,
+                  FunctionRef<void(std::string_view, std::string_view)>
+                      fn) noexcept override;
 
  private:
   Status ApplyImpl(const ChangeBatch& batch);
@@ -381,6 +384,17 @@ Result<std::optional<std::string>> MemoryStore::GetMeta(
   }
 }
 
+Status MemoryStore::ScanMeta(
+    std::string_view prefix,
+    FunctionRef<void(std::string_view, std::string_view)> fn) noexcept {
+  std::shared_lock lock(state_->mu);
+  for (auto it = state_->meta.lower_bound(prefix);
+       it != state_->meta.end() && it->first.starts_with(prefix); ++it) {
+    fn(it->first, it->second);
+  }
+  return Status::Ok();
+}
+
 class MemoryDatabase final : public Database {
  public:
   Result<std::shared_ptr<Store>> OpenAccount(
@@ -389,21 +403,59 @@ class MemoryDatabase final : public Database {
       return Status::InvalidArgument("empty account name");
     }
     try {
-      std::lock_guard lock(mu_);
-      auto it = accounts_.find(account);
-      if (it == accounts_.end()) {
-        it =
-            accounts_
-                .emplace(std::string(account), std::make_shared<AccountState>())
-                .first;
-      }
-      return std::shared_ptr<Store>(std::make_shared<MemoryStore>(it->second));
+      return std::shared_ptr<Store>(
+          std::make_shared<MemoryStore>(State(account)));
+    } catch (const std::bad_alloc&) {
+      return OutOfMemory();
+    }
+  }
+
+  Status RemoveAccount(std::string_view account, std::string_view ledger,
+                       const ChangeBatch& ledger_meta) noexcept override {
+    SYNCSTACK_RETURN_IF_ERROR(
+        ValidateRemoveAccount(account, ledger, ledger_meta));
+    try {
+      return RemoveImpl(State(account), State(ledger), ledger_meta);
     } catch (const std::bad_alloc&) {
       return OutOfMemory();
     }
   }
 
  private:
+  // The state of `account`, made on first use.
+  std::shared_ptr<AccountState> State(std::string_view account) {
+    std::lock_guard lock(mu_);
+    auto it = accounts_.find(account);
+    if (it == accounts_.end()) {
+      it = accounts_
+               .emplace(std::string(account), std::make_shared<AccountState>())
+               .first;
+    }
+    return it->second;
+  }
+
+  // Everything that allocates happens before the first change, so an
+  // allocation failure changes nothing.
+  static Status RemoveImpl(const std::shared_ptr<AccountState>& gone,
+                           const std::shared_ptr<AccountState>& ledger,
+                           const ChangeBatch& ledger_meta) {
+    MetaMap staged;
+    for (const auto& [key, value] : ledger_meta.meta()) staged[key] = value;
+    std::scoped_lock lock(gone->mu, ledger->mu);
+    gone->collections.clear();
+    gone->meta.clear();
+    while (!staged.empty()) {
+      auto node = staged.extract(staged.begin());
+      auto it = ledger->meta.find(node.key());
+      if (it != ledger->meta.end()) {
+        it->second.swap(node.mapped());
+      } else {
+        ledger->meta.insert(std::move(node));
+      }
+    }
+    return Status::Ok();
+  }
+
   std::mutex mu_;
   std::map<std::string, std::shared_ptr<AccountState>, std::less<>>
       accounts_;  // GUARDED_BY(mu_)

@@ -143,6 +143,16 @@ constexpr Sql kStatements[] = {
      "WHERE account = $1 AND token = $2 AND token <> ''"},
     {"lock_fence",
      "SELECT token, expires_at FROM $S.locks WHERE account = $1 FOR SHARE"},
+    // Database::RemoveAccount and Store::ScanMeta (administration). The
+    // lease row keeps its fence, so fences never repeat for the name.
+    {"remove_records", "DELETE FROM $S.records WHERE account = $1"},
+    {"remove_meta", "DELETE FROM $S.meta WHERE account = $1"},
+    {"remove_lease",
+     "UPDATE $S.locks SET token = '', device = '', expires_at = 0, "
+     "secret_hash = '' WHERE account = $1"},
+    {"scan_meta",
+     "SELECT key, value FROM $S.meta WHERE account = $1 AND key >= $2 "
+     "AND starts_with(key, $2) ORDER BY key"},
     // A skip scan over the primary key: one index probe per collection.
     {"collections",
      "WITH RECURSIVE c(name) AS ("

@@ -186,6 +186,9 @@ class PostgresStore final : public Store {
                    FunctionRef<void(const Record&)> fn) noexcept override;
   Status ScanUnsynced(std::string_view collection,
                       FunctionRef<void(const Record&)> fn) noexcept override;
+  Status ScanMeta(std::string_view prefix,
+                  FunctionRef<void(std::string_view, std::string_view)>
+                      fn) noexcept override;
 
  private:
   // Runs the prepared statement `name` (its parameters after account and
@@ -610,6 +613,28 @@ Result<std::optional<std::string>> PostgresStore::GetMeta(
   return value;
 }
 
+// The entries are read first and `fn` runs after the connection went back.
+Status PostgresStore::ScanMeta(
+    std::string_view prefix,
+    FunctionRef<void(std::string_view, std::string_view)> fn) noexcept {
+  std::vector<std::pair<std::string, std::string>> entries;
+  Status s = shared_->Run("scan meta", [&](pqxx::connection& c) -> Status {
+    entries.clear();  // a retry starts over
+    pqxx::nontransaction tx(c);
+    pqxx::result r =
+        tx.exec_prepared("scan_meta", account_, std::string(prefix));
+    for (const pqxx::row& row : r) {
+      auto& [key, value] = entries.emplace_back();
+      key = row[0].as<std::string>();
+      DecodeBytea(row[1], value);
+    }
+    return Status::Ok();
+  });
+  if (!s.ok()) return s;
+  for (const auto& [key, value] : entries) fn(key, value);
+  return Status::Ok();
+}
+
 // ---------------------------------------------------------------------------
 // Database
 
@@ -632,6 +657,28 @@ class PostgresDatabase final : public Database {
   std::unique_ptr<SyncLock> NewSyncLock(
       Clock& clock, std::chrono::milliseconds lease) override {
     return NewPostgresSyncLock(shared_, clock, lease);
+  }
+
+  // Under the account's advisory lock, like Apply, so no write of the
+  // account interleaves; the lease reset makes a holder's next fenced
+  // write fail (CheckLease).
+  Status RemoveAccount(std::string_view account, std::string_view ledger,
+                       const ChangeBatch& ledger_meta) noexcept override {
+    SYNCSTACK_RETURN_IF_ERROR(
+        ValidateRemoveAccount(account, ledger, ledger_meta));
+    return shared_->Run("remove account", [&](pqxx::connection& c) -> Status {
+      pqxx::work tx(c);
+      std::string gone(account);
+      tx.exec_prepared("lock_account", kAccountLockClass, AccountLockKey(gone));
+      tx.exec_prepared("remove_records", gone);
+      tx.exec_prepared("remove_meta", gone);
+      tx.exec_prepared("remove_lease", gone);
+      for (const auto& [key, value] : ledger_meta.meta()) {
+        tx.exec_prepared("put_meta", std::string(ledger), key, Hex(value));
+      }
+      tx.commit();
+      return Status::Ok();
+    });
   }
 
  private:

@@ -74,6 +74,9 @@ class SqliteStore final : public Store {
                    FunctionRef<void(const Record&)> fn) noexcept override;
   Status ScanUnsynced(std::string_view collection,
                       FunctionRef<void(const Record&)> fn) noexcept override;
+  Status ScanMeta(std::string_view prefix,
+                  FunctionRef<void(std::string_view, std::string_view)>
+                      fn) noexcept override;
 
  private:
   // Runs `q` (bound but for nothing else), a query of whole rows as
@@ -542,6 +545,81 @@ Result<std::optional<std::string>> SqliteStore::GetMeta(
   }
 }
 
+// Listing metadata is rare (administration), so its statement is prepared
+// per call rather than kept on the connection.
+Status SqliteStore::ScanMeta(
+    std::string_view prefix,
+    FunctionRef<void(std::string_view, std::string_view)> fn) noexcept {
+  try {
+    std::lock_guard lock(conn_.mu);
+    sqlite_internal::Statement list;
+    SYNCSTACK_RETURN_IF_ERROR(conn_.Prepare(
+        list,
+        "SELECT key, value FROM meta WHERE account=?1 AND key>=?2 ORDER BY "
+        "key"));
+    Use q(list);
+    q.Text(1, account_).Text(2, prefix);
+    for (;;) {
+      int rc = q.Step();
+      if (rc == SQLITE_DONE) return Status::Ok();
+      if (rc != SQLITE_ROW) return SqliteError(conn_.db, rc, "scan meta");
+      std::string_view key = q.ColumnText(0);
+      if (!key.starts_with(prefix)) return Status::Ok();
+      fn(key, q.ColumnBlob(1));
+    }
+  } catch (const std::bad_alloc&) {
+    return OutOfMemory();
+  }
+}
+
+// Removes an account's rows, payloads and metadata and sets the ledger's
+// metadata, in one transaction. The account's `collections` rows stay: open
+// stores cache their cids (see SqliteStore::cids_), and a later write of
+// an account of the same name reuses them.
+Status RemoveSqliteAccount(Connection& conn, std::string_view account,
+                           std::string_view ledger,
+                           const ChangeBatch& ledger_meta) {
+  std::lock_guard lock(conn.mu);
+  SYNCSTACK_RETURN_IF_ERROR(conn.SetSync(true));
+  static constexpr const char* kRemove[] = {
+      "DELETE FROM payloads WHERE pid IN (SELECT r.pid FROM records AS r"
+      " JOIN collections AS c ON c.cid = r.cid"
+      " WHERE c.account=?1 AND r.pid IS NOT NULL)",
+      "DELETE FROM records WHERE cid IN"
+      " (SELECT cid FROM collections WHERE account=?1)",
+      "DELETE FROM meta WHERE account=?1",
+  };
+  {
+    Use q(*conn.begin);
+    SYNCSTACK_RETURN_IF_ERROR(q.Run(conn.db, "begin"));
+  }
+  Status s;
+  for (const char* sql : kRemove) {
+    sqlite_internal::Statement remove;
+    s = conn.Prepare(remove, sql);
+    if (!s.ok()) break;
+    Use q(remove);
+    q.Text(1, account);
+    s = q.Run(conn.db, "remove account");
+    if (!s.ok()) break;
+  }
+  for (size_t i = 0; s.ok() && i < ledger_meta.meta().size(); ++i) {
+    const auto& [key, value] = ledger_meta.meta()[i];
+    Use q(*conn.set_meta);
+    q.Text(1, ledger).Text(2, key).Blob(3, value);
+    s = q.Run(conn.db, "set meta");
+  }
+  if (s.ok()) {
+    Use q(*conn.commit);
+    s = q.Run(conn.db, "commit");
+  }
+  if (!s.ok() && !sqlite3_get_autocommit(conn.db)) {
+    Use q(*conn.rollback);
+    (void)q.Step();
+  }
+  return s;
+}
+
 class SqliteDatabase final : public Database {
  public:
   explicit SqliteDatabase(std::unique_ptr<Connection> conn)
@@ -558,6 +636,17 @@ class SqliteDatabase final : public Database {
     try {
       return std::shared_ptr<Store>(
           std::make_shared<SqliteStore>(*conn_, std::string(account)));
+    } catch (const std::bad_alloc&) {
+      return OutOfMemory();
+    }
+  }
+
+  Status RemoveAccount(std::string_view account, std::string_view ledger,
+                       const ChangeBatch& ledger_meta) noexcept override {
+    SYNCSTACK_RETURN_IF_ERROR(
+        ValidateRemoveAccount(account, ledger, ledger_meta));
+    try {
+      return RemoveSqliteAccount(*conn_, account, ledger, ledger_meta);
     } catch (const std::bad_alloc&) {
       return OutOfMemory();
     }

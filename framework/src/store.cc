@@ -51,6 +51,33 @@ void ChangeBatch::Clear() noexcept {
   lease_.reset();
 }
 
+Status Store::ScanMeta(
+    std::string_view,
+    FunctionRef<void(std::string_view, std::string_view)>) noexcept {
+  return Status::NotSupported("this store cannot list its metadata");
+}
+
+Status Database::RemoveAccount(std::string_view, std::string_view,
+                               const ChangeBatch&) noexcept {
+  return Status::NotSupported("this database cannot remove an account");
+}
+
+Status ValidateRemoveAccount(std::string_view account, std::string_view ledger,
+                             const ChangeBatch& ledger_meta) {
+  if (account.empty() || ledger.empty()) {
+    return Status::InvalidArgument("remove account: empty account name");
+  }
+  if (account == ledger) {
+    return Status::InvalidArgument(
+        "remove account: the ledger is the account removed");
+  }
+  if (!ledger_meta.ops().empty()) {
+    return Status::InvalidArgument(
+        "remove account: the ledger batch may set metadata only");
+  }
+  return Status::Ok();
+}
+
 Result<std::optional<Record>> Store::GetOne(std::string_view collection,
                                             const RecordId& id) noexcept {
   std::optional<Record> found;

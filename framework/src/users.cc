@@ -22,6 +22,28 @@ std::string GenerationKey(std::string_view user) {
   return "token_gen/" + std::string(user);
 }
 
+// When the user was added and when it last logged in (decimal ms); ""
+// after a removal, absent for users added before they were kept.
+std::string CreatedKey(std::string_view user) {
+  return "created/" + std::string(user);
+}
+std::string LoginKey(std::string_view user) {
+  return "login/" + std::string(user);
+}
+
+// A stored time; nullopt for an absent or emptied one. Errors: kCorruption.
+Result<std::optional<Timestamp>> ParseTime(std::string_view key,
+                                           std::string_view text) {
+  if (text.empty()) return std::optional<Timestamp>();
+  Timestamp t = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), t);
+  if (ec != std::errc() || end != text.data() + text.size()) {
+    return Status::Corruption("the time in _users " + std::string(key) +
+                              " is damaged");
+  }
+  return std::optional<Timestamp>(t);
+}
+
 // A removed user's entry: the password hash is overwritten with nothing.
 bool IsUser(const std::optional<std::string>& hash) {
   return hash.has_value() && !hash->empty();
@@ -56,7 +78,8 @@ Status InitSodium() {
 
 class DatabaseAuthenticator final : public Authenticator {
  public:
-  explicit DatabaseAuthenticator(Database& database) : database_(database) {}
+  DatabaseAuthenticator(Database& database, Clock& clock)
+      : database_(database), clock_(clock) {}
 
   Result<std::string> Login(std::string_view user,
                             std::string_view password) noexcept override {
@@ -75,6 +98,7 @@ class DatabaseAuthenticator final : public Authenticator {
               crypto_pwhash_str_verify(stored.c_str(), password.data(),
                                        password.size()) == 0;
     if (!ok || !hash) return Status::Unauthorized("wrong user or password");
+    NoteLogin(user);
     return std::string(user);
   }
 
@@ -146,6 +170,30 @@ class DatabaseAuthenticator final : public Authenticator {
   }
 
  private:
+  // Notes the time of a successful login, unless the noted one is less
+  // than kLoginNoteInterval old. Best effort: the login stands either way.
+  void NoteLogin(std::string_view user) noexcept {
+    try {
+      auto users = database_.OpenAccount(kUsersAccount);
+      if (!users.ok()) return;
+      const std::string key = LoginKey(user);
+      const Timestamp now = clock_.Now();
+      auto noted = (*users)->GetMeta(key);
+      if (!noted.ok()) return;
+      if (*noted) {
+        auto last = ParseTime(key, **noted);
+        if (last.ok() && *last && now - **last < kLoginNoteInterval &&
+            now >= **last) {
+          return;
+        }
+      }
+      ChangeBatch batch;
+      batch.SetMeta(key, std::to_string(now));
+      (void)(*users)->Apply(WriteOptions{.sync = false}, batch);
+    } catch (...) {
+    }
+  }
+
   Result<uint64_t> GenerationOf(std::string_view account) {
     SYNCSTACK_ASSIGN_OR_RETURN(std::shared_ptr<Store> users,
                                database_.OpenAccount(kUsersAccount));
@@ -238,6 +286,7 @@ class DatabaseAuthenticator final : public Authenticator {
   }
 
   Database& database_;
+  Clock& clock_;
   std::once_flag dummy_once_;
   std::string dummy_;
 };
@@ -262,7 +311,7 @@ Status ValidateUserName(std::string_view user) {
 }
 
 Status AddUser(Database& database, std::string_view user,
-               std::string_view password, bool replace) {
+               std::string_view password, bool replace, Clock& clock) {
   SYNCSTACK_RETURN_IF_ERROR(ValidateUserName(user));
   if (password.empty()) return Status::InvalidArgument("empty password");
   SYNCSTACK_RETURN_IF_ERROR(InitSodium());
@@ -283,6 +332,9 @@ Status AddUser(Database& database, std::string_view user,
   batch.SetMeta(UserKey(user), hash);
   if (IsUser(existing)) {
     SYNCSTACK_RETURN_IF_ERROR(EndTokens(*users, user, batch));
+  } else {
+    batch.SetMeta(CreatedKey(user), std::to_string(clock.Now()));
+    batch.SetMeta(LoginKey(user), "");
   }
   return users->Apply(WriteOptions{}, batch);
 }
@@ -298,8 +350,42 @@ Status RemoveUser(Database& database, std::string_view user) {
   }
   ChangeBatch batch;
   batch.SetMeta(UserKey(user), "");
+  batch.SetMeta(CreatedKey(user), "");
+  batch.SetMeta(LoginKey(user), "");
   SYNCSTACK_RETURN_IF_ERROR(EndTokens(*users, user, batch));
-  return users->Apply(WriteOptions{}, batch);
+  return database.RemoveAccount(user, kUsersAccount, batch);
+}
+
+Result<std::vector<UserInfo>> ListUsers(Database& database) {
+  SYNCSTACK_ASSIGN_OR_RETURN(std::shared_ptr<Store> users,
+                             database.OpenAccount(kUsersAccount));
+  std::vector<UserInfo> list;
+  SYNCSTACK_RETURN_IF_ERROR(
+      users->ScanMeta("user/", [&](std::string_view key, std::string_view v) {
+        if (!v.empty()) list.push_back({std::string(key.substr(5)), {}, {}});
+      }));
+  // Both scans are in name order, like `list`: merge each in one pass.
+  auto attach = [&](std::string_view prefix,
+                    std::optional<Timestamp> UserInfo::*field) -> Status {
+    Status bad;
+    size_t i = 0;
+    SYNCSTACK_RETURN_IF_ERROR(users->ScanMeta(
+        prefix, [&](std::string_view key, std::string_view value) {
+          std::string_view name = key.substr(prefix.size());
+          while (i < list.size() && list[i].name < name) ++i;
+          if (i == list.size() || list[i].name != name || !bad.ok()) return;
+          auto t = ParseTime(key, value);
+          if (!t.ok()) {
+            bad = t.status();
+          } else {
+            list[i].*field = *t;
+          }
+        }));
+    return bad;
+  };
+  SYNCSTACK_RETURN_IF_ERROR(attach("created/", &UserInfo::created));
+  SYNCSTACK_RETURN_IF_ERROR(attach("login/", &UserInfo::last_login));
+  return list;
 }
 
 Result<bool> HasUser(Database& database, std::string_view user) {
@@ -311,8 +397,9 @@ Result<bool> HasUser(Database& database, std::string_view user) {
   return IsUser(existing);
 }
 
-std::unique_ptr<Authenticator> NewDatabaseAuthenticator(Database& database) {
-  return std::make_unique<DatabaseAuthenticator>(database);
+std::unique_ptr<Authenticator> NewDatabaseAuthenticator(Database& database,
+                                                        Clock& clock) {
+  return std::make_unique<DatabaseAuthenticator>(database, clock);
 }
 
 }  // namespace syncstack

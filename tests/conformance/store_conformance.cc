@@ -1194,6 +1194,149 @@ TEST_P(StoreConformance, AccountsAreIsolated) {
   EXPECT_TRUE(alice_upper->Collections()->empty());
 }
 
+// The metadata of `store` under `prefix`, as "key=value" lines in the
+// order ScanMeta gives them.
+std::vector<std::string> MetaUnder(Store& store, std::string_view prefix) {
+  std::vector<std::string> out;
+  Status s =
+      store.ScanMeta(prefix, [&](std::string_view k, std::string_view v) {
+        out.push_back(std::string(k) + "=" + std::string(v));
+      });
+  EXPECT_TRUE(s.ok()) << s.ToString();
+  return out;
+}
+
+TEST_P(StoreConformance, ScanMetaListsOnePrefixOfOneAccountInKeyOrder) {
+  ChangeBatch b;
+  b.SetMeta("user/bob", "2");
+  b.SetMeta("user/alice", "1");
+  b.SetMeta("user/", "root");
+  b.SetMeta("user/carol", "");  // set to "": listed
+  b.SetMeta("users", "not under user/");
+  b.SetMeta("use", "shorter");
+  b.SetMeta("created/alice", "5");
+  auto admin = Account("_users");
+  ASSERT_NE(admin, nullptr);
+  ASSERT_TRUE(admin->Apply(WriteOptions(), b).ok());
+  ChangeBatch other;
+  other.SetMeta("user/mallory", "other account");
+  ASSERT_TRUE(Account("_users2")->Apply(WriteOptions(), other).ok());
+  ASSERT_TRUE(Apply(other).ok());  // the local account
+
+  EXPECT_EQ(MetaUnder(*admin, "user/"),
+            (std::vector<std::string>{"user/=root", "user/alice=1",
+                                      "user/bob=2", "user/carol="}));
+  EXPECT_EQ(MetaUnder(*admin, "user/b"),
+            std::vector<std::string>{"user/bob=2"});
+  EXPECT_TRUE(MetaUnder(*admin, "user/d").empty());
+  EXPECT_TRUE(MetaUnder(*admin, "zzz").empty());
+  EXPECT_EQ(MetaUnder(*admin, ""),
+            (std::vector<std::string>{
+                "created/alice=5", "use=shorter", "user/=root", "user/alice=1",
+                "user/bob=2", "user/carol=", "users=not under user/"}));
+  EXPECT_TRUE(MetaUnder(*Account("nobody"), "").empty());
+}
+
+TEST_P(StoreConformance, RemoveAccountTakesEveryRowAndMetaOfOneAccount) {
+  auto alice = Account("alice");
+  auto bob = Account("bob");
+  auto ledger = Account("_users");
+  ASSERT_TRUE(alice && bob && ledger);
+  ChangeBatch a;
+  a.Put(MakeRecord("todo", IdN(1), R"({"owner":"alice"})"));
+  a.Put(MakeRecord("todo", IdN(2), std::string(100000, 'x')));
+  a.Put(Tombstone("todo", IdN(3), 7));
+  a.Put(MakeRecord("notes", IdN(1), "{}"));
+  a.SetMeta("policy/seq", "12");
+  a.SetMeta("history/3", "3:abc");
+  ASSERT_TRUE(alice->Apply(WriteOptions(), a).ok());
+  ChangeBatch b;
+  b.Put(MakeRecord("todo", IdN(1), R"({"owner":"bob"})"));
+  b.SetMeta("policy/seq", "4");
+  ASSERT_TRUE(bob->Apply(WriteOptions(), b).ok());
+  ChangeBatch l;
+  l.SetMeta("user/alice", "hash-a");
+  l.SetMeta("user/bob", "hash-b");
+  ASSERT_TRUE(ledger->Apply(WriteOptions(), l).ok());
+
+  ChangeBatch ends;
+  ends.SetMeta("user/alice", "");
+  ends.SetMeta("token_gen/alice", "1");
+  ends.SetMeta("token_gen/alice", "2");  // the last one wins, as in Apply
+  ASSERT_TRUE(db_->RemoveAccount("alice", "_users", ends).ok());
+
+  auto check_removed = [&](Store& gone) {
+    EXPECT_TRUE(gone.Collections()->empty());
+    EXPECT_TRUE(ScanIds(gone, "todo").empty());
+    EXPECT_TRUE(ScanIds(gone, "notes").empty());
+    EXPECT_TRUE(GetAll(gone, "todo", {IdN(1), IdN(2), IdN(3)}).empty());
+    EXPECT_FALSE(gone.GetMeta("policy/seq")->has_value());
+    EXPECT_TRUE(MetaUnder(gone, "").empty());
+    EXPECT_EQ(GetAll(*bob, "todo", {IdN(1)}).at(0).payload,
+              R"({"owner":"bob"})");
+    EXPECT_EQ(bob->GetMeta("policy/seq")->value_or("unset"), "4");
+    EXPECT_EQ(MetaUnder(*ledger, ""),
+              (std::vector<std::string>{"token_gen/alice=2",
+                                        "user/alice=", "user/bob=hash-b"}));
+  };
+  check_removed(*alice);  // a handle opened before
+  check_removed(*Account("alice"));
+  if (GetParam().persistent) {
+    alice.reset();
+    bob.reset();
+    ledger.reset();
+    Reopen();
+    alice = Account("alice");
+    bob = Account("bob");
+    ledger = Account("_users");
+    check_removed(*alice);
+  }
+
+  // The name may be used again: it starts empty, also through a handle
+  // opened before the removal (rows "absent" as Expect says).
+  auto before = Account("alice");
+  ChangeBatch again;
+  again.Put(MakeRecord("todo", IdN(1), R"({"owner":"alice 2"})"), Expect{});
+  ASSERT_TRUE(before->Apply(WriteOptions(), again).ok());
+  EXPECT_EQ(ScanIds(*Account("alice"), "todo"), std::vector<RecordId>{IdN(1)});
+  EXPECT_EQ(*Account("alice")->Collections(), std::vector<std::string>{"todo"});
+
+  // Removing an account without data sets the ledger's metadata only.
+  ChangeBatch nobody;
+  nobody.SetMeta("user/nobody", "");
+  ASSERT_TRUE(db_->RemoveAccount("nobody", "_users", nobody).ok());
+  EXPECT_EQ(ledger->GetMeta("user/nobody")->value_or("unset"), "");
+}
+
+TEST_P(StoreConformance, RemoveAccountRefusesBadArgumentsChangingNothing) {
+  auto alice = Account("alice");
+  ASSERT_NE(alice, nullptr);
+  ChangeBatch a;
+  a.Put(MakeRecord("todo", IdN(1), "{}"));
+  a.SetMeta("k", "v");
+  ASSERT_TRUE(alice->Apply(WriteOptions(), a).ok());
+  ChangeBatch meta;
+  meta.SetMeta("user/alice", "");
+  ChangeBatch with_ops;
+  with_ops.SetMeta("user/alice", "");
+  with_ops.Put(MakeRecord("todo", IdN(9), "{}"));
+  struct Case {
+    std::string_view account, ledger;
+    const ChangeBatch* batch;
+  } const cases[] = {{"", "_users", &meta},
+                     {"alice", "", &meta},
+                     {"alice", "alice", &meta},
+                     {"alice", "_users", &with_ops}};
+  for (const Case& c : cases) {
+    EXPECT_EQ(db_->RemoveAccount(c.account, c.ledger, *c.batch).code(),
+              Status::Code::kInvalidArgument)
+        << "account \"" << c.account << "\" ledger \"" << c.ledger << "\"";
+  }
+  EXPECT_EQ(ScanIds(*alice, "todo"), std::vector<RecordId>{IdN(1)});
+  EXPECT_EQ(alice->GetMeta("k")->value_or("unset"), "v");
+  EXPECT_TRUE(MetaUnder(*Account("_users"), "").empty());
+}
+
 // ---------------------------------------------------------------------------
 // Persistence
 

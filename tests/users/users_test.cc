@@ -154,3 +154,104 @@ TEST(Users, PasswordChangeAndRemovalEndEarlierTokens) {
 
 }  // namespace
 }  // namespace syncstack
+
+namespace syncstack {
+namespace {
+
+// Issue 15 item 5: the store keeps when a user was added and last logged
+// in; users added before show neither.
+TEST(Users, ListShowsCreationAndLastLoginTimes) {
+  auto db = OpenMemoryDatabase();
+  ASSERT_TRUE(db.ok());
+  ManualClock clock(1'767'225'600'000);
+  ASSERT_TRUE(AddUser(**db, "bob", "bob-pw", false, clock).ok());
+  clock.Advance(5'000);
+  ASSERT_TRUE(AddUser(**db, "alice", "alice-pw", false, clock).ok());
+  // A user written before times were kept: only its hash.
+  auto users = (*db)->OpenAccount("_users");
+  ASSERT_TRUE(users.ok());
+  ChangeBatch legacy;
+  legacy.SetMeta("user/carol", "$argon2id$v=19$m=65536,t=2,p=1$legacy");
+  ASSERT_TRUE((*users)->Apply(WriteOptions(), legacy).ok());
+
+  auto list = ListUsers(**db);
+  ASSERT_TRUE(list.ok()) << list.status().ToString();
+  ASSERT_EQ(list->size(), 3u);
+  EXPECT_EQ((*list)[0].name, "alice");
+  EXPECT_EQ((*list)[0].created, 1'767'225'605'000);
+  EXPECT_EQ((*list)[0].last_login, std::nullopt);
+  EXPECT_EQ((*list)[1].name, "bob");
+  EXPECT_EQ((*list)[1].created, 1'767'225'600'000);
+  EXPECT_EQ((*list)[2].name, "carol");
+  EXPECT_EQ((*list)[2].created, std::nullopt);
+  EXPECT_EQ((*list)[2].last_login, std::nullopt);
+
+  auto auth = NewDatabaseAuthenticator(**db, clock);
+  clock.Advance(1'000);
+  ASSERT_TRUE(auth->Login("bob", "bob-pw").ok());
+  EXPECT_FALSE(auth->Login("alice", "wrong").ok());  // a failure notes nothing
+  list = ListUsers(**db);
+  ASSERT_TRUE(list.ok());
+  EXPECT_EQ((*list)[1].last_login, 1'767'225'606'000);
+  EXPECT_EQ((*list)[0].last_login, std::nullopt);
+
+  // Within the note interval a login writes nothing; after it, it does.
+  clock.Advance(kLoginNoteInterval - 1);
+  ASSERT_TRUE(auth->Login("bob", "bob-pw").ok());
+  EXPECT_EQ((*ListUsers(**db))[1].last_login, 1'767'225'606'000);
+  clock.Advance(1);
+  ASSERT_TRUE(auth->Login("bob", "bob-pw").ok());
+  EXPECT_EQ((*ListUsers(**db))[1].last_login,
+            1'767'225'606'000 + kLoginNoteInterval);
+
+  // --replace keeps the creation time; removal takes the user off the list.
+  clock.Advance(10'000);
+  ASSERT_TRUE(AddUser(**db, "bob", "new-pw", true, clock).ok());
+  EXPECT_EQ((*ListUsers(**db))[1].created, 1'767'225'600'000);
+  ASSERT_TRUE(RemoveUser(**db, "alice").ok());
+  list = ListUsers(**db);
+  ASSERT_EQ(list->size(), 2u);
+  EXPECT_EQ((*list)[0].name, "bob");
+  // Added again: a new creation time, no last login of the old user.
+  ASSERT_TRUE(AddUser(**db, "alice", "again", false, clock).ok());
+  list = ListUsers(**db);
+  ASSERT_EQ(list->size(), 3u);
+  EXPECT_EQ((*list)[0].created, clock.Now());
+  EXPECT_EQ((*list)[0].last_login, std::nullopt);
+}
+
+// RemoveUser takes the user's account with it: records of every
+// collection, tombstones and metadata; another user's stay.
+TEST(Users, RemoveTakesTheUsersRecordsAndMetadata) {
+  auto db = OpenMemoryDatabase();
+  ASSERT_TRUE(db.ok());
+  ASSERT_TRUE(AddUser(**db, "alice", "a").ok());
+  ASSERT_TRUE(AddUser(**db, "bob", "b").ok());
+  for (const char* name : {"alice", "bob"}) {
+    auto store = (*db)->OpenAccount(name);
+    ASSERT_TRUE(store.ok());
+    ChangeBatch batch;
+    Record r;
+    r.collection = "todo";
+    r.id = RecordId::FromBytes(std::string(16, 'x'));
+    r.payload = "{}";
+    batch.Put(r);
+    r.collection = "notes";
+    r.deleted = true;
+    batch.Put(r);
+    batch.SetMeta("policy/seq", "2");
+    ASSERT_TRUE((*store)->Apply(WriteOptions(), batch).ok());
+  }
+  ASSERT_TRUE(RemoveUser(**db, "alice").ok());
+  auto alice = (*db)->OpenAccount("alice");
+  EXPECT_TRUE((*alice)->Collections()->empty());
+  EXPECT_FALSE((*alice)->GetMeta("policy/seq")->has_value());
+  auto bob = (*db)->OpenAccount("bob");
+  EXPECT_EQ(*(*bob)->Collections(),
+            (std::vector<std::string>{"notes", "todo"}));
+  EXPECT_EQ((*bob)->GetMeta("policy/seq")->value_or(""), "2");
+  EXPECT_TRUE(*HasUser(**db, "bob"));
+}
+
+}  // namespace
+}  // namespace syncstack

@@ -188,6 +188,15 @@ class Store {
   // nothing. Errors: as Get.
   virtual Status ScanUnsynced(std::string_view collection,
                               FunctionRef<void(const Record&)> fn) noexcept;
+  // Calls `fn(key, value)` for each metadata entry whose key starts with
+  // `prefix`, in bytewise key order; the views are valid only during the
+  // call, and `fn` must not call the store. An entry set to "" is listed
+  // too. Errors: kNotSupported (the default, for stores written before this
+  // method), kIOError, kCorruption.
+  virtual Status ScanMeta(
+      std::string_view prefix,
+      FunctionRef<void(std::string_view key, std::string_view value)>
+          fn) noexcept;
 
   // Convenience: one record, or nullopt.
   Result<std::optional<Record>> GetOne(std::string_view collection,
@@ -216,7 +225,30 @@ class Database {
   // `clock` must outlive the lock; the lock must not outlive the Database.
   virtual std::unique_ptr<SyncLock> NewSyncLock(
       Clock& clock, std::chrono::milliseconds lease);
+
+  // Removes `account` for good, in ONE transaction: every row (records and
+  // tombstones) of every collection, every metadata entry, and its lease in
+  // the shared lock, if the database has one (the holder's next fenced
+  // write fails with kLeaseLost); and in the same transaction sets the
+  // metadata of `ledger_meta` on the store of account `ledger` (the user
+  // list's entries that end the account's tokens). On an error nothing
+  // changes. Stores of `account` opened before stay valid and see an empty
+  // account; the account may be written again afterwards (a new account of
+  // the same name). Removing an account without data only sets the
+  // ledger's metadata.
+  // REQUIRES-like checks, answered with kInvalidArgument: non-empty
+  // `account` and `ledger`, `ledger` != `account`, and `ledger_meta`
+  // holding metadata only (no record ops).
+  // Errors: kInvalidArgument, kNotSupported (the default, for databases
+  // written before this method), kUnavailable, kIOError.
+  virtual Status RemoveAccount(std::string_view account,
+                               std::string_view ledger,
+                               const ChangeBatch& ledger_meta) noexcept;
 };
+
+// Checks RemoveAccount's arguments (see there). Errors: kInvalidArgument.
+Status ValidateRemoveAccount(std::string_view account, std::string_view ledger,
+                             const ChangeBatch& ledger_meta);
 
 // The account name a device uses for its own records.
 inline constexpr std::string_view kLocalAccount = "local";
@@ -255,6 +287,11 @@ class StoreWrapper : public Store {
   Status ScanUnsynced(std::string_view collection,
                       FunctionRef<void(const Record&)> fn) noexcept override {
     return target_.ScanUnsynced(collection, fn);
+  }
+  Status ScanMeta(std::string_view prefix,
+                  FunctionRef<void(std::string_view, std::string_view)>
+                      fn) noexcept override {
+    return target_.ScanMeta(prefix, fn);
   }
 
  private:
