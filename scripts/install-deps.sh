@@ -13,6 +13,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   liblmdb-dev libpqxx-dev libpoco-dev libsodium-dev
   postgresql
+  python3-pytest python3-matplotlib  # issue 17: the Python package's tests and example
 )
 
 missing=()
