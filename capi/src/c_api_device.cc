@@ -67,7 +67,8 @@ Result<std::unique_ptr<syncstack_device>> OpenDevice(std::string_view uri) {
   SYNCSTACK_ASSIGN_OR_RETURN(device->store,
                              device->database->OpenAccount(kLocalAccount));
   SYNCSTACK_ASSIGN_OR_RETURN(device->schema, LoadSchema(*device->store));
-  device->policy = StoredPolicy(*device->store);
+  device->writer = std::make_shared<DeviceWriter>(*device->store,
+                                                  StoredPolicy(*device->store));
   return device;
 }
 
@@ -78,9 +79,9 @@ std::string IdKeyOf(syncstack_device& device, std::string_view collection) {
   return key.ok() ? std::string(*key) : std::string("id");
 }
 
-std::shared_ptr<const ConflictPolicy> PolicyOf(syncstack_device& device) {
+std::shared_ptr<DeviceWriter> WriterOf(syncstack_device& device) {
   std::lock_guard lock(device.state_mu);
-  return device.policy;
+  return device.writer;
 }
 
 // The record as apps see it: its members, the id key, last_update, _state.
@@ -121,9 +122,8 @@ syncstack_status Put(syncstack_device& device, const char* collection,
   if (!parts.ok()) return Fail(parts.status().WithContext("json"));
   auto record_id = PutId(id, *parts, id_key);
   if (!record_id.ok()) return Fail(record_id.status());
-  auto policy = PolicyOf(device);
-  Replica replica(*device.store, *policy, SystemClock());
-  Status s = replica.Put(collection, *record_id, parts->payload);
+  Status s =
+      WriterOf(device)->replica.Put(collection, *record_id, parts->payload);
   if (!s.ok()) return Fail(s);
   if (id_out != nullptr) return Hand(record_id->ToString(), id_out);
   return Ok();
@@ -135,9 +135,7 @@ syncstack_status Delete(syncstack_device& device, const char* collection,
   if (!valid.ok()) return Fail(valid);
   auto record_id = ParseId(id);
   if (!record_id.ok()) return Fail(record_id.status());
-  auto policy = PolicyOf(device);
-  Replica replica(*device.store, *policy, SystemClock());
-  Status s = replica.Remove(collection, *record_id);
+  Status s = WriterOf(device)->replica.Remove(collection, *record_id);
   if (!s.ok()) return Fail(s);
   return Ok();
 }

@@ -8,21 +8,37 @@
 #include <string>
 #include <string_view>
 
+#include "syncstack/clock.h"
 #include "syncstack/conflict_policy.h"
+#include "syncstack/replica.h"
 #include "syncstack/schema.h"
 #include "syncstack/status.h"
 #include "syncstack/store.h"
 #include "syncstack/syncstack.h"
+
+namespace syncstack::capi {
+
+// The policy local writes are stamped with, and the Replica stamping them
+// (it caches the replica id); a sync that adopts the server's policy
+// replaces both at once.
+struct DeviceWriter {
+  DeviceWriter(Store& store, std::shared_ptr<const ConflictPolicy> p)
+      : policy(std::move(p)), replica(store, *policy, SystemClock()) {}
+  std::shared_ptr<const ConflictPolicy> policy;
+  Replica replica;
+};
+
+}  // namespace syncstack::capi
 
 struct syncstack_device {
   std::unique_ptr<syncstack::Database> database;
   std::shared_ptr<syncstack::Store> store;
   // One sync at a time per device (SyncEngine runs are not concurrent).
   std::mutex sync_mu;
-  // Guards `policy` and `schema`, which a sync may replace while the app
+  // Guards `writer` and `schema`, which a sync may replace while the app
   // writes: writers copy them under it.
   std::mutex state_mu;
-  std::shared_ptr<const syncstack::ConflictPolicy> policy;
+  std::shared_ptr<syncstack::capi::DeviceWriter> writer;
   syncstack::Schema schema;
 };
 

@@ -219,7 +219,7 @@ syncstack_status Sync(syncstack_device& device, const syncstack_sync_options& o,
   Schema schema;
   {
     std::lock_guard lock(device.state_mu);
-    planned = device.policy;
+    planned = device.writer->policy;
     schema = device.schema;
   }
   // The server names its policy at login: plan with it, and keep it.
@@ -244,7 +244,9 @@ syncstack_status Sync(syncstack_device& device, const syncstack_sync_options& o,
   {
     auto learned = LoadSchema(*device.store);
     std::lock_guard lock(device.state_mu);
-    if (adopted) device.policy = adopted;
+    if (adopted) {
+      device.writer = std::make_shared<DeviceWriter>(*device.store, adopted);
+    }
     if (learned.ok()) device.schema = std::move(*learned);
   }
   if (!report.ok()) return Fail(report.status());
