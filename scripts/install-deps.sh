@@ -17,6 +17,7 @@ packages=(
   prometheus-cpp-dev python3-prometheus-client  # issue 15: GET /metrics and its parser test
   libssl-dev openssl libtomlplusplus-dev  # TLS (NetSSL is in libpoco-dev), serve --config
   python3-jsonschema python3-yaml  # OpenAPI examples test (issue 15 item 6)
+  python3-pytest python3-matplotlib  # issue 17: the Python package's tests and example
 )
 # The OpenAPI validator's runtime (issue 15 item 6); a Node.js install that
 # brings its own npm (e.g. NodeSource's) is kept as it is.
