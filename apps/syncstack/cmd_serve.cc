@@ -23,6 +23,7 @@
 #include "syncstack/codec.h"
 #include "syncstack/file/file_transport.h"
 #include "syncstack/http/http_transport.h"
+#include "syncstack/http/web_handler.h"
 #include "syncstack/login_throttle.h"
 #include "syncstack/metadata_keys.h"
 #include "syncstack/policies/last_write_wins.h"
@@ -118,6 +119,7 @@ int RunServe(int argc, char** argv) {
   HttpServerOptions http;
   int64_t max_connections = static_cast<int64_t>(http.max_connections);
   std::string max_clock_ahead = "5m";
+  WebHandlerOptions web;
   options.add_options()("store", po::value(&uri)->required(),
                         "server store URI, e.g. sqlite:server.db")(
       "listen", po::value(&listen),
@@ -156,16 +158,24 @@ int RunServe(int argc, char** argv) {
       "(default: 10000)")(
       "max-clock-ahead", po::value(&max_clock_ahead),
       "a write stamped further ahead of the server's clock is restamped "
-      "with it: 300s, 5m, 2h, 1d, or off (default: 5m)");
+      "with it: 300s, 5m, 2h, 1d, or off (default: 5m)")(
+      "web", po::value(&web.dir),
+      "also serve this folder's static files (a web app, e.g. web/app) at "
+      "/ on the same port (GET only; docs/web.md)")(
+      "cors-origin", po::value(&web.cors_origins)->composing(),
+      "let pages of this origin (e.g. http://localhost:8080) call the API; "
+      "repeatable (default: none)");
   po::variables_map vm;
   int exit_code = kExitOk;
-  if (!ParseArgs(argc, argv,
-                 "syncstack serve --store URI (--listen HOST:PORT | --exchange "
-                 "DIR) [--schema FILE] [--policy NAME] [--max-body BYTES] "
-                 "[--lease-seconds N] [--collect-tombstones-every SECONDS "
-                 "--device-ttl-days N] [--journal-days N] [--threads N] "
-                 "[--max-connections N] [--max-clock-ahead DURATION]",
-                 options, vm, exit_code)) {
+  if (!ParseArgs(
+          argc, argv,
+          "syncstack serve --store URI (--listen HOST:PORT | --exchange "
+          "DIR) [--schema FILE] [--policy NAME] [--max-body BYTES] "
+          "[--lease-seconds N] [--collect-tombstones-every SECONDS "
+          "--device-ttl-days N] [--journal-days N] [--threads N] "
+          "[--max-connections N] [--max-clock-ahead DURATION] [--web DIR] "
+          "[--cors-origin ORIGIN]...",
+          options, vm, exit_code)) {
     return exit_code;
   }
   if (listen.empty() && exchange.empty()) {
@@ -252,15 +262,29 @@ int RunServe(int argc, char** argv) {
     if (!opened.ok()) return Fail(opened.status().WithContext("--exchange"));
     processor = std::move(opened).value();
   }
+  // --web / --cors-origin: static files and CORS in front of the API.
+  Handler* front = &service;
+  std::unique_ptr<Handler> web_handler;
+  if (!web.dir.empty() || !web.cors_origins.empty()) {
+    if (listen.empty()) return Fail("--web and --cors-origin need --listen");
+    auto made = NewWebHandler(service, web);
+    if (!made.ok()) return Fail(made.status());
+    web_handler = std::move(made).value();
+    front = web_handler.get();
+  }
   std::unique_ptr<HttpServer> server;
   if (!listen.empty()) {
     RaiseDescriptorLimit(http.max_connections);
-    auto started = StartHttpServer(service, http);
+    auto started = StartHttpServer(*front, http);
     if (!started.ok()) return Fail(started.status());
     server = std::move(started).value();
     std::printf("syncstack: serving %s on http://%s:%u (policy %s)\n",
                 uri.c_str(), http.host.c_str(), server->port(),
                 policy_name.c_str());
+    if (!web.dir.empty()) {
+      std::printf("syncstack: web app from %s at http://%s:%u/\n",
+                  web.dir.c_str(), http.host.c_str(), server->port());
+    }
   }
   std::atomic<bool> stopping{false};
   std::thread exchange_thread;

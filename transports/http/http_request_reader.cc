@@ -264,6 +264,8 @@ Status RequestReader::ParseField(std::string_view line) {
     if (request_.idempotency_key.empty()) {
       request_.idempotency_key = std::string(value);
     }
+  } else if (IEquals(name, "Origin")) {
+    if (request_.origin.empty()) request_.origin = std::string(value);
   } else if (IEquals(name, "Content-Type")) {
     if (request_.content_type.empty()) {
       request_.content_type = std::string(value);

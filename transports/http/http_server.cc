@@ -117,6 +117,7 @@ std::string FormatAnswer(const Response& answer, bool keep_alive, bool head) {
   if (answer.retry_after >= 0) {
     out += "Retry-After: " + std::to_string(answer.retry_after) + "\r\n";
   }
+  if (body == &answer.body) out += answer.headers;
   out += "\r\n";
   if (!no_body && !head) out += *body;
   return out;

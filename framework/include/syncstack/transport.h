@@ -25,6 +25,8 @@ struct Request {
   // The client's address (e.g. "192.0.2.7"), for login throttling; "" when
   // the transport has none.
   std::string peer{};
+  // The Origin header of a browser's request ("" when none), for CORS.
+  std::string origin{};
 };
 
 // One protocol answer. Protocol errors (4xx) are Responses, not Statuses.
@@ -33,6 +35,9 @@ struct Response {
   std::string body;
   int64_t retry_after = -1;    // seconds (Retry-After); -1 when absent
   std::string content_type{};  // "" means application/json
+  // Extra header lines, each "Name: value\r\n" (CORS, caching); the
+  // transport writes them as they are. "" for none.
+  std::string headers{};
 };
 
 // The server side of a transport: answers requests. Implemented by
