@@ -117,7 +117,9 @@ export class SyncClient {
       done += batch.ops.length;
       this.onProgress({ phase: 'sync', done, total, message: `${done} of ${total} changes` });
     }
-    return { cases: plan.cases, conflicts: this.conflictsOf(plan, kept), resync: !!lock._resync };
+    return {
+      cases: plan.cases, conflicts: this.conflictsOf(plan, kept, records), resync: !!lock._resync,
+    };
   }
 
   // Asks the server to prove every delete by absence (a get of the ids
@@ -152,11 +154,17 @@ export class SyncClient {
     }));
   }
 
-  conflictsOf(plan, kept) {
-    const out = plan.conflicts.map((c) => ({ ...c, kept: kept.get(c.id) ?? c.kept }));
+  // The plan's conflicts with the server's final word, and the title the
+  // record had here (it may be gone now).
+  conflictsOf(plan, kept, records) {
+    const out = plan.conflicts.map((c) => ({
+      ...c, kept: kept.get(c.id) ?? c.kept, title: records.get(c.id)?.data.title,
+    }));
     const planned = new Set(out.map((c) => c.id));
     for (const [id, k] of kept) {
-      if (!planned.has(id)) out.push({ id, what: 'the server kept its own copy', kept: k });
+      if (!planned.has(id)) {
+        out.push({ id, what: 'the server kept its own copy', kept: k, title: records.get(id)?.data.title });
+      }
     }
     return out;
   }
