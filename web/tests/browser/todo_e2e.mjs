@@ -40,7 +40,8 @@ const browser = await launchChromium();
 const out = resolve(opt.out);
 mkdirSync(out, { recursive: true });
 
-const step = (text) => console.log(`-- ${text}`);
+const t0 = Date.now();
+const step = (text) => console.log(`-- [${((Date.now() - t0) / 1000).toFixed(1)} s] ${text}`);
 
 async function openDevice(name, viewport) {
   const context = await browser.newContext({ viewport });
@@ -124,8 +125,10 @@ async function serverTodos() {
 let failed = false;
 try {
   step('phone and laptop log in; the phone adds three todos and syncs');
-  const phone = await openDevice('phone', { width: 390, height: 780 });
-  const laptop = await openDevice('laptop', { width: 1100, height: 780 });
+  const [phone, laptop] = await Promise.all([
+    openDevice('phone', { width: 390, height: 780 }),
+    openDevice('laptop', { width: 1100, height: 780 }),
+  ]);
   for (const title of ['milk', 'bread', 'eggs']) await addTodo(phone, title);
   assert.match(await sync(phone), /^synced .* 3 sent/);
   assert.match(await sync(laptop), /^synced .* 3 received/);

@@ -10,6 +10,9 @@ import { MemoryStore } from '../../app/memory_store.js';
 import { SyncClient, createTodo, editTodo, deleteTodo, visibleTodos } from '../../app/sync.js';
 import { startServe } from '../serve.mjs';
 
+// Node 18 (Debian 12) has Web Crypto only as a module.
+globalThis.crypto ??= (await import('node:crypto')).webcrypto;
+
 const bin = process.env.SYNCSTACK_BIN;
 const schema = process.env.SYNCSTACK_SCHEMA;
 const missing = !bin || !schema;
