@@ -210,9 +210,9 @@ export async function deleteTodo(store, id, nowMs) {
 
 // The todos an app shows: not deleted, oldest first.
 export function visibleTodos(records) {
-  return records.filter((r) => !r.deleted)
-    .sort((a, b) => (a.data.created ?? '').localeCompare(b.data.created ?? '') ||
-      a.id.localeCompare(b.id));
+  const key = (r) => `${r.data.created ?? ''}|${r.id}`;
+  return records.filter((r) => !r.deleted).map((r) => [key(r), r])
+    .sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)).map(([, r]) => r);
 }
 
 export { CHANGED, CREATED, DELETED, SYNCED };
