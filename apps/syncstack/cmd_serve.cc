@@ -25,6 +25,7 @@
 #include "syncstack/codec.h"
 #include "syncstack/file/file_transport.h"
 #include "syncstack/http/http_transport.h"
+#include "syncstack/http/web_handler.h"
 #include "syncstack/login_throttle.h"
 #include "syncstack/metadata_keys.h"
 #ifdef SYNCSTACK_HAS_PROMETHEUS
@@ -169,6 +170,7 @@ int RunServe(int argc, char** argv) {
   int64_t reconcile_cache_mb = 256;
   std::string log_format_name = "text";
   std::string metrics_token, metrics_token_file;
+  WebHandlerOptions web;
   options.add_options()("store", po::value(&uri)->required(),
                         "server store URI, e.g. sqlite:server.db")(
       "listen", po::value(&listen),
@@ -219,7 +221,13 @@ int RunServe(int argc, char** argv) {
       "GET /metrics then wants \"Authorization: Bearer TOKEN\" (default: "
       "none; /healthz and /readyz never want one)")(
       "metrics-token-file", po::value(&metrics_token_file),
-      "--metrics-token read from this file's first line");
+      "--metrics-token read from this file's first line")(
+      "web", po::value(&web.dir),
+      "also serve this folder's static files (a web app, e.g. web/app) at "
+      "/ on the same port (GET only; docs/web.md)")(
+      "cors-origin", po::value(&web.cors_origins)->composing(),
+      "let pages of this origin (e.g. http://localhost:8080) call the API; "
+      "repeatable (default: none)");
   AddTlsOptions(options, http);
   po::variables_map vm;
   int exit_code = kExitOk;
@@ -232,7 +240,8 @@ int RunServe(int argc, char** argv) {
           "--device-ttl-days N] [--journal-days N] [--threads N] "
           "[--max-connections N] [--max-clock-ahead DURATION] "
           "[--reconcile-cache-mb N] [--log-format text|json] "
-          "[--metrics-token TOKEN] [--tls-cert FILE --tls-key FILE]",
+          "[--metrics-token TOKEN] [--tls-cert FILE --tls-key FILE] "
+          "[--web DIR] [--cors-origin ORIGIN]...",
           options, vm, exit_code)) {
     return exit_code;
   }
@@ -351,16 +360,31 @@ int RunServe(int argc, char** argv) {
     if (!opened.ok()) return Fail(opened.status().WithContext("--exchange"));
     processor = std::move(opened).value();
   }
+  // --web / --cors-origin: static files and CORS in front of the API.
+  Handler* front = &service;
+  std::unique_ptr<Handler> web_handler;
+  if (!web.dir.empty() || !web.cors_origins.empty()) {
+    if (listen.empty()) return Fail("--web and --cors-origin need --listen");
+    auto made = NewWebHandler(service, web);
+    if (!made.ok()) return Fail(made.status());
+    web_handler = std::move(made).value();
+    front = web_handler.get();
+  }
   std::unique_ptr<HttpServer> server;
   if (!listen.empty()) {
     RaiseDescriptorLimit(http.max_connections);
-    auto started = StartHttpServer(service, http);
+    auto started = StartHttpServer(*front, http);
     if (!started.ok()) return Fail(started.status());
     server = std::move(started).value();
     http_server.store(server.get());
+    const char* scheme = http.tls_cert_file.empty() ? "http" : "https";
     std::printf("syncstack: serving %s on %s://%s:%u (policy %s)\n",
-                uri.c_str(), http.tls_cert_file.empty() ? "http" : "https",
-                http.host.c_str(), server->port(), policy_name.c_str());
+                uri.c_str(), scheme, http.host.c_str(), server->port(),
+                policy_name.c_str());
+    if (!web.dir.empty()) {
+      std::printf("syncstack: web app from %s at %s://%s:%u/\n",
+                  web.dir.c_str(), scheme, http.host.c_str(), server->port());
+    }
   }
   std::atomic<bool> stopping{false};
   std::thread exchange_thread;

@@ -266,6 +266,8 @@ Status RequestReader::ParseField(std::string_view line) {
     }
   } else if (IEquals(name, "X-Request-Id")) {
     if (request_.request_id.empty()) request_.request_id = std::string(value);
+  } else if (IEquals(name, "Origin")) {
+    if (request_.origin.empty()) request_.origin = std::string(value);
   } else if (IEquals(name, "Content-Type")) {
     if (request_.content_type.empty()) {
       request_.content_type = std::string(value);

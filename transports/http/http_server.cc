@@ -163,7 +163,9 @@ std::string FormatAnswer(const Response& answer, bool keep_alive, bool head,
   }
   out += "X-Request-Id: ";
   out += request_id;
-  out += "\r\n\r\n";
+  out += "\r\n";
+  if (body == &answer.body) out += answer.headers;
+  out += "\r\n";
   if (!no_body && !head) out += *body;
   return out;
 }

@@ -29,6 +29,8 @@ struct Request {
   // HTTP server takes a sane one from the client, else makes one); ""
   // when the transport has none.
   std::string request_id{};
+  // The Origin header of a browser's request ("" when none), for CORS.
+  std::string origin{};
 };
 
 // One protocol answer. Protocol errors (4xx) are Responses, not Statuses.
@@ -37,6 +39,9 @@ struct Response {
   std::string body;
   int64_t retry_after = -1;    // seconds (Retry-After); -1 when absent
   std::string content_type{};  // "" means application/json
+  // Extra header lines, each "Name: value\r\n" (CORS, caching); the
+  // transport writes them as they are. "" for none.
+  std::string headers{};
 };
 
 // The server side of a transport: answers requests. Implemented by
