@@ -13,11 +13,13 @@
 
 #include <algorithm>
 #include <charconv>
+#include <chrono>
 #include <cmath>
 #include <map>
 #include <mutex>
 #include <new>
 #include <optional>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -95,6 +97,17 @@ struct State {
   Statement* fields = nullptr;
 
   Status PrepareAll();
+  // PRAGMA synchronous for the next transaction: FULL for a durable
+  // write, NORMAL otherwise; run only when it changes.
+  Status SetSync(bool sync) {
+    const int level = sync ? 2 : 1;
+    if (level == sync_level) return Status::Ok();
+    SYNCSTACK_RETURN_IF_ERROR(Exec(
+        db, sync ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL"));
+    sync_level = level;
+    return Status::Ok();
+  }
+  int sync_level = -1;
   MappedTable* Find(std::string_view collection) const {
     auto it = by_collection.find(collection);
     return it == by_collection.end() ? nullptr : it->second;
@@ -258,15 +271,24 @@ class MappedStore final : public Store {
   Status ApplyOp(const ChangeBatch::Op& op);
   Status PutMapped(MappedTable& t, const Record& r, const std::string& id);
   Status RemoveMapped(MappedTable& t, const std::string& id);
+  // Deletes the children of row `id` of `parent` as this device's own
+  // deletes (to push): rows of the app's tables through their triggers,
+  // parked rows directly; rows the running batch writes are left to it.
   Status CascadeDelete(const MappedTable& parent, const std::string& id);
+  // Records a local delete of row `id` of `t` (as the delete trigger does)
+  // and forgets its parked payload.
+  Status DeleteHere(const MappedTable& t, const std::string& id);
   Status WriteSide(const Record& r, const std::string& id,
                    std::optional<std::string_view> payload);
   Status SetApplying(std::string_view collection, std::string_view id);
   // Splits `payload` into the column values of `t` and the kept fields.
   Status ParseFields(const MappedTable& t, std::string_view payload,
                      std::vector<Field>& values, std::string& kept);
-  Result<bool> ParentsPresent(const MappedTable& t,
-                              const std::vector<Field>& values);
+  enum class Parents { kPresent, kPending, kGone };
+  // Whether the parents `values` reference are rows of the app's tables,
+  // yet to arrive, or deleted (tombstones here).
+  Result<Parents> CheckParents(const MappedTable& t,
+                               const std::vector<Field>& values);
   // Writes the row from parsed fields. REQUIRES: parents present.
   Status UpsertRow(MappedTable& t, const std::string& id,
                    const std::vector<Field>& values);
@@ -274,6 +296,11 @@ class MappedStore final : public Store {
   Status Unpark();
 
   std::shared_ptr<State> state_;
+  // The rows the running batch writes ("collection/id").
+  std::set<std::string> in_batch_;
+  // Payloads of rows of the batch that a cascade took out of the app's
+  // table before their own op ran (that op's Expect still sees them).
+  std::map<std::string, std::string> stashed_;
   Record current_;             // scratch for Expect checks
   std::vector<Field> values_;  // scratch for ParseFields
 };
@@ -305,6 +332,11 @@ Status MappedStore::ReadPayload(MappedTable& t, std::string_view id,
   q.Text(1, id);
   int rc = q.Step();
   if (rc == SQLITE_DONE) {
+    auto stash = stashed_.find(t.collection + "/" + std::string(id));
+    if (stash != stashed_.end()) {
+      out = stash->second;
+      return Status::Ok();
+    }
     return Status::Corruption("table \"" + t.table + "\" row " + t.id_column +
                               "='" + std::string(id) +
                               "' has sync state but no row (was the table "
@@ -343,13 +375,14 @@ Status MappedStore::ReadRow(std::string_view collection, std::string_view id,
   return ReadPayload(*t, id, q.ColumnText(5), out.payload);
 }
 
-Status MappedStore::Apply(const WriteOptions&,
+Status MappedStore::Apply(const WriteOptions& options,
                           const ChangeBatch& batch) noexcept {
   for (const ChangeBatch::Op& op : batch.ops()) {
     SYNCSTACK_RETURN_IF_ERROR(ValidateCollectionName(op.record.collection));
   }
   if (batch.empty()) return Status::Ok();
   std::lock_guard lock(state_->mu);
+  SYNCSTACK_RETURN_IF_ERROR(state_->SetSync(options.sync));
   {
     Use q(*state_->begin);
     SYNCSTACK_RETURN_IF_ERROR(q.Run(state_->db, "begin"));
@@ -381,6 +414,11 @@ Status MappedStore::ApplyOps(const ChangeBatch& batch) {
   for (const auto& op : ops) {
     removes[{op.record.collection, op.record.id}] =
         op.kind == ChangeBatch::Op::Kind::kErase || op.record.deleted;
+  }
+  in_batch_.clear();
+  stashed_.clear();
+  for (const auto& op : ops) {
+    in_batch_.insert(op.record.collection + "/" + op.record.id.ToString());
   }
   std::vector<size_t> order(ops.size());
   for (size_t i = 0; i < order.size(); ++i) order[i] = i;
@@ -497,25 +535,31 @@ Status MappedStore::ParseFields(const MappedTable& t, std::string_view payload,
   return Status::Ok();
 }
 
-Result<bool> MappedStore::ParentsPresent(const MappedTable& t,
-                                         const std::vector<Field>& values) {
+Result<MappedStore::Parents> MappedStore::CheckParents(
+    const MappedTable& t, const std::vector<Field>& values) {
+  Parents out = Parents::kPresent;
   for (const auto& [column, parent] : t.references) {
     const Field& f = values[column];
     if (f.type == Field::Type::kNull) continue;
+    if (f.type != Field::Type::kText) return Parents::kGone;  // never an id
     MappedTable* p = state_->Find(parent);
-    Use q(p->exists);
-    if (f.type == Field::Type::kText) {
+    {
+      Use q(p->exists);
       q.Text(1, f.text);
-    } else if (f.type == Field::Type::kInt) {
-      q.Int(1, f.i);
-    } else {
-      return false;
+      int rc = q.Step();
+      if (rc == SQLITE_ROW) continue;
+      if (rc != SQLITE_DONE) return SqliteError(state_->db, rc, "parent");
     }
+    Use q(*state_->get_row);
+    q.Text(1, parent).Text(2, f.text);
     int rc = q.Step();
-    if (rc == SQLITE_DONE) return false;
-    if (rc != SQLITE_ROW) return SqliteError(state_->db, rc, "parent");
+    if (rc == SQLITE_ROW && q.ColumnInt(2) != 0) return Parents::kGone;
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+      return SqliteError(state_->db, rc, "parent");
+    }
+    out = Parents::kPending;  // not here yet, or itself parked
   }
-  return true;
+  return out;
 }
 
 Status MappedStore::UpsertRow(MappedTable& t, const std::string& id,
@@ -549,8 +593,15 @@ Status MappedStore::PutMapped(MappedTable& t, const Record& r,
                               const std::string& id) {
   std::string kept;
   SYNCSTACK_RETURN_IF_ERROR(ParseFields(t, r.payload, values_, kept));
-  SYNCSTACK_ASSIGN_OR_RETURN(bool parents, ParentsPresent(t, values_));
-  if (!parents) {
+  SYNCSTACK_ASSIGN_OR_RETURN(Parents parents, CheckParents(t, values_));
+  if (parents == Parents::kGone) {
+    // Its parent was deleted: the child goes with it, as this device's
+    // delete of the version it was sent (pushed at the next sync).
+    SYNCSTACK_RETURN_IF_ERROR(WriteSide(r, id, std::nullopt));
+    SYNCSTACK_RETURN_IF_ERROR(RemoveMapped(t, id));
+    return DeleteHere(t, id);
+  }
+  if (parents == Parents::kPending) {
     // Parked until its parent arrives: the sync goes on, the row is
     // written by Unpark.
     Use q(*state_->put_parked);
@@ -580,16 +631,70 @@ Status MappedStore::CascadeDelete(const MappedTable& parent,
       while ((rc = q.Step()) == SQLITE_ROW) ids.emplace_back(q.ColumnText(0));
       if (rc != SQLITE_DONE) return SqliteError(state_->db, rc, "children");
     }
+    {
+      // Parked children: deleted here directly.
+      Statement parked;
+      SYNCSTACK_RETURN_IF_ERROR(parked.Prepare(
+          state_->db,
+          "SELECT id FROM _syncstack_parked WHERE collection = ?1 AND "
+          "json_extract(payload, ?2) = ?3"));
+      Use q(parked);
+      const std::string path =
+          "$.\"" + link.child->columns[link.column].name + "\"";
+      q.Text(1, link.child->collection).Text(2, path).Text(3, id);
+      std::vector<std::string> waiting;
+      int rc;
+      while ((rc = q.Step()) == SQLITE_ROW)
+        waiting.emplace_back(q.ColumnText(0));
+      if (rc != SQLITE_DONE) return SqliteError(state_->db, rc, "parked");
+      for (const std::string& child : waiting) {
+        if (in_batch_.count(link.child->collection + "/" + child) != 0) {
+          continue;
+        }
+        SYNCSTACK_RETURN_IF_ERROR(DeleteHere(*link.child, child));
+      }
+    }
     for (const std::string& child : ids) {
+      // A child the batch writes itself leaves the table uncaptured; its
+      // own op then decides (a put finds its parent gone).
+      const std::string key = link.child->collection + "/" + child;
+      const bool own = in_batch_.count(key) != 0;
+      if (own) {
+        bool found = false;
+        SYNCSTACK_RETURN_IF_ERROR(
+            ReadRow(link.child->collection, child, current_, &found));
+        if (found) stashed_[key] = current_.payload;
+      }
       SYNCSTACK_RETURN_IF_ERROR(CascadeDelete(*link.child, child));
-      // Not the applying row: the child's trigger captures a local delete,
-      // pushed at the next sync.
+      // Otherwise not the applying row: the child's trigger captures a
+      // local delete, pushed at the next sync.
+      SYNCSTACK_RETURN_IF_ERROR(own ? SetApplying(link.child->collection, child)
+                                    : SetApplying(parent.collection, id));
       Use q(link.child->remove);
       q.Text(1, child);
       SYNCSTACK_RETURN_IF_ERROR(q.Run(state_->db, "delete child"));
     }
   }
-  return Status::Ok();
+  return SetApplying(parent.collection, id);
+}
+
+Status MappedStore::DeleteHere(const MappedTable& t, const std::string& id) {
+  const int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::system_clock::now().time_since_epoch())
+                          .count();
+  Statement del;
+  SYNCSTACK_RETURN_IF_ERROR(del.Prepare(
+      state_->db,
+      "UPDATE _syncstack_rows SET deleted = 1, state = 3, ts = max(?3, ts + "
+      "1), extra = x'', payload = NULL WHERE collection = ?1 AND id = ?2"));
+  {
+    Use q(del);
+    q.Text(1, t.collection).Text(2, id).Int(3, now);
+    SYNCSTACK_RETURN_IF_ERROR(q.Run(state_->db, "delete here"));
+  }
+  Use q(*state_->delete_parked);
+  q.Text(1, t.collection).Text(2, id);
+  return q.Run(state_->db, "unpark");
 }
 
 Status MappedStore::RemoveMapped(MappedTable& t, const std::string& id) {
@@ -625,10 +730,16 @@ Status MappedStore::Unpark() {
       if (t == nullptr) continue;
       std::string kept;
       SYNCSTACK_RETURN_IF_ERROR(ParseFields(*t, payloads[i], values_, kept));
-      SYNCSTACK_ASSIGN_OR_RETURN(bool parents, ParentsPresent(*t, values_));
-      if (!parents) continue;
+      SYNCSTACK_ASSIGN_OR_RETURN(Parents parents, CheckParents(*t, values_));
+      if (parents == Parents::kPending) continue;
+      progress = true;
+      if (parents == Parents::kGone) {
+        SYNCSTACK_RETURN_IF_ERROR(DeleteHere(*t, id));
+        continue;
+      }
       SYNCSTACK_RETURN_IF_ERROR(SetApplying(collection, id));
       SYNCSTACK_RETURN_IF_ERROR(UpsertRow(*t, id, values_));
+      SYNCSTACK_RETURN_IF_ERROR(SetApplying({}, {}));
       Use d(*state_->delete_parked);
       d.Text(1, collection).Text(2, id);
       SYNCSTACK_RETURN_IF_ERROR(d.Run(state_->db, "unpark"));
@@ -645,7 +756,6 @@ Status MappedStore::Unpark() {
         k.Text(3, kept);
       }
       SYNCSTACK_RETURN_IF_ERROR(k.Run(state_->db, "kept fields"));
-      progress = true;
     }
   }
   return Status::Ok();

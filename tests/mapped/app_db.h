@@ -15,7 +15,9 @@ class AppDb {
   explicit AppDb(const std::string& path) {
     EXPECT_EQ(sqlite3_open(path.c_str(), &db_), SQLITE_OK);
     sqlite3_busy_timeout(db_, 5000);
-    Exec("PRAGMA foreign_keys=ON");
+    Exec(
+        "PRAGMA foreign_keys=ON; PRAGMA journal_mode=WAL; PRAGMA "
+        "synchronous=NORMAL");
   }
   ~AppDb() { sqlite3_close(db_); }
   AppDb(const AppDb&) = delete;
