@@ -6,6 +6,7 @@
 #include <iostream>
 
 #include "syncstack/metadata_keys.h"
+#include "syncstack/sqlite/mapped_store.h"
 #include "syncstack/users.h"
 
 namespace syncstack::cli {
@@ -73,11 +74,50 @@ bool ParseArgs(int argc, char** argv, std::string_view usage,
   return true;
 }
 
-Result<LocalStore> OpenLocalStore(std::string_view uri) {
-  DatabaseRegistry registry;
-  RegisterBuiltins(registry);
+namespace {
+
+// The app's database behind a `sqlite:` URI when it is to be opened as a
+// mapped store (a schema with tables, or attached before); else nullptr.
+Result<std::unique_ptr<Database>> OpenMapped(std::string_view uri,
+                                             const Schema& given) {
+  constexpr std::string_view kScheme = "sqlite:";
+  if (!uri.starts_with(kScheme)) {
+    if (!given.mappings().empty()) {
+      return Status::InvalidArgument(
+          "a schema that maps collections to tables needs a sqlite: store "
+          "(the app's database), not " +
+          std::string(uri));
+    }
+    return std::unique_ptr<Database>();
+  }
+  MappedSqliteOptions options;
+  options.path = std::string(uri.substr(kScheme.size()));
+  if (given.mappings().empty()) {
+    SYNCSTACK_ASSIGN_OR_RETURN(bool attached,
+                               IsMappedSqliteDatabase(options.path));
+    if (!attached) return std::unique_ptr<Database>();
+  }
+  options.schema = given;
+  return OpenMappedSqliteDatabase(options);
+}
+
+}  // namespace
+
+Result<LocalStore> OpenLocalStore(std::string_view uri,
+                                  const std::string& schema_file) {
+  Schema given;
+  if (!schema_file.empty()) {
+    auto loaded = Schema::Load(schema_file);
+    if (!loaded.ok()) return loaded.status().WithContext("--schema");
+    given = std::move(*loaded);
+  }
   LocalStore local;
-  SYNCSTACK_ASSIGN_OR_RETURN(local.database, registry.Open(uri));
+  SYNCSTACK_ASSIGN_OR_RETURN(local.database, OpenMapped(uri, given));
+  if (!local.database) {
+    DatabaseRegistry registry;
+    RegisterBuiltins(registry);
+    SYNCSTACK_ASSIGN_OR_RETURN(local.database, registry.Open(uri));
+  }
   SYNCSTACK_ASSIGN_OR_RETURN(local.store,
                              local.database->OpenAccount(kLocalAccount));
   SYNCSTACK_ASSIGN_OR_RETURN(std::optional<std::string> learned,
@@ -90,6 +130,13 @@ Result<LocalStore> OpenLocalStore(std::string_view uri) {
     for (const auto& [name, key] : parsed->collections()) {
       local.schema.Set(name, key);
     }
+  }
+  for (const auto& [name, key] : given.collections()) {
+    if (given.Mapping(name) == nullptr) local.schema.Set(name, key);
+  }
+  for (const std::string& name : given.ParentsFirst()) {  // parents first
+    SYNCSTACK_RETURN_IF_ERROR(local.schema.SetMapped(
+        name, given.collections().at(name), *given.Mapping(name)));
   }
   return local;
 }

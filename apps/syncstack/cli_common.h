@@ -40,7 +40,11 @@ struct LocalStore {
   std::shared_ptr<Store> store;
   Schema schema;  // id keys learned from the server; "id" otherwise
 };
-Result<LocalStore> OpenLocalStore(std::string_view uri);
+// `schema_file` (optional) names the collections; those it maps to tables
+// are the app's own tables of a `sqlite:` store (docs/mapped-tables.md).
+// A `sqlite:` file syncstack attached to before opens as mapped without it.
+Result<LocalStore> OpenLocalStore(std::string_view uri,
+                                  const std::string& schema_file = "");
 
 // An existing server database, for commands that read or maintain it: a
 // missing SQLite file or LMDB folder is kNotFound (never created).

@@ -92,7 +92,7 @@ class ProgressPrinter final : public SyncObserver {
 
 int RunSync(int argc, char** argv) {
   po::options_description options("sync options");
-  std::string uri, remote, device, collections;
+  std::string uri, remote, device, collections, schema_file;
   int lock_wait = 60;
   int wait_seconds = 30;
   std::string ca_file;
@@ -111,6 +111,9 @@ int RunSync(int argc, char** argv) {
       "this device's name (default: one made up once and kept in the store)")(
       "collections", po::value(&collections),
       "sync only these, comma-separated")(
+      "schema", po::value(&schema_file),
+      "schema file: collections, id keys, and the app's tables they map to "
+      "(a sqlite: store is then the app's own database)")(
       "lock-wait", po::value(&lock_wait),
       "seconds to wait while another device syncs (default: 60)")(
       "allow-mass-delete",
@@ -161,7 +164,7 @@ int RunSync(int argc, char** argv) {
   }
   auto password = GetPassword(vm);
   if (!password.ok()) return Fail(password.status());
-  auto local = OpenLocalStore(uri);
+  auto local = OpenLocalStore(uri, schema_file);
   if (!local.ok()) return Fail(local.status());
 
   if (device.empty()) {

@@ -1,8 +1,11 @@
 #include "syncstack/schema.h"
 
+#include <algorithm>
 #include <cassert>
 #include <fstream>
+#include <functional>
 #include <sstream>
+#include <vector>
 
 #include "json_reader.h"
 #include "syncstack/codec.h"
@@ -78,7 +81,8 @@ class SchemaReader final : public json::EventHandler<SchemaReader> {
         }
         collection_.assign(text);
         id_key_.clear();
-        has_id_ = false;
+        has_id_ = has_table_ = has_account_ = has_references_ = false;
+        mapping_ = TableMapping{};
         state_ = State::kCollValue;
         if (schema_.collections().count(collection_) != 0) {
           return Fail("duplicate collection");
@@ -89,18 +93,8 @@ class SchemaReader final : public json::EventHandler<SchemaReader> {
         state_ = State::kOptionKey;
         return true;
       case State::kOptionKey:
-        if (e == Event::kEndObject) {
-          if (!has_id_) return Fail("missing \"id\"");
-          schema_.Set(collection_, id_key_);
-          state_ = State::kCollKey;
-          return true;
-        }
-        if (text != "id") {
-          return Fail("unknown key " + Quoted(text) + " (want \"id\")");
-        }
-        if (has_id_) return Fail("duplicate key \"id\"");
-        state_ = State::kIdValue;
-        return true;
+        if (e == Event::kEndObject) return EndCollection();
+        return OnOptionKey(text);
       case State::kIdValue:
         if (e != Event::kString) return Fail(NotA("a string", e));
         if (text.empty()) return Fail("must not be empty");
@@ -110,6 +104,37 @@ class SchemaReader final : public json::EventHandler<SchemaReader> {
         id_key_.assign(text);
         has_id_ = true;
         state_ = State::kOptionKey;
+        return true;
+      case State::kTableValue:
+      case State::kAccountValue:
+        return OnNameValue(e, text);
+      case State::kReferences:
+        if (e != Event::kStartObject) return Fail(NotA("an object", e));
+        state_ = State::kRefKey;
+        return true;
+      case State::kRefKey:
+        if (e == Event::kEndObject) {
+          state_ = State::kOptionKey;
+          return true;
+        }
+        if (!IsValidCollectionName(text)) {
+          return Fail("bad column name " + Quoted(text) + " (want " +
+                      std::string(kNamePattern) + ")");
+        }
+        ref_column_.assign(text);
+        if (mapping_.references.count(ref_column_) != 0) {
+          return Fail("duplicate column " + Quoted(text));
+        }
+        state_ = State::kRefValue;
+        return true;
+      case State::kRefValue:
+        if (e != Event::kString) return Fail(NotA("a string", e));
+        if (!IsValidCollectionName(text)) {
+          return Fail("bad collection name " + Quoted(text) + " (want " +
+                      std::string(kNamePattern) + ")");
+        }
+        mapping_.references.emplace(ref_column_, std::string(text));
+        state_ = State::kRefKey;
         return true;
       case State::kDone:
         break;
@@ -131,11 +156,24 @@ class SchemaReader final : public json::EventHandler<SchemaReader> {
         return "collections." + collection_;
       case State::kIdValue:
         return "collections." + collection_ + ".id";
+      case State::kTableValue:
+        return "collections." + collection_ + ".table";
+      case State::kAccountValue:
+        return "collections." + collection_ + ".account";
+      case State::kReferences:
+      case State::kRefKey:
+        return "collections." + collection_ + ".references";
+      case State::kRefValue:
+        return "collections." + collection_ + ".references." + ref_column_;
     }
     return "schema";
   }
 
   bool has_collections() const noexcept { return has_collections_; }
+  // The mapped collections read, to be checked and set once all are known.
+  std::map<std::string, std::pair<std::string, TableMapping>>& mapped() {
+    return mapped_;
+  }
 
  private:
   enum class State : unsigned char {
@@ -146,8 +184,67 @@ class SchemaReader final : public json::EventHandler<SchemaReader> {
     kCollValue,
     kOptionKey,
     kIdValue,
+    kTableValue,
+    kAccountValue,
+    kReferences,
+    kRefKey,
+    kRefValue,
     kDone,
   };
+
+  bool OnOptionKey(std::string_view key) {
+    State next;
+    bool seen;
+    if (key == "id") {
+      next = State::kIdValue;
+      seen = has_id_;
+    } else if (key == "table") {
+      next = State::kTableValue;
+      seen = has_table_;
+      has_table_ = true;
+    } else if (key == "account") {
+      next = State::kAccountValue;
+      seen = has_account_;
+      has_account_ = true;
+    } else if (key == "references") {
+      next = State::kReferences;
+      seen = has_references_;
+      has_references_ = true;
+    } else {
+      return Fail("unknown key " + Quoted(key) +
+                  " (want \"id\", \"table\", \"account\" or "
+                  "\"references\")");
+    }
+    if (seen) return Fail("duplicate key " + Quoted(key));
+    state_ = next;
+    return true;
+  }
+
+  // The value of "table" or "account": a table or column name.
+  bool OnNameValue(Event e, std::string_view text) {
+    if (e != Event::kString) return Fail(NotA("a string", e));
+    if (!IsValidCollectionName(text)) {
+      return Fail("bad name " + Quoted(text) + " (want " +
+                  std::string(kNamePattern) + ")");
+    }
+    (state_ == State::kTableValue ? mapping_.table : mapping_.account)
+        .assign(text);
+    state_ = State::kOptionKey;
+    return true;
+  }
+
+  bool EndCollection() {
+    if (!has_id_) return Fail("missing \"id\"");
+    if ((has_account_ || has_references_) && !has_table_) {
+      return Fail("\"account\" and \"references\" need \"table\"");
+    }
+    if (has_table_) {
+      mapped_.emplace(collection_, std::make_pair(id_key_, mapping_));
+    }
+    schema_.Set(collection_, id_key_);
+    state_ = State::kCollKey;
+    return true;
+  }
 
   static std::string NotA(std::string_view want, Event e) {
     return "expected " + std::string(want) + ", not " + json::Describe(e);
@@ -157,9 +254,36 @@ class SchemaReader final : public json::EventHandler<SchemaReader> {
   State state_ = State::kTop;
   bool has_collections_ = false;
   bool has_id_ = false;
+  bool has_table_ = false;
+  bool has_account_ = false;
+  bool has_references_ = false;
   std::string collection_;
   std::string id_key_;
+  std::string ref_column_;
+  TableMapping mapping_;
+  std::map<std::string, std::pair<std::string, TableMapping>> mapped_;
 };
+
+// Appends `, "table": ..., "account": ..., "references": {...}`.
+void AppendMapping(const TableMapping& m, std::string& out) {
+  out += ", \"table\": ";
+  AppendJsonString(m.table, out);
+  if (!m.account.empty()) {
+    out += ", \"account\": ";
+    AppendJsonString(m.account, out);
+  }
+  if (m.references.empty()) return;
+  out += ", \"references\": {";
+  bool first = true;
+  for (const auto& [column, parent] : m.references) {
+    if (!first) out += ", ";
+    first = false;
+    AppendJsonString(column, out);
+    out += ": ";
+    AppendJsonString(parent, out);
+  }
+  out += '}';
+}
 
 }  // namespace
 
@@ -172,6 +296,10 @@ Result<Schema> Schema::Parse(std::string_view json) {
   if (!reader.has_collections()) {
     return Status::InvalidArgument("schema: missing \"collections\"");
   }
+  for (auto& [name, mapped] : reader.mapped()) {
+    schema.mappings_.emplace(name, std::move(mapped.second));
+  }
+  SYNCSTACK_RETURN_IF_ERROR(schema.CheckMappings());
   return schema;
 }
 
@@ -199,6 +327,119 @@ Result<std::string_view> Schema::IdKey(std::string_view collection) const {
   return std::string_view("id");
 }
 
+const TableMapping* Schema::Mapping(
+    std::string_view collection) const noexcept {
+  auto it = mappings_.find(collection);
+  return it == mappings_.end() ? nullptr : &it->second;
+}
+
+Status Schema::SetMapped(std::string collection, std::string id_key,
+                         TableMapping mapping) {
+  if (!IsValidCollectionName(collection)) {
+    return Status::InvalidArgument("bad collection name " + Quoted(collection));
+  }
+  if (!IsValidIdKey(id_key)) {
+    return Status::InvalidArgument("collection " + Quoted(collection) +
+                                   ": bad id key " + Quoted(id_key));
+  }
+  Schema next = *this;
+  next.collections_.insert_or_assign(collection, std::move(id_key));
+  next.mappings_.insert_or_assign(std::move(collection), std::move(mapping));
+  SYNCSTACK_RETURN_IF_ERROR(next.CheckMappings());
+  *this = std::move(next);
+  return Status::Ok();
+}
+
+Status Schema::CheckMappings() {
+  std::map<std::string_view, std::string_view> tables;
+  for (const auto& [name, m] : mappings_) {
+    const std::string where = "schema: collections." + name;
+    if (!IsValidCollectionName(m.table) ||
+        (!m.account.empty() && !IsValidCollectionName(m.account))) {
+      return Status::InvalidArgument(where + ": bad table or account name");
+    }
+    auto [at, fresh] = tables.emplace(m.table, name);
+    if (!fresh) {
+      return Status::InvalidArgument(where + ": table " + Quoted(m.table) +
+                                     " is mapped by " + Quoted(at->second) +
+                                     " too");
+    }
+    const std::string& id_key = collections_.at(name);
+    if (!m.account.empty() && m.account == id_key) {
+      return Status::InvalidArgument(
+          where + ": the account column cannot be the id column");
+    }
+    for (const auto& [column, parent] : m.references) {
+      const std::string ref = where + ".references." + column;
+      if (!IsValidCollectionName(column)) {
+        return Status::InvalidArgument(ref + ": bad column name");
+      }
+      if (column == id_key || column == m.account) {
+        return Status::InvalidArgument(
+            ref + ": the id or account column cannot reference");
+      }
+      if (mappings_.count(parent) == 0) {
+        return Status::InvalidArgument(
+            ref + ": " + Quoted(parent) +
+            " is not a mapped collection of this schema (a reference names "
+            "a collection with a \"table\")");
+      }
+    }
+  }
+  return CheckAcyclic();
+}
+
+Status Schema::CheckAcyclic() {
+  // Depth-first search; `path` holds the chain being followed, so the
+  // first edge back into it names the cycle.
+  depth_.clear();
+  std::vector<std::string> path;
+  std::map<std::string, int, std::less<>> on_path;
+  std::function<Status(const std::string&)> visit =
+      [&](const std::string& name) -> Status {
+    if (depth_.count(name) != 0) return Status::Ok();
+    if (auto it = on_path.find(name); it != on_path.end()) {
+      std::string cycle;
+      for (size_t i = static_cast<size_t>(it->second); i < path.size(); ++i) {
+        cycle += path[i] + " -> ";
+      }
+      return Status::InvalidArgument(
+          "schema: references form a cycle: " + cycle + name +
+          " (parents must be written before their children)");
+    }
+    on_path.emplace(name, static_cast<int>(path.size()));
+    path.push_back(name);
+    int depth = 0;
+    for (const auto& [column, parent] : mappings_.at(name).references) {
+      SYNCSTACK_RETURN_IF_ERROR(visit(parent));
+      depth = std::max(depth, depth_.at(parent) + 1);
+    }
+    path.pop_back();
+    on_path.erase(name);
+    depth_.emplace(name, depth);
+    return Status::Ok();
+  };
+  for (const auto& [name, m] : mappings_) {
+    SYNCSTACK_RETURN_IF_ERROR(visit(name));
+  }
+  return Status::Ok();
+}
+
+std::vector<std::string> Schema::ParentsFirst() const {
+  std::vector<std::string> out;
+  for (const auto& [name, m] : mappings_) out.push_back(name);
+  std::stable_sort(out.begin(), out.end(),
+                   [&](const std::string& a, const std::string& b) {
+                     return Depth(a) < Depth(b);
+                   });
+  return out;
+}
+
+int Schema::Depth(std::string_view collection) const noexcept {
+  auto it = depth_.find(collection);
+  return it == depth_.end() ? 0 : it->second;
+}
+
 void Schema::Set(std::string collection, std::string id_key) {
   assert(IsValidCollectionName(collection));
   assert(IsValidIdKey(id_key));
@@ -214,6 +455,7 @@ std::string Schema::ToJson() const {
     AppendJsonString(name, out);
     out += ": {\"id\": ";
     AppendJsonString(id_key, out);
+    if (const TableMapping* m = Mapping(name)) AppendMapping(*m, out);
     out += '}';
   }
   out += first ? "}}\n" : "\n}}\n";

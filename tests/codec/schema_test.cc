@@ -121,7 +121,7 @@ TEST(Schema, ParseErrorsNameThePart) {
        "collections.a: expected an object, not a string"},
       {R"({"collections":{"a":{}}})", "collections.a: missing \"id\""},
       {R"({"collections":{"a":{"id":"x","key":"y"}}})",
-       "collections.a: unknown key \"key\" (want \"id\")"},
+       "collections.a: unknown key \"key\" (want \"id\""},
       {R"({"collections":{"a":{"id":"x","id":"y"}}})",
        "collections.a: duplicate key \"id\""},
       {R"({"collections":{"a":{"id":1}}})",

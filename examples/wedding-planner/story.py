@@ -1,0 +1,212 @@
+#!/usr/bin/env python3
+"""The seed's wedding planner, end to end, with the real `syncstack` binary.
+
+Two devices, a phone and a laptop, keep the planner's data in their own
+SQLite tables (device.sql) and edit them with plain SQL while offline;
+`syncstack sync --schema schema.json` syncs those tables through a server.
+The story prints what happens and checks that both devices end with the
+same rows and their foreign keys intact.
+
+usage: story.py <path to syncstack> [server store URI]
+
+The server's store: the URI given, else PostgreSQL when SYNCSTACK_PG_CONNINFO
+is set (scripts/with-postgres.sh sets it), else a SQLite file. Under CI=true
+a missing PostgreSQL is an error.
+"""
+import os
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SCHEMA = os.path.join(HERE, "schema.json")
+failures = []
+
+
+def check(cond, what):
+    print(("ok   " if cond else "FAIL ") + what, flush=True)
+    if not cond:
+        failures.append(what)
+
+
+def new_id():
+    return str(uuid.uuid4())
+
+
+class Device:
+    def __init__(self, workdir, name, binary, url):
+        self.name, self.binary, self.url = name, binary, url
+        self.path = os.path.join(workdir, name + ".db")
+        self.db = sqlite3.connect(self.path, isolation_level=None)
+        self.db.execute("PRAGMA foreign_keys = ON")
+
+    def sql(self, text, *args):
+        """Plain SQL, as the app runs it (no syncstack call)."""
+        return self.db.execute(text, args).fetchall()
+
+    def sync(self):
+        r = subprocess.run(
+            [self.binary, "sync", "--store", "sqlite:" + self.path,
+             "--schema", SCHEMA, "--remote", self.url, "--user", "anna",
+             "--password", "anna-pw", "--device", self.name],
+            capture_output=True, text=True, timeout=120)
+        for line in (r.stdout + r.stderr).strip().splitlines():
+            print("    " + line)
+        check(r.returncode == 0, "%s syncs" % self.name)
+
+    def tables(self):
+        out = {}
+        for table, key in [("couples", "id"), ("budget", "bid"),
+                           ("invitation_categories", "icid"),
+                           ("invitations", "iid"), ("wishlist", "gid"),
+                           ("gift_list", "id"), ("todo", "id")]:
+            out[table] = self.sql("SELECT * FROM %s ORDER BY %s" % (table, key))
+        return out
+
+    def show(self):
+        print("  %s:" % self.name)
+        for table, rows in self.tables().items():
+            print("    %-22s %d row%s%s" % (
+                table, len(rows), "" if len(rows) == 1 else "s",
+                "" if not rows else ": " + "; ".join(
+                    ", ".join(str(v) for v in row[1:]) for row in rows[:4])
+                + (" ..." if len(rows) > 4 else "")))
+
+
+def server_store(workdir):
+    if len(sys.argv) > 2:
+        return sys.argv[2], None
+    conninfo = os.environ.get("SYNCSTACK_PG_CONNINFO", "")
+    if conninfo:
+        schema = "wedding_%d_%s" % (os.getpid(), uuid.uuid4().hex[:6])
+        return "postgres:%s schema=%s" % (conninfo, schema), schema
+    if os.environ.get("CI") == "true":
+        print("FAIL SYNCSTACK_PG_CONNINFO is unset: run through "
+              "scripts/with-postgres.sh (CI=true)")
+        sys.exit(1)
+    print("(no PostgreSQL: the server keeps its data in a SQLite file; run "
+          "through scripts/with-postgres.sh for PostgreSQL)")
+    return "sqlite:" + os.path.join(workdir, "server.db"), None
+
+
+def start_server(binary, store, workdir):
+    r = subprocess.run([binary, "user", "add", "--store", store, "--user",
+                        "anna", "--password", "anna-pw"],
+                       capture_output=True, text=True, timeout=60)
+    check(r.returncode == 0, "the server has a user anna " + r.stderr.strip())
+    out = open(os.path.join(workdir, "serve.out"), "w+")
+    proc = subprocess.Popen([binary, "serve", "--store", store, "--listen",
+                             "127.0.0.1:0", "--schema", SCHEMA],
+                            stdout=out, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        out.seek(0)
+        text = out.read()
+        if "http://" in text:
+            url = text[text.find("http://"):].split()[0]
+            return proc, url
+        if proc.poll() is not None:
+            break
+        time.sleep(0.05)
+    proc.kill()
+    sys.exit("serve did not start: " + text)
+
+
+def story(binary, workdir):
+    store, _ = server_store(workdir)
+    server, url = start_server(binary, store, workdir)
+    print("server at %s, store %s" % (url, store.split(" ")[0][:40]))
+    try:
+        phone = Device(workdir, "phone", binary, url)
+        laptop = Device(workdir, "laptop", binary, url)
+        schema_sql = open(os.path.join(HERE, "device.sql")).read()
+        for d in (phone, laptop):
+            d.db.executescript(schema_sql)
+
+        print("\n1. The laptop's app already has a gift list before syncstack.")
+        laptop.sql("INSERT INTO gift_list VALUES(?, 'toaster', 'aunt May')",
+                   new_id())
+
+        print("2. Offline, the phone plans: a couple, budget lines, guests.")
+        couple, family, work = new_id(), new_id(), new_id()
+        phone.sql("INSERT INTO couples VALUES(?, 'Anna & Ben', '2027-06-12')",
+                  couple)
+        flowers = new_id()
+        phone.sql("INSERT INTO budget VALUES(?, ?, 'flowers', 450.0, 0)",
+                  flowers, couple)
+        phone.sql("INSERT INTO budget VALUES(?, ?, 'venue', 3200.0, 0)",
+                  new_id(), couple)
+        phone.sql("INSERT INTO invitation_categories VALUES(?, 'family')",
+                  family)
+        phone.sql("INSERT INTO invitation_categories VALUES(?, 'colleagues')",
+                  work)
+        for guest, cat in [("grandma", family), ("uncle Tom", family),
+                           ("Sam from work", work), ("Kim from work", work)]:
+            phone.sql("INSERT INTO invitations VALUES(?, ?, ?, 1)", new_id(),
+                      cat, guest)
+        todo = new_id()
+        phone.sql("INSERT INTO todo VALUES(?, 'book the band', 0)", todo)
+
+        print("3. Both sync.")
+        phone.sync()
+        laptop.sync()
+        phone.sync()
+        check(phone.tables() == laptop.tables(),
+              "the phone and the laptop hold the same rows")
+        check(len(phone.sql("SELECT * FROM gift_list")) == 1,
+              "the laptop's earlier gift reached the phone")
+
+        print("4. Offline again: both edit, the phone drops the colleagues.")
+        laptop.sql("UPDATE budget SET paid = 1 WHERE bid = ?", flowers)
+        laptop.sql("INSERT INTO wishlist VALUES(?, 'espresso machine', 240)",
+                   new_id())
+        phone.sql("UPDATE todo SET done = 1 WHERE id = ?", todo)
+        phone.sql("INSERT INTO invitations VALUES(?, ?, 'cousin Lea', 2)",
+                  new_id(), family)
+        phone.db.executescript(
+            "BEGIN; DELETE FROM invitations WHERE icid = '%s';"
+            "DELETE FROM invitation_categories WHERE icid = '%s'; COMMIT;"
+            % (work, work))
+
+        print("5. Both sync.")
+        laptop.sync()
+        phone.sync()
+        laptop.sync()
+
+        print("\nWhat each device holds now:")
+        phone.show()
+        laptop.show()
+        check(phone.tables() == laptop.tables(),
+              "the phone and the laptop hold the same rows")
+        check(laptop.sql("SELECT paid FROM budget WHERE bid = ?", flowers)
+              == [(1,)], "the laptop's 'paid' reached the phone")
+        check(laptop.sql("SELECT done FROM todo") == [(1,)],
+              "the phone's done todo reached the laptop")
+        check(len(laptop.sql("SELECT * FROM invitations")) == 3,
+              "the laptop has the three family invitations, no colleague")
+        for d in (phone, laptop):
+            check(d.sql("PRAGMA foreign_key_check") == [],
+                  "%s: every foreign key holds" % d.name)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def main():
+    if len(sys.argv) < 2:
+        sys.exit(__doc__)
+    binary = os.path.abspath(sys.argv[1])
+    with tempfile.TemporaryDirectory(prefix="wedding-planner-") as workdir:
+        story(binary, workdir)
+    if failures:
+        print("%d check(s) failed" % len(failures))
+        return 1
+    print("the story ran as told")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
