@@ -59,8 +59,10 @@ Result<SyncMode> ParseMode(const char* mode) {
   if (m == "auto") return SyncMode::kAuto;
   if (m == "full") return SyncMode::kFull;
   if (m == "reconcile") return SyncMode::kReconcile;
+  if (m == "changes") return SyncMode::kChanges;
   return Status::InvalidArgument(
-      "mode: must be auto, full or reconcile, not \"" + std::string(m) + "\"");
+      "mode: must be auto, full, reconcile or changes, not \"" +
+      std::string(m) + "\"");
 }
 
 Result<std::vector<std::string>> ParseCollections(const char* list) {
@@ -90,10 +92,6 @@ Result<Prepared> Prepare(const syncstack_sync_options& o) {
     return Status(Status::Code::kNotSupported,
                   "token: this version logs in with the password only");
   }
-  if (Given(o.ca_file)) {
-    return Status(Status::Code::kNotSupported,
-                  "ca_file: this build's HTTP transport has no TLS");
-  }
   if (!Given(o.remote)) return Status::InvalidArgument("remote is required");
   if (!Given(o.user)) return Status::InvalidArgument("user is required");
   if (o.password == nullptr) {
@@ -108,6 +106,7 @@ Result<Prepared> Prepare(const syncstack_sync_options& o) {
                              ParseCollections(o.collections));
   HttpClientOptions http;
   http.url = o.remote;
+  if (Given(o.ca_file)) http.ca_file = o.ca_file;
   auto transport = NewHttpTransport(http);
   if (!transport.ok()) return transport.status().WithContext("remote");
   out.transport = std::move(transport).value();

@@ -48,7 +48,7 @@ def test_sync_errors_carry_the_message(server):
     with pytest.raises(syncstack.UnauthorizedError) as e:
         d.sync(server, user="mark", password="wrong")
     assert e.value.message
-    with pytest.raises(syncstack.NotSupportedError, match="ca_file"):
+    with pytest.raises(syncstack.InvalidArgumentError, match="https"):
         d.sync(server, user="mark", password="mark-pw",
                ca_file="/etc/ssl/certs/ca-certificates.crt")
     with pytest.raises(syncstack.InvalidArgumentError, match="mode"):

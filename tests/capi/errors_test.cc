@@ -146,7 +146,8 @@ TEST_F(CApiErrors, SyncOptionsAreCheckedBeforeAnythingIsSent) {
   o.password = "pw";
   o.mode = "fast";
   EXPECT_EQ(sync(), SYNCSTACK_INVALID_ARGUMENT);
-  EXPECT_NE(LastError().find("auto, full or reconcile"), std::string::npos);
+  EXPECT_NE(LastError().find("auto, full, reconcile or changes"),
+            std::string::npos);
   o.mode = "full";
   o.collections = "todo,bad name";
   EXPECT_EQ(sync(), SYNCSTACK_INVALID_ARGUMENT);
@@ -155,9 +156,10 @@ TEST_F(CApiErrors, SyncOptionsAreCheckedBeforeAnythingIsSent) {
   EXPECT_EQ(sync(), SYNCSTACK_NOT_SUPPORTED);
   EXPECT_NE(LastError().find("token"), std::string::npos);
   o.token = nullptr;
-  o.ca_file = "/etc/ssl/certs/ca-certificates.crt";
-  EXPECT_EQ(sync(), SYNCSTACK_NOT_SUPPORTED);
-  EXPECT_NE(LastError().find("ca_file"), std::string::npos);
+  o.ca_file = "/etc/ssl/certs/ca-certificates.crt";  // a CA file, for https
+  EXPECT_EQ(sync(), SYNCSTACK_INVALID_ARGUMENT);
+  EXPECT_NE(LastError().find("https:// servers only"), std::string::npos)
+      << LastError();
   o.ca_file = nullptr;
   o.remote = "ftp://example";
   EXPECT_EQ(sync(), SYNCSTACK_INVALID_ARGUMENT);

@@ -193,7 +193,7 @@ typedef struct syncstack_sync_options {
   /* Comma-separated collections to sync. Default: every collection, local
    * or on the server. */
   const char* collections;
-  /* "auto", "full" or "reconcile" (see `syncstack sync --mode`).
+  /* "auto", "full", "reconcile" or "changes" (see `syncstack sync --mode`).
    * Default: "auto". */
   const char* mode;
   /* A PEM file of certificate authorities to trust for an https:// remote.
