@@ -1,4 +1,5 @@
 // syncstack serve: the HTTP server (and the exchange folder).
+#include <arpa/inet.h>
 #include <signal.h>
 #include <sys/resource.h>
 #include <termios.h>
@@ -227,7 +228,11 @@ int RunServe(int argc, char** argv) {
       "/ on the same port (GET only; docs/web.md)")(
       "cors-origin", po::value(&web.cors_origins)->composing(),
       "let pages of this origin (e.g. http://localhost:8080) call the API; "
-      "repeatable (default: none)");
+      "repeatable (default: none)")(
+      "trusted-proxy", po::value(&http.trusted_proxies)->composing(),
+      "a reverse proxy's address (e.g. 127.0.0.1) whose X-Forwarded-For "
+      "names the client, for login throttling by address; repeatable "
+      "(default: none: the header is ignored)");
   AddTlsOptions(options, http);
   po::variables_map vm;
   int exit_code = kExitOk;
@@ -241,7 +246,7 @@ int RunServe(int argc, char** argv) {
           "[--max-connections N] [--max-clock-ahead DURATION] "
           "[--reconcile-cache-mb N] [--log-format text|json] "
           "[--metrics-token TOKEN] [--tls-cert FILE --tls-key FILE] "
-          "[--web DIR] [--cors-origin ORIGIN]...",
+          "[--web DIR] [--cors-origin ORIGIN]... [--trusted-proxy ADDR]...",
           options, vm, exit_code)) {
     return exit_code;
   }
@@ -283,6 +288,14 @@ int RunServe(int argc, char** argv) {
                 std::to_string(reconcile_cache_mb));
   }
   http.max_body = max_body;
+  for (const std::string& proxy : http.trusted_proxies) {
+    unsigned char address[sizeof(in6_addr)];
+    if (inet_pton(AF_INET, proxy.c_str(), address) != 1 &&
+        inet_pton(AF_INET6, proxy.c_str(), address) != 1) {
+      return Fail("--trusted-proxy wants a numeric IPv4 or IPv6 address, "
+                  "not \"" + proxy + "\"");
+    }
+  }
   auto log_format = ParseLogFormat(log_format_name);
   if (!log_format.ok()) return Fail(log_format.status());
   if (!metrics_token_file.empty()) {

@@ -113,6 +113,7 @@ void RequestReader::Reset() {
   started_ = false;
   head_.clear();
   if (head_.capacity() > (16u << 10)) head_.shrink_to_fit();
+  forwarded_for_.clear();
   http10_ = false;
   keep_alive_ = true;
   expect_continue_ = false;
@@ -264,6 +265,9 @@ Status RequestReader::ParseField(std::string_view line) {
     if (request_.idempotency_key.empty()) {
       request_.idempotency_key = std::string(value);
     }
+  } else if (IEquals(name, "X-Forwarded-For")) {
+    if (!forwarded_for_.empty()) forwarded_for_ += ", ";
+    forwarded_for_ += value;
   } else if (IEquals(name, "X-Request-Id")) {
     if (request_.request_id.empty()) request_.request_id = std::string(value);
   } else if (IEquals(name, "Origin")) {

@@ -40,6 +40,9 @@ class RequestReader {
   // The client waits for "100 Continue" before it sends the body.
   bool expects_continue() const { return expect_continue_; }
 
+  // The X-Forwarded-For fields of the head, joined by ", " ("" when none).
+  const std::string& forwarded_for() const { return forwarded_for_; }
+
   // When kDone: the request, to be moved out before Reset().
   Request& request() { return request_; }
 
@@ -66,6 +69,7 @@ class RequestReader {
   Status error_;
   bool started_ = false;
   std::string head_;  // the head so far, up to its empty line
+  std::string forwarded_for_;
 
   // Head fields that shape the framing; the others go into request_.
   bool http10_ = false;

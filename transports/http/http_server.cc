@@ -295,6 +295,47 @@ std::string PeerAddress(const sockaddr_storage& from) {
   return text;
 }
 
+// A numeric IPv4 or IPv6 address as it appears in X-Forwarded-For.
+bool LooksLikeAddress(std::string_view text) {
+  if (text.empty() || text.size() > INET6_ADDRSTRLEN) return false;
+  unsigned char buf[sizeof(in6_addr)];
+  const std::string z(text);
+  return inet_pton(AF_INET, z.c_str(), buf) == 1 ||
+         inet_pton(AF_INET6, z.c_str(), buf) == 1;
+}
+
+// The client behind `peer`: while the hop at hand is a trusted proxy, the
+// next one is the right-most address of `forwarded_for` not yet taken
+// ("client, proxy1, proxy2" as proxies append). A malformed entry stops
+// the walk at the hop that added it (never an address a client made up
+// past a proxy we do not trust).
+std::string ClientAddress(const std::string& peer,
+                          std::string_view forwarded_for,
+                          const std::vector<std::string>& trusted) {
+  auto is_trusted = [&](std::string_view hop) {
+    return std::find(trusted.begin(), trusted.end(), hop) != trusted.end();
+  };
+  std::string hop = peer;
+  while (is_trusted(hop) && !forwarded_for.empty()) {
+    size_t comma = forwarded_for.rfind(',');
+    std::string_view last = comma == std::string_view::npos
+                                ? forwarded_for
+                                : forwarded_for.substr(comma + 1);
+    forwarded_for = comma == std::string_view::npos
+                        ? std::string_view()
+                        : forwarded_for.substr(0, comma);
+    while (!last.empty() && (last.front() == ' ' || last.front() == '\t')) {
+      last.remove_prefix(1);
+    }
+    while (!last.empty() && (last.back() == ' ' || last.back() == '\t')) {
+      last.remove_suffix(1);
+    }
+    if (!LooksLikeAddress(last)) break;
+    hop = std::string(last);
+  }
+  return hop;
+}
+
 constexpr uint64_t kListenerKey = 0;
 constexpr uint64_t kWakeKey = 1;
 constexpr uint64_t kFirstConnection = 2;
@@ -681,7 +722,8 @@ class EpollHttpServer final : public HttpServer {
     job.keep_alive = c.reader.keep_alive();
     job.head = c.reader.head_method();
     job.request = std::move(c.reader.request());
-    job.request.peer = c.peer;
+    job.request.peer =
+        ClientAddress(c.peer, c.reader.forwarded_for(), options_.trusted_proxies);
     if (!SaneRequestId(job.request.request_id)) {
       job.request.request_id = request_ids_.Next();
     }

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "syncstack/status.h"
 #include "syncstack/transport.h"
@@ -54,6 +55,12 @@ struct HttpServerOptions {
   // (Retry-After: 1) and is closed. Each needs a file descriptor: raise
   // RLIMIT_NOFILE to match. Default: 10000.
   size_t max_connections = 10000;
+  // Reverse proxies (numeric addresses, as the server sees them, e.g.
+  // "127.0.0.1") whose X-Forwarded-For names the client: the client's
+  // address (Request::peer, which login throttling counts failures by) is
+  // then the right-most address of that header not itself listed here.
+  // From anyone else the header is ignored. Default: none.
+  std::vector<std::string> trusted_proxies{};
   // Listen backlog of the socket. Default: 1024.
   int backlog = 1024;
   // TLS (HTTPS) when both are set: a PEM file with the server's
