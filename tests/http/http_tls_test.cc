@@ -269,6 +269,27 @@ TEST_F(HttpTls, AnUntrustedServerIsRefusedWithTheReasonAndNotRetried) {
   EXPECT_EQ(handler_.calls(), 0);
 }
 
+// https:// to a plain-HTTP server: the server closes at the ClientHello,
+// the client says so at once and does not retry.
+TEST_F(HttpTls, HttpsToAPlainServerFailsAtOnce) {
+  auto server = Start(HttpServerOptions{});
+  HttpClientOptions options;
+  options.url = "https://127.0.0.1:" + std::to_string(server->port());
+  options.ca_file = File("cert.pem");
+  options.max_retries = 3;
+  options.retry_backoff = 2s;
+  auto client = NewHttpTransport(options);
+  ASSERT_TRUE(client.ok()) << client.status().ToString();
+  auto start = SteadyClock::now();
+  auto answer = (*client)->Call({"GET", "/x", "", "", "", "", ""});
+  EXPECT_LT(SteadyClock::now() - start, 2s);
+  ASSERT_FALSE(answer.ok());
+  EXPECT_NE(answer.status().message().find("TLS handshake failed"),
+            std::string::npos)
+      << answer.status().ToString();
+  EXPECT_EQ(handler_.calls(), 0);
+}
+
 // The Transport conformance kit over HTTPS on 127.0.0.1.
 conformance::TransportFactory HttpsTransportFactory() {
   return conformance::TransportFactory{
