@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "http/raw_http.h"
+#include "syncstack/conformance/transport_conformance.h"
 #include "syncstack/http/http_transport.h"
 
 namespace syncstack {
@@ -39,10 +40,11 @@ class EchoHandler final : public Handler {
 };
 
 // A temporary folder with cert.pem / key.pem for 127.0.0.1 (self-signed,
-// so it is its own CA) and other_key.pem, a key that matches nothing.
-class HttpTls : public ::testing::Test {
- protected:
-  static void SetUpTestSuite() {
+// so it is its own CA) and other_key.pem, a key that matches nothing; made
+// once for the whole program.
+class Certificates final : public ::testing::Environment {
+ public:
+  void SetUp() override {
     std::string pattern =
         (std::filesystem::temp_directory_path() / "syncstack-tls-XXXXXX")
             .string();
@@ -58,9 +60,21 @@ class HttpTls : public ::testing::Test {
         "ec_paramgen_curve:P-256 -out other_key.pem >/dev/null 2>&1";
     ASSERT_EQ(std::system(make.c_str()), 0) << "openssl failed in " << d;
   }
-  static void TearDownTestSuite() { std::filesystem::remove_all(dir_); }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
 
   static std::string File(const char* name) { return (dir_ / name).string(); }
+
+ private:
+  static std::filesystem::path dir_;
+};
+
+std::filesystem::path Certificates::dir_;
+::testing::Environment* const kCertificates =
+    ::testing::AddGlobalTestEnvironment(new Certificates);
+
+class HttpTls : public ::testing::Test {
+ protected:
+  static std::string File(const char* name) { return Certificates::File(name); }
 
   HttpServerOptions TlsOptions() {
     HttpServerOptions options;
@@ -85,11 +99,8 @@ class HttpTls : public ::testing::Test {
     return client.ok() ? std::move(client).value() : nullptr;
   }
 
-  static std::filesystem::path dir_;
   EchoHandler handler_;
 };
-
-std::filesystem::path HttpTls::dir_;
 
 TEST_F(HttpTls, CallsGoThroughAndConnectionsAreReused) {
   auto server = Start(TlsOptions());
@@ -257,6 +268,52 @@ TEST_F(HttpTls, AnUntrustedServerIsRefusedWithTheReasonAndNotRetried) {
       << answer.status().ToString();
   EXPECT_EQ(handler_.calls(), 0);
 }
+
+// https:// to a plain-HTTP server: the server closes at the ClientHello,
+// the client says so at once and does not retry.
+TEST_F(HttpTls, HttpsToAPlainServerFailsAtOnce) {
+  auto server = Start(HttpServerOptions{});
+  HttpClientOptions options;
+  options.url = "https://127.0.0.1:" + std::to_string(server->port());
+  options.ca_file = File("cert.pem");
+  options.max_retries = 3;
+  options.retry_backoff = 2s;
+  auto client = NewHttpTransport(options);
+  ASSERT_TRUE(client.ok()) << client.status().ToString();
+  auto start = SteadyClock::now();
+  auto answer = (*client)->Call({"GET", "/x", "", "", "", "", ""});
+  EXPECT_LT(SteadyClock::now() - start, 2s);
+  ASSERT_FALSE(answer.ok());
+  EXPECT_NE(answer.status().message().find("TLS handshake failed"),
+            std::string::npos)
+      << answer.status().ToString();
+  EXPECT_EQ(handler_.calls(), 0);
+}
+
+// The Transport conformance kit over HTTPS on 127.0.0.1.
+conformance::TransportFactory HttpsTransportFactory() {
+  return conformance::TransportFactory{
+      "https", [](Handler& handler) {
+        HttpServerOptions server_options;  // 127.0.0.1:0
+        server_options.tls_cert_file = Certificates::File("cert.pem");
+        server_options.tls_key_file = Certificates::File("key.pem");
+        std::shared_ptr<HttpServer> server =
+            std::move(StartHttpServer(handler, server_options).value());
+        HttpClientOptions client_options;
+        client_options.url =
+            "https://127.0.0.1:" + std::to_string(server->port());
+        client_options.ca_file = Certificates::File("cert.pem");
+        std::shared_ptr<Transport> client =
+            std::move(NewHttpTransport(client_options).value());
+        return conformance::TransportHarness{{server, client}, client.get()};
+      }};
+}
+
+using conformance::TransportConformance;
+
+INSTANTIATE_TEST_SUITE_P(Transports, TransportConformance,
+                         ::testing::Values(HttpsTransportFactory()),
+                         conformance::TransportFactoryName);
 
 }  // namespace
 }  // namespace syncstack

@@ -6,6 +6,7 @@
 #include <Poco/Net/HTTPResponse.h>
 #include <Poco/Net/HTTPSClientSession.h>
 #include <Poco/Net/NetException.h>
+#include <Poco/Net/SSLException.h>
 #include <Poco/Net/StreamSocket.h>
 
 #include <charconv>
@@ -109,6 +110,11 @@ class HttpTransport final : public Transport {
             Exchange(*session, request, target, phase, reusable);
         if (reusable) Release(std::move(session));
         return response;
+      } catch (const Poco::Net::SSLException& e) {
+        // A new connection's handshake failed: not transient (a server
+        // that speaks plain HTTP, no common protocol); no retry.
+        if (!reused) return HandshakeFailure(e.message());
+        failure = Describe(phase, e.name(), e.message());
       } catch (const Poco::Exception& e) {
         failure = Describe(phase, e.name(), e.message());
       } catch (const std::ios_base::failure& e) {
@@ -134,6 +140,21 @@ class HttpTransport final : public Transport {
       std::this_thread::sleep_for(backoff);
       backoff *= 2;
     }
+  }
+
+  // One line for a failed handshake: the certificate's refusal when that
+  // was the cause, else OpenSSL's reason.
+  Status HandshakeFailure(const std::string& message) const {
+    if (std::string refused = http_internal::TakeVerifyFailure();
+        !refused.empty()) {
+      return Status::IOError(host_port_ + ": " + refused);
+    }
+    std::string reason = message;
+    if (size_t colon = reason.rfind(':'); colon != std::string::npos) {
+      reason = reason.substr(colon + 1);  // "error:0A000126:SSL routines::x"
+    }
+    return Status::IOError(host_port_ + ": TLS handshake failed: " + reason +
+                           " (does the server speak https?)");
   }
 
   Status Describe(Phase phase, const std::string& name,

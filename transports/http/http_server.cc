@@ -344,6 +344,7 @@ constexpr int kReadsPerEvent = 4;  // then others get their turn
 constexpr int kAcceptsPerEvent = 256;
 constexpr auto kSweepEvery = std::chrono::milliseconds(50);
 constexpr auto kMaxLinger = std::chrono::milliseconds(1000);
+constexpr char kTlsHandshakeRecord = 0x16;  // a ClientHello's first byte
 
 class EpollHttpServer final : public HttpServer {
  public:
@@ -678,6 +679,11 @@ class EpollHttpServer final : public HttpServer {
   // Feeds `bytes` to the request being read. Returns whether to read on.
   bool Consume(Connection& c, std::string_view bytes) {
     if (!c.reader.started() && c.served > 0) c.request_start = now_;
+    if (!c.ssl && c.served == 0 && !c.reader.started() && !bytes.empty() &&
+        bytes[0] == kTlsHandshakeRecord) {
+      Close(c);  // a TLS client on a plain port: it could not read a 400
+      return false;
+    }
     size_t used = c.reader.Feed(bytes);
     switch (c.reader.state()) {
       case RequestReader::State::kHead:
