@@ -160,19 +160,29 @@ class Connection:
 
 
 class Pool:
+    """Keep-alive connections to one process. A connection idle for
+    longer than kMaxIdle is closed rather than reused: serve closes
+    keep-alive connections idle for 10 s (HttpServerOptions), and a client
+    must not send on one it may be closing."""
+    kMaxIdle = 5.0
+
     def __init__(self, port):
         self.port = port
-        self.idle = []
+        self.idle = []  # (connection, idle since)
 
     async def take(self):
-        if self.idle:
-            return self.idle.pop()
+        while self.idle:
+            conn, since = self.idle.pop()
+            if time.monotonic() - since < self.kMaxIdle \
+                    and not conn.reader.at_eof():
+                return conn
+            conn.writer.close()
         reader, writer = await asyncio.open_connection("127.0.0.1", self.port)
         return Connection(reader, writer)
 
     def give(self, conn, reusable):
         if reusable:
-            self.idle.append(conn)
+            self.idle.append((conn, time.monotonic()))
         else:
             conn.writer.close()
 
@@ -322,12 +332,13 @@ def sample_connections(conninfo, stop, seen):
     sql = ("SELECT count(*) FROM pg_stat_activity WHERE datname = "
            "current_database() AND pid <> pg_backend_pid() "
            "AND backend_type = 'client backend'")
-    while not stop.is_set():
+    while True:
         r = subprocess.run([psql_path(), "-At", "-d", conninfo, "-c", sql],
                            capture_output=True, text=True)
         if r.returncode == 0 and r.stdout.strip().isdigit():
             seen.append(int(r.stdout.strip()))
-        stop.wait(0.5)
+        if stop.wait(0.5):
+            return
 
 
 def percentile(sorted_values, p):
@@ -373,6 +384,8 @@ def run_one(args, conninfo, processes, tokens, log_dir, schema):
             p.join()
         stop.set()
         sampler.join()
+        # The pools keep their connections open: count them once more.
+        sample_connections(conninfo, stop, seen)
     finally:
         for s in servers:
             s.stop()
