@@ -153,6 +153,7 @@ int RunServe(int argc, char** argv) {
   int64_t max_connections = static_cast<int64_t>(http.max_connections);
   std::string max_clock_ahead = "5m";
   std::string log_format_name = "text";
+  std::string log_requests = "on";
   std::string metrics_token, metrics_token_file;
   options.add_options()("store", po::value(&uri)->required(),
                         "server store URI, e.g. sqlite:server.db")(
@@ -197,6 +198,9 @@ int RunServe(int argc, char** argv) {
       "the log on stderr: text, or json (one object a line: time, level, "
       "request_id, endpoint, status, duration_ms, user, device, message); "
       "default: text")(
+      "log-requests", po::value(&log_requests),
+      "on: a log line per answered request; off: only the service's events "
+      "(default: on)")(
       "metrics-token", po::value(&metrics_token),
       "GET /metrics then wants \"Authorization: Bearer TOKEN\" (default: "
       "none; /healthz and /readyz never want one)")(
@@ -210,7 +214,8 @@ int RunServe(int argc, char** argv) {
                  "[--lease-seconds N] [--collect-tombstones-every SECONDS "
                  "--device-ttl-days N] [--journal-days N] [--threads N] "
                  "[--max-connections N] [--max-clock-ahead DURATION] "
-                 "[--log-format text|json] [--metrics-token TOKEN]",
+                 "[--log-format text|json] [--log-requests on|off] "
+                 "[--metrics-token TOKEN]",
                  options, vm, exit_code)) {
     return exit_code;
   }
@@ -243,6 +248,9 @@ int RunServe(int argc, char** argv) {
   http.max_body = max_body;
   auto log_format = ParseLogFormat(log_format_name);
   if (!log_format.ok()) return Fail(log_format.status());
+  if (log_requests != "on" && log_requests != "off") {
+    return Fail("--log-requests wants on or off, not \"" + log_requests + "\"");
+  }
   if (!metrics_token_file.empty()) {
     if (!metrics_token.empty()) {
       return Fail("give --metrics-token or --metrics-token-file, not both");
@@ -278,7 +286,7 @@ int RunServe(int argc, char** argv) {
   std::atomic<HttpServer*> http_server{nullptr};  // for the metrics
   auto metrics = NewMetrics(http_server, (*policy)->name());
   if (!metrics.ok()) return Fail(metrics.status());
-  RequestLogger observer(**metrics, log);
+  RequestLogger observer(**metrics, log, log_requests == "on");
   SyncServiceOptions service_options;
   service_options.max_body = max_body;
   service_options.log = [&log](const std::string& line) {
