@@ -170,6 +170,7 @@ int RunServe(int argc, char** argv) {
   std::string max_clock_ahead = "5m";
   int64_t reconcile_cache_mb = 256;
   std::string log_format_name = "text";
+  std::string log_requests = "on";
   std::string metrics_token, metrics_token_file;
   WebHandlerOptions web;
   options.add_options()("store", po::value(&uri)->required(),
@@ -218,6 +219,9 @@ int RunServe(int argc, char** argv) {
       "the log on stderr: text, or json (one object a line: time, level, "
       "request_id, endpoint, status, duration_ms, user, device, message); "
       "default: text")(
+      "log-requests", po::value(&log_requests),
+      "on: a log line per answered request; off: only the service's events "
+      "(default: on)")(
       "metrics-token", po::value(&metrics_token),
       "GET /metrics then wants \"Authorization: Bearer TOKEN\" (default: "
       "none; /healthz and /readyz never want one)")(
@@ -245,6 +249,7 @@ int RunServe(int argc, char** argv) {
           "--device-ttl-days N] [--journal-days N] [--threads N] "
           "[--max-connections N] [--max-clock-ahead DURATION] "
           "[--reconcile-cache-mb N] [--log-format text|json] "
+          "[--log-requests on|off] "
           "[--metrics-token TOKEN] [--tls-cert FILE --tls-key FILE] "
           "[--web DIR] [--cors-origin ORIGIN]... [--trusted-proxy ADDR]...",
           options, vm, exit_code)) {
@@ -298,6 +303,9 @@ int RunServe(int argc, char** argv) {
   }
   auto log_format = ParseLogFormat(log_format_name);
   if (!log_format.ok()) return Fail(log_format.status());
+  if (log_requests != "on" && log_requests != "off") {
+    return Fail("--log-requests wants on or off, not \"" + log_requests + "\"");
+  }
   if (!metrics_token_file.empty()) {
     if (!metrics_token.empty()) {
       return Fail("give --metrics-token or --metrics-token-file, not both");
@@ -333,7 +341,7 @@ int RunServe(int argc, char** argv) {
   std::atomic<HttpServer*> http_server{nullptr};  // for the metrics
   auto metrics = NewMetrics(http_server, (*policy)->name());
   if (!metrics.ok()) return Fail(metrics.status());
-  RequestLogger observer(**metrics, log);
+  RequestLogger observer(**metrics, log, log_requests == "on");
   SyncServiceOptions service_options;
   service_options.max_body = max_body;
   service_options.log = [&log](const std::string& line) {

@@ -127,7 +127,7 @@ void ServerLog::Write(const std::string& line) const {
 
 void RequestLogger::OnRequest(const RequestEvent& event) noexcept {
   try {
-    log_.Request(event);
+    if (enabled_) log_.Request(event);
   } catch (const std::exception&) {
     // Out of memory: the line is lost, the request is not.
   }

@@ -46,17 +46,18 @@ class ServerLog {
   std::FILE* const out_;
 };
 
-// Logs every request to `log`, then forwards everything to the target
-// (the metrics). Both must outlive it.
+// Logs every request to `log` (unless `enabled` is false), then forwards
+// everything to the target (the metrics). Both must outlive it.
 class RequestLogger final : public ServiceObserverWrapper {
  public:
-  RequestLogger(ServiceObserver& target, const ServerLog& log)
-      : ServiceObserverWrapper(target), log_(log) {}
+  RequestLogger(ServiceObserver& target, const ServerLog& log, bool enabled)
+      : ServiceObserverWrapper(target), log_(log), enabled_(enabled) {}
 
   void OnRequest(const RequestEvent& event) noexcept override;
 
  private:
   const ServerLog& log_;
+  const bool enabled_;
 };
 
 }  // namespace syncstack::cli

@@ -243,6 +243,16 @@ def check_text_and_token(workdir):
     check('request_id="text-id-7"' in log and " healthz 200 " in log,
           "text log lines name request id, endpoint and status")
     check("scrape-me" not in log, "no metrics token in the text log")
+    quiet = ServeProcess(SYNCSTACK, "--store", "memory:", "--listen",
+                         "127.0.0.1:0", "--log-requests", "off")
+    call_raw(quiet.port, "/healthz")
+    check(quiet.stop(timeout=30) == 0, "quiet server stops cleanly")
+    check(" healthz " not in quiet.stderr(),
+          "--log-requests off: no request lines")
+    r = run(SYNCSTACK, "serve", "--store", "memory:", "--listen",
+            "127.0.0.1:0", "--log-format", "xml")
+    check(r.returncode != 0 and "--log-format" in r.stderr,
+          "a bad --log-format is one clear error")
 
 
 def main():
