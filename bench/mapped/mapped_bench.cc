@@ -92,8 +92,8 @@ sqlite3* OpenApp(const std::string& path) {
   if (sqlite3_open(path.c_str(), &db) != SQLITE_OK) std::abort();
   sqlite3_exec(db,
                "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
-               "PRAGMA cache_size=-65536;", nullptr,
-               nullptr, nullptr);
+               "PRAGMA cache_size=-65536;",
+               nullptr, nullptr, nullptr);
   return db;
 }
 
