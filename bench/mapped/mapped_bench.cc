@@ -90,8 +90,10 @@ void Print(const char* what, double seconds, int64_t rows, double base) {
 sqlite3* OpenApp(const std::string& path) {
   sqlite3* db = nullptr;
   if (sqlite3_open(path.c_str(), &db) != SQLITE_OK) std::abort();
-  sqlite3_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;", nullptr,
-               nullptr, nullptr);
+  sqlite3_exec(db,
+               "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
+               "PRAGMA cache_size=-65536;",
+               nullptr, nullptr, nullptr);
   return db;
 }
 
