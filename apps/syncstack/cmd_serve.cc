@@ -321,6 +321,15 @@ int RunServe(int argc, char** argv) {
     if (!loaded.ok()) return Fail(loaded.status().WithContext(schema_file));
     schema = std::move(*loaded);
   }
+  // Mapped tables are a device feature so far (docs/mapped-tables.md):
+  // said out loud, never silently ignored.
+  for (const auto& [collection, mapping] : schema.mappings()) {
+    std::fprintf(stderr,
+                 "syncstack: warning: collection \"%s\" maps table \"%s\": "
+                 "the server keeps its records in its own store, not in "
+                 "that table (mapped tables work on devices only)\n",
+                 collection.c_str(), mapping.table.c_str());
+  }
   auto policy = PolicyByName(policy_name);
   if (!policy.ok()) return Fail(policy.status());
   DatabaseRegistry registry;
