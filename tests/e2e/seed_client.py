@@ -13,6 +13,8 @@ SYNCSTACK_PG_CONNINFO (scripts/with-postgres.sh) in a fresh schema, dropped
 afterwards; without it the run is skipped (exit 77), or fails under CI=true.
 Exit status 0 when every check passed.
 """
+import calendar
+import hashlib
 import json
 import os
 import subprocess
@@ -302,6 +304,67 @@ def idempotency_keys(port, token, lease):
           "repeated one applied once")
 
 
+def fingerprint(entries):
+    """The (id, version) set fingerprint of docs/protocol.md, from the
+    protocol's text alone: the wrapping sum of each live record's hash."""
+    total = 0
+    for e in entries:
+        text = e["last_update"]
+        ms = calendar.timegm(time.strptime(text[:19], "%Y-%m-%d %H:%M:%S"))
+        ms = ms * 1000 + int(text[20:23] or 0)
+        data = (uuid.UUID(e["id"]).bytes + (ms % 2**64).to_bytes(8, "little")
+                + e.get("_version", "").encode())
+        total += int.from_bytes(hashlib.sha256(data).digest()[:8], "little")
+    return "%016x" % (total % 2**64)
+
+
+def changes_feed(port, device):
+    """GET /v1/changes against the real server, after the seed devices'
+    syncs: every row of todo in sequence order, the live count and the
+    fingerprint a client computes itself, paging, and the refusals."""
+    _, login, _ = call(port, "POST", "/v1/login",
+                       {"user": "mark", "password": "mark-pw"})
+    token = login["token"]
+    s, body, _ = call(port, "GET", "/v1/changes?collection=todo")
+    check(s == 401 and is_error(s, body, "unauthorized"),
+          "changes: 401 without a token")
+    s, page, _ = call(port, "GET", "/v1/changes?collection=todo&after=0",
+                      token=token)
+    check(s == 200 and set(page) == {"collection", "id_key", "changes",
+                                     "more", "last", "seq", "count",
+                                     "fingerprint"},
+          "changes: 200 with the page's members")
+    seqs = [e["_seq"] for e in page["changes"]]
+    check(seqs == sorted(set(seqs)) and page["last"] == seqs[-1]
+          and page["last"] <= page["seq"] and not page["more"],
+          "changes: entries in strictly ascending sequence")
+    live = [e for e in page["changes"] if not e.get("_deleted")]
+    dead = [e for e in page["changes"] if e.get("_deleted")]
+    check(sorted(e["id"] for e in live) == sorted(device.tables["todo"]),
+          "changes: the live rows are the device's records")
+    check(len(dead) >= 1 and all(set(e) == {"id", "last_update", "_seq",
+                                            "_deleted"} for e in dead),
+          "changes: the delete is there as a tombstone")
+    check(page["count"] == len(live)
+          and page["fingerprint"] == fingerprint(live),
+          "changes: count and fingerprint as a client computes them")
+    s, first, _ = call(port, "GET", "/v1/changes?collection=todo&limit=1",
+                       token=token)
+    s2, rest, _ = call(port, "GET", "/v1/changes?collection=todo&after=%d"
+                       % first["last"], token=token)
+    check(s == 200 and s2 == 200 and first["more"]
+          and first["changes"] + rest["changes"] == page["changes"],
+          "changes: paging by last gives the same rows")
+    s, body, _ = call(port, "GET", "/v1/changes?collection=todo&after=%d"
+                      % (page["seq"] + 1), token=token)
+    check(s == 410 and is_error(s, body, "changes_refused"),
+          "changes: 410 past the server's write sequence")
+    s, body, _ = call(port, "GET", "/v1/changes?collection=todo&limit=0",
+                      token=token)
+    check(s == 400 and is_error(s, body, "bad_request")
+          and "limit" in body["message"], "changes: 400 naming limit")
+
+
 def main():
     print("server store: " + STORE_KIND, flush=True)
     if STORE_KIND == "postgres":
@@ -338,6 +401,7 @@ def main():
                   "call florist at 9", "the newer edit won")
             check(ids[2] not in phone.tables["todo"],
                   "the delete reached the other device")
+            changes_feed(server.port, phone)
 
             # Isolation: eve sees nothing of mark's and cannot touch it.
             eve = SeedDevice(server.port, "eve", "eve-phone")
