@@ -346,7 +346,7 @@ TEST(ChangesMode, ADamagedDeviceIsCaughtByTheFingerprintAndRepaired) {
   const uint64_t seed = 23;
   std::printf("changes damage seed %llu\n",
               static_cast<unsigned long long>(seed));
-  World world(StoreKind::kSqlite);
+  World world(StoreKind::kMemory);
   Device& writer = world.AddDevice("writer");
   Device& phone = world.AddDevice("phone");
   std::mt19937_64 rng(seed);
