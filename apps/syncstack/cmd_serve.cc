@@ -297,8 +297,10 @@ int RunServe(int argc, char** argv) {
     unsigned char address[sizeof(in6_addr)];
     if (inet_pton(AF_INET, proxy.c_str(), address) != 1 &&
         inet_pton(AF_INET6, proxy.c_str(), address) != 1) {
-      return Fail("--trusted-proxy wants a numeric IPv4 or IPv6 address, "
-                  "not \"" + proxy + "\"");
+      return Fail(
+          "--trusted-proxy wants a numeric IPv4 or IPv6 address, "
+          "not \"" +
+          proxy + "\"");
     }
   }
   auto log_format = ParseLogFormat(log_format_name);

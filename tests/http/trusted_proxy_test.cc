@@ -30,16 +30,15 @@ std::string PeerSeen(const std::vector<std::string>& trusted,
   auto server = StartHttpServer(handler, options);
   EXPECT_TRUE(server.ok()) << server.status().ToString();
   if (!server.ok()) return "";
-  RawResponse r = RawExchange(
-      (*server)->port(),
-      "GET /x HTTP/1.1\r\nHost: h\r\n" + header + "Connection: close\r\n\r\n");
+  RawResponse r =
+      RawExchange((*server)->port(), "GET /x HTTP/1.1\r\nHost: h\r\n" + header +
+                                         "Connection: close\r\n\r\n");
   EXPECT_EQ(r.status, 200);
   return r.body;
 }
 
 TEST(TrustedProxy, WithoutTrustedProxiesTheHeaderIsIgnored) {
-  EXPECT_EQ(PeerSeen({}, "X-Forwarded-For: 203.0.113.9\r\n"),
-            "\"127.0.0.1\"");
+  EXPECT_EQ(PeerSeen({}, "X-Forwarded-For: 203.0.113.9\r\n"), "\"127.0.0.1\"");
 }
 
 TEST(TrustedProxy, ATrustedProxyNamesTheClient) {
@@ -51,9 +50,9 @@ TEST(TrustedProxy, ATrustedProxyNamesTheClient) {
 TEST(TrustedProxy, AnAddressTheClientMadeUpIsNotBelieved) {
   // The client sent "X-Forwarded-For: 192.0.2.1" itself; the proxy added
   // the address it saw. Only the right-most untrusted hop counts.
-  EXPECT_EQ(PeerSeen({"127.0.0.1"},
-                     "X-Forwarded-For: 192.0.2.1, 198.51.100.2\r\n"),
-            "\"198.51.100.2\"");
+  EXPECT_EQ(
+      PeerSeen({"127.0.0.1"}, "X-Forwarded-For: 192.0.2.1, 198.51.100.2\r\n"),
+      "\"198.51.100.2\"");
   // Two trusted proxies in a row.
   EXPECT_EQ(PeerSeen({"127.0.0.1", "10.0.0.5"},
                      "X-Forwarded-For: 198.51.100.2, 10.0.0.5\r\n"),

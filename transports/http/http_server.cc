@@ -728,8 +728,8 @@ class EpollHttpServer final : public HttpServer {
     job.keep_alive = c.reader.keep_alive();
     job.head = c.reader.head_method();
     job.request = std::move(c.reader.request());
-    job.request.peer =
-        ClientAddress(c.peer, c.reader.forwarded_for(), options_.trusted_proxies);
+    job.request.peer = ClientAddress(c.peer, c.reader.forwarded_for(),
+                                     options_.trusted_proxies);
     if (!SaneRequestId(job.request.request_id)) {
       job.request.request_id = request_ids_.Next();
     }
