@@ -372,7 +372,7 @@ TEST_F(TwoDevices, SyncModesFromTheCommandLine) {
   std::string fresh = "sqlite:" + (dir_ / "fresh.db").string();
   Outcome bad = sync(fresh, "fastest");
   EXPECT_EQ(bad.exit_code, 2);
-  EXPECT_NE(bad.err.find("--mode: must be auto, full or reconcile"),
+  EXPECT_NE(bad.err.find("--mode: must be auto, full, reconcile or changes"),
             std::string::npos)
       << bad.err;
   EXPECT_FALSE(std::filesystem::exists(dir_ / "fresh.db"));
