@@ -219,6 +219,144 @@ void Open(ItemSource& items, const IdRange& r, const Fingerprint& mine,
 
 enum class Role { kClient, kServer };
 
+// What Step's per-range steps share while they answer one message.
+struct StepContext {
+  ItemSource& items;
+  const ReconcileOptions& options;
+  Role role;
+  std::vector<Difference>* found;  // differences found (client only)
+  Reader& in;
+  Out& out;
+};
+
+// Reads the next range's upper bound into `r.end` (setting `last` for the
+// open-ended final range).
+Status ReadBound(Reader& in, IdRange& r, bool& last) {
+  uint8_t len;
+  if (!in.Byte(len)) return Malformed("ends before its last range");
+  if (len == kInfinite) {
+    r.has_end = false;
+    last = true;
+    return Status::Ok();
+  }
+  if (len > 16) return Malformed("bad bound length");
+  std::array<uint8_t, 16> b{};
+  if (!in.Bytes(b.data(), len)) return Malformed("truncated bound");
+  r.end = RecordId(b);
+  r.has_end = true;
+  if (!Less(r.begin, r.end)) return Malformed("bounds out of order");
+  return Status::Ok();
+}
+
+// A peer's fingerprint of `r`: skipped if ours matches, else opened.
+Status OnFingerprint(StepContext& c, const IdRange& r) {
+  Fingerprint theirs;
+  uint8_t raw[16];
+  if (!c.in.Bytes(raw, 16) || !c.in.Varint(theirs.count)) {
+    return Malformed("truncated fingerprint");
+  }
+  theirs.lo = Load64(raw);
+  theirs.hi = Load64(raw + 8);
+  Fingerprint mine = c.items.RangeFingerprint(r);
+  if (mine == theirs) {
+    c.out.Skip(r);
+  } else {
+    Open(c.items, r, mine, c.options, c.out);
+  }
+  return Status::Ok();
+}
+
+// Reads the `k` items of a peer's item list of `r`, checked to be in `r`
+// and in id order.
+Status ReadPeerItems(Reader& in, const IdRange& r,
+                     std::vector<ReconcileItem>& peer) {
+  uint64_t k;
+  // An item takes at least 18 bytes (id, two varints): the count is
+  // bounded by what is left to read, not by the whole message.
+  if (!in.Varint(k) || k > in.left() / 18) return Malformed("bad item count");
+  peer.resize(static_cast<size_t>(k));
+  for (auto& item : peer) {
+    if (!in.Item(item)) return Malformed("truncated item");
+    if (!r.Contains(item.id)) return Malformed("item outside its range");
+  }
+  for (size_t i = 1; i < peer.size(); ++i) {
+    if (!Less(peer[i - 1].id, peer[i].id)) {
+      return Malformed("items out of order");
+    }
+  }
+  return Status::Ok();
+}
+
+// A peer's items of `r`: a merge-join with ours finds every id whose items
+// differ. A client notes them as found; a server answers with its side.
+Status OnItems(StepContext& c, const IdRange& r) {
+  std::vector<ReconcileItem> peer;
+  SYNCSTACK_RETURN_IF_ERROR(ReadPeerItems(c.in, r, peer));
+  std::vector<ReconcileItem> own = Collect(c.items, r);
+  std::vector<std::pair<RecordId, std::optional<ReconcileItem>>> diff;
+  size_t a = 0, b = 0;
+  auto note = [&](const std::optional<ReconcileItem>& mine,
+                  const std::optional<ReconcileItem>& other) {
+    if (c.role == Role::kClient) {
+      c.found->push_back({mine ? mine->id : other->id, mine, other});
+    } else {
+      diff.emplace_back(mine ? mine->id : other->id, mine);
+    }
+  };
+  while (a < own.size() || b < peer.size()) {
+    if (b == peer.size() || (a < own.size() && Less(own[a].id, peer[b].id))) {
+      note(own[a++], std::nullopt);
+    } else if (a == own.size() || Less(peer[b].id, own[a].id)) {
+      note(std::nullopt, peer[b++]);
+    } else {
+      if (!(own[a] == peer[b])) note(own[a], peer[b]);
+      ++a;
+      ++b;
+    }
+  }
+  if (c.role == Role::kServer) {
+    c.out.Diff(r, diff);
+  } else {
+    c.out.Skip(r);
+  }
+  return Status::Ok();
+}
+
+// A server's differences in `r` (client only): each noted as found, with
+// our own item of that id if we have one.
+Status OnDiff(StepContext& c, const IdRange& r) {
+  if (c.role != Role::kClient) return Malformed("a diff sent to a server");
+  uint64_t k;
+  if (!c.in.Varint(k) || k > c.in.left() / 17) {
+    return Malformed("bad diff count");
+  }
+  std::vector<ReconcileItem> own = Collect(c.items, r);
+  for (uint64_t i = 0; i < k; ++i) {
+    uint8_t present;
+    if (!c.in.Byte(present) || present > 1) return Malformed("bad diff");
+    Difference d;
+    ReconcileItem theirs;
+    if (present) {
+      if (!c.in.Item(theirs)) return Malformed("truncated diff");
+      d.theirs = theirs;
+      d.id = theirs.id;
+    } else {
+      std::array<uint8_t, 16> id;
+      if (!c.in.Bytes(id.data(), 16)) return Malformed("truncated diff");
+      d.id = RecordId(id);
+    }
+    if (!r.Contains(d.id)) return Malformed("diff outside its range");
+    auto it = std::lower_bound(own.begin(), own.end(), d.id,
+                               [](const ReconcileItem& x, const RecordId& id) {
+                                 return Less(x.id, id);
+                               });
+    if (it != own.end() && it->id == d.id) d.mine = *it;
+    c.found->push_back(std::move(d));
+  }
+  c.out.Skip(r);
+  return Status::Ok();
+}
+
 // Processes one message; differences found go to `found` (client only).
 Result<std::string> Step(ItemSource& items, std::string_view message,
                          const ReconcileOptions& options, Role role,
@@ -232,124 +370,26 @@ Result<std::string> Step(ItemSource& items, std::string_view message,
     return Malformed("unknown format");
   }
   Out out;
+  StepContext context{items, options, role, found, in, out};
   IdRange r;  // begin: the zero id
   bool last = false;
   while (!last) {
-    uint8_t len, mode;
-    if (!in.Byte(len)) return Malformed("ends before its last range");
-    if (len == kInfinite) {
-      r.has_end = false;
-      last = true;
-    } else {
-      if (len > 16) return Malformed("bad bound length");
-      std::array<uint8_t, 16> b{};
-      if (!in.Bytes(b.data(), len)) return Malformed("truncated bound");
-      r.end = RecordId(b);
-      r.has_end = true;
-      if (!Less(r.begin, r.end)) return Malformed("bounds out of order");
-    }
+    SYNCSTACK_RETURN_IF_ERROR(ReadBound(in, r, last));
+    uint8_t mode;
     if (!in.Byte(mode)) return Malformed("truncated range");
     switch (mode) {
       case kSkip:
         out.Skip(r);
         break;
-      case kFingerprint: {
-        Fingerprint theirs;
-        uint8_t raw[16];
-        if (!in.Bytes(raw, 16) || !in.Varint(theirs.count)) {
-          return Malformed("truncated fingerprint");
-        }
-        theirs.lo = Load64(raw);
-        theirs.hi = Load64(raw + 8);
-        Fingerprint mine = items.RangeFingerprint(r);
-        if (mine == theirs) {
-          out.Skip(r);
-        } else {
-          Open(items, r, mine, options, out);
-        }
+      case kFingerprint:
+        SYNCSTACK_RETURN_IF_ERROR(OnFingerprint(context, r));
         break;
-      }
-      case kItems: {
-        uint64_t k;
-        // An item takes at least 18 bytes (id, two varints): the count is
-        // bounded by what is left to read, not by the whole message.
-        if (!in.Varint(k) || k > in.left() / 18) {
-          return Malformed("bad item count");
-        }
-        std::vector<ReconcileItem> peer(static_cast<size_t>(k));
-        for (auto& item : peer) {
-          if (!in.Item(item)) return Malformed("truncated item");
-          if (!r.Contains(item.id)) return Malformed("item outside its range");
-        }
-        for (size_t i = 1; i < peer.size(); ++i) {
-          if (!Less(peer[i - 1].id, peer[i].id)) {
-            return Malformed("items out of order");
-          }
-        }
-        std::vector<ReconcileItem> own = Collect(items, r);
-        // Merge-join: every id whose items differ.
-        std::vector<std::pair<RecordId, std::optional<ReconcileItem>>> diff;
-        size_t a = 0, b = 0;
-        auto note = [&](const std::optional<ReconcileItem>& mine,
-                        const std::optional<ReconcileItem>& other) {
-          if (role == Role::kClient) {
-            found->push_back({mine ? mine->id : other->id, mine, other});
-          } else {
-            diff.emplace_back(mine ? mine->id : other->id, mine);
-          }
-        };
-        while (a < own.size() || b < peer.size()) {
-          if (b == peer.size() ||
-              (a < own.size() && Less(own[a].id, peer[b].id))) {
-            note(own[a++], std::nullopt);
-          } else if (a == own.size() || Less(peer[b].id, own[a].id)) {
-            note(std::nullopt, peer[b++]);
-          } else {
-            if (!(own[a] == peer[b])) note(own[a], peer[b]);
-            ++a;
-            ++b;
-          }
-        }
-        if (role == Role::kServer) {
-          out.Diff(r, diff);
-        } else {
-          out.Skip(r);
-        }
+      case kItems:
+        SYNCSTACK_RETURN_IF_ERROR(OnItems(context, r));
         break;
-      }
-      case kDiff: {
-        if (role != Role::kClient) return Malformed("a diff sent to a server");
-        uint64_t k;
-        if (!in.Varint(k) || k > in.left() / 17) {
-          return Malformed("bad diff count");
-        }
-        std::vector<ReconcileItem> own = Collect(items, r);
-        for (uint64_t i = 0; i < k; ++i) {
-          uint8_t present;
-          if (!in.Byte(present) || present > 1) return Malformed("bad diff");
-          Difference d;
-          ReconcileItem theirs;
-          if (present) {
-            if (!in.Item(theirs)) return Malformed("truncated diff");
-            d.theirs = theirs;
-            d.id = theirs.id;
-          } else {
-            std::array<uint8_t, 16> id;
-            if (!in.Bytes(id.data(), 16)) return Malformed("truncated diff");
-            d.id = RecordId(id);
-          }
-          if (!r.Contains(d.id)) return Malformed("diff outside its range");
-          auto it =
-              std::lower_bound(own.begin(), own.end(), d.id,
-                               [](const ReconcileItem& x, const RecordId& id) {
-                                 return Less(x.id, id);
-                               });
-          if (it != own.end() && it->id == d.id) d.mine = *it;
-          found->push_back(std::move(d));
-        }
-        out.Skip(r);
+      case kDiff:
+        SYNCSTACK_RETURN_IF_ERROR(OnDiff(context, r));
         break;
-      }
       default:
         return Malformed("unknown range mode");
     }

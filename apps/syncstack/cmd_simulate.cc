@@ -102,144 +102,163 @@ struct FileCloser {
 };
 using File = std::unique_ptr<std::FILE, FileCloser>;
 
-}  // namespace
-
-int RunSimulate(int argc, char** argv) {
-  po::options_description options("simulate options");
-  std::string policy_help = "policies to run: all (";
-  for (const auto& p : sim::AvailablePolicies()) {
-    policy_help += (&p == &sim::AvailablePolicies().front() ? "" : ", ");
-    policy_help += p.name;
-  }
-  policy_help += ") or names: " + PolicyNamesHelp() + " (default all)";
+// simulate's flags as text, checked by ParseWorkload and ParseSweep.
+struct SimulateFlags {
   std::string devices = "3", records = "20", ops = "200", offline = "0.5",
               drift = "0", loss = "0", seed = "1", store = "memory",
               interval = "1000", clock_jump = "0", clock_bound = "300",
               csv_path, svg_path;
   std::vector<std::string> skew_args{"0"}, policy_args{"all"};
-  options.add_options()("devices", po::value(&devices),
+};
+
+// --policy's help: the names `all` runs, and every name.
+std::string PolicyHelp() {
+  std::string help = "policies to run: all (";
+  for (const auto& p : sim::AvailablePolicies()) {
+    help += (&p == &sim::AvailablePolicies().front() ? "" : ", ");
+    help += p.name;
+  }
+  return help + ") or names: " + PolicyNamesHelp() + " (default all)";
+}
+
+// `policy_help` must outlive `options`.
+void AddSimulateOptions(po::options_description& options,
+                        const std::string& policy_help, SimulateFlags& f) {
+  options.add_options()("devices", po::value(&f.devices),
                         "devices of the simulated user (default 3)")(
-      "records", po::value(&records),
+      "records", po::value(&f.records),
       "records created at the start; about this many stay live "
-      "(default 20)")("ops", po::value(&ops),
+      "(default 20)")("ops", po::value(&f.ops),
                       "writes in the workload (default 200)")(
-      "offline", po::value(&offline),
+      "offline", po::value(&f.offline),
       "probability that the writing device is offline (default 0.5)")(
-      "skew", po::value(&skew_args)->multitoken(),
+      "skew", po::value(&f.skew_args)->multitoken(),
       "largest device clock offset in seconds; several values "
       "(\"0,5,60\") sweep it (default 0)")(
-      "drift", po::value(&drift),
+      "drift", po::value(&f.drift),
       "largest device clock drift in ppm (default 0)")(
-      "loss", po::value(&loss),
+      "loss", po::value(&f.loss),
       "probability that a message or an answer is lost (default 0)")(
-      "seed", po::value(&seed),
+      "seed", po::value(&f.seed),
       "random seed; same seed, same numbers "
-      "(default 1)")("interval", po::value(&interval),
+      "(default 1)")("interval", po::value(&f.interval),
                      "mean real time between writes in ms (default 1000)")(
-      "clock-jump", po::value(&clock_jump),
+      "clock-jump", po::value(&f.clock_jump),
       "halfway through, the last device's clock jumps this many years "
       "ahead (default 0: no jump)")(
-      "max-clock-ahead", po::value(&clock_bound),
+      "max-clock-ahead", po::value(&f.clock_bound),
       "the server's bound (serve --max-clock-ahead) in seconds, or off "
-      "(default 300)")("policy", po::value(&policy_args)->multitoken(),
+      "(default 300)")("policy", po::value(&f.policy_args)->multitoken(),
                        policy_help.c_str())(
-      "store", po::value(&store), "memory or sqlite (default memory)")(
-      "csv", po::value(&csv_path), "write the results as CSV")(
-      "svg", po::value(&svg_path),
+      "store", po::value(&f.store), "memory or sqlite (default memory)")(
+      "csv", po::value(&f.csv_path), "write the results as CSV")(
+      "svg", po::value(&f.svg_path),
       "draw a chart: lost updates against skew when sweeping, else bars");
-  po::variables_map vm;
-  int exit_code = kExitOk;
-  if (!ParseArgs(argc, argv, kUsage, options, vm, exit_code)) {
-    return exit_code;
-  }
+}
 
-  sim::SimulationOptions base;
+// The whole-number flags into `base`; "" or what is wrong.
+std::string ParseCounts(const SimulateFlags& f, sim::SimulationOptions& base) {
   int64_t n = 0;
-  double p = 0;
   std::string error;
-  if (!(error = Count("devices", devices, 1, 1000, n)).empty()) {
-    return Usage(error);
-  }
+  if (!(error = Count("devices", f.devices, 1, 1000, n)).empty()) return error;
   base.devices = static_cast<int>(n);
-  if (!(error = Count("records", records, 1, 1'000'000, n)).empty()) {
-    return Usage(error);
+  if (!(error = Count("records", f.records, 1, 1'000'000, n)).empty()) {
+    return error;
   }
   base.records = static_cast<int>(n);
-  if (!(error = Count("ops", ops, 0, 100'000'000, n)).empty()) {
-    return Usage(error);
-  }
+  if (!(error = Count("ops", f.ops, 0, 100'000'000, n)).empty()) return error;
   base.ops = n;
-  if (!(error = Count("interval", interval, 1, 86'400'000, n)).empty()) {
-    return Usage(error);
+  if (!(error = Count("interval", f.interval, 1, 86'400'000, n)).empty()) {
+    return error;
   }
   base.op_interval_ms = n;
-  if (!(error = Count("seed", seed, 0, INT64_MAX, n)).empty()) {
-    return Usage(error);
-  }
+  if (!(error = Count("seed", f.seed, 0, INT64_MAX, n)).empty()) return error;
   base.seed = static_cast<uint64_t>(n);
-  if (!(error = Probability("offline", offline, p)).empty()) {
-    return Usage(error);
-  }
+  return {};
+}
+
+// The network, clock and store flags into `base` (after ParseCounts); ""
+// or what is wrong.
+std::string ParseConditions(const SimulateFlags& f,
+                            sim::SimulationOptions& base) {
+  double p = 0;
+  std::string error;
+  if (!(error = Probability("offline", f.offline, p)).empty()) return error;
   base.offline = p;
-  if (!(error = Probability("loss", loss, p)).empty()) return Usage(error);
+  if (!(error = Probability("loss", f.loss, p)).empty()) return error;
   base.loss = p;
-  if (!(error = NonNegative("drift", drift, p)).empty()) return Usage(error);
+  if (!(error = NonNegative("drift", f.drift, p)).empty()) return error;
   base.drift_ppm = p;
-  if (!(error = NonNegative("clock-jump", clock_jump, p)).empty()) {
-    return Usage(error);
+  if (!(error = NonNegative("clock-jump", f.clock_jump, p)).empty()) {
+    return error;
   }
-  if (p > 5000) return Usage("--clock-jump must be at most 5000 years");
+  if (p > 5000) return "--clock-jump must be at most 5000 years";
   base.clock_jump_years = p;
-  if (clock_bound == "off") {
+  if (f.clock_bound == "off") {
     base.max_clock_ahead_seconds = -1;
-  } else if (!(error = NonNegative("max-clock-ahead", clock_bound, p))
+  } else if (!(error = NonNegative("max-clock-ahead", f.clock_bound, p))
                   .empty()) {
-    return Usage(error + " (or off)");
+    return error + " (or off)";
   } else if (p > 1e12) {
-    return Usage("--max-clock-ahead must be at most 1e12 seconds");
+    return "--max-clock-ahead must be at most 1e12 seconds";
   } else {
     base.max_clock_ahead_seconds = p;
   }
-  if (store == "memory") {
+  if (f.store == "memory") {
     base.store = sim::SimStore::kMemory;
-  } else if (store == "sqlite") {
+  } else if (f.store == "sqlite") {
     base.store = sim::SimStore::kSqlite;
   } else {
-    return Usage("--store must be memory or sqlite, got \"" + store + "\"");
+    return "--store must be memory or sqlite, got \"" + f.store + "\"";
   }
-  std::vector<double> skews;
-  for (const std::string& s : SplitList(skew_args)) {
-    if (!(error = NonNegative("skew", s, p)).empty()) return Usage(error);
+  return {};
+}
+
+// --skew and --policy: the runs to make; "" or what is wrong.
+std::string ParseSweep(const SimulateFlags& f, std::vector<double>& skews,
+                       std::vector<const sim::PolicyFactory*>& policies) {
+  double p = 0;
+  std::string error;
+  for (const std::string& s : SplitList(f.skew_args)) {
+    if (!(error = NonNegative("skew", s, p)).empty()) return error;
     skews.push_back(p);
   }
-  std::vector<const sim::PolicyFactory*> policies;
-  for (const std::string& name : SplitList(policy_args)) {
+  for (const std::string& name : SplitList(f.policy_args)) {
     if (name == "all") {
-      for (const auto& f : sim::AvailablePolicies()) policies.push_back(&f);
+      for (const auto& each : sim::AvailablePolicies()) {
+        policies.push_back(&each);
+      }
       continue;
     }
     auto found = sim::FindPolicy(name);
-    if (!found.ok()) return Usage("--policy: " + found.status().message());
+    if (!found.ok()) return "--policy: " + found.status().message();
     policies.push_back(*found);
   }
+  return {};
+}
 
-  // Open the outputs first: a bad path fails before minutes of work.
-  File csv, svg;
-  if (!csv_path.empty()) {
-    csv.reset(std::fopen(csv_path.c_str(), "w"));
+// Opens --csv and --svg for writing (before minutes of work, so a bad path
+// fails first). Returns kExitOk, or the exit code after saying why not.
+int OpenOutputs(const SimulateFlags& f, File& csv, File& svg) {
+  if (!f.csv_path.empty()) {
+    csv.reset(std::fopen(f.csv_path.c_str(), "w"));
     if (!csv) {
-      return Fail("cannot write --csv " + csv_path + ": " +
+      return Fail("cannot write --csv " + f.csv_path + ": " +
                   std::strerror(errno));
     }
   }
-  if (!svg_path.empty()) {
-    svg.reset(std::fopen(svg_path.c_str(), "w"));
+  if (!f.svg_path.empty()) {
+    svg.reset(std::fopen(f.svg_path.c_str(), "w"));
     if (!svg) {
-      return Fail("cannot write --svg " + svg_path + ": " +
+      return Fail("cannot write --svg " + f.svg_path + ": " +
                   std::strerror(errno));
     }
   }
+  return kExitOk;
+}
 
+void PrintWorkload(const sim::SimulationOptions& base,
+                   const std::string& store) {
   std::printf(
       "simulate: %d devices, %d records, %lld writes, offline %g, drift %g "
       "ppm, loss %g, seed %llu, store %s\n",
@@ -251,18 +270,25 @@ int RunSimulate(int argc, char** argv) {
               base.max_clock_ahead_seconds < 0
                   ? "off"
                   : (G(base.max_clock_ahead_seconds) + " s").c_str());
-  std::vector<sim::SimulationResult> results;
-  for (double skew : skews) {
-    for (const sim::PolicyFactory* policy : policies) {
-      sim::SimulationOptions o = base;
-      o.skew_seconds = skew;
-      auto result = sim::Simulate(o, *policy);
-      if (!result.ok()) {
-        return Fail(result.status().WithContext(policy->name));
-      }
-      results.push_back(std::move(result).value());
-    }
+}
+
+// Writes `text` to `file` (opened as `flag` `path`) and closes it. Returns
+// kExitOk, or the exit code after saying why not.
+int WriteOutput(File& file, const char* flag, const std::string& path,
+                const std::string& text) {
+  if (std::fputs(text.c_str(), file.get()) < 0 ||
+      std::fclose(file.release()) != 0) {
+    return Fail(std::string("cannot write ") + flag + " " + path + ": " +
+                std::strerror(errno));
   }
+  std::printf("wrote %s\n", path.c_str());
+  return kExitOk;
+}
+
+// The table and notes on stdout, then --csv and --svg.
+int Report(const SimulateFlags& f, const sim::SimulationOptions& base,
+           const std::vector<sim::SimulationResult>& results, File& csv,
+           File& svg) {
   std::fputs(sim::FormatTable(results).c_str(), stdout);
   for (const auto& r : results) {
     if (!r.first_error.empty()) {
@@ -278,23 +304,57 @@ int RunSimulate(int argc, char** argv) {
   if (csv) {
     std::string text = sim::CsvHeader() + "\n";
     for (const auto& r : results) text += sim::CsvRow(r) + "\n";
-    if (std::fputs(text.c_str(), csv.get()) < 0 ||
-        std::fclose(csv.release()) != 0) {
-      return Fail("cannot write --csv " + csv_path + ": " +
-                  std::strerror(errno));
+    if (int rc = WriteOutput(csv, "--csv", f.csv_path, text); rc != kExitOk) {
+      return rc;
     }
-    std::printf("wrote %s\n", csv_path.c_str());
   }
   if (svg) {
-    std::string text = sim::RenderSvg(results, subtitle);
-    if (std::fputs(text.c_str(), svg.get()) < 0 ||
-        std::fclose(svg.release()) != 0) {
-      return Fail("cannot write --svg " + svg_path + ": " +
-                  std::strerror(errno));
-    }
-    std::printf("wrote %s\n", svg_path.c_str());
+    return WriteOutput(svg, "--svg", f.svg_path,
+                       sim::RenderSvg(results, subtitle));
   }
   return kExitOk;
+}
+
+}  // namespace
+
+int RunSimulate(int argc, char** argv) {
+  po::options_description options("simulate options");
+  const std::string policy_help = PolicyHelp();
+  SimulateFlags f;
+  AddSimulateOptions(options, policy_help, f);
+  po::variables_map vm;
+  int exit_code = kExitOk;
+  if (!ParseArgs(argc, argv, kUsage, options, vm, exit_code)) {
+    return exit_code;
+  }
+  sim::SimulationOptions base;
+  std::vector<double> skews;
+  std::vector<const sim::PolicyFactory*> policies;
+  if (std::string error = ParseCounts(f, base); !error.empty()) {
+    return Usage(error);
+  }
+  if (std::string error = ParseConditions(f, base); !error.empty()) {
+    return Usage(error);
+  }
+  if (std::string error = ParseSweep(f, skews, policies); !error.empty()) {
+    return Usage(error);
+  }
+  File csv, svg;
+  if (int rc = OpenOutputs(f, csv, svg); rc != kExitOk) return rc;
+  PrintWorkload(base, f.store);
+  std::vector<sim::SimulationResult> results;
+  for (double skew : skews) {
+    for (const sim::PolicyFactory* policy : policies) {
+      sim::SimulationOptions o = base;
+      o.skew_seconds = skew;
+      auto result = sim::Simulate(o, *policy);
+      if (!result.ok()) {
+        return Fail(result.status().WithContext(policy->name));
+      }
+      results.push_back(std::move(result).value());
+    }
+  }
+  return Report(f, base, results, csv, svg);
 }
 
 }  // namespace syncstack::cli

@@ -16,7 +16,9 @@
 #include <iostream>
 #include <limits>
 #include <mutex>
+#include <optional>
 #include <thread>
+#include <vector>
 
 #include "commands.h"
 #include "remote_common.h"
@@ -88,33 +90,34 @@ class ProgressPrinter final : public SyncObserver {
   unsigned long long last_tenth_ = 11;
 };
 
-}  // namespace
-
-int RunSync(int argc, char** argv) {
-  po::options_description options("sync options");
+// sync's flags as given (the password ones are read through `vm`).
+struct SyncFlags {
   std::string uri, remote, device, collections, schema_file;
   int lock_wait = 60;
   int wait_seconds = 30;
   std::string ca_file;
-  options.add_options()("store", po::value(&uri)->required(),
+};
+
+void AddSyncOptions(po::options_description& options, SyncFlags& f) {
+  options.add_options()("store", po::value(&f.uri)->required(),
                         "this device's store URI, e.g. sqlite:phone.db")(
-      "remote", po::value(&remote)->required(),
+      "remote", po::value(&f.remote)->required(),
       "the server: http://HOST:PORT, https://HOST:PORT, or dir:PATH for an "
       "exchange folder")(
-      "ca-file", po::value(&ca_file),
+      "ca-file", po::value(&f.ca_file),
       "https: only: trust the certificate authorities in this PEM file "
       "instead of the system's trust store")(
-      "wait", po::value(&wait_seconds),
+      "wait", po::value(&f.wait_seconds),
       "dir: only: seconds to wait for each answer (default: 30; 0 for a "
       "hand-carried folder: each run goes as far as the answers there)")(
-      "device", po::value(&device),
+      "device", po::value(&f.device),
       "this device's name (default: one made up once and kept in the store)")(
-      "collections", po::value(&collections),
+      "collections", po::value(&f.collections),
       "sync only these, comma-separated")(
-      "schema", po::value(&schema_file),
+      "schema", po::value(&f.schema_file),
       "schema file: collections, id keys, and the app's tables they map to "
       "(a sqlite: store is then the app's own database)")(
-      "lock-wait", po::value(&lock_wait),
+      "lock-wait", po::value(&f.lock_wait),
       "seconds to wait while another device syncs (default: 60)")(
       "allow-mass-delete",
       "delete local records even when the server lacks most of them")(
@@ -127,6 +130,107 @@ int RunSync(int argc, char** argv) {
       "reconciliation) or changes (the server's changes feed after this "
       "device's checkpoint)");
   AddPasswordOptions(options);
+}
+
+// --mode's value, or nullopt after saying it is bad.
+std::optional<SyncMode> ParseSyncMode(const std::string& mode) {
+  if (mode == "auto") return SyncMode::kAuto;
+  if (mode == "full") return SyncMode::kFull;
+  if (mode == "reconcile") return SyncMode::kReconcile;
+  if (mode == "changes") return SyncMode::kChanges;
+  Fail("--mode: must be auto, full, reconcile or changes, not \"" + mode +
+       "\"");
+  return std::nullopt;
+}
+
+// This device's name: `device` if given, else the one kept in the store,
+// else a new one, kept. Returns kExitOk, or the exit code after saying
+// what failed.
+int ChooseDeviceName(Store& store, std::string& device) {
+  if (!device.empty()) return kExitOk;
+  auto kept = store.GetMeta(meta::kDevice);
+  if (!kept.ok()) return Fail(kept.status());
+  if (*kept) {
+    device = **kept;
+    return kExitOk;
+  }
+  device = "device-" + RecordId::Random().ToString().substr(0, 8);
+  ChangeBatch batch;
+  batch.SetMeta(std::string(meta::kDevice), device);
+  Status s = store.Apply(WriteOptions{}, batch);
+  if (!s.ok()) return Fail(s);
+  return kExitOk;
+}
+
+// The HTTP transport of --remote (an http:// or https:// URL).
+Result<std::unique_ptr<Transport>> NewRemoteHttp(const SyncFlags& f) {
+  HttpClientOptions http;
+  http.url = f.remote;
+  http.ca_file = f.ca_file;
+  auto made = NewHttpTransport(http);
+  if (!made.ok()) return made.status().WithContext("--remote");
+  return std::move(made).value();
+}
+
+// The exchange-folder transport of --remote dir:PATH; the device name
+// names its files.
+Result<std::unique_ptr<Transport>> NewRemoteFolder(const SyncFlags& f) {
+  FileTransportOptions file;
+  file.dir = f.remote.substr(4);
+  file.client = f.device;
+  file.wait = std::chrono::seconds(f.wait_seconds);
+  auto made = NewFileTransport(file);
+  if (!made.ok()) {
+    return made.status().WithContext("--remote " + f.remote +
+                                     " (the device name names the files)");
+  }
+  return std::move(made).value();
+}
+
+// --collections: the comma-separated names, empty ones skipped.
+std::vector<std::string> SplitCollections(const std::string& collections) {
+  std::vector<std::string> names;
+  for (size_t start = 0; start < collections.size();) {
+    size_t comma = collections.find(',', start);
+    if (comma == std::string::npos) comma = collections.size();
+    if (comma > start)
+      names.push_back(collections.substr(start, comma - start));
+    start = comma + 1;
+  }
+  return names;
+}
+
+// The policy: --policy, else the one the server named last time (kept in
+// the store's metadata "policy"), else lww; a server that names another
+// at login is followed, and remembered.
+std::string PlanningPolicyName(const po::variables_map& vm, Store& store) {
+  if (vm.count("policy")) return vm["policy"].as<std::string>();
+  if (auto kept = store.GetMeta(meta::kPolicy); kept.ok() && *kept) {
+    return **kept;
+  }
+  return "lww";
+}
+
+void PrintSyncReport(const SyncFlags& f, const SyncReport& report) {
+  std::printf("syncstack: synced %s as \"%s\": %s\n", f.uri.c_str(),
+              f.device.c_str(), DescribeReport(report).c_str());
+  if (!report.mode_reason.empty()) {
+    std::printf("syncstack: %s\n", report.mode_reason.c_str());
+  }
+  std::fputs(DescribeClock(report).c_str(), stdout);
+  for (const auto& c : report.conflicts) {
+    std::printf("syncstack: conflict on %s/%s: %s; kept the %s's version\n",
+                c.collection.c_str(), c.id.ToString().c_str(), c.what.c_str(),
+                std::string(KeptName(c.kept)).c_str());
+  }
+}
+
+}  // namespace
+
+int RunSync(int argc, char** argv) {
+  po::options_description options("sync options");
+  SyncFlags f;
+  AddSyncOptions(options, f);
   po::variables_map vm;
   int exit_code = kExitOk;
   if (!ParseArgs(argc, argv,
@@ -136,89 +240,42 @@ int RunSync(int argc, char** argv) {
     return exit_code;
   }
   // Checked before anything is opened: bad input changes nothing.
-  SyncMode sync_mode = SyncMode::kAuto;
-  if (const std::string mode = vm["mode"].as<std::string>(); mode == "full") {
-    sync_mode = SyncMode::kFull;
-  } else if (mode == "reconcile") {
-    sync_mode = SyncMode::kReconcile;
-  } else if (mode == "changes") {
-    sync_mode = SyncMode::kChanges;
-  } else if (mode != "auto") {
-    Fail("--mode: must be auto, full, reconcile or changes, not \"" + mode +
-         "\"");
-    return kExitUsage;  // a bad command line
-  }
-  const bool by_file = remote.rfind("dir:", 0) == 0;
-  if (wait_seconds < 0) return Fail("--wait must be 0 or more");
-  if (!ca_file.empty() && remote.rfind("https://", 0) != 0) {
+  const std::optional<SyncMode> sync_mode =
+      ParseSyncMode(vm["mode"].as<std::string>());
+  if (!sync_mode) return kExitUsage;  // a bad command line
+  const bool by_file = f.remote.rfind("dir:", 0) == 0;
+  if (f.wait_seconds < 0) return Fail("--wait must be 0 or more");
+  if (!f.ca_file.empty() && f.remote.rfind("https://", 0) != 0) {
     return Fail("--ca-file is for --remote https://HOST:PORT only");
   }
   std::unique_ptr<Transport> transport;
   if (!by_file) {
-    HttpClientOptions http;
-    http.url = remote;
-    http.ca_file = ca_file;
-    auto made = NewHttpTransport(http);
-    if (!made.ok()) return Fail(made.status().WithContext("--remote"));
+    auto made = NewRemoteHttp(f);
+    if (!made.ok()) return Fail(made.status());
     transport = std::move(made).value();
   }
   auto password = GetPassword(vm);
   if (!password.ok()) return Fail(password.status());
-  auto local = OpenLocalStore(uri, schema_file);
+  auto local = OpenLocalStore(f.uri, f.schema_file);
   if (!local.ok()) return Fail(local.status());
-
-  if (device.empty()) {
-    auto kept = local->store->GetMeta(meta::kDevice);
-    if (!kept.ok()) return Fail(kept.status());
-    if (*kept) {
-      device = **kept;
-    } else {
-      device = "device-" + RecordId::Random().ToString().substr(0, 8);
-      ChangeBatch batch;
-      batch.SetMeta(std::string(meta::kDevice), device);
-      Status s = local->store->Apply(WriteOptions{}, batch);
-      if (!s.ok()) return Fail(s);
-    }
+  if (int rc = ChooseDeviceName(*local->store, f.device); rc != kExitOk) {
+    return rc;
   }
   if (by_file) {
-    FileTransportOptions file;
-    file.dir = remote.substr(4);
-    file.client = device;
-    file.wait = std::chrono::seconds(wait_seconds);
-    auto made = NewFileTransport(file);
-    if (!made.ok()) {
-      return Fail(made.status().WithContext("--remote " + remote +
-                                            " (the device name names the "
-                                            "files)"));
-    }
+    auto made = NewRemoteFolder(f);
+    if (!made.ok()) return Fail(made.status());
     transport = std::move(made).value();
   }
   SyncOptions sync;
   sync.user = vm["user"].as<std::string>();
   sync.password = *password;
-  sync.device = device;
+  sync.device = f.device;
   sync.allow_mass_delete = vm.count("allow-mass-delete") > 0;
   // A folder's requests are matched by their bytes: no changing clock.
   sync.send_clock = !by_file;
-  sync.lock_wait = std::chrono::seconds(std::max(0, lock_wait));
-  for (size_t start = 0; start < collections.size();) {
-    size_t comma = collections.find(',', start);
-    if (comma == std::string::npos) comma = collections.size();
-    if (comma > start) {
-      sync.collections.push_back(collections.substr(start, comma - start));
-    }
-    start = comma + 1;
-  }
-  // The policy: --policy, else the one the server named last time (kept in
-  // the store's metadata "policy"), else lww; a server that names another
-  // at login is followed, and remembered.
-  std::string policy_name = "lww";
-  if (vm.count("policy")) {
-    policy_name = vm["policy"].as<std::string>();
-  } else if (auto kept = local->store->GetMeta(meta::kPolicy);
-             kept.ok() && *kept) {
-    policy_name = **kept;
-  }
+  sync.lock_wait = std::chrono::seconds(std::max(0, f.lock_wait));
+  sync.collections = SplitCollections(f.collections);
+  const std::string policy_name = PlanningPolicyName(vm, *local->store);
   auto policy = PolicyByName(policy_name);
   if (!policy.ok()) return Fail(policy.status().WithContext("--policy"));
   std::unique_ptr<ConflictPolicy> adopted;
@@ -229,7 +286,7 @@ int RunSync(int argc, char** argv) {
       return adopted.get();
     };
   }
-  sync.mode = sync_mode;
+  sync.mode = *sync_mode;
   SyncEngine engine(*local->store, *transport, **policy, local->schema);
   ProgressPrinter progress;
   auto report = engine.Run(sync, &progress);
@@ -246,17 +303,7 @@ int RunSync(int argc, char** argv) {
     remember.SetMeta(std::string(meta::kPolicy), std::string(used.name()));
     (void)local->store->Apply(WriteOptions{}, remember);
   }
-  std::printf("syncstack: synced %s as \"%s\": %s\n", uri.c_str(),
-              device.c_str(), DescribeReport(*report).c_str());
-  if (!report->mode_reason.empty()) {
-    std::printf("syncstack: %s\n", report->mode_reason.c_str());
-  }
-  std::fputs(DescribeClock(*report).c_str(), stdout);
-  for (const auto& c : report->conflicts) {
-    std::printf("syncstack: conflict on %s/%s: %s; kept the %s's version\n",
-                c.collection.c_str(), c.id.ToString().c_str(), c.what.c_str(),
-                std::string(KeptName(c.kept)).c_str());
-  }
+  PrintSyncReport(f, *report);
   return kExitOk;
 }
 

@@ -141,7 +141,9 @@ Status Env::Open(const LmdbDatabaseOptions& options) {
 }
 
 // Opens the named databases, creating them in a fresh environment, and
-// checks the format version.
+// checks the format version. Long on purpose: every step runs in one
+// write transaction, retried whole after growing the map, so a crash or a
+// full map leaves the file as it was.
 Status Env::InitSchema() {
   std::lock_guard write(write_mu);
   for (int attempt = 0;; ++attempt) {

@@ -153,7 +153,9 @@ Status MemoryStore::Apply(const WriteOptions& /*options*/,
 }
 
 // Everything that allocates happens before the first change to the state,
-// so an allocation failure leaves the store as it was.
+// so an allocation failure leaves the store as it was. Long on purpose:
+// that guarantee is read off one function, the allocating half above the
+// lock and the half that cannot fail below it.
 Status MemoryStore::ApplyImpl(const ChangeBatch& batch) {
   const std::vector<ChangeBatch::Op>& ops = batch.ops();
 

@@ -216,6 +216,11 @@ Status SqliteStore::ApplyOps(const ChangeBatch& batch, Pending& pending) {
 // Applies one op to collection `cid` (0: the collection does not exist, so
 // neither does the row), after checking its Expect against the row as the
 // transaction sees it, i.e. after the batch's earlier ops.
+//
+// Long on purpose: one op's read, check and write, in the order SQLite
+// runs them inside the batch's transaction, sharing the probed row's
+// state (exists, payload row id) from step to step; it is the store's hot
+// path, and each statement reads best beside the one before it.
 Status SqliteStore::ApplyOp(const ChangeBatch::Op& op, int64_t cid) {
   const Record& rec = op.record;
   if (op.kind == ChangeBatch::Op::Kind::kPut && op.expect.has_value() &&

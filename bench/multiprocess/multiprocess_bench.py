@@ -39,13 +39,15 @@ import json
 import multiprocessing
 import os
 import shutil
-import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import uuid
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "..", "tests", "kits"))
+from serve_process import ServeProcess  # noqa: E402
 
 PASSWORD = "bench-password-1"
 
@@ -86,39 +88,13 @@ def setup_users(syncstack, store, conninfo, schema, accounts):
          % (schema, accounts - 1, schema, user_name(0)))
 
 
-class Serve:
-    """One `syncstack serve` child, its URL from its first line."""
-
-    def __init__(self, syncstack, store, log_dir, index):
-        self.out = open(os.path.join(log_dir, "serve%d.out" % index), "wb")
-        self.err = open(os.path.join(log_dir, "serve%d.err" % index), "wb")
-        self.proc = subprocess.Popen(
-            [syncstack, "serve", "--store", store, "--listen", "127.0.0.1:0"],
-            stdout=self.out, stderr=self.err)
-        path = self.out.name
-        deadline = time.monotonic() + 60
-        while True:
-            with open(path, encoding="utf-8", errors="replace") as f:
-                text = f.read()
-            if "\n" in text:
-                line = text.split("\n", 1)[0]
-                self.port = int(line.split("http://", 1)[1].split()[0]
-                                .rsplit(":", 1)[1])
-                return
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                sys.exit("multiprocess_bench: serve did not start: "
-                         + open(self.err.name).read())
-            time.sleep(0.05)
-
-    def stop(self):
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        self.out.close()
-        self.err.close()
+def start_serve(syncstack, store):
+    """One `syncstack serve` child on a free port (tests/kits)."""
+    try:
+        return ServeProcess(syncstack, "--store", store, "--listen",
+                            "127.0.0.1:0", start_timeout=60)
+    except RuntimeError as e:
+        sys.exit("multiprocess_bench: serve did not start: %s" % e)
 
 
 # ---------------------------------------------------------------------------
@@ -303,10 +279,10 @@ def mint_token(key, account, expires_at_ms):
     return body + "." + mac.hex()
 
 
-def make_tokens(syncstack, store, conninfo, schema, accounts, log_dir):
+def make_tokens(syncstack, store, conninfo, schema, accounts):
     """A real login of the first account, then minted tokens (see the
     module's comment), one of them checked by a server."""
-    server = Serve(syncstack, store, log_dir, 99)
+    server = start_serve(syncstack, store)
     try:
         first = asyncio.run(login_all([server.port], 1))[0]
         key = token_key(conninfo, schema)
@@ -355,10 +331,9 @@ def commits(conninfo):
                               "WHERE datname = current_database()"))
 
 
-def run_one(args, conninfo, processes, tokens, log_dir, schema):
+def run_one(args, conninfo, processes, tokens, schema):
     store = "postgres:%s schema=%s" % (conninfo, schema)
-    servers = [Serve(args.syncstack, store, log_dir, i)
-               for i in range(processes)]
+    servers = [start_serve(args.syncstack, store) for _ in range(processes)]
     commits_before = commits(conninfo)
     try:
         ports = [s.port for s in servers]
@@ -425,17 +400,16 @@ def main():
                  "(run through scripts/with-postgres.sh)")
     schema = "bench_mp_%d" % os.getpid()
     store = "postgres:%s schema=%s" % (conninfo, schema)
-    log_dir = tempfile.mkdtemp(prefix="syncstack-mp-bench-")
     rows = []
     try:
         setup_users(args.syncstack, store, conninfo, schema, args.accounts)
         t0 = time.monotonic()
         tokens = make_tokens(args.syncstack, store, conninfo, schema,
-                             args.accounts, log_dir)
+                             args.accounts)
         print("setup: %d accounts with tokens in %.1f s (not measured)"
               % (args.accounts, time.monotonic() - t0), flush=True)
         for processes in [int(p) for p in args.processes.split(",")]:
-            row = run_one(args, conninfo, processes, tokens, log_dir, schema)
+            row = run_one(args, conninfo, processes, tokens, schema)
             rows.append(row)
             print("processes=%d syncs/s=%.0f p50=%.1fms p99=%.1fms errors=%d "
                   "pg_connections=%d commits/sync=%.1f%s" % (
@@ -446,7 +420,6 @@ def main():
                       if row["errors"] else ""), flush=True)
     finally:
         psql(conninfo, "DROP SCHEMA IF EXISTS \"%s\" CASCADE" % schema)
-        shutil.rmtree(log_dir, ignore_errors=True)
     print()
     print("| serve processes | syncs/s | p50 (ms) | p99 (ms) | errors | "
           "PostgreSQL connections (max) | commits per sync |")

@@ -4,49 +4,15 @@
 #include "c_api_internal.h"
 #include "syncstack/clock.h"
 #include "syncstack/codec.h"
-#include "syncstack/lmdb/lmdb_store.h"
-#include "syncstack/memory/memory_store.h"
 #include "syncstack/metadata_keys.h"
 #include "syncstack/policies/last_write_wins.h"
 #include "syncstack/policies/registry.h"
 #include "syncstack/registry.h"
 #include "syncstack/replica.h"
-#include "syncstack/sqlite/sqlite_store.h"
+#include "syncstack/stores/device_stores.h"
 
 namespace syncstack::capi {
 namespace {
-
-// The device stores an app may open: memory, SQLite, LMDB.
-void RegisterDeviceStores(DatabaseRegistry& registry) {
-  registry.Register(
-      "memory", [](std::string_view rest) -> Result<std::unique_ptr<Database>> {
-        if (!rest.empty()) {
-          return Status::InvalidArgument(
-              "memory: takes no path (use \"memory:\")");
-        }
-        return OpenMemoryDatabase();
-      });
-  registry.Register(
-      "sqlite", [](std::string_view rest) -> Result<std::unique_ptr<Database>> {
-        if (rest.empty()) {
-          return Status::InvalidArgument(
-              "sqlite: needs a path, e.g. sqlite:app.db");
-        }
-        SqliteDatabaseOptions options;
-        options.path = std::string(rest);
-        return OpenSqliteDatabase(options);
-      });
-  registry.Register(
-      "lmdb", [](std::string_view rest) -> Result<std::unique_ptr<Database>> {
-        if (rest.empty()) {
-          return Status::InvalidArgument(
-              "lmdb: needs a directory, e.g. lmdb:data/lmdb");
-        }
-        LmdbDatabaseOptions options;
-        options.path = std::string(rest);
-        return OpenLmdbDatabase(options);
-      });
-}
 
 // The policy this device stamps with: the one its server named at the last
 // sync (metadata "policy"), else last-write-wins (as `syncstack put`).

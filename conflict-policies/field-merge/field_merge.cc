@@ -231,6 +231,8 @@ class FieldMerge final : public ConflictPolicy {
     }
   }
 
+  // Long on purpose: the member-by-member merge rule is one table of cases
+  // (docs/policies.md), kept together so it can be checked against it.
   Resolution Resolve(const WriteView& server,
                      const WriteView& client) const override {
     Version sv = Strip(server.version), cv = Strip(client.version);

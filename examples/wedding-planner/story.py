@@ -18,10 +18,13 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
-import time
 import uuid
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+# The subprocess kit every test and example starts serve with.
+sys.path.insert(0, os.path.join(HERE, "..", "..", "tests", "kits"))
+from serve_process import ServeProcess  # noqa: E402
+
 SCHEMA = os.path.join(HERE, "schema.json")
 failures = []
 
@@ -92,32 +95,22 @@ def server_store(workdir):
     return "sqlite:" + os.path.join(workdir, "server.db"), None
 
 
-def start_server(binary, store, workdir):
+def start_server(binary, store):
     r = subprocess.run([binary, "user", "add", "--store", store, "--user",
                         "anna", "--password", "anna-pw"],
                        capture_output=True, text=True, timeout=60)
     check(r.returncode == 0, "the server has a user anna " + r.stderr.strip())
-    out = open(os.path.join(workdir, "serve.out"), "w+")
-    proc = subprocess.Popen([binary, "serve", "--store", store, "--listen",
-                             "127.0.0.1:0", "--schema", SCHEMA],
-                            stdout=out, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        out.seek(0)
-        text = out.read()
-        if "http://" in text:
-            url = text[text.find("http://"):].split()[0]
-            return proc, url
-        if proc.poll() is not None:
-            break
-        time.sleep(0.05)
-    proc.kill()
-    sys.exit("serve did not start: " + text)
+    try:
+        server = ServeProcess(binary, "--store", store, "--listen",
+                              "127.0.0.1:0", "--schema", SCHEMA)
+    except RuntimeError as e:
+        sys.exit("serve did not start: %s" % e)
+    return server, server.url
 
 
 def story(binary, workdir):
     store, _ = server_store(workdir)
-    server, url = start_server(binary, store, workdir)
+    server, url = start_server(binary, store)
     print("server at %s, store %s" % (url, store.split(" ")[0][:40]))
     try:
         phone = Device(workdir, "phone", binary, url)
@@ -191,8 +184,7 @@ def story(binary, workdir):
             check(d.sql("PRAGMA foreign_key_check") == [],
                   "%s: every foreign key holds" % d.name)
     finally:
-        server.terminate()
-        server.wait(timeout=30)
+        server.stop(timeout=30)
 
 
 def main():

@@ -47,6 +47,8 @@ class SchemaReader final : public json::EventHandler<SchemaReader> {
   SchemaReader(const json::SpanStream& in, Schema& schema)
       : EventHandler(in, CodecLimits{}.max_depth), schema_(schema) {}
 
+  // Long on purpose: the reader's state machine, one case per state, read
+  // top to bottom as the document nests.
   bool OnEvent(Event e, std::string_view text) {
     switch (state_) {
       case State::kTop:

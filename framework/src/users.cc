@@ -5,31 +5,29 @@
 #include <charconv>
 #include <mutex>
 
+#include "syncstack/metadata_keys.h"
+
 namespace syncstack {
 namespace {
 
 constexpr std::string_view kUsersAccount = "_users";
 
-std::string UserKey(std::string_view user) {
-  return "user/" + std::string(user);
-}
+std::string UserKey(std::string_view user) { return meta::UserHash(user); }
 
 // The user's token generation: tokens carry the generation they were made
 // in, and changing the password or removing the user moves it on, which
 // ends every token made before. Kept after a removal, so a user added again
 // under the same name never revives old tokens. Absent means 0.
 std::string GenerationKey(std::string_view user) {
-  return "token_gen/" + std::string(user);
+  return meta::UserTokenGeneration(user);
 }
 
 // When the user was added and when it last logged in (decimal ms); ""
 // after a removal, absent for users added before they were kept.
 std::string CreatedKey(std::string_view user) {
-  return "created/" + std::string(user);
+  return meta::UserCreated(user);
 }
-std::string LoginKey(std::string_view user) {
-  return "login/" + std::string(user);
-}
+std::string LoginKey(std::string_view user) { return meta::UserLogin(user); }
 
 // A stored time; nullopt for an absent or emptied one. Errors: kCorruption.
 Result<std::optional<Timestamp>> ParseTime(std::string_view key,
@@ -360,9 +358,12 @@ Result<std::vector<UserInfo>> ListUsers(Database& database) {
   SYNCSTACK_ASSIGN_OR_RETURN(std::shared_ptr<Store> users,
                              database.OpenAccount(kUsersAccount));
   std::vector<UserInfo> list;
-  SYNCSTACK_RETURN_IF_ERROR(
-      users->ScanMeta("user/", [&](std::string_view key, std::string_view v) {
-        if (!v.empty()) list.push_back({std::string(key.substr(5)), {}, {}});
+  SYNCSTACK_RETURN_IF_ERROR(users->ScanMeta(
+      meta::kUserPrefix, [&](std::string_view key, std::string_view v) {
+        if (!v.empty()) {
+          list.push_back(
+              {std::string(key.substr(meta::kUserPrefix.size())), {}, {}});
+        }
       }));
   // Both scans are in name order, like `list`: merge each in one pass.
   auto attach = [&](std::string_view prefix,
@@ -383,8 +384,10 @@ Result<std::vector<UserInfo>> ListUsers(Database& database) {
         }));
     return bad;
   };
-  SYNCSTACK_RETURN_IF_ERROR(attach("created/", &UserInfo::created));
-  SYNCSTACK_RETURN_IF_ERROR(attach("login/", &UserInfo::last_login));
+  SYNCSTACK_RETURN_IF_ERROR(
+      attach(meta::kUserCreatedPrefix, &UserInfo::created));
+  SYNCSTACK_RETURN_IF_ERROR(
+      attach(meta::kUserLoginPrefix, &UserInfo::last_login));
   return list;
 }
 

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "syncstack/faults/fault_store.h"
+#include "syncstack/metadata_keys.h"
 #include "syncstack/store.h"
 
 namespace syncstack::conformance {
@@ -1247,12 +1248,12 @@ TEST_P(StoreConformance, RemoveAccountTakesEveryRowAndMetaOfOneAccount) {
   a.Put(MakeRecord("todo", IdN(2), std::string(100000, 'x')));
   a.Put(Tombstone("todo", IdN(3), 7));
   a.Put(MakeRecord("notes", IdN(1), "{}"));
-  a.SetMeta("policy/seq", "12");
-  a.SetMeta("history/3", "3:abc");
+  a.SetMeta(std::string(meta::kSequence), "12");
+  a.SetMeta(meta::HistorySlot(3), "3:abc");
   ASSERT_TRUE(alice->Apply(WriteOptions(), a).ok());
   ChangeBatch b;
   b.Put(MakeRecord("todo", IdN(1), R"({"owner":"bob"})"));
-  b.SetMeta("policy/seq", "4");
+  b.SetMeta(std::string(meta::kSequence), "4");
   ASSERT_TRUE(bob->Apply(WriteOptions(), b).ok());
   ChangeBatch l;
   l.SetMeta("user/alice", "hash-a");
@@ -1270,11 +1271,11 @@ TEST_P(StoreConformance, RemoveAccountTakesEveryRowAndMetaOfOneAccount) {
     EXPECT_TRUE(ScanIds(gone, "todo").empty());
     EXPECT_TRUE(ScanIds(gone, "notes").empty());
     EXPECT_TRUE(GetAll(gone, "todo", {IdN(1), IdN(2), IdN(3)}).empty());
-    EXPECT_FALSE(gone.GetMeta("policy/seq")->has_value());
+    EXPECT_FALSE(gone.GetMeta(meta::kSequence)->has_value());
     EXPECT_TRUE(MetaUnder(gone, "").empty());
     EXPECT_EQ(GetAll(*bob, "todo", {IdN(1)}).at(0).payload,
               R"({"owner":"bob"})");
-    EXPECT_EQ(bob->GetMeta("policy/seq")->value_or("unset"), "4");
+    EXPECT_EQ(bob->GetMeta(meta::kSequence)->value_or("unset"), "4");
     EXPECT_EQ(MetaUnder(*ledger, ""),
               (std::vector<std::string>{"token_gen/alice=2",
                                         "user/alice=", "user/bob=hash-b"}));

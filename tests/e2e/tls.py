@@ -52,11 +52,10 @@ class TlsServer:
         self.serve = ServeProcess(SYNCSTACK, "--store", store, "--listen",
                                   "127.0.0.1:0", "--tls-cert", chain,
                                   "--tls-key", key)
-        line = self.serve.first_line
-        at = line.find("https://")
-        check(at >= 0, "serve announces an https:// URL: " + line)
-        self.url = line[at:].split()[0]
-        self.port = int(self.url.rsplit(":", 1)[1])
+        check(self.serve.url.startswith("https://"),
+              "serve announces an https:// URL: " + self.serve.first_line)
+        self.url = self.serve.url
+        self.port = self.serve.port
 
     def stop(self):
         code = self.serve.stop(timeout=10)

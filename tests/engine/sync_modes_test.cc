@@ -7,6 +7,7 @@
 
 #include <random>
 
+#include "syncstack/metadata_keys.h"
 #include "syncstack/pages.h"
 #include "syncstack/tombstones.h"
 #include "world.h"
@@ -249,10 +250,10 @@ TEST(SyncModeChoice, ReconciliationGivesUpWhenItStopsPaying) {
   }
   ASSERT_OK(writer.Sync().status());
   ASSERT_OK_AND_ASSIGN(std::optional<std::string> seq,
-                       world.ServerStore().GetMeta("policy/seq"));
+                       world.ServerStore().GetMeta(meta::kSequence));
   ASSERT_TRUE(seq.has_value());
   ChangeBatch doctored;
-  doctored.SetMeta("sync/last/big",
+  doctored.SetMeta(meta::SyncLast("big"),
                    "3000 " + *seq + " " + std::to_string(world.clock().Now()));
   ASSERT_OK(phone.store->Apply(WriteOptions{}, doctored));
 
@@ -310,7 +311,7 @@ TEST(ChangesMode, ACheckpointPastCollectedTombstonesIsRefusedAndRecovers) {
   EXPECT_GE(gc.collected, 10u);
   // The phone's mark, but not its checkpoint of "todo", past the horizon.
   ChangeBatch mark;
-  mark.SetMeta("sync/mark", std::to_string(gc.sequence));
+  mark.SetMeta(std::string(meta::kSyncMark), std::to_string(gc.sequence));
   ASSERT_OK(phone.store->Apply(WriteOptions{}, mark));
 
   ASSERT_OK_AND_ASSIGN(SyncReport refused, phone.Sync());
@@ -441,7 +442,7 @@ TEST(ColdSync, InterruptedFirstSyncResumesWithoutRedoingBatches) {
   EXPECT_GT(after_first, 0u);
   EXPECT_LT(after_first, 12000u);
   ASSERT_OK_AND_ASSIGN(std::optional<std::string> mark,
-                       phone.store->GetMeta("cold/items"));
+                       phone.store->GetMeta(meta::ColdCheckpoint("items")));
   ASSERT_TRUE(mark.has_value());
   EXPECT_FALSE(mark->empty());
 
@@ -456,7 +457,8 @@ TEST(ColdSync, InterruptedFirstSyncResumesWithoutRedoingBatches) {
   EXPECT_NE(resumed.mode_reason.find("resumed"), std::string::npos)
       << resumed.mode_reason;
   EXPECT_TRUE(DumpLive(*phone.store) == DumpLive(world.ServerStore()));
-  ASSERT_OK_AND_ASSIGN(mark, phone.store->GetMeta("cold/items"));
+  ASSERT_OK_AND_ASSIGN(mark,
+                       phone.store->GetMeta(meta::ColdCheckpoint("items")));
   EXPECT_TRUE(!mark.has_value() || mark->empty());
 }
 

@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -59,7 +60,7 @@ Result<pid_t> Spawn(const ServeProcessOptions& options, const std::string& out,
 }  // namespace
 
 std::string UrlInLine(const std::string& line) {
-  size_t at = line.find("http://");
+  size_t at = std::min(line.find("http://"), line.find("https://"));
   if (at == std::string::npos) return "";
   return line.substr(at, line.find(' ', at) - at);
 }

@@ -4,8 +4,9 @@
 // It starts `<binary> serve <args...>` with stdout and stderr going to files
 // of its own, waits for the first line of stdout (serve prints it once it
 // listens or watches its folder: "syncstack: serving ... on
-// http://127.0.0.1:PORT (...)"), and takes the URL from it. Stop() sends
-// SIGTERM and reaps the process; the destructor stops it if still running.
+// http://127.0.0.1:PORT (...)", https:// with --tls-cert), and takes the
+// URL from it. Stop() sends SIGTERM and reaps the process; the destructor
+// stops it if still running.
 //
 //   auto serve = ServeProcess::Start({SYNCSTACK_BIN, {"--store", store,
 //                                     "--listen", "127.0.0.1:0"}});
@@ -55,8 +56,8 @@ class ServeProcess {
 
   // serve's first line of stdout, without the newline.
   const std::string& first_line() const { return first_line_; }
-  // "http://127.0.0.1:PORT" from the first line; "" when it names none
-  // (serving an exchange folder).
+  // "http://127.0.0.1:PORT" (or "https://..." with --tls-cert) from the
+  // first line; "" when it names none (serving an exchange folder).
   const std::string& url() const { return url_; }
   pid_t pid() const { return pid_; }
 
@@ -80,8 +81,8 @@ class ServeProcess {
   std::string url_;
 };
 
-// The "http://host:port" in `line` ("" if none): from "http://" to the next
-// space.
+// The "http://host:port" or "https://host:port" in `line` ("" if none):
+// from the first "http://" or "https://" to the next space.
 std::string UrlInLine(const std::string& line);
 
 }  // namespace syncstack::testing

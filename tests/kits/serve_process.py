@@ -3,7 +3,8 @@ Python end-to-end scripts (the C++ twin is serve_process.h).
 
 It starts `<binary> serve <args...>` with stdout and stderr going to files of
 its own, waits for the first line of stdout ("syncstack: serving ... on
-http://127.0.0.1:PORT (...)"), and takes the URL and port from it. stop()
+http://127.0.0.1:PORT (...)", https:// with --tls-cert), and takes the URL
+and port from it. stop()
 sends SIGTERM and returns the exit code (SIGKILL after a timeout).
 
     serve = ServeProcess(SYNCSTACK, "--store", store, "--listen", "127.0.0.1:0")
@@ -29,7 +30,9 @@ class ServeProcess:
         self.first_line = self._wait_for_first_line(start_timeout)
         self.url = ""
         self.port = None
-        at = self.first_line.find("http://")
+        at = min((i for i in (self.first_line.find("http://"),
+                              self.first_line.find("https://")) if i >= 0),
+                 default=-1)
         if at >= 0:
             self.url = self.first_line[at:].split()[0]
             self.port = int(self.url.rsplit(":", 1)[1])

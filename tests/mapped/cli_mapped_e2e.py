@@ -13,7 +13,10 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
-import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "kits"))
+from serve_process import ServeProcess  # noqa: E402
 
 failures = []
 
@@ -51,18 +54,9 @@ def main(workdir):
     r = run("user", "add", "--store", "sqlite:" + server_db, "--user", "anna",
             "--password", "pw")
     check(r.returncode == 0, "user add")
-    out = open(os.path.join(workdir, "serve.out"), "w+")
-    serve = subprocess.Popen([BINARY, "serve", "--store", "sqlite:" + server_db,
-                              "--listen", "127.0.0.1:0"], stdout=out,
-                             stderr=subprocess.STDOUT)
-    url = ""
-    for _ in range(600):
-        out.seek(0)
-        text = out.read()
-        if "http://" in text:
-            url = text[text.find("http://"):].split()[0]
-            break
-        time.sleep(0.05)
+    serve = ServeProcess(BINARY, "--store", "sqlite:" + server_db, "--listen",
+                         "127.0.0.1:0")
+    url = serve.url
     try:
         def sync(mapping):
             with open(schema, "w") as f:
@@ -99,8 +93,7 @@ def main(workdir):
         check(r.returncode == 0 and uid in r.stdout and "Anna & Ben" in r.stdout,
               "ls reads the app's table without --schema: " + r.stdout.strip())
     finally:
-        serve.terminate()
-        serve.wait(timeout=30)
+        serve.stop(timeout=30)
         db.close()
 
 

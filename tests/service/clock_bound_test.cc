@@ -8,6 +8,7 @@
 
 #include <optional>
 
+#include "memory_server.h"
 #include "syncstack/memory/memory_store.h"
 #include "syncstack/policies/registry.h"
 #include "syncstack/protocol.h"
@@ -27,17 +28,10 @@ class ClockBound : public ::testing::TestWithParam<std::string> {
   void SetUp() override { Start(SyncServiceOptions{}); }
 
   void Start(SyncServiceOptions options) {
-    auto db = OpenMemoryDatabase();
-    ASSERT_TRUE(db.ok());
-    db_ = std::move(*db);
-    auto policy = NewPolicyByName(GetParam());
-    ASSERT_TRUE(policy.ok()) << GetParam();
-    policy_ = std::move(*policy);
-    lock_ = NewMemorySyncLock(clock_, std::chrono::seconds(30));
-    auth_ = NewInProcessAuthenticator();
     options.log = [this](const std::string& line) { log_ += line + "\n"; };
-    service_ = std::make_unique<SyncService>(*db_, *policy_, clock_, *lock_,
-                                             *auth_, Schema(), options);
+    server_ = testing::NewMemoryServer(clock_, GetParam(), std::move(options));
+    ASSERT_NE(server_, nullptr);
+    service_ = &server_->service();
   }
 
   // A device's version of a put of `payload` at its clock `now`, after
@@ -52,7 +46,7 @@ class ClockBound : public ::testing::TestWithParam<std::string> {
     w.replica = replica;
     w.payload = payload;
     w.previous_payload = previous_payload;
-    return policy_->StampLocal(w);
+    return server_->policy().StampLocal(w);
   }
 
   // Sends one put of `payload` stamped `v`; returns the answer's stamp for
@@ -87,7 +81,7 @@ class ClockBound : public ::testing::TestWithParam<std::string> {
 
   // The server's row of kX.
   std::optional<Record> Stored() {
-    auto store = db_->OpenAccount("alice");
+    auto store = server_->database().OpenAccount("alice");
     EXPECT_TRUE(store.ok());
     std::optional<Record> out;
     if (!store.ok()) return out;
@@ -108,11 +102,8 @@ class ClockBound : public ::testing::TestWithParam<std::string> {
 
   ManualClock clock_{kNow};
   std::string log_;
-  std::unique_ptr<Database> db_;
-  std::unique_ptr<ConflictPolicy> policy_;
-  std::unique_ptr<SyncLock> lock_;
-  std::unique_ptr<Authenticator> auth_;
-  std::unique_ptr<SyncService> service_;
+  std::unique_ptr<InProcessServer> server_;
+  SyncService* service_ = nullptr;  // server_'s
 };
 
 // The device whose clock reads 2999 edits first; a device with a right clock
@@ -157,7 +148,7 @@ TEST_P(ClockBound, AFarFutureDeleteDoesNotBeatALaterRealEdit) {
   w.replica = kFar;
   w.deleted = true;
   w.previous_payload = R"({"t":"first"})";
-  Delete(policy_->StampLocal(w));
+  Delete(server_->policy().StampLocal(w));
   ASSERT_TRUE(Stored().has_value());
   EXPECT_TRUE(Stored()->deleted);
   EXPECT_LT(Stored()->version.timestamp, k2999);

@@ -3,6 +3,7 @@
 // different request is refused naming the key, and nothing of it is stored.
 #include <gtest/gtest.h>
 
+#include "memory_server.h"
 #include "syncstack/memory/memory_store.h"
 #include "syncstack/metadata_keys.h"
 #include "syncstack/policies/registry.h"
@@ -19,16 +20,9 @@ constexpr Timestamp kNow = 1796169600000;  // 2026-12-02 00:00:00 UTC
 class IdempotencyThroughService : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto db = OpenMemoryDatabase();
-    ASSERT_TRUE(db.ok());
-    db_ = std::move(*db);
-    auto policy = NewPolicyByName("lww");
-    ASSERT_TRUE(policy.ok());
-    policy_ = std::move(*policy);
-    lock_ = NewMemorySyncLock(clock_, std::chrono::seconds(30));
-    auth_ = NewInProcessAuthenticator();
-    service_ = std::make_unique<SyncService>(*db_, *policy_, clock_, *lock_,
-                                             *auth_, Schema());
+    server_ = testing::NewMemoryServer(clock_, "lww");
+    ASSERT_NE(server_, nullptr);
+    service_ = &server_->service();
   }
 
   static SyncRequest Add(const RecordId& id, std::string payload) {
@@ -51,7 +45,7 @@ class IdempotencyThroughService : public ::testing::Test {
   }
 
   std::string Sequence() {
-    auto store = db_->OpenAccount("alice");
+    auto store = server_->database().OpenAccount("alice");
     EXPECT_TRUE(store.ok());
     auto seq = (*store)->GetMeta(meta::kSequence);
     EXPECT_TRUE(seq.ok());
@@ -59,11 +53,8 @@ class IdempotencyThroughService : public ::testing::Test {
   }
 
   ManualClock clock_{kNow};
-  std::unique_ptr<Database> db_;
-  std::unique_ptr<ConflictPolicy> policy_;
-  std::unique_ptr<SyncLock> lock_;
-  std::unique_ptr<Authenticator> auth_;
-  std::unique_ptr<SyncService> service_;
+  std::unique_ptr<InProcessServer> server_;
+  SyncService* service_ = nullptr;  // server_'s
 };
 
 TEST_F(IdempotencyThroughService, TheSameRequestGetsTheFirstAnswer) {

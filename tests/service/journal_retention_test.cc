@@ -6,6 +6,7 @@
 
 #include "service/journal.h"
 #include "syncstack/memory/memory_store.h"
+#include "syncstack/metadata_keys.h"
 #include "syncstack/service.h"
 
 namespace syncstack {
@@ -67,7 +68,7 @@ TEST(JournalRetention, EntriesOlderThanTheRetentionAreDropped) {
 
   Append(*store, {At(kT0 + 31 * kDay, "d")}, kThirtyDays);
   EXPECT_EQ(Read(*store), (Seen{{2, "c"}, {3, "d"}}));
-  auto slot = store->GetMeta("journal/0");
+  auto slot = store->GetMeta(meta::JournalEntry(0));
   ASSERT_TRUE(slot.ok());
   EXPECT_EQ(slot->value_or("absent"), "") << "a's slot is emptied";
 

@@ -6,6 +6,7 @@
 
 #include <string>
 
+#include "memory_server.h"
 #include "syncstack/codec.h"
 #include "syncstack/memory/memory_store.h"
 #include "syncstack/policies/registry.h"
@@ -20,16 +21,9 @@ constexpr Timestamp kNow = 1796169600000;  // 2026-12-02 00:00:00 UTC
 class LockEndpoint : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto db = OpenMemoryDatabase();
-    ASSERT_TRUE(db.ok());
-    db_ = std::move(*db);
-    auto policy = NewPolicyByName("lww");
-    ASSERT_TRUE(policy.ok());
-    policy_ = std::move(*policy);
-    lock_ = NewMemorySyncLock(clock_, std::chrono::seconds(30));
-    auth_ = NewInProcessAuthenticator();
-    service_ = std::make_unique<SyncService>(*db_, *policy_, clock_, *lock_,
-                                             *auth_, Schema());
+    server_ = testing::NewMemoryServer(clock_, "lww");
+    ASSERT_NE(server_, nullptr);
+    service_ = &server_->service();
     Request login;
     login.method = "POST";
     login.path = kLoginPath;
@@ -56,11 +50,8 @@ class LockEndpoint : public ::testing::Test {
   }
 
   ManualClock clock_{kNow};
-  std::unique_ptr<Database> db_;
-  std::unique_ptr<ConflictPolicy> policy_;
-  std::unique_ptr<SyncLock> lock_;
-  std::unique_ptr<Authenticator> auth_;
-  std::unique_ptr<SyncService> service_;
+  std::unique_ptr<InProcessServer> server_;
+  SyncService* service_ = nullptr;  // server_'s
   std::string token_;
 };
 

@@ -4,6 +4,7 @@
 // smaller limit, or the binary form, reads the same records.
 #include <gtest/gtest.h>
 
+#include "memory_server.h"
 #include "syncstack/codec.h"
 #include "syncstack/memory/memory_store.h"
 #include "syncstack/policies/registry.h"
@@ -18,18 +19,11 @@ constexpr Timestamp kNow = 1796169600000;  // 2026-12-02 00:00:00 UTC
 class RecordsPageBytes : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto db = OpenMemoryDatabase();
-    ASSERT_TRUE(db.ok());
-    db_ = std::move(*db);
-    auto policy = NewPolicyByName("lww");
-    ASSERT_TRUE(policy.ok());
-    policy_ = std::move(*policy);
-    lock_ = NewMemorySyncLock(clock_, std::chrono::seconds(30));
-    auth_ = NewInProcessAuthenticator();
     SyncServiceOptions options;
     options.max_body = 64 << 10;
-    service_ = std::make_unique<SyncService>(*db_, *policy_, clock_, *lock_,
-                                             *auth_, Schema(), options);
+    server_ = testing::NewMemoryServer(clock_, "lww", std::move(options));
+    ASSERT_NE(server_, nullptr);
+    service_ = &server_->service();
     // Ten records of 10 KB: 100 KB, over the 64 KiB limit together.
     SyncRequest request;
     CollectionRecords todo{"todo", {}};
@@ -61,11 +55,8 @@ class RecordsPageBytes : public ::testing::Test {
   }
 
   ManualClock clock_{kNow};
-  std::unique_ptr<Database> db_;
-  std::unique_ptr<ConflictPolicy> policy_;
-  std::unique_ptr<SyncLock> lock_;
-  std::unique_ptr<Authenticator> auth_;
-  std::unique_ptr<SyncService> service_;
+  std::unique_ptr<InProcessServer> server_;
+  SyncService* service_ = nullptr;  // server_'s
   std::string token_;
 };
 

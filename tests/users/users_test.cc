@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "syncstack/memory/memory_store.h"
+#include "syncstack/metadata_keys.h"
 
 namespace syncstack {
 namespace {
@@ -239,17 +240,17 @@ TEST(Users, RemoveTakesTheUsersRecordsAndMetadata) {
     r.collection = "notes";
     r.deleted = true;
     batch.Put(r);
-    batch.SetMeta("policy/seq", "2");
+    batch.SetMeta(std::string(meta::kSequence), "2");
     ASSERT_TRUE((*store)->Apply(WriteOptions(), batch).ok());
   }
   ASSERT_TRUE(RemoveUser(**db, "alice").ok());
   auto alice = (*db)->OpenAccount("alice");
   EXPECT_TRUE((*alice)->Collections()->empty());
-  EXPECT_FALSE((*alice)->GetMeta("policy/seq")->has_value());
+  EXPECT_FALSE((*alice)->GetMeta(meta::kSequence)->has_value());
   auto bob = (*db)->OpenAccount("bob");
   EXPECT_EQ(*(*bob)->Collections(),
             (std::vector<std::string>{"notes", "todo"}));
-  EXPECT_EQ((*bob)->GetMeta("policy/seq")->value_or(""), "2");
+  EXPECT_EQ((*bob)->GetMeta(meta::kSequence)->value_or(""), "2");
   EXPECT_TRUE(*HasUser(**db, "bob"));
 }
 

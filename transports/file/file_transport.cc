@@ -59,30 +59,7 @@ class FileTransport final : public Transport {
 
   Result<Response> Call(const Request& request) noexcept override {
     try {
-      // The name leaves out what changes between runs of the same request
-      // (the idempotency key the engine picks, a lock request's clock
-      // reading): a later run that makes the same request finds the answer
-      // to the first one, which is what the server applied.
-      Request keyless = request;
-      keyless.idempotency_key.clear();
-      if (request.path == kLockPath && request.method == "POST") {
-        // Nor the device's clock reading, which a lock request carries for
-        // the server's offset estimate and which changes every run.
-        auto lock = DecodeLockRequest(request.body);
-        if (lock.ok()) {
-          lock->client_time = kNoTimestamp;
-          // Nor its device secret, which the device learns from the answer
-          // of this very request and sends from the next run on.
-          lock->device_secret.clear();
-          // Nor its history point, learnt from the answers of a run.
-          lock->history.clear();
-          keyless.body.clear();
-          EncodeLockRequest(*lock, keyless.body);
-        }
-      }
-      const std::string base =
-          options_.client + "." +
-          ContentHash(file_internal::EncodeRequestMessage(keyless));
+      const std::string base = BaseName(request);
       const std::string bytes = file_internal::EncodeRequestMessage(request);
       const std::string req_name = base + ".req";
       const std::string ans_name = base + ".ans";
@@ -145,6 +122,33 @@ class FileTransport final : public Transport {
   }
 
  private:
+  // The name of `request`'s files, without their extension. It leaves out
+  // what changes between runs of the same request (the idempotency key the
+  // engine picks, a lock request's clock reading): a later run that makes
+  // the same request finds the answer to the first one, which is what the
+  // server applied.
+  std::string BaseName(const Request& request) const {
+    Request keyless = request;
+    keyless.idempotency_key.clear();
+    if (request.path == kLockPath && request.method == "POST") {
+      // Nor the device's clock reading, which a lock request carries for
+      // the server's offset estimate and which changes every run.
+      auto lock = DecodeLockRequest(request.body);
+      if (lock.ok()) {
+        lock->client_time = kNoTimestamp;
+        // Nor its device secret, which the device learns from the answer
+        // of this very request and sends from the next run on.
+        lock->device_secret.clear();
+        // Nor its history point, learnt from the answers of a run.
+        lock->history.clear();
+        keyless.body.clear();
+        EncodeLockRequest(*lock, keyless.body);
+      }
+    }
+    return options_.client + "." +
+           ContentHash(file_internal::EncodeRequestMessage(keyless));
+  }
+
   // The session is over: this client's answers are not needed again.
   void EndSession() {
     auto entries = dir_->List(ExchangeDir::kAnswers);

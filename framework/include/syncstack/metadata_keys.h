@@ -79,4 +79,25 @@ inline std::string CollectionFigure(std::string_view collection) {
   return std::string("figure/").append(collection);
 }
 
+// --- On the users account ("_users", syncstack/users.h)
+// ----------------------- Per user: the password hash ("" after a removal).
+inline constexpr std::string_view kUserPrefix = "user/";
+inline std::string UserHash(std::string_view user) {
+  return std::string(kUserPrefix).append(user);
+}
+// Per user: the token generation (decimal; absent means 0). Kept after a
+// removal, so a user added again never revives old tokens.
+inline std::string UserTokenGeneration(std::string_view user) {
+  return std::string("token_gen/").append(user);
+}
+// Per user: when it was added and when it last logged in (decimal ms).
+inline constexpr std::string_view kUserCreatedPrefix = "created/";
+inline constexpr std::string_view kUserLoginPrefix = "login/";
+inline std::string UserCreated(std::string_view user) {
+  return std::string(kUserCreatedPrefix).append(user);
+}
+inline std::string UserLogin(std::string_view user) {
+  return std::string(kUserLoginPrefix).append(user);
+}
+
 }  // namespace syncstack::meta

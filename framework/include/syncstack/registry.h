@@ -1,6 +1,7 @@
 // DatabaseRegistry: store URIs ("sqlite:PATH", "memory:", ...) to opened
 // Databases. Filled explicitly by the program (no static initialisers):
-// see the CLI's RegisterBuiltins for the stores it links.
+// RegisterDeviceStores (syncstack/stores/device_stores.h) registers the
+// device stores; the CLI's RegisterBuiltins adds PostgreSQL.
 #pragma once
 
 #include <functional>
