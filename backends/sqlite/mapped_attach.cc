@@ -26,7 +26,10 @@ constexpr std::string_view kNoTs = "-9223372036854775808";  // kNoTimestamp
 // (and an unmapped record's payload, or a mapped record's fields that have
 // no column); _syncstack_parked: pulled rows waiting for their parent;
 // _syncstack_applying: the row syncstack is writing (its triggers skip
-// it); _syncstack_tables: the columns seen at the last attach.
+// it); _syncstack_captured: writes captured without their policy's
+// version (stamped by Store::StampCaptured: when, the version before and
+// the columns before); _syncstack_tables: the columns seen at the last
+// attach.
 constexpr const char* kSideTables = R"sql(
 CREATE TABLE IF NOT EXISTS _syncstack_rows(
   collection TEXT NOT NULL,
@@ -51,6 +54,14 @@ CREATE TABLE IF NOT EXISTS _syncstack_applying(
   collection TEXT,
   id TEXT);
 INSERT OR IGNORE INTO _syncstack_applying VALUES(0, NULL, NULL);
+CREATE TABLE IF NOT EXISTS _syncstack_captured(
+  collection TEXT NOT NULL,
+  id TEXT NOT NULL,
+  at INTEGER NOT NULL,
+  prev_ts INTEGER,
+  prev_extra BLOB,
+  prior TEXT,
+  PRIMARY KEY(collection, id)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS _syncstack_tables(
   collection TEXT PRIMARY KEY,
   tbl TEXT NOT NULL,
@@ -232,6 +243,64 @@ std::string TriggerName(const MappedTable& t, std::string_view kind) {
   return "_syncstack_" + t.table + "_" + std::string(kind);
 }
 
+// One column value of the row before a write, as JSON: a real by its
+// exact text (quote()) as {"r": text}, so that it reads back bit for bit;
+// a BLOB (never synced) as null.
+std::string PriorValue(const std::string& v) {
+  return "CASE typeof(" + v + ") WHEN 'real' THEN json_object('r', quote(" + v +
+         ")) WHEN 'blob' THEN NULL ELSE " + v + " END";
+}
+
+// The synced columns of `row` (OLD) as a JSON object: what the record was
+// before the write (LocalWrite::previous_payload, for per-field policies).
+// Chunks of 50 columns joined by json_patch: SQLite caps a function's
+// arguments at 127.
+std::string Prior(const MappedTable& t, const std::string& row) {
+  constexpr size_t kChunk = 50;
+  std::string out;
+  for (size_t at = 0; at < t.columns.size() || at == 0; at += kChunk) {
+    std::string chunk = "json_object(";
+    for (size_t i = at; i < std::min(t.columns.size(), at + kChunk); ++i) {
+      if (i > at) chunk += ", ";
+      chunk += Quote(t.columns[i].name) + ", " +
+               PriorValue(row + "." + Ident(t.columns[i].name));
+    }
+    chunk += ")";
+    out = out.empty() ? chunk : "json_patch(" + out + ", " + chunk + ")";
+  }
+  return out;
+}
+
+// Notes that row `id` was captured (when `where` holds): the time, and at
+// its first capture since it was last stamped, its version before and
+// `prior` (its columns before, or NULL). Runs before the sync state
+// changes.
+std::string NoteCapture(const MappedTable& t, const std::string& id,
+                        const std::string& prior,
+                        const std::string& where = "true") {
+  const std::string coll = Quote(t.collection);
+  return "INSERT INTO _syncstack_captured(collection, id, at, prev_ts, "
+         "prev_extra, prior) SELECT " +
+         coll + ", " + id + ", " + std::string(kNow) + ", r.ts, r.extra, " +
+         prior +
+         " FROM (SELECT 1) LEFT JOIN _syncstack_rows AS r ON r.collection "
+         "= " +
+         coll + " AND r.id = " + id + " WHERE " + where +
+         " ON CONFLICT(collection, id) DO UPDATE SET at = excluded.at;\n";
+}
+
+// Refuses an app write whose id is not a lower-case UUID, at once and in
+// the app's statement (RAISE takes only a literal message: the table and
+// the column, not the value).
+std::string CheckId(const MappedTable& t, const std::string& id) {
+  const std::string message =
+      "syncstack: table \"" + t.table + "\": the id column \"" + t.id_column +
+      "\" takes lower-case UUIDs (xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx); "
+      "this write was refused";
+  return "SELECT RAISE(ABORT, " + Quote(message) + ") WHERE NOT (typeof(" + id +
+         ") = 'text' AND " + id + " GLOB '" + UuidGlob() + "');\n";
+}
+
 // The upsert of a local write of row `id` (NEW."id") into the sync state,
 // as Replica::Put does it: a row the server never saw (or saw only
 // deleted) is created, any other changed.
@@ -275,22 +344,39 @@ Status CreateTriggers(sqlite3* db, const MappedTable& t) {
   const std::string table = Ident(t.table);
   const std::string new_id = "NEW." + Ident(t.id_column);
   const std::string old_id = "OLD." + Ident(t.id_column);
-  const std::string sql =
+  const std::string moved = old_id + " IS NOT " + new_id;
+  const std::string before = Prior(t, "OLD");
+  const std::string insert =
       "CREATE TRIGGER " + Ident(TriggerName(t, "ins")) + " AFTER INSERT ON " +
-      table + NotApplying(t, new_id) + " BEGIN " + CaptureWrite(t, new_id) +
-      " END;\n" + "CREATE TRIGGER " + Ident(TriggerName(t, "upd")) +
-      " AFTER UPDATE ON " + table + NotApplying(t, new_id) + " BEGIN " +
-      CaptureDelete(t, old_id) + " AND " + old_id + " IS NOT " + new_id +
-      ";\n" + CaptureWrite(t, new_id) + " END;\n" + "CREATE TRIGGER " +
-      Ident(TriggerName(t, "del")) + " AFTER DELETE ON " + table +
-      NotApplying(t, old_id) + " BEGIN " + CaptureDelete(t, old_id) +
-      "; END;\n";
-  return Exec(db, sql.c_str());
+      table + NotApplying(t, new_id) + " BEGIN " + CheckId(t, new_id) +
+      NoteCapture(t, new_id, "NULL") + CaptureWrite(t, new_id) + " END;\n";
+  // A changed id: a delete of the old id and a write of the new one.
+  const std::string update =
+      "CREATE TRIGGER " + Ident(TriggerName(t, "upd")) + " AFTER UPDATE ON " +
+      table + NotApplying(t, new_id) + " BEGIN " + CheckId(t, new_id) +
+      NoteCapture(t, old_id, before, moved) + CaptureDelete(t, old_id) +
+      " AND " + moved + ";\n" +
+      NoteCapture(t, new_id,
+                  "CASE WHEN " + moved + " THEN NULL ELSE " + before + " END") +
+      CaptureWrite(t, new_id) + " END;\n";
+  const std::string remove =
+      "CREATE TRIGGER " + Ident(TriggerName(t, "del")) + " AFTER DELETE ON " +
+      table + NotApplying(t, old_id) + " BEGIN " +
+      NoteCapture(t, old_id, before) + CaptureDelete(t, old_id) + "; END;\n";
+  return Exec(db, (insert + update + remove).c_str());
 }
 
-// Rows present before the first attach are created offline.
+// Rows present before the first attach are created offline (captured:
+// stamped by the policy at the first sync).
 Status Backfill(sqlite3* db, const MappedTable& t) {
   const std::string sql =
+      "INSERT INTO _syncstack_captured(collection, id, at) SELECT " +
+      Quote(t.collection) + ", " + Ident(t.id_column) + ", " +
+      std::string(kNow) + " FROM " + Ident(t.table) + " WHERE " +
+      Ident(t.id_column) +
+      " NOT IN (SELECT id FROM _syncstack_rows WHERE collection = " +
+      Quote(t.collection) +
+      ") ON CONFLICT(collection, id) DO NOTHING;\n"
       "INSERT INTO _syncstack_rows(collection, id, ts, extra, deleted, state, "
       "base, payload) SELECT " +
       Quote(t.collection) + ", " + Ident(t.id_column) + ", " +
@@ -305,14 +391,19 @@ Status Backfill(sqlite3* db, const MappedTable& t) {
 // here. Edits made meanwhile cannot be told apart and are not captured.
 Status Reconcile(sqlite3* db, const MappedTable& t) {
   SYNCSTACK_RETURN_IF_ERROR(Backfill(db, t));
-  const std::string sql =
-      "UPDATE _syncstack_rows SET deleted = 1, state = 3, ts = max(" +
-      std::string(kNow) +
-      ", ts + 1), payload = NULL WHERE collection = " + Quote(t.collection) +
+  const std::string gone =
+      " WHERE collection = " + Quote(t.collection) +
       " AND deleted = 0 AND id NOT IN (SELECT id FROM _syncstack_parked "
       "WHERE collection = " +
       Quote(t.collection) + ") AND id NOT IN (SELECT " + Ident(t.id_column) +
       " FROM " + Ident(t.table) + ")";
+  const std::string sql =
+      "INSERT INTO _syncstack_captured(collection, id, at, prev_ts, "
+      "prev_extra) SELECT collection, id, " +
+      std::string(kNow) + ", ts, extra FROM _syncstack_rows" + gone +
+      " ON CONFLICT(collection, id) DO NOTHING;\n"
+      "UPDATE _syncstack_rows SET deleted = 1, state = 3, ts = max(" +
+      std::string(kNow) + ", ts + 1), payload = NULL" + gone;
   return Exec(db, sql.c_str());
 }
 

@@ -27,7 +27,9 @@
 #include "mapped_internal.h"
 #include "syncstack/chunked_get.h"
 #include "syncstack/codec.h"
+#include "syncstack/metadata_keys.h"
 #include "syncstack/paged_iterator.h"
+#include "syncstack/replica.h"
 
 namespace syncstack {
 namespace {
@@ -95,6 +97,13 @@ struct State {
   Statement* delete_parked = nullptr;
   Statement* list_parked = nullptr;
   Statement* fields = nullptr;
+  Statement* any_captured = nullptr;
+  Statement* list_captured = nullptr;
+  Statement* clear_captured = nullptr;
+  Statement* forget_captured = nullptr;
+  Statement* note_captured = nullptr;
+  Statement* set_version = nullptr;
+  Statement* prior_fields = nullptr;
 
   Status PrepareAll();
   // PRAGMA synchronous for the next transaction: FULL for a durable
@@ -159,6 +168,25 @@ Status State::PrepareAll() {
       {&fields,
        "SELECT key, type, value, json_quote(value) FROM json_each(?1)"
        " WHERE json_type(?1) = 'object'"},
+      {&any_captured, "SELECT 1 FROM _syncstack_captured LIMIT 1"},
+      {&list_captured,
+       "SELECT collection, id, at, prev_ts, prev_extra, prior"
+       " FROM _syncstack_captured"},
+      {&clear_captured, "DELETE FROM _syncstack_captured"},
+      {&forget_captured,
+       "DELETE FROM _syncstack_captured WHERE collection = ?1 AND id = ?2"},
+      {&note_captured,
+       "INSERT INTO _syncstack_captured(collection, id, at, prev_ts,"
+       " prev_extra) SELECT ?1, ?2, ?3, ts, extra FROM _syncstack_rows"
+       " WHERE collection = ?1 AND id = ?2"
+       " ON CONFLICT(collection, id) DO UPDATE SET at = excluded.at"},
+      {&set_version,
+       "UPDATE _syncstack_rows SET ts = ?3, extra = ?4"
+       " WHERE collection = ?1 AND id = ?2"},
+      {&prior_fields,
+       "SELECT key, type, value,"
+       " CASE WHEN type = 'object' THEN json_extract(value, '$.r') END"
+       " FROM json_each(?1) WHERE json_type(?1) = 'object'"},
   };
   for (const auto& [slot, sql] : kStatements) {
     statements.push_back(std::make_unique<Statement>());
@@ -194,48 +222,62 @@ Status BlobError(const MappedTable& t, std::string_view id, const Column& c) {
       "' column \"" + c.name + "\": a BLOB value cannot be synced");
 }
 
+// One column value of a record's JSON ("name":value), by its SQLite type
+// (SQLITE_NULL, _INTEGER, _FLOAT or _TEXT; the matching one of i, d, text
+// holds it) and the column's kind.
+void AppendColumn(const Column& c, int type, int64_t i, double d,
+                  std::string_view text, std::string& out) {
+  if (out.size() > 1) out += ',';
+  AppendJsonString(c.name, out);
+  out += ':';
+  switch (type) {
+    case SQLITE_INTEGER:
+      if (c.kind == ColumnKind::kBool) {
+        out += i != 0 ? "true" : "false";
+      } else {
+        out += std::to_string(i);
+      }
+      break;
+    case SQLITE_FLOAT:
+      AppendDouble(d, out);
+      break;
+    case SQLITE_TEXT:
+      if (c.kind == ColumnKind::kJson && ValidateJsonObject(text).ok()) {
+        out += text;
+      } else {
+        AppendJsonString(text, out);
+      }
+      break;
+    default:
+      out += "null";
+  }
+}
+
+// Closes a record's JSON: the kept fields `kept` (a JSON object, or
+// empty) after the columns.
+void AppendKept(std::string_view kept, std::string& out) {
+  if (kept.size() > 2) {  // "{...}" with at least one member
+    if (out.size() > 1) out += ',';
+    out.append(kept.substr(1, kept.size() - 2));
+  }
+  out += '}';
+}
+
 // The record JSON of the row `q` (a MappedTable::select) read, with the
 // kept fields `kept` (a JSON object, or empty) after the columns.
 Status RowJson(const MappedTable& t, std::string_view id, const Use& q,
                std::string_view kept, std::string& out) {
   out = "{";
   for (size_t i = 0; i < t.columns.size(); ++i) {
-    const Column& c = t.columns[i];
     const int col = static_cast<int>(i) + 1;
-    if (out.size() > 1) out += ',';
-    AppendJsonString(c.name, out);
-    out += ':';
-    switch (sqlite3_column_type(t.select.get(), col)) {
-      case SQLITE_NULL:
-        out += "null";
-        break;
-      case SQLITE_INTEGER:
-        if (c.kind == ColumnKind::kBool) {
-          out += q.ColumnInt(col) != 0 ? "true" : "false";
-        } else {
-          out += std::to_string(q.ColumnInt(col));
-        }
-        break;
-      case SQLITE_FLOAT:
-        AppendDouble(sqlite3_column_double(t.select.get(), col), out);
-        break;
-      case SQLITE_TEXT:
-        if (c.kind == ColumnKind::kJson &&
-            ValidateJsonObject(q.ColumnText(col)).ok()) {
-          out += q.ColumnText(col);
-        } else {
-          AppendJsonString(q.ColumnText(col), out);
-        }
-        break;
-      default:
-        return BlobError(t, id, c);
-    }
+    const int type = sqlite3_column_type(t.select.get(), col);
+    if (type == SQLITE_BLOB) return BlobError(t, id, t.columns[i]);
+    AppendColumn(
+        t.columns[i], type, type == SQLITE_INTEGER ? q.ColumnInt(col) : 0,
+        type == SQLITE_FLOAT ? sqlite3_column_double(t.select.get(), col) : 0,
+        type == SQLITE_TEXT ? q.ColumnText(col) : std::string_view(), out);
   }
-  if (kept.size() > 2) {  // "{...}" with at least one member
-    if (out.size() > 1) out += ',';
-    out.append(kept.substr(1, kept.size() - 2));
-  }
-  out += '}';
+  AppendKept(kept, out);
   return Status::Ok();
 }
 
@@ -254,12 +296,25 @@ class MappedStore final : public Store {
   Result<std::vector<std::string>> Collections() noexcept override;
   Result<std::optional<std::string>> GetMeta(
       std::string_view key) noexcept override;
+  Status StampCaptured(
+      const WriteOptions& options,
+      FunctionRef<Version(const LocalWrite&)> stamp) noexcept override;
 
  private:
+  // Stamps every captured write (inside the transaction).
+  Status StampAll(FunctionRef<Version(const LocalWrite&)> stamp);
+  // This device's replica id, made and kept on first use.
+  Result<std::string> ReplicaId();
+  // The record JSON of `prior` (a capture's columns before the write, as
+  // the triggers wrote them) with the kept fields `kept`.
+  Status PriorJson(const MappedTable& t, std::string_view prior,
+                   std::string_view kept, std::string& out);
+  // Forgets the capture of (collection, id): syncstack wrote its version.
+  Status ForgetCaptured(std::string_view collection, std::string_view id);
   // Reads the record (collection, id) into `out`; *found false if absent.
-  // REQUIRES: mu held.
+  // `kept`, if given: the mapped row's kept fields. REQUIRES: mu held.
   Status ReadRow(std::string_view collection, std::string_view id, Record& out,
-                 bool* found);
+                 bool* found, std::string* kept = nullptr);
   // The payload of live mapped row `id` of `t` (parked, or its columns).
   Status ReadPayload(MappedTable& t, std::string_view id, std::string_view kept,
                      std::string& out);
@@ -348,7 +403,7 @@ Status MappedStore::ReadPayload(MappedTable& t, std::string_view id,
 }
 
 Status MappedStore::ReadRow(std::string_view collection, std::string_view id,
-                            Record& out, bool* found) {
+                            Record& out, bool* found, std::string* kept) {
   Use q(*state_->get_row);
   q.Text(1, collection).Text(2, id);
   int rc = q.Step();
@@ -372,6 +427,7 @@ Status MappedStore::ReadRow(std::string_view collection, std::string_view id,
     out.payload.assign(q.ColumnText(5));
     return Status::Ok();
   }
+  if (kept != nullptr) kept->assign(q.ColumnText(5));
   return ReadPayload(*t, id, q.ColumnText(5), out.payload);
 }
 
@@ -466,6 +522,7 @@ Status MappedStore::ApplyOp(const ChangeBatch::Op& op) {
   if (erase || r.deleted) {
     SYNCSTACK_RETURN_IF_ERROR(RemoveMapped(*t, id));
     if (!erase) return WriteSide(r, id, std::nullopt);
+    SYNCSTACK_RETURN_IF_ERROR(ForgetCaptured(r.collection, id));
     Use q(*state_->delete_row);
     q.Text(1, r.collection).Text(2, id);
     return q.Run(state_->db, "erase");
@@ -473,8 +530,20 @@ Status MappedStore::ApplyOp(const ChangeBatch::Op& op) {
   return PutMapped(*t, r, id);
 }
 
+Status MappedStore::ForgetCaptured(std::string_view collection,
+                                   std::string_view id) {
+  Use q(*state_->forget_captured);
+  q.Text(1, collection).Text(2, id);
+  return q.Run(state_->db, "forget a capture");
+}
+
 Status MappedStore::WriteSide(const Record& r, const std::string& id,
                               std::optional<std::string_view> payload) {
+  // The version written here is the engine's (or a Replica's): a capture
+  // of this row before it is not stamped over it.
+  if (state_->Find(r.collection) != nullptr) {
+    SYNCSTACK_RETURN_IF_ERROR(ForgetCaptured(r.collection, id));
+  }
   Use q(*state_->put_row);
   q.Text(1, r.collection)
       .Text(2, id)
@@ -682,6 +751,12 @@ Status MappedStore::DeleteHere(const MappedTable& t, const std::string& id) {
   const int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
                           std::chrono::system_clock::now().time_since_epoch())
                           .count();
+  {
+    // Stamped by the policy at the next StampCaptured, as an app's delete.
+    Use q(*state_->note_captured);
+    q.Text(1, t.collection).Text(2, id).Int(3, now);
+    SYNCSTACK_RETURN_IF_ERROR(q.Run(state_->db, "note a capture"));
+  }
   Statement del;
   SYNCSTACK_RETURN_IF_ERROR(del.Prepare(
       state_->db,
@@ -881,6 +956,150 @@ Result<std::optional<std::string>> MappedStore::GetMeta(
   } catch (const std::bad_alloc&) {
     return OutOfMemory();
   }
+}
+
+Status MappedStore::StampCaptured(
+    const WriteOptions& options,
+    FunctionRef<Version(const LocalWrite&)> stamp) noexcept {
+  try {
+    std::lock_guard lock(state_->mu);
+    {
+      Use q(*state_->any_captured);
+      int rc = q.Step();
+      if (rc == SQLITE_DONE) return Status::Ok();
+      if (rc != SQLITE_ROW) return SqliteError(state_->db, rc, "captured");
+    }
+    SYNCSTACK_RETURN_IF_ERROR(state_->SetSync(options.sync));
+    {
+      Use q(*state_->begin);
+      SYNCSTACK_RETURN_IF_ERROR(q.Run(state_->db, "begin"));
+    }
+    Status s = StampAll(stamp);
+    if (s.ok()) {
+      Use q(*state_->commit);
+      s = q.Run(state_->db, "commit");
+    }
+    if (!s.ok() && !sqlite3_get_autocommit(state_->db)) {
+      Use q(*state_->rollback);
+      (void)q.Step();
+    }
+    return s;
+  } catch (const std::bad_alloc&) {
+    if (!sqlite3_get_autocommit(state_->db)) {
+      Use q(*state_->rollback);
+      (void)q.Step();
+    }
+    return OutOfMemory();
+  }
+}
+
+Result<std::string> MappedStore::ReplicaId() {
+  {
+    Use q(*state_->get_meta);
+    q.Text(1, meta::kReplica);
+    int rc = q.Step();
+    if (rc == SQLITE_ROW && !q.ColumnBlob(0).empty()) {
+      return std::string(q.ColumnBlob(0));
+    }
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+      return SqliteError(state_->db, rc, "replica id");
+    }
+  }
+  const std::string id = NewReplicaId();
+  Use q(*state_->set_meta);
+  q.Text(1, meta::kReplica).Blob(2, id);
+  SYNCSTACK_RETURN_IF_ERROR(q.Run(state_->db, "keep the replica id"));
+  return id;
+}
+
+Status MappedStore::PriorJson(const MappedTable& t, std::string_view prior,
+                              std::string_view kept, std::string& out) {
+  // Column -> (SQLite type, integer, real, text) as the trigger kept them.
+  struct Value {
+    int type = SQLITE_NULL;
+    int64_t i = 0;
+    double d = 0;
+    std::string text;
+  };
+  std::map<std::string, Value, std::less<>> values;
+  Use q(*state_->prior_fields);
+  q.Text(1, prior);
+  int rc;
+  while ((rc = q.Step()) == SQLITE_ROW) {
+    Value& v = values[std::string(q.ColumnText(0))];
+    const std::string_view type = q.ColumnText(1);
+    if (type == "integer") {
+      v.type = SQLITE_INTEGER;
+      v.i = q.ColumnInt(2);
+    } else if (type == "object") {  // {"r": the real's exact text}
+      v.type = SQLITE_FLOAT;
+      v.d = std::strtod(std::string(q.ColumnText(3)).c_str(), nullptr);
+    } else if (type == "text") {
+      v.type = SQLITE_TEXT;
+      v.text.assign(q.ColumnText(2));
+    }
+  }
+  if (rc != SQLITE_DONE) return SqliteError(state_->db, rc, "prior");
+  out = "{";
+  for (const Column& c : t.columns) {
+    auto it = values.find(c.name);
+    if (it == values.end()) continue;  // a column added since
+    const Value& v = it->second;
+    AppendColumn(c, v.type, v.i, v.d, v.text, out);
+  }
+  AppendKept(kept, out);
+  return Status::Ok();
+}
+
+Status MappedStore::StampAll(FunctionRef<Version(const LocalWrite&)> stamp) {
+  SYNCSTACK_ASSIGN_OR_RETURN(const std::string replica, ReplicaId());
+  LocalWrite w;
+  w.replica = replica;
+  {
+    Use q(*state_->get_meta);
+    q.Text(1, meta::kPolicySeen);
+    int rc = q.Step();
+    if (rc == SQLITE_ROW) {
+      w.highest_seen =
+          std::strtoll(std::string(q.ColumnBlob(0)).c_str(), nullptr, 10);
+    } else if (rc != SQLITE_DONE) {
+      return SqliteError(state_->db, rc, "policy/seen");
+    }
+  }
+  Use list(*state_->list_captured);
+  std::string kept, previous_payload;
+  Version previous;
+  int rc;
+  while ((rc = list.Step()) == SQLITE_ROW) {
+    const std::string collection(list.ColumnText(0));
+    const std::string id(list.ColumnText(1));
+    MappedTable* t = state_->Find(collection);
+    bool found = false;
+    if (t != nullptr) {
+      SYNCSTACK_RETURN_IF_ERROR(
+          ReadRow(collection, id, current_, &found, &kept));
+    }
+    if (!found) continue;  // e.g. a delete of a row never synced
+    const bool has_previous = !list.IsNull(3);
+    previous = Version{list.ColumnInt(3), std::string(list.ColumnBlob(4))};
+    previous_payload.clear();
+    if (!list.IsNull(5)) {
+      SYNCSTACK_RETURN_IF_ERROR(
+          PriorJson(*t, list.ColumnText(5), kept, previous_payload));
+    }
+    w.previous = has_previous ? &previous : nullptr;
+    w.now = list.ColumnInt(2);
+    w.deleted = current_.deleted;
+    w.payload = current_.deleted ? std::string_view() : current_.payload;
+    w.previous_payload = previous_payload;
+    const Version v = stamp(w);
+    Use set(*state_->set_version);
+    set.Text(1, collection).Text(2, id).Int(3, v.timestamp).Blob(4, v.extra);
+    SYNCSTACK_RETURN_IF_ERROR(set.Run(state_->db, "stamp a captured write"));
+  }
+  if (rc != SQLITE_DONE) return SqliteError(state_->db, rc, "captured");
+  Use clear(*state_->clear_captured);
+  return clear.Run(state_->db, "stamped");
 }
 
 class MappedDatabase final : public Database {

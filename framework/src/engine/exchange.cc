@@ -61,6 +61,9 @@ Record ServerRecord(const std::string& collection, const WireRecord& w) {
 
 Status SyncRun::ReadRows(const std::vector<const PlanOp*>& ops, RowMap& rows) {
   rows.clear();
+  // An app write captured since the plan is stamped before it is read:
+  // pushed with its policy's version, or skipped as changed meanwhile.
+  SYNCSTACK_RETURN_IF_ERROR(StampCaptured());
   std::map<uint32_t, std::vector<RecordId>> ids;
   for (const PlanOp* op : ops) ids[op->collection].push_back(op->id);
   for (auto& [collection, list] : ids) {
