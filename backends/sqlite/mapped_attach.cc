@@ -94,20 +94,23 @@ struct TableColumn {
   std::string name;
   std::string type;
   int pk = 0;
+  std::string default_sql;
 };
 
 Result<std::vector<TableColumn>> TableInfo(sqlite3* db,
                                            std::string_view table) {
   Statement stmt;
   SYNCSTACK_RETURN_IF_ERROR(stmt.Prepare(
-      db, "SELECT name, type, pk FROM pragma_table_info(?1, 'main')"));
+      db,
+      "SELECT name, type, pk, dflt_value FROM pragma_table_info(?1, 'main')"));
   Use q(stmt);
   q.Text(1, table);
   std::vector<TableColumn> out;
   int rc;
   while ((rc = q.Step()) == SQLITE_ROW) {
     out.push_back({std::string(q.ColumnText(0)), std::string(q.ColumnText(1)),
-                   static_cast<int>(q.ColumnInt(2))});
+                   static_cast<int>(q.ColumnInt(2)),
+                   std::string(q.ColumnText(3))});
   }
   if (rc != SQLITE_DONE) return SqliteError(db, rc, "table_info");
   return out;
@@ -191,7 +194,7 @@ Status Describe(sqlite3* db, const Schema& schema, const std::string& name,
           "version field) cannot be synced; rename it");
     }
     if (c.name == m.account) continue;  // the server's, never a field
-    out.columns.push_back({c.name, KindOf(c.type)});
+    out.columns.push_back({c.name, KindOf(c.type), c.default_sql});
   }
   if (!has_id) {
     return Status::InvalidArgument(where + " has no column \"" + out.id_column +
@@ -413,7 +416,9 @@ std::string JoinColumns(const MappedTable& t) {
   return out;
 }
 
-// Fields kept for lack of a column move into `column`, added since.
+// Fields kept for lack of a column move into `column`, added since,
+// unless the app wrote the row's new column meanwhile (a value there, and
+// an edit not synced yet): the app's write wins.
 Status AdoptColumn(sqlite3* db, const MappedTable& t,
                    const std::string& column) {
   const std::string path = Quote("$.\"" + column + "\"");
@@ -425,8 +430,10 @@ Status AdoptColumn(sqlite3* db, const MappedTable& t,
       " AND r.id = " + Ident(t.table) + "." + Ident(t.id_column) + ") WHERE " +
       Ident(t.id_column) +
       " IN (SELECT id FROM _syncstack_rows WHERE collection = " + coll +
-      " AND json_type(payload, " + path +
-      ") IS NOT NULL);\n"
+      " AND json_type(payload, " + path + ") IS NOT NULL) AND (" +
+      Ident(column) + " IS NULL OR " + Ident(t.id_column) +
+      " IN (SELECT id FROM _syncstack_rows WHERE collection = " + coll +
+      " AND state = 0));\n"
       "UPDATE _syncstack_rows SET payload = nullif(json_remove(payload, " +
       path + "), '{}') WHERE collection = " + coll +
       " AND json_type(payload, " + path + ") IS NOT NULL;";
@@ -540,9 +547,15 @@ Status PrepareStatements(sqlite3* db, MappedTable& t) {
   const std::string id = Ident(t.id_column);
   std::string cols, params, sets;
   int n = 2;
+  const size_t flags = t.columns.size() + 2;
   for (const Column& c : t.columns) {
     cols += ", " + Ident(c.name);
-    params += ", ?" + std::to_string(n++);
+    const std::string value = "?" + std::to_string(n);
+    params += c.default_sql.empty()
+                  ? ", " + value
+                  : ", CASE WHEN ?" + std::to_string(flags + (n - 2)) +
+                        " THEN (" + c.default_sql + ") ELSE " + value + " END";
+    ++n;
     sets += (sets.empty() ? "" : ", ") + Ident(c.name) + " = excluded." +
             Ident(c.name);
   }

@@ -49,8 +49,9 @@ Status OutOfMemory() { return Status::IOError("mapped store: out of memory"); }
 
 // One field of a record's JSON, copied out of json_each.
 struct Field {
-  enum class Type : unsigned char { kNull, kInt, kReal, kText };
-  Type type = Type::kNull;
+  // kAbsent: the record lacks the field (the column takes its default).
+  enum class Type : unsigned char { kAbsent, kNull, kInt, kReal, kText };
+  Type type = Type::kAbsent;
   int64_t i = 0;
   double d = 0;
   std::string text;
@@ -104,8 +105,18 @@ struct State {
   Statement* note_captured = nullptr;
   Statement* set_version = nullptr;
   Statement* prior_fields = nullptr;
+  Statement* get_schema_version = nullptr;
 
   Status PrepareAll();
+  // by_collection and children, from tables.
+  Status LinkTables();
+  // Follows a change the app made to its schema while the store is open
+  // (PRAGMA schema_version moved since the last attach): attaches again,
+  // so an added column is synced from now on and its triggers are
+  // current. REQUIRES: mu held, no transaction open.
+  Status Refresh();
+  Result<int64_t> SchemaVersion();
+  int64_t schema_version = -1;
   // PRAGMA synchronous for the next transaction: FULL for a durable
   // write, NORMAL otherwise; run only when it changes.
   Status SetSync(bool sync) {
@@ -169,6 +180,7 @@ Status State::PrepareAll() {
        "SELECT key, type, value, json_quote(value) FROM json_each(?1)"
        " WHERE json_type(?1) = 'object'"},
       {&any_captured, "SELECT 1 FROM _syncstack_captured LIMIT 1"},
+      {&get_schema_version, "PRAGMA schema_version"},
       {&list_captured,
        "SELECT collection, id, at, prev_ts, prev_extra, prior"
        " FROM _syncstack_captured"},
@@ -193,6 +205,35 @@ Status State::PrepareAll() {
     SYNCSTACK_RETURN_IF_ERROR(statements.back()->Prepare(db, sql));
     *slot = statements.back().get();
   }
+  SYNCSTACK_RETURN_IF_ERROR(LinkTables());
+  SYNCSTACK_ASSIGN_OR_RETURN(schema_version, SchemaVersion());
+  return Status::Ok();
+}
+
+Result<int64_t> State::SchemaVersion() {
+  Use q(*get_schema_version);
+  int rc = q.Step();
+  if (rc != SQLITE_ROW) return SqliteError(db, rc, "schema_version");
+  return q.ColumnInt(0);
+}
+
+Status State::Refresh() {
+  SYNCSTACK_ASSIGN_OR_RETURN(int64_t now, SchemaVersion());
+  if (now == schema_version) return Status::Ok();
+  std::vector<std::unique_ptr<MappedTable>> fresh;
+  Schema attached;
+  SYNCSTACK_RETURN_IF_ERROR(
+      mapped_internal::Attach(db, schema, fresh, attached)
+          .WithContext("following the app's schema change"));
+  children.clear();
+  by_collection.clear();
+  tables = std::move(fresh);
+  SYNCSTACK_RETURN_IF_ERROR(LinkTables());
+  SYNCSTACK_ASSIGN_OR_RETURN(schema_version, SchemaVersion());
+  return Status::Ok();
+}
+
+Status State::LinkTables() {
   for (const auto& t : tables) {
     by_collection.emplace(t->collection, t.get());
     for (const auto& [column, parent] : t->references) {
@@ -438,6 +479,7 @@ Status MappedStore::Apply(const WriteOptions& options,
   }
   if (batch.empty()) return Status::Ok();
   std::lock_guard lock(state_->mu);
+  SYNCSTACK_RETURN_IF_ERROR(state_->Refresh());
   SYNCSTACK_RETURN_IF_ERROR(state_->SetSync(options.sync));
   {
     Use q(*state_->begin);
@@ -609,7 +651,9 @@ Result<MappedStore::Parents> MappedStore::CheckParents(
   Parents out = Parents::kPresent;
   for (const auto& [column, parent] : t.references) {
     const Field& f = values[column];
-    if (f.type == Field::Type::kNull) continue;
+    if (f.type == Field::Type::kNull || f.type == Field::Type::kAbsent) {
+      continue;
+    }
     if (f.type != Field::Type::kText) return Parents::kGone;  // never an id
     MappedTable* p = state_->Find(parent);
     {
@@ -638,7 +682,12 @@ Status MappedStore::UpsertRow(MappedTable& t, const std::string& id,
   for (size_t i = 0; i < values.size(); ++i) {
     const int at = static_cast<int>(i) + 2;
     const Field& f = values[i];
+    if (!t.columns[i].default_sql.empty()) {
+      q.Int(static_cast<int>(values.size() + 2 + i),
+            f.type == Field::Type::kAbsent ? 1 : 0);
+    }
     switch (f.type) {
+      case Field::Type::kAbsent:
       case Field::Type::kNull:
         q.Null(at);
         break;
@@ -851,6 +900,7 @@ Status BadId(std::string_view collection, std::string_view id,
 Status MappedStore::ReadPage(std::string_view collection,
                              const PageRequest& request, EntryPage& page) {
   std::lock_guard lock(state_->mu);
+  SYNCSTACK_RETURN_IF_ERROR(state_->Refresh());
   Use q(*state_->scan);
   const std::string begin = request.range.begin.ToString();
   const std::string end =
@@ -907,6 +957,7 @@ Status MappedStore::Get(std::string_view collection,
   SYNCSTACK_RETURN_IF_ERROR(ValidateCollectionName(collection));
   auto read = [&](RecordChunk& chunk) -> Status {
     std::lock_guard lock(state_->mu);
+    SYNCSTACK_RETURN_IF_ERROR(state_->Refresh());
     while (chunk.HasRoom()) {
       const RecordId id = chunk.next_id();
       bool found = false;
@@ -963,6 +1014,7 @@ Status MappedStore::StampCaptured(
     FunctionRef<Version(const LocalWrite&)> stamp) noexcept {
   try {
     std::lock_guard lock(state_->mu);
+    SYNCSTACK_RETURN_IF_ERROR(state_->Refresh());
     {
       Use q(*state_->any_captured);
       int rc = q.Step();
