@@ -316,6 +316,44 @@ TEST_F(MappedSqliteTest, AnAddedColumnKeepsCaptureAndAdoptsKeptFields) {
   EXPECT_EQ(Get("couples", kC2)->payload, R"({"name":"Cy","city":"Rome"})");
 }
 
+TEST_F(MappedSqliteTest, SchemaChangesWhileOpen) {
+  Attach();
+  app_->Exec("INSERT INTO couples VALUES('" + kC1 + "', 'Ann')");
+  // Supported while the store is open: an index, a column with a default
+  // (rows keep what the app's migration gave them; not pushed), a new
+  // column the next write fills.
+  app_->Exec("CREATE INDEX couples_by_name ON couples(name)");
+  app_->Exec("ALTER TABLE couples ADD COLUMN size INTEGER NOT NULL DEFAULT 2");
+  EXPECT_EQ(Get("couples", kC1)->payload, R"({"name":"Ann","size":2})");
+  app_->Exec("UPDATE couples SET size = 3");
+  EXPECT_EQ(Get("couples", kC1)->payload, R"({"name":"Ann","size":3})");
+  ChangeBatch pull;
+  pull.Put(Pulled("couples", kC2, R"({"name":"Cy"})"));
+  ASSERT_OK(Apply(pull));
+  EXPECT_EQ(app_->One("SELECT size FROM couples WHERE id = '" + kC2 + "'"),
+            "2");
+  // Refused at the next call into the store, with a clear error: a
+  // renamed column (SQLite renames it in the triggers too), then a
+  // renamed id column.
+  app_->Exec("ALTER TABLE couples RENAME COLUMN size TO seats");
+  auto r = store_->GetOne("couples", Id(kC1));
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find(
+                "column \"size\" was dropped or renamed since syncstack "
+                "attached"),
+            std::string::npos)
+      << r.status().ToString();
+  app_->Exec("ALTER TABLE couples RENAME COLUMN seats TO size");
+  ASSERT_TRUE(store_->GetOne("couples", Id(kC1)).ok());
+  app_->Exec("ALTER TABLE couples RENAME COLUMN id TO cid");
+  r = store_->GetOne("couples", Id(kC1));
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("table \"couples\" has no column "
+                                      "\"id\" (the id key)"),
+            std::string::npos)
+      << r.status().ToString();
+}
+
 TEST_F(MappedSqliteTest, ADroppedColumnIsRefused) {
   Attach();
   app_->Exec("INSERT INTO couples VALUES('" + kC1 + "', 'Ann')");
