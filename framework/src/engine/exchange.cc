@@ -61,9 +61,6 @@ Record ServerRecord(const std::string& collection, const WireRecord& w) {
 
 Status SyncRun::ReadRows(const std::vector<const PlanOp*>& ops, RowMap& rows) {
   rows.clear();
-  // An app write captured since the plan is stamped before it is read:
-  // pushed with its policy's version, or skipped as changed meanwhile.
-  SYNCSTACK_RETURN_IF_ERROR(StampCaptured());
   std::map<uint32_t, std::vector<RecordId>> ids;
   for (const PlanOp* op : ops) ids[op->collection].push_back(op->id);
   for (auto& [collection, list] : ids) {
@@ -320,6 +317,12 @@ Status SyncRun::AskForTheRest(SyncResponse& response) {
 Status SyncRun::Exchange(size_t begin, size_t end, size_t& next) {
   std::vector<const PlanOp*> ops;
   for (size_t i = begin; i < end; ++i) ops.push_back(&plan_.ops[i]);
+  // An app write captured since the plan is stamped before it is read to
+  // be pushed: it goes with its policy's version, or is skipped as changed
+  // meanwhile. (Not before applying an answer: a write captured during the
+  // call keeps its provisional stamp, so it reads as changed and stays
+  // dirty for the next run.)
+  SYNCSTACK_RETURN_IF_ERROR(StampCaptured());
   RowMap rows;
   SYNCSTACK_RETURN_IF_ERROR(ReadRows(ops, rows));
   Outgoing out;
