@@ -27,8 +27,10 @@ constexpr std::string_view kNoTs = "-9223372036854775808";  // kNoTimestamp
 // no column); _syncstack_parked: pulled rows waiting for their parent;
 // _syncstack_applying: the row syncstack is writing (its triggers skip
 // it); _syncstack_captured: writes captured without their policy's
-// version (stamped by Store::StampCaptured: when, the version before and
-// the columns before); _syncstack_tables: the columns seen at the last
+// version, one note per capture in capture order (appended, so a capture
+// costs no random b-tree insert; Store::StampCaptured folds a row's
+// notes): when, the provisional timestamp written, the version before
+// and the columns before; _syncstack_tables: the columns seen at the last
 // attach.
 constexpr const char* kSideTables = R"sql(
 CREATE TABLE IF NOT EXISTS _syncstack_rows(
@@ -55,13 +57,14 @@ CREATE TABLE IF NOT EXISTS _syncstack_applying(
   id TEXT);
 INSERT OR IGNORE INTO _syncstack_applying VALUES(0, NULL, NULL);
 CREATE TABLE IF NOT EXISTS _syncstack_captured(
+  seq INTEGER PRIMARY KEY,
   collection TEXT NOT NULL,
   id TEXT NOT NULL,
   at INTEGER NOT NULL,
+  new_ts INTEGER NOT NULL,
   prev_ts INTEGER,
   prev_extra BLOB,
-  prior TEXT,
-  PRIMARY KEY(collection, id)) WITHOUT ROWID;
+  prior TEXT);
 CREATE TABLE IF NOT EXISTS _syncstack_tables(
   collection TEXT PRIMARY KEY,
   tbl TEXT NOT NULL,
@@ -274,22 +277,22 @@ std::string Prior(const MappedTable& t, const std::string& row) {
   return out;
 }
 
-// Notes that row `id` was captured (when `where` holds): the time, and at
-// its first capture since it was last stamped, its version before and
-// `prior` (its columns before, or NULL). Runs before the sync state
-// changes.
+// Notes that row `id` was captured (when `where` holds): the time, the
+// provisional timestamp the capture writes (as CaptureWrite and
+// CaptureDelete compute it), the version it replaces and `prior` (its
+// columns before, or NULL). Runs before the sync state changes.
 std::string NoteCapture(const MappedTable& t, const std::string& id,
                         const std::string& prior,
                         const std::string& where = "true") {
   const std::string coll = Quote(t.collection);
-  return "INSERT INTO _syncstack_captured(collection, id, at, prev_ts, "
-         "prev_extra, prior) SELECT " +
-         coll + ", " + id + ", " + std::string(kNow) + ", r.ts, r.extra, " +
-         prior +
+  const std::string now(kNow);
+  return "INSERT INTO _syncstack_captured(collection, id, at, new_ts, "
+         "prev_ts, prev_extra, prior) SELECT " +
+         coll + ", " + id + ", " + now + ", CASE WHEN r.ts IS NULL THEN " +
+         now + " ELSE max(" + now + ", r.ts + 1) END, r.ts, r.extra, " + prior +
          " FROM (SELECT 1) LEFT JOIN _syncstack_rows AS r ON r.collection "
          "= " +
-         coll + " AND r.id = " + id + " WHERE " + where +
-         " ON CONFLICT(collection, id) DO UPDATE SET at = excluded.at;\n";
+         coll + " AND r.id = " + id + " WHERE " + where + ";\n";
 }
 
 // Refuses an app write whose id is not a lower-case UUID, at once and in
@@ -369,22 +372,30 @@ Status CreateTriggers(sqlite3* db, const MappedTable& t) {
   return Exec(db, (insert + update + remove).c_str());
 }
 
+// The database's clock now, as an SQL literal: one time for several
+// statements.
+Result<std::string> NowLiteral(sqlite3* db) {
+  SYNCSTACK_ASSIGN_OR_RETURN(std::optional<std::string> now,
+                             QueryText(db, "SELECT " + std::string(kNow)));
+  if (!now) return Status::IOError("the database's clock");
+  return *now;
+}
+
 // Rows present before the first attach are created offline (captured:
 // stamped by the policy at the first sync).
 Status Backfill(sqlite3* db, const MappedTable& t) {
+  SYNCSTACK_ASSIGN_OR_RETURN(const std::string now, NowLiteral(db));
   const std::string sql =
-      "INSERT INTO _syncstack_captured(collection, id, at) SELECT " +
-      Quote(t.collection) + ", " + Ident(t.id_column) + ", " +
-      std::string(kNow) + " FROM " + Ident(t.table) + " WHERE " +
-      Ident(t.id_column) +
+      "INSERT INTO _syncstack_captured(collection, id, at, new_ts) SELECT " +
+      Quote(t.collection) + ", " + Ident(t.id_column) + ", " + now + ", " +
+      now + " FROM " + Ident(t.table) + " WHERE " + Ident(t.id_column) +
       " NOT IN (SELECT id FROM _syncstack_rows WHERE collection = " +
       Quote(t.collection) +
-      ") ON CONFLICT(collection, id) DO NOTHING;\n"
+      ");\n"
       "INSERT INTO _syncstack_rows(collection, id, ts, extra, deleted, state, "
       "base, payload) SELECT " +
-      Quote(t.collection) + ", " + Ident(t.id_column) + ", " +
-      std::string(kNow) + ", x'', 0, 1, " + std::string(kNoTs) +
-      ", NULL FROM " + Ident(t.table) +
+      Quote(t.collection) + ", " + Ident(t.id_column) + ", " + now +
+      ", x'', 0, 1, " + std::string(kNoTs) + ", NULL FROM " + Ident(t.table) +
       " WHERE true ON CONFLICT(collection, id) DO NOTHING";
   return Exec(db, sql.c_str());
 }
@@ -400,13 +411,15 @@ Status Reconcile(sqlite3* db, const MappedTable& t) {
       "WHERE collection = " +
       Quote(t.collection) + ") AND id NOT IN (SELECT " + Ident(t.id_column) +
       " FROM " + Ident(t.table) + ")";
+  SYNCSTACK_ASSIGN_OR_RETURN(const std::string now, NowLiteral(db));
   const std::string sql =
-      "INSERT INTO _syncstack_captured(collection, id, at, prev_ts, "
+      "INSERT INTO _syncstack_captured(collection, id, at, new_ts, prev_ts, "
       "prev_extra) SELECT collection, id, " +
-      std::string(kNow) + ", ts, extra FROM _syncstack_rows" + gone +
-      " ON CONFLICT(collection, id) DO NOTHING;\n"
+      now + ", max(" + now + ", ts + 1), ts, extra FROM _syncstack_rows" +
+      gone +
+      ";\n"
       "UPDATE _syncstack_rows SET deleted = 1, state = 3, ts = max(" +
-      std::string(kNow) + ", ts + 1), payload = NULL" + gone;
+      now + ", ts + 1), payload = NULL" + gone;
   return Exec(db, sql.c_str());
 }
 

@@ -101,7 +101,6 @@ struct State {
   Statement* any_captured = nullptr;
   Statement* list_captured = nullptr;
   Statement* clear_captured = nullptr;
-  Statement* forget_captured = nullptr;
   Statement* note_captured = nullptr;
   Statement* set_version = nullptr;
   Statement* prior_fields = nullptr;
@@ -182,16 +181,13 @@ Status State::PrepareAll() {
       {&any_captured, "SELECT 1 FROM _syncstack_captured LIMIT 1"},
       {&get_schema_version, "PRAGMA schema_version"},
       {&list_captured,
-       "SELECT collection, id, at, prev_ts, prev_extra, prior"
-       " FROM _syncstack_captured"},
+       "SELECT collection, id, at, new_ts, prev_ts, prev_extra, prior"
+       " FROM _syncstack_captured ORDER BY collection, id, seq"},
       {&clear_captured, "DELETE FROM _syncstack_captured"},
-      {&forget_captured,
-       "DELETE FROM _syncstack_captured WHERE collection = ?1 AND id = ?2"},
       {&note_captured,
-       "INSERT INTO _syncstack_captured(collection, id, at, prev_ts,"
-       " prev_extra) SELECT ?1, ?2, ?3, ts, extra FROM _syncstack_rows"
-       " WHERE collection = ?1 AND id = ?2"
-       " ON CONFLICT(collection, id) DO UPDATE SET at = excluded.at"},
+       "INSERT INTO _syncstack_captured(collection, id, at, new_ts, prev_ts,"
+       " prev_extra) SELECT ?1, ?2, ?3, max(?3, ts + 1), ts, extra"
+       " FROM _syncstack_rows WHERE collection = ?1 AND id = ?2"},
       {&set_version,
        "UPDATE _syncstack_rows SET ts = ?3, extra = ?4"
        " WHERE collection = ?1 AND id = ?2"},
@@ -350,8 +346,19 @@ class MappedStore final : public Store {
   // the triggers wrote them) with the kept fields `kept`.
   Status PriorJson(const MappedTable& t, std::string_view prior,
                    std::string_view kept, std::string& out);
-  // Forgets the capture of (collection, id): syncstack wrote its version.
-  Status ForgetCaptured(std::string_view collection, std::string_view id);
+  // The notes of one row's captures since it was last stamped, folded:
+  // the first note's version and columns before, the last note's time and
+  // provisional timestamp.
+  struct Captured {
+    std::string collection, id;
+    Timestamp at = kNoTimestamp, new_ts = kNoTimestamp;
+    bool has_previous = false;
+    Version previous;
+    std::optional<std::string> prior;
+  };
+  // Stamps the row `c` names, unless syncstack wrote it since.
+  Status StampOne(const Captured& c, LocalWrite& w,
+                  FunctionRef<Version(const LocalWrite&)> stamp);
   // Reads the record (collection, id) into `out`; *found false if absent.
   // `kept`, if given: the mapped row's kept fields. REQUIRES: mu held.
   Status ReadRow(std::string_view collection, std::string_view id, Record& out,
@@ -564,7 +571,6 @@ Status MappedStore::ApplyOp(const ChangeBatch::Op& op) {
   if (erase || r.deleted) {
     SYNCSTACK_RETURN_IF_ERROR(RemoveMapped(*t, id));
     if (!erase) return WriteSide(r, id, std::nullopt);
-    SYNCSTACK_RETURN_IF_ERROR(ForgetCaptured(r.collection, id));
     Use q(*state_->delete_row);
     q.Text(1, r.collection).Text(2, id);
     return q.Run(state_->db, "erase");
@@ -572,20 +578,8 @@ Status MappedStore::ApplyOp(const ChangeBatch::Op& op) {
   return PutMapped(*t, r, id);
 }
 
-Status MappedStore::ForgetCaptured(std::string_view collection,
-                                   std::string_view id) {
-  Use q(*state_->forget_captured);
-  q.Text(1, collection).Text(2, id);
-  return q.Run(state_->db, "forget a capture");
-}
-
 Status MappedStore::WriteSide(const Record& r, const std::string& id,
                               std::optional<std::string_view> payload) {
-  // The version written here is the engine's (or a Replica's): a capture
-  // of this row before it is not stamped over it.
-  if (state_->Find(r.collection) != nullptr) {
-    SYNCSTACK_RETURN_IF_ERROR(ForgetCaptured(r.collection, id));
-  }
   Use q(*state_->put_row);
   q.Text(1, r.collection)
       .Text(2, id)
@@ -1103,6 +1097,35 @@ Status MappedStore::PriorJson(const MappedTable& t, std::string_view prior,
   return Status::Ok();
 }
 
+Status MappedStore::StampOne(const Captured& c, LocalWrite& w,
+                             FunctionRef<Version(const LocalWrite&)> stamp) {
+  MappedTable* t = state_->Find(c.collection);
+  if (t == nullptr) return Status::Ok();
+  bool found = false;
+  std::string kept;
+  SYNCSTACK_RETURN_IF_ERROR(
+      ReadRow(c.collection, c.id, current_, &found, &kept));
+  // Gone (a delete of a row never synced), or written by syncstack since
+  // the last capture (its version is the engine's or a Replica's).
+  if (!found || current_.state == SyncState::kSynced ||
+      current_.version.timestamp != c.new_ts) {
+    return Status::Ok();
+  }
+  std::string previous_payload;
+  if (c.prior) {
+    SYNCSTACK_RETURN_IF_ERROR(PriorJson(*t, *c.prior, kept, previous_payload));
+  }
+  w.previous = c.has_previous ? &c.previous : nullptr;
+  w.now = c.at;
+  w.deleted = current_.deleted;
+  w.payload = current_.deleted ? std::string_view() : current_.payload;
+  w.previous_payload = previous_payload;
+  const Version v = stamp(w);
+  Use set(*state_->set_version);
+  set.Text(1, c.collection).Text(2, c.id).Int(3, v.timestamp).Blob(4, v.extra);
+  return set.Run(state_->db, "stamp a captured write");
+}
+
 Status MappedStore::StampAll(FunctionRef<Version(const LocalWrite&)> stamp) {
   SYNCSTACK_ASSIGN_OR_RETURN(const std::string replica, ReplicaId());
   LocalWrite w;
@@ -1119,37 +1142,28 @@ Status MappedStore::StampAll(FunctionRef<Version(const LocalWrite&)> stamp) {
     }
   }
   Use list(*state_->list_captured);
-  std::string kept, previous_payload;
-  Version previous;
+  Captured row;
+  bool open = false;
   int rc;
   while ((rc = list.Step()) == SQLITE_ROW) {
-    const std::string collection(list.ColumnText(0));
-    const std::string id(list.ColumnText(1));
-    MappedTable* t = state_->Find(collection);
-    bool found = false;
-    if (t != nullptr) {
-      SYNCSTACK_RETURN_IF_ERROR(
-          ReadRow(collection, id, current_, &found, &kept));
+    const std::string_view collection = list.ColumnText(0);
+    const std::string_view id = list.ColumnText(1);
+    if (!open || collection != row.collection || id != row.id) {
+      if (open) SYNCSTACK_RETURN_IF_ERROR(StampOne(row, w, stamp));
+      open = true;
+      row.collection.assign(collection);
+      row.id.assign(id);
+      row.has_previous = !list.IsNull(4);
+      row.previous =
+          Version{list.ColumnInt(4), std::string(list.ColumnBlob(5))};
+      row.prior.reset();
+      if (!list.IsNull(6)) row.prior.emplace(list.ColumnText(6));
     }
-    if (!found) continue;  // e.g. a delete of a row never synced
-    const bool has_previous = !list.IsNull(3);
-    previous = Version{list.ColumnInt(3), std::string(list.ColumnBlob(4))};
-    previous_payload.clear();
-    if (!list.IsNull(5)) {
-      SYNCSTACK_RETURN_IF_ERROR(
-          PriorJson(*t, list.ColumnText(5), kept, previous_payload));
-    }
-    w.previous = has_previous ? &previous : nullptr;
-    w.now = list.ColumnInt(2);
-    w.deleted = current_.deleted;
-    w.payload = current_.deleted ? std::string_view() : current_.payload;
-    w.previous_payload = previous_payload;
-    const Version v = stamp(w);
-    Use set(*state_->set_version);
-    set.Text(1, collection).Text(2, id).Int(3, v.timestamp).Blob(4, v.extra);
-    SYNCSTACK_RETURN_IF_ERROR(set.Run(state_->db, "stamp a captured write"));
+    row.at = list.ColumnInt(2);
+    row.new_ts = list.ColumnInt(3);
   }
   if (rc != SQLITE_DONE) return SqliteError(state_->db, rc, "captured");
+  if (open) SYNCSTACK_RETURN_IF_ERROR(StampOne(row, w, stamp));
   Use clear(*state_->clear_captured);
   return clear.Run(state_->db, "stamped");
 }
