@@ -316,6 +316,31 @@ TEST_F(MappedSqliteTest, AnAddedColumnKeepsCaptureAndAdoptsKeptFields) {
   EXPECT_EQ(Get("couples", kC2)->payload, R"({"name":"Cy","city":"Rome"})");
 }
 
+TEST_F(MappedSqliteTest, ScanUnsyncedYieldsTheAppsWritesOnly) {
+  Attach();
+  ChangeBatch pull;
+  pull.Put(Pulled("couples", kC1, R"({"name":"Ann"})"));
+  ASSERT_OK(Apply(pull));
+  app_->Exec("INSERT INTO couples VALUES('" + kC2 + "', 'Cy')");
+  app_->Exec("INSERT INTO budget(bid, couple_id, title) VALUES('" + kB2 +
+             "', '" + kC1 + "', 'cake'), ('" + kB1 + "', '" + kC1 +
+             "', 'rings')");
+  app_->Exec("DELETE FROM budget WHERE bid = '" + kB2 + "'");
+  std::vector<std::string> seen;
+  for (const char* collection : {"couples", "budget"}) {
+    ASSERT_OK(store_->ScanUnsynced(collection, [&](const Record& r) {
+      seen.push_back(r.id.ToString() + (r.deleted ? " deleted" : " ") +
+                     r.payload);
+    }));
+  }
+  EXPECT_EQ(seen, (std::vector<std::string>{
+                      kC2 + R"( {"name":"Cy"})",
+                      kB1 + R"( {"couple_id":")" + kC1 +
+                          R"(","title":"rings","amount":null,"paid":null,)"
+                          R"("n":null,"tags":null})",
+                      kB2 + " deleted"}));
+}
+
 TEST_F(MappedSqliteTest, SchemaChangesWhileOpen) {
   Attach();
   app_->Exec("INSERT INTO couples VALUES('" + kC1 + "', 'Ann')");
