@@ -26,7 +26,12 @@ constexpr std::string_view kNoTs = "-9223372036854775808";  // kNoTimestamp
 // (and an unmapped record's payload, or a mapped record's fields that have
 // no column); _syncstack_parked: pulled rows waiting for their parent;
 // _syncstack_applying: the row syncstack is writing (its triggers skip
-// it); _syncstack_tables: the columns seen at the last attach.
+// it); _syncstack_captured: writes captured without their policy's
+// version, one note per capture in capture order (appended, so a capture
+// costs no random b-tree insert; Store::StampCaptured folds a row's
+// notes): when, the provisional timestamp written, the version before
+// and the columns before; _syncstack_tables: the columns seen at the last
+// attach.
 constexpr const char* kSideTables = R"sql(
 CREATE TABLE IF NOT EXISTS _syncstack_rows(
   collection TEXT NOT NULL,
@@ -51,6 +56,15 @@ CREATE TABLE IF NOT EXISTS _syncstack_applying(
   collection TEXT,
   id TEXT);
 INSERT OR IGNORE INTO _syncstack_applying VALUES(0, NULL, NULL);
+CREATE TABLE IF NOT EXISTS _syncstack_captured(
+  seq INTEGER PRIMARY KEY,
+  collection TEXT NOT NULL,
+  id TEXT NOT NULL,
+  at INTEGER NOT NULL,
+  new_ts INTEGER NOT NULL,
+  prev_ts INTEGER,
+  prev_extra BLOB,
+  prior TEXT);
 CREATE TABLE IF NOT EXISTS _syncstack_tables(
   collection TEXT PRIMARY KEY,
   tbl TEXT NOT NULL,
@@ -83,20 +97,23 @@ struct TableColumn {
   std::string name;
   std::string type;
   int pk = 0;
+  std::string default_sql;
 };
 
 Result<std::vector<TableColumn>> TableInfo(sqlite3* db,
                                            std::string_view table) {
   Statement stmt;
   SYNCSTACK_RETURN_IF_ERROR(stmt.Prepare(
-      db, "SELECT name, type, pk FROM pragma_table_info(?1, 'main')"));
+      db,
+      "SELECT name, type, pk, dflt_value FROM pragma_table_info(?1, 'main')"));
   Use q(stmt);
   q.Text(1, table);
   std::vector<TableColumn> out;
   int rc;
   while ((rc = q.Step()) == SQLITE_ROW) {
     out.push_back({std::string(q.ColumnText(0)), std::string(q.ColumnText(1)),
-                   static_cast<int>(q.ColumnInt(2))});
+                   static_cast<int>(q.ColumnInt(2)),
+                   std::string(q.ColumnText(3))});
   }
   if (rc != SQLITE_DONE) return SqliteError(db, rc, "table_info");
   return out;
@@ -180,7 +197,7 @@ Status Describe(sqlite3* db, const Schema& schema, const std::string& name,
           "version field) cannot be synced; rename it");
     }
     if (c.name == m.account) continue;  // the server's, never a field
-    out.columns.push_back({c.name, KindOf(c.type)});
+    out.columns.push_back({c.name, KindOf(c.type), c.default_sql});
   }
   if (!has_id) {
     return Status::InvalidArgument(where + " has no column \"" + out.id_column +
@@ -232,6 +249,64 @@ std::string TriggerName(const MappedTable& t, std::string_view kind) {
   return "_syncstack_" + t.table + "_" + std::string(kind);
 }
 
+// One column value of the row before a write, as JSON: a real by its
+// exact text (quote()) as {"r": text}, so that it reads back bit for bit;
+// a BLOB (never synced) as null.
+std::string PriorValue(const std::string& v) {
+  return "CASE typeof(" + v + ") WHEN 'real' THEN json_object('r', quote(" + v +
+         ")) WHEN 'blob' THEN NULL ELSE " + v + " END";
+}
+
+// The synced columns of `row` (OLD) as a JSON object: what the record was
+// before the write (LocalWrite::previous_payload, for per-field policies).
+// Chunks of 50 columns joined by json_patch: SQLite caps a function's
+// arguments at 127.
+std::string Prior(const MappedTable& t, const std::string& row) {
+  constexpr size_t kChunk = 50;
+  std::string out;
+  for (size_t at = 0; at < t.columns.size() || at == 0; at += kChunk) {
+    std::string chunk = "json_object(";
+    for (size_t i = at; i < std::min(t.columns.size(), at + kChunk); ++i) {
+      if (i > at) chunk += ", ";
+      chunk += Quote(t.columns[i].name) + ", " +
+               PriorValue(row + "." + Ident(t.columns[i].name));
+    }
+    chunk += ")";
+    out = out.empty() ? chunk : "json_patch(" + out + ", " + chunk + ")";
+  }
+  return out;
+}
+
+// Notes that row `id` was captured (when `where` holds): the time, the
+// provisional timestamp the capture writes (as CaptureWrite and
+// CaptureDelete compute it), the version it replaces and `prior` (its
+// columns before, or NULL). Runs before the sync state changes.
+std::string NoteCapture(const MappedTable& t, const std::string& id,
+                        const std::string& prior,
+                        const std::string& where = "true") {
+  const std::string coll = Quote(t.collection);
+  const std::string now(kNow);
+  return "INSERT INTO _syncstack_captured(collection, id, at, new_ts, "
+         "prev_ts, prev_extra, prior) SELECT " +
+         coll + ", " + id + ", " + now + ", CASE WHEN r.ts IS NULL THEN " +
+         now + " ELSE max(" + now + ", r.ts + 1) END, r.ts, r.extra, " + prior +
+         " FROM (SELECT 1) LEFT JOIN _syncstack_rows AS r ON r.collection "
+         "= " +
+         coll + " AND r.id = " + id + " WHERE " + where + ";\n";
+}
+
+// Refuses an app write whose id is not a lower-case UUID, at once and in
+// the app's statement (RAISE takes only a literal message: the table and
+// the column, not the value).
+std::string CheckId(const MappedTable& t, const std::string& id) {
+  const std::string message =
+      "syncstack: table \"" + t.table + "\": the id column \"" + t.id_column +
+      "\" takes lower-case UUIDs (xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx); "
+      "this write was refused";
+  return "SELECT RAISE(ABORT, " + Quote(message) + ") WHERE NOT (typeof(" + id +
+         ") = 'text' AND " + id + " GLOB '" + UuidGlob() + "');\n";
+}
+
 // The upsert of a local write of row `id` (NEW."id") into the sync state,
 // as Replica::Put does it: a row the server never saw (or saw only
 // deleted) is created, any other changed.
@@ -275,27 +350,52 @@ Status CreateTriggers(sqlite3* db, const MappedTable& t) {
   const std::string table = Ident(t.table);
   const std::string new_id = "NEW." + Ident(t.id_column);
   const std::string old_id = "OLD." + Ident(t.id_column);
-  const std::string sql =
+  const std::string moved = old_id + " IS NOT " + new_id;
+  const std::string before = Prior(t, "OLD");
+  const std::string insert =
       "CREATE TRIGGER " + Ident(TriggerName(t, "ins")) + " AFTER INSERT ON " +
-      table + NotApplying(t, new_id) + " BEGIN " + CaptureWrite(t, new_id) +
-      " END;\n" + "CREATE TRIGGER " + Ident(TriggerName(t, "upd")) +
-      " AFTER UPDATE ON " + table + NotApplying(t, new_id) + " BEGIN " +
-      CaptureDelete(t, old_id) + " AND " + old_id + " IS NOT " + new_id +
-      ";\n" + CaptureWrite(t, new_id) + " END;\n" + "CREATE TRIGGER " +
-      Ident(TriggerName(t, "del")) + " AFTER DELETE ON " + table +
-      NotApplying(t, old_id) + " BEGIN " + CaptureDelete(t, old_id) +
-      "; END;\n";
-  return Exec(db, sql.c_str());
+      table + NotApplying(t, new_id) + " BEGIN " + CheckId(t, new_id) +
+      NoteCapture(t, new_id, "NULL") + CaptureWrite(t, new_id) + " END;\n";
+  // A changed id: a delete of the old id and a write of the new one.
+  const std::string update =
+      "CREATE TRIGGER " + Ident(TriggerName(t, "upd")) + " AFTER UPDATE ON " +
+      table + NotApplying(t, new_id) + " BEGIN " + CheckId(t, new_id) +
+      NoteCapture(t, old_id, before, moved) + CaptureDelete(t, old_id) +
+      " AND " + moved + ";\n" +
+      NoteCapture(t, new_id,
+                  "CASE WHEN " + moved + " THEN NULL ELSE " + before + " END") +
+      CaptureWrite(t, new_id) + " END;\n";
+  const std::string remove =
+      "CREATE TRIGGER " + Ident(TriggerName(t, "del")) + " AFTER DELETE ON " +
+      table + NotApplying(t, old_id) + " BEGIN " +
+      NoteCapture(t, old_id, before) + CaptureDelete(t, old_id) + "; END;\n";
+  return Exec(db, (insert + update + remove).c_str());
 }
 
-// Rows present before the first attach are created offline.
+// The database's clock now, as an SQL literal: one time for several
+// statements.
+Result<std::string> NowLiteral(sqlite3* db) {
+  SYNCSTACK_ASSIGN_OR_RETURN(std::optional<std::string> now,
+                             QueryText(db, "SELECT " + std::string(kNow)));
+  if (!now) return Status::IOError("the database's clock");
+  return *now;
+}
+
+// Rows present before the first attach are created offline (captured:
+// stamped by the policy at the first sync).
 Status Backfill(sqlite3* db, const MappedTable& t) {
+  SYNCSTACK_ASSIGN_OR_RETURN(const std::string now, NowLiteral(db));
   const std::string sql =
+      "INSERT INTO _syncstack_captured(collection, id, at, new_ts) SELECT " +
+      Quote(t.collection) + ", " + Ident(t.id_column) + ", " + now + ", " +
+      now + " FROM " + Ident(t.table) + " WHERE " + Ident(t.id_column) +
+      " NOT IN (SELECT id FROM _syncstack_rows WHERE collection = " +
+      Quote(t.collection) +
+      ");\n"
       "INSERT INTO _syncstack_rows(collection, id, ts, extra, deleted, state, "
       "base, payload) SELECT " +
-      Quote(t.collection) + ", " + Ident(t.id_column) + ", " +
-      std::string(kNow) + ", x'', 0, 1, " + std::string(kNoTs) +
-      ", NULL FROM " + Ident(t.table) +
+      Quote(t.collection) + ", " + Ident(t.id_column) + ", " + now +
+      ", x'', 0, 1, " + std::string(kNoTs) + ", NULL FROM " + Ident(t.table) +
       " WHERE true ON CONFLICT(collection, id) DO NOTHING";
   return Exec(db, sql.c_str());
 }
@@ -305,14 +405,21 @@ Status Backfill(sqlite3* db, const MappedTable& t) {
 // here. Edits made meanwhile cannot be told apart and are not captured.
 Status Reconcile(sqlite3* db, const MappedTable& t) {
   SYNCSTACK_RETURN_IF_ERROR(Backfill(db, t));
-  const std::string sql =
-      "UPDATE _syncstack_rows SET deleted = 1, state = 3, ts = max(" +
-      std::string(kNow) +
-      ", ts + 1), payload = NULL WHERE collection = " + Quote(t.collection) +
+  const std::string gone =
+      " WHERE collection = " + Quote(t.collection) +
       " AND deleted = 0 AND id NOT IN (SELECT id FROM _syncstack_parked "
       "WHERE collection = " +
       Quote(t.collection) + ") AND id NOT IN (SELECT " + Ident(t.id_column) +
       " FROM " + Ident(t.table) + ")";
+  SYNCSTACK_ASSIGN_OR_RETURN(const std::string now, NowLiteral(db));
+  const std::string sql =
+      "INSERT INTO _syncstack_captured(collection, id, at, new_ts, prev_ts, "
+      "prev_extra) SELECT collection, id, " +
+      now + ", max(" + now + ", ts + 1), ts, extra FROM _syncstack_rows" +
+      gone +
+      ";\n"
+      "UPDATE _syncstack_rows SET deleted = 1, state = 3, ts = max(" +
+      now + ", ts + 1), payload = NULL" + gone;
   return Exec(db, sql.c_str());
 }
 
@@ -322,7 +429,9 @@ std::string JoinColumns(const MappedTable& t) {
   return out;
 }
 
-// Fields kept for lack of a column move into `column`, added since.
+// Fields kept for lack of a column move into `column`, added since,
+// unless the app wrote the row's new column meanwhile (a value there, and
+// an edit not synced yet): the app's write wins.
 Status AdoptColumn(sqlite3* db, const MappedTable& t,
                    const std::string& column) {
   const std::string path = Quote("$.\"" + column + "\"");
@@ -334,8 +443,10 @@ Status AdoptColumn(sqlite3* db, const MappedTable& t,
       " AND r.id = " + Ident(t.table) + "." + Ident(t.id_column) + ") WHERE " +
       Ident(t.id_column) +
       " IN (SELECT id FROM _syncstack_rows WHERE collection = " + coll +
-      " AND json_type(payload, " + path +
-      ") IS NOT NULL);\n"
+      " AND json_type(payload, " + path + ") IS NOT NULL) AND (" +
+      Ident(column) + " IS NULL OR " + Ident(t.id_column) +
+      " IN (SELECT id FROM _syncstack_rows WHERE collection = " + coll +
+      " AND state = 0));\n"
       "UPDATE _syncstack_rows SET payload = nullif(json_remove(payload, " +
       path + "), '{}') WHERE collection = " + coll +
       " AND json_type(payload, " + path + ") IS NOT NULL;";
@@ -449,9 +560,15 @@ Status PrepareStatements(sqlite3* db, MappedTable& t) {
   const std::string id = Ident(t.id_column);
   std::string cols, params, sets;
   int n = 2;
+  const size_t flags = t.columns.size() + 2;
   for (const Column& c : t.columns) {
     cols += ", " + Ident(c.name);
-    params += ", ?" + std::to_string(n++);
+    const std::string value = "?" + std::to_string(n);
+    params += c.default_sql.empty()
+                  ? ", " + value
+                  : ", CASE WHEN ?" + std::to_string(flags + (n - 2)) +
+                        " THEN (" + c.default_sql + ") ELSE " + value + " END";
+    ++n;
     sets += (sets.empty() ? "" : ", ") + Ident(c.name) + " = excluded." +
             Ident(c.name);
   }

@@ -26,6 +26,9 @@ enum class ColumnKind : unsigned char {
 struct Column {
   std::string name;
   ColumnKind kind = ColumnKind::kValue;
+  // The column's DEFAULT as SQL (PRAGMA table_info), or empty: what a
+  // record that lacks the field writes.
+  std::string default_sql;
 };
 
 // One mapped collection, its table and its statements.
@@ -41,7 +44,9 @@ struct MappedTable {
 
   // SELECT <columns> FROM table WHERE id=?1
   sqlite_internal::Statement select;
-  // INSERT INTO table(id, <columns>) VALUES(...) ON CONFLICT(id) DO UPDATE
+  // INSERT INTO table(id, <columns>) VALUES(...) ON CONFLICT(id) DO UPDATE;
+  // ?2.. the values, ?(columns.size() + 2 + i) set: column i takes its
+  // default (the record lacks the field)
   sqlite_internal::Statement upsert;
   // DELETE FROM table WHERE id=?1
   sqlite_internal::Statement remove;

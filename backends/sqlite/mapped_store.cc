@@ -27,7 +27,9 @@
 #include "mapped_internal.h"
 #include "syncstack/chunked_get.h"
 #include "syncstack/codec.h"
+#include "syncstack/metadata_keys.h"
 #include "syncstack/paged_iterator.h"
+#include "syncstack/replica.h"
 
 namespace syncstack {
 namespace {
@@ -47,8 +49,9 @@ Status OutOfMemory() { return Status::IOError("mapped store: out of memory"); }
 
 // One field of a record's JSON, copied out of json_each.
 struct Field {
-  enum class Type : unsigned char { kNull, kInt, kReal, kText };
-  Type type = Type::kNull;
+  // kAbsent: the record lacks the field (the column takes its default).
+  enum class Type : unsigned char { kAbsent, kNull, kInt, kReal, kText };
+  Type type = Type::kAbsent;
   int64_t i = 0;
   double d = 0;
   std::string text;
@@ -95,8 +98,25 @@ struct State {
   Statement* delete_parked = nullptr;
   Statement* list_parked = nullptr;
   Statement* fields = nullptr;
+  Statement* any_captured = nullptr;
+  Statement* list_captured = nullptr;
+  Statement* clear_captured = nullptr;
+  Statement* note_captured = nullptr;
+  Statement* set_version = nullptr;
+  Statement* prior_fields = nullptr;
+  Statement* get_schema_version = nullptr;
+  Statement* unsynced = nullptr;
 
   Status PrepareAll();
+  // by_collection and children, from tables.
+  Status LinkTables();
+  // Follows a change the app made to its schema while the store is open
+  // (PRAGMA schema_version moved since the last attach): attaches again,
+  // so an added column is synced from now on and its triggers are
+  // current. REQUIRES: mu held, no transaction open.
+  Status Refresh();
+  Result<int64_t> SchemaVersion();
+  int64_t schema_version = -1;
   // PRAGMA synchronous for the next transaction: FULL for a durable
   // write, NORMAL otherwise; run only when it changes.
   Status SetSync(bool sync) {
@@ -159,12 +179,63 @@ Status State::PrepareAll() {
       {&fields,
        "SELECT key, type, value, json_quote(value) FROM json_each(?1)"
        " WHERE json_type(?1) = 'object'"},
+      {&any_captured, "SELECT 1 FROM _syncstack_captured LIMIT 1"},
+      {&get_schema_version, "PRAGMA schema_version"},
+      // A range scan of the collection's sync state, without the rows:
+      // no index, so a captured write costs no third b-tree insert.
+      {&unsynced,
+       "SELECT id FROM _syncstack_rows WHERE collection = ?1 AND state <> 0"
+       " ORDER BY id"},
+      {&list_captured,
+       "SELECT collection, id, at, new_ts, prev_ts, prev_extra, prior"
+       " FROM _syncstack_captured ORDER BY collection, id, seq"},
+      {&clear_captured, "DELETE FROM _syncstack_captured"},
+      {&note_captured,
+       "INSERT INTO _syncstack_captured(collection, id, at, new_ts, prev_ts,"
+       " prev_extra) SELECT ?1, ?2, ?3, max(?3, ts + 1), ts, extra"
+       " FROM _syncstack_rows WHERE collection = ?1 AND id = ?2"},
+      {&set_version,
+       "UPDATE _syncstack_rows SET ts = ?3, extra = ?4"
+       " WHERE collection = ?1 AND id = ?2"},
+      {&prior_fields,
+       "SELECT key, type, value,"
+       " CASE WHEN type = 'object' THEN json_extract(value, '$.r') END"
+       " FROM json_each(?1) WHERE json_type(?1) = 'object'"},
   };
   for (const auto& [slot, sql] : kStatements) {
     statements.push_back(std::make_unique<Statement>());
     SYNCSTACK_RETURN_IF_ERROR(statements.back()->Prepare(db, sql));
     *slot = statements.back().get();
   }
+  SYNCSTACK_RETURN_IF_ERROR(LinkTables());
+  SYNCSTACK_ASSIGN_OR_RETURN(schema_version, SchemaVersion());
+  return Status::Ok();
+}
+
+Result<int64_t> State::SchemaVersion() {
+  Use q(*get_schema_version);
+  int rc = q.Step();
+  if (rc != SQLITE_ROW) return SqliteError(db, rc, "schema_version");
+  return q.ColumnInt(0);
+}
+
+Status State::Refresh() {
+  SYNCSTACK_ASSIGN_OR_RETURN(int64_t now, SchemaVersion());
+  if (now == schema_version) return Status::Ok();
+  std::vector<std::unique_ptr<MappedTable>> fresh;
+  Schema attached;
+  SYNCSTACK_RETURN_IF_ERROR(
+      mapped_internal::Attach(db, schema, fresh, attached)
+          .WithContext("following the app's schema change"));
+  children.clear();
+  by_collection.clear();
+  tables = std::move(fresh);
+  SYNCSTACK_RETURN_IF_ERROR(LinkTables());
+  SYNCSTACK_ASSIGN_OR_RETURN(schema_version, SchemaVersion());
+  return Status::Ok();
+}
+
+Status State::LinkTables() {
   for (const auto& t : tables) {
     by_collection.emplace(t->collection, t.get());
     for (const auto& [column, parent] : t->references) {
@@ -194,48 +265,62 @@ Status BlobError(const MappedTable& t, std::string_view id, const Column& c) {
       "' column \"" + c.name + "\": a BLOB value cannot be synced");
 }
 
+// One column value of a record's JSON ("name":value), by its SQLite type
+// (SQLITE_NULL, _INTEGER, _FLOAT or _TEXT; the matching one of i, d, text
+// holds it) and the column's kind.
+void AppendColumn(const Column& c, int type, int64_t i, double d,
+                  std::string_view text, std::string& out) {
+  if (out.size() > 1) out += ',';
+  AppendJsonString(c.name, out);
+  out += ':';
+  switch (type) {
+    case SQLITE_INTEGER:
+      if (c.kind == ColumnKind::kBool) {
+        out += i != 0 ? "true" : "false";
+      } else {
+        out += std::to_string(i);
+      }
+      break;
+    case SQLITE_FLOAT:
+      AppendDouble(d, out);
+      break;
+    case SQLITE_TEXT:
+      if (c.kind == ColumnKind::kJson && ValidateJsonObject(text).ok()) {
+        out += text;
+      } else {
+        AppendJsonString(text, out);
+      }
+      break;
+    default:
+      out += "null";
+  }
+}
+
+// Closes a record's JSON: the kept fields `kept` (a JSON object, or
+// empty) after the columns.
+void AppendKept(std::string_view kept, std::string& out) {
+  if (kept.size() > 2) {  // "{...}" with at least one member
+    if (out.size() > 1) out += ',';
+    out.append(kept.substr(1, kept.size() - 2));
+  }
+  out += '}';
+}
+
 // The record JSON of the row `q` (a MappedTable::select) read, with the
 // kept fields `kept` (a JSON object, or empty) after the columns.
 Status RowJson(const MappedTable& t, std::string_view id, const Use& q,
                std::string_view kept, std::string& out) {
   out = "{";
   for (size_t i = 0; i < t.columns.size(); ++i) {
-    const Column& c = t.columns[i];
     const int col = static_cast<int>(i) + 1;
-    if (out.size() > 1) out += ',';
-    AppendJsonString(c.name, out);
-    out += ':';
-    switch (sqlite3_column_type(t.select.get(), col)) {
-      case SQLITE_NULL:
-        out += "null";
-        break;
-      case SQLITE_INTEGER:
-        if (c.kind == ColumnKind::kBool) {
-          out += q.ColumnInt(col) != 0 ? "true" : "false";
-        } else {
-          out += std::to_string(q.ColumnInt(col));
-        }
-        break;
-      case SQLITE_FLOAT:
-        AppendDouble(sqlite3_column_double(t.select.get(), col), out);
-        break;
-      case SQLITE_TEXT:
-        if (c.kind == ColumnKind::kJson &&
-            ValidateJsonObject(q.ColumnText(col)).ok()) {
-          out += q.ColumnText(col);
-        } else {
-          AppendJsonString(q.ColumnText(col), out);
-        }
-        break;
-      default:
-        return BlobError(t, id, c);
-    }
+    const int type = sqlite3_column_type(t.select.get(), col);
+    if (type == SQLITE_BLOB) return BlobError(t, id, t.columns[i]);
+    AppendColumn(
+        t.columns[i], type, type == SQLITE_INTEGER ? q.ColumnInt(col) : 0,
+        type == SQLITE_FLOAT ? sqlite3_column_double(t.select.get(), col) : 0,
+        type == SQLITE_TEXT ? q.ColumnText(col) : std::string_view(), out);
   }
-  if (kept.size() > 2) {  // "{...}" with at least one member
-    if (out.size() > 1) out += ',';
-    out.append(kept.substr(1, kept.size() - 2));
-  }
-  out += '}';
+  AppendKept(kept, out);
   return Status::Ok();
 }
 
@@ -254,12 +339,41 @@ class MappedStore final : public Store {
   Result<std::vector<std::string>> Collections() noexcept override;
   Result<std::optional<std::string>> GetMeta(
       std::string_view key) noexcept override;
+  Status StampCaptured(
+      const WriteOptions& options,
+      FunctionRef<Version(const LocalWrite&)> stamp) noexcept override;
+  // Reads the sync state only, then the unsynced rows: time in the
+  // collection's sync-state rows plus the unsynced records, not in every
+  // record (the default reads them all).
+  Status ScanUnsynced(std::string_view collection,
+                      FunctionRef<void(const Record&)> fn) noexcept override;
 
  private:
+  // Stamps every captured write (inside the transaction).
+  Status StampAll(FunctionRef<Version(const LocalWrite&)> stamp);
+  // This device's replica id, made and kept on first use.
+  Result<std::string> ReplicaId();
+  // The record JSON of `prior` (a capture's columns before the write, as
+  // the triggers wrote them) with the kept fields `kept`.
+  Status PriorJson(const MappedTable& t, std::string_view prior,
+                   std::string_view kept, std::string& out);
+  // The notes of one row's captures since it was last stamped, folded:
+  // the first note's version and columns before, the last note's time and
+  // provisional timestamp.
+  struct Captured {
+    std::string collection, id;
+    Timestamp at = kNoTimestamp, new_ts = kNoTimestamp;
+    bool has_previous = false;
+    Version previous;
+    std::optional<std::string> prior;
+  };
+  // Stamps the row `c` names, unless syncstack wrote it since.
+  Status StampOne(const Captured& c, LocalWrite& w,
+                  FunctionRef<Version(const LocalWrite&)> stamp);
   // Reads the record (collection, id) into `out`; *found false if absent.
-  // REQUIRES: mu held.
+  // `kept`, if given: the mapped row's kept fields. REQUIRES: mu held.
   Status ReadRow(std::string_view collection, std::string_view id, Record& out,
-                 bool* found);
+                 bool* found, std::string* kept = nullptr);
   // The payload of live mapped row `id` of `t` (parked, or its columns).
   Status ReadPayload(MappedTable& t, std::string_view id, std::string_view kept,
                      std::string& out);
@@ -348,7 +462,7 @@ Status MappedStore::ReadPayload(MappedTable& t, std::string_view id,
 }
 
 Status MappedStore::ReadRow(std::string_view collection, std::string_view id,
-                            Record& out, bool* found) {
+                            Record& out, bool* found, std::string* kept) {
   Use q(*state_->get_row);
   q.Text(1, collection).Text(2, id);
   int rc = q.Step();
@@ -372,6 +486,7 @@ Status MappedStore::ReadRow(std::string_view collection, std::string_view id,
     out.payload.assign(q.ColumnText(5));
     return Status::Ok();
   }
+  if (kept != nullptr) kept->assign(q.ColumnText(5));
   return ReadPayload(*t, id, q.ColumnText(5), out.payload);
 }
 
@@ -382,6 +497,7 @@ Status MappedStore::Apply(const WriteOptions& options,
   }
   if (batch.empty()) return Status::Ok();
   std::lock_guard lock(state_->mu);
+  SYNCSTACK_RETURN_IF_ERROR(state_->Refresh());
   SYNCSTACK_RETURN_IF_ERROR(state_->SetSync(options.sync));
   {
     Use q(*state_->begin);
@@ -540,7 +656,9 @@ Result<MappedStore::Parents> MappedStore::CheckParents(
   Parents out = Parents::kPresent;
   for (const auto& [column, parent] : t.references) {
     const Field& f = values[column];
-    if (f.type == Field::Type::kNull) continue;
+    if (f.type == Field::Type::kNull || f.type == Field::Type::kAbsent) {
+      continue;
+    }
     if (f.type != Field::Type::kText) return Parents::kGone;  // never an id
     MappedTable* p = state_->Find(parent);
     {
@@ -569,7 +687,12 @@ Status MappedStore::UpsertRow(MappedTable& t, const std::string& id,
   for (size_t i = 0; i < values.size(); ++i) {
     const int at = static_cast<int>(i) + 2;
     const Field& f = values[i];
+    if (!t.columns[i].default_sql.empty()) {
+      q.Int(static_cast<int>(values.size() + 2 + i),
+            f.type == Field::Type::kAbsent ? 1 : 0);
+    }
     switch (f.type) {
+      case Field::Type::kAbsent:
       case Field::Type::kNull:
         q.Null(at);
         break;
@@ -682,6 +805,12 @@ Status MappedStore::DeleteHere(const MappedTable& t, const std::string& id) {
   const int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
                           std::chrono::system_clock::now().time_since_epoch())
                           .count();
+  {
+    // Stamped by the policy at the next StampCaptured, as an app's delete.
+    Use q(*state_->note_captured);
+    q.Text(1, t.collection).Text(2, id).Int(3, now);
+    SYNCSTACK_RETURN_IF_ERROR(q.Run(state_->db, "note a capture"));
+  }
   Statement del;
   SYNCSTACK_RETURN_IF_ERROR(del.Prepare(
       state_->db,
@@ -776,6 +905,7 @@ Status BadId(std::string_view collection, std::string_view id,
 Status MappedStore::ReadPage(std::string_view collection,
                              const PageRequest& request, EntryPage& page) {
   std::lock_guard lock(state_->mu);
+  SYNCSTACK_RETURN_IF_ERROR(state_->Refresh());
   Use q(*state_->scan);
   const std::string begin = request.range.begin.ToString();
   const std::string end =
@@ -832,6 +962,7 @@ Status MappedStore::Get(std::string_view collection,
   SYNCSTACK_RETURN_IF_ERROR(ValidateCollectionName(collection));
   auto read = [&](RecordChunk& chunk) -> Status {
     std::lock_guard lock(state_->mu);
+    SYNCSTACK_RETURN_IF_ERROR(state_->Refresh());
     while (chunk.HasRoom()) {
       const RecordId id = chunk.next_id();
       bool found = false;
@@ -849,6 +980,36 @@ Status MappedStore::Get(std::string_view collection,
   };
   try {
     return ChunkedGet(ids, read, fn);
+  } catch (const std::bad_alloc&) {
+    return OutOfMemory();
+  }
+}
+
+Status MappedStore::ScanUnsynced(std::string_view collection,
+                                 FunctionRef<void(const Record&)> fn) noexcept {
+  SYNCSTACK_RETURN_IF_ERROR(ValidateCollectionName(collection));
+  try {
+    std::vector<RecordId> ids;
+    {
+      std::lock_guard lock(state_->mu);
+      SYNCSTACK_RETURN_IF_ERROR(state_->Refresh());
+      Use q(*state_->unsynced);
+      q.Text(1, collection);
+      int rc;
+      while ((rc = q.Step()) == SQLITE_ROW) {
+        const std::string_view text = q.ColumnText(0);
+        auto id = RecordId::Parse(text);
+        if (!id.ok() || id->ToString() != text) {
+          return BadId(collection, text, state_->Find(collection));
+        }
+        ids.push_back(*id);
+      }
+      if (rc != SQLITE_DONE) return SqliteError(state_->db, rc, "unsynced");
+    }
+    // A row synced between the two reads is left out.
+    return Get(collection, ids, [&](const Record& r) {
+      if (r.state != SyncState::kSynced) fn(r);
+    });
   } catch (const std::bad_alloc&) {
     return OutOfMemory();
   }
@@ -881,6 +1042,171 @@ Result<std::optional<std::string>> MappedStore::GetMeta(
   } catch (const std::bad_alloc&) {
     return OutOfMemory();
   }
+}
+
+Status MappedStore::StampCaptured(
+    const WriteOptions& options,
+    FunctionRef<Version(const LocalWrite&)> stamp) noexcept {
+  try {
+    std::lock_guard lock(state_->mu);
+    SYNCSTACK_RETURN_IF_ERROR(state_->Refresh());
+    {
+      Use q(*state_->any_captured);
+      int rc = q.Step();
+      if (rc == SQLITE_DONE) return Status::Ok();
+      if (rc != SQLITE_ROW) return SqliteError(state_->db, rc, "captured");
+    }
+    SYNCSTACK_RETURN_IF_ERROR(state_->SetSync(options.sync));
+    {
+      Use q(*state_->begin);
+      SYNCSTACK_RETURN_IF_ERROR(q.Run(state_->db, "begin"));
+    }
+    Status s = StampAll(stamp);
+    if (s.ok()) {
+      Use q(*state_->commit);
+      s = q.Run(state_->db, "commit");
+    }
+    if (!s.ok() && !sqlite3_get_autocommit(state_->db)) {
+      Use q(*state_->rollback);
+      (void)q.Step();
+    }
+    return s;
+  } catch (const std::bad_alloc&) {
+    if (!sqlite3_get_autocommit(state_->db)) {
+      Use q(*state_->rollback);
+      (void)q.Step();
+    }
+    return OutOfMemory();
+  }
+}
+
+Result<std::string> MappedStore::ReplicaId() {
+  {
+    Use q(*state_->get_meta);
+    q.Text(1, meta::kReplica);
+    int rc = q.Step();
+    if (rc == SQLITE_ROW && !q.ColumnBlob(0).empty()) {
+      return std::string(q.ColumnBlob(0));
+    }
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+      return SqliteError(state_->db, rc, "replica id");
+    }
+  }
+  const std::string id = NewReplicaId();
+  Use q(*state_->set_meta);
+  q.Text(1, meta::kReplica).Blob(2, id);
+  SYNCSTACK_RETURN_IF_ERROR(q.Run(state_->db, "keep the replica id"));
+  return id;
+}
+
+Status MappedStore::PriorJson(const MappedTable& t, std::string_view prior,
+                              std::string_view kept, std::string& out) {
+  // Column -> (SQLite type, integer, real, text) as the trigger kept them.
+  struct Value {
+    int type = SQLITE_NULL;
+    int64_t i = 0;
+    double d = 0;
+    std::string text;
+  };
+  std::map<std::string, Value, std::less<>> values;
+  Use q(*state_->prior_fields);
+  q.Text(1, prior);
+  int rc;
+  while ((rc = q.Step()) == SQLITE_ROW) {
+    Value& v = values[std::string(q.ColumnText(0))];
+    const std::string_view type = q.ColumnText(1);
+    if (type == "integer") {
+      v.type = SQLITE_INTEGER;
+      v.i = q.ColumnInt(2);
+    } else if (type == "object") {  // {"r": the real's exact text}
+      v.type = SQLITE_FLOAT;
+      v.d = std::strtod(std::string(q.ColumnText(3)).c_str(), nullptr);
+    } else if (type == "text") {
+      v.type = SQLITE_TEXT;
+      v.text.assign(q.ColumnText(2));
+    }
+  }
+  if (rc != SQLITE_DONE) return SqliteError(state_->db, rc, "prior");
+  out = "{";
+  for (const Column& c : t.columns) {
+    auto it = values.find(c.name);
+    if (it == values.end()) continue;  // a column added since
+    const Value& v = it->second;
+    AppendColumn(c, v.type, v.i, v.d, v.text, out);
+  }
+  AppendKept(kept, out);
+  return Status::Ok();
+}
+
+Status MappedStore::StampOne(const Captured& c, LocalWrite& w,
+                             FunctionRef<Version(const LocalWrite&)> stamp) {
+  MappedTable* t = state_->Find(c.collection);
+  if (t == nullptr) return Status::Ok();
+  bool found = false;
+  std::string kept;
+  SYNCSTACK_RETURN_IF_ERROR(
+      ReadRow(c.collection, c.id, current_, &found, &kept));
+  // Gone (a delete of a row never synced), or written by syncstack since
+  // the last capture (its version is the engine's or a Replica's).
+  if (!found || current_.state == SyncState::kSynced ||
+      current_.version.timestamp != c.new_ts) {
+    return Status::Ok();
+  }
+  std::string previous_payload;
+  if (c.prior) {
+    SYNCSTACK_RETURN_IF_ERROR(PriorJson(*t, *c.prior, kept, previous_payload));
+  }
+  w.previous = c.has_previous ? &c.previous : nullptr;
+  w.now = c.at;
+  w.deleted = current_.deleted;
+  w.payload = current_.deleted ? std::string_view() : current_.payload;
+  w.previous_payload = previous_payload;
+  const Version v = stamp(w);
+  Use set(*state_->set_version);
+  set.Text(1, c.collection).Text(2, c.id).Int(3, v.timestamp).Blob(4, v.extra);
+  return set.Run(state_->db, "stamp a captured write");
+}
+
+Status MappedStore::StampAll(FunctionRef<Version(const LocalWrite&)> stamp) {
+  SYNCSTACK_ASSIGN_OR_RETURN(const std::string replica, ReplicaId());
+  LocalWrite w;
+  w.replica = replica;
+  {
+    Use q(*state_->get_meta);
+    q.Text(1, meta::kPolicySeen);
+    int rc = q.Step();
+    if (rc == SQLITE_ROW) {
+      w.highest_seen =
+          std::strtoll(std::string(q.ColumnBlob(0)).c_str(), nullptr, 10);
+    } else if (rc != SQLITE_DONE) {
+      return SqliteError(state_->db, rc, "policy/seen");
+    }
+  }
+  Use list(*state_->list_captured);
+  Captured row;
+  bool open = false;
+  int rc;
+  while ((rc = list.Step()) == SQLITE_ROW) {
+    const std::string_view collection = list.ColumnText(0);
+    const std::string_view id = list.ColumnText(1);
+    if (!open || collection != row.collection || id != row.id) {
+      if (open) SYNCSTACK_RETURN_IF_ERROR(StampOne(row, w, stamp));
+      open = true;
+      row.collection.assign(collection);
+      row.id.assign(id);
+      row.has_previous = !list.IsNull(4);
+      row.previous =
+          Version{list.ColumnInt(4), std::string(list.ColumnBlob(5))};
+      row.prior.reset();
+      if (!list.IsNull(6)) row.prior.emplace(list.ColumnText(6));
+    }
+    row.at = list.ColumnInt(2);
+    row.new_ts = list.ColumnInt(3);
+  }
+  if (rc != SQLITE_DONE) return SqliteError(state_->db, rc, "captured");
+  if (open) SYNCSTACK_RETURN_IF_ERROR(StampOne(row, w, stamp));
+  Use clear(*state_->clear_captured);
+  return clear.Run(state_->db, "stamped");
 }
 
 class MappedDatabase final : public Database {

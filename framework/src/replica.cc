@@ -12,6 +12,10 @@ constexpr int kMaxAttempts = 16;  // lost races with concurrent writers
 
 }  // namespace
 
+std::string NewReplicaId() {
+  return RecordId::Random().ToString().substr(0, 8);
+}
+
 Result<std::string> Replica::ReplicaId(ChangeBatch& batch) {
   {
     std::lock_guard<std::mutex> guard(mu_);
@@ -23,9 +27,7 @@ Result<std::string> Replica::ReplicaId(ChangeBatch& batch) {
   if (kept && !kept->empty()) {
     id = *kept;
   } else {
-    // 8 hex digits, random: short in every version vector, and unique
-    // enough among one account's devices.
-    id = RecordId::Random().ToString().substr(0, 8);
+    id = NewReplicaId();
     batch.SetMeta(std::string(meta::kReplica), id);
   }
   std::lock_guard<std::mutex> guard(mu_);

@@ -57,6 +57,11 @@ Status Store::ScanMeta(
   return Status::NotSupported("this store cannot list its metadata");
 }
 
+Status Store::StampCaptured(const WriteOptions&,
+                            FunctionRef<Version(const LocalWrite&)>) noexcept {
+  return Status::Ok();  // nothing captured
+}
+
 Status Database::RemoveAccount(std::string_view, std::string_view,
                                const ChangeBatch&) noexcept {
   return Status::NotSupported("this database cannot remove an account");

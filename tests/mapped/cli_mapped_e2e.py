@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
 """`syncstack sync --schema` on an app's own SQLite tables, bad input first:
 a schema naming a missing table, a table without a primary key, and a
-non-UUID id written by the app each end the command with one clear line
-and exit 1, and leave the app's database as it was; then the fixed
-database syncs, and `ls` reads it without --schema.
+non-UUID id written by the app before attaching each end the command with
+one clear line and exit 1, and leave the app's database as it was; then
+the fixed database syncs, `ls` reads it without --schema, and once
+attached an app's insert of a non-UUID id is refused in its own statement
+while the other rows keep syncing.
 
 usage: cli_mapped_e2e.py <path to syncstack>
 """
@@ -92,6 +94,21 @@ def main(workdir):
         r = run("ls", "--store", "sqlite:" + app, "--json")
         check(r.returncode == 0 and uid in r.stdout and "Anna & Ben" in r.stdout,
               "ls reads the app's table without --schema: " + r.stdout.strip())
+
+        # Attached, a non-UUID id is refused in the app's own statement,
+        # and the other rows keep syncing.
+        try:
+            db.execute("INSERT INTO couples VALUES('couple-2', 'Cy & Di')")
+            err = ""
+        except sqlite3.DatabaseError as e:
+            err = str(e)
+        check('table "couples": the id column "id" takes lower-case UUIDs'
+              in err, "the app's non-UUID insert is refused: " + err)
+        uid2 = "6f1c3f0e-8a55-4f0e-9d3b-2a7d1c9e0b12"
+        db.execute("INSERT INTO couples VALUES(?, 'Cy & Di')", (uid2,))
+        r = sync({"couples": {"id": "id", "table": "couples"}})
+        check(r.returncode == 0 and "1 added" in r.stdout,
+              "the next row syncs: " + (r.stdout + r.stderr).strip())
     finally:
         serve.stop(timeout=30)
         db.close()

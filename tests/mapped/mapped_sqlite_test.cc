@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <vector>
 
 #include "app_db.h"
 #include "engine/world.h"
@@ -315,17 +316,99 @@ TEST_F(MappedSqliteTest, AnAddedColumnKeepsCaptureAndAdoptsKeptFields) {
   EXPECT_EQ(Get("couples", kC2)->payload, R"({"name":"Cy","city":"Rome"})");
 }
 
+TEST_F(MappedSqliteTest, ScanUnsyncedYieldsTheAppsWritesOnly) {
+  Attach();
+  ChangeBatch pull;
+  pull.Put(Pulled("couples", kC1, R"({"name":"Ann"})"));
+  ASSERT_OK(Apply(pull));
+  app_->Exec("INSERT INTO couples VALUES('" + kC2 + "', 'Cy')");
+  app_->Exec("INSERT INTO budget(bid, couple_id, title) VALUES('" + kB2 +
+             "', '" + kC1 + "', 'cake'), ('" + kB1 + "', '" + kC1 +
+             "', 'rings')");
+  app_->Exec("DELETE FROM budget WHERE bid = '" + kB2 + "'");
+  std::vector<std::string> seen;
+  for (const char* collection : {"couples", "budget"}) {
+    ASSERT_OK(store_->ScanUnsynced(collection, [&](const Record& r) {
+      seen.push_back(r.id.ToString() + (r.deleted ? " deleted" : " ") +
+                     r.payload);
+    }));
+  }
+  EXPECT_EQ(seen, (std::vector<std::string>{
+                      kC2 + R"( {"name":"Cy"})",
+                      kB1 + R"( {"couple_id":")" + kC1 +
+                          R"(","title":"rings","amount":null,"paid":null,)"
+                          R"("n":null,"tags":null})",
+                      kB2 + " deleted"}));
+}
+
+TEST_F(MappedSqliteTest, SchemaChangesWhileOpen) {
+  Attach();
+  app_->Exec("INSERT INTO couples VALUES('" + kC1 + "', 'Ann')");
+  // Supported while the store is open: an index, a column with a default
+  // (rows keep what the app's migration gave them; not pushed), a new
+  // column the next write fills.
+  app_->Exec("CREATE INDEX couples_by_name ON couples(name)");
+  app_->Exec("ALTER TABLE couples ADD COLUMN size INTEGER NOT NULL DEFAULT 2");
+  EXPECT_EQ(Get("couples", kC1)->payload, R"({"name":"Ann","size":2})");
+  app_->Exec("UPDATE couples SET size = 3");
+  EXPECT_EQ(Get("couples", kC1)->payload, R"({"name":"Ann","size":3})");
+  ChangeBatch pull;
+  pull.Put(Pulled("couples", kC2, R"({"name":"Cy"})"));
+  ASSERT_OK(Apply(pull));
+  EXPECT_EQ(app_->One("SELECT size FROM couples WHERE id = '" + kC2 + "'"),
+            "2");
+  // Refused at the next call into the store, with a clear error: a
+  // renamed column (SQLite renames it in the triggers too), then a
+  // renamed id column.
+  app_->Exec("ALTER TABLE couples RENAME COLUMN size TO seats");
+  auto r = store_->GetOne("couples", Id(kC1));
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find(
+                "column \"size\" was dropped or renamed since syncstack "
+                "attached"),
+            std::string::npos)
+      << r.status().ToString();
+  app_->Exec("ALTER TABLE couples RENAME COLUMN seats TO size");
+  ASSERT_TRUE(store_->GetOne("couples", Id(kC1)).ok());
+  app_->Exec("ALTER TABLE couples RENAME COLUMN id TO cid");
+  r = store_->GetOne("couples", Id(kC1));
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("table \"couples\" has no column "
+                                      "\"id\" (the id key)"),
+            std::string::npos)
+      << r.status().ToString();
+}
+
 TEST_F(MappedSqliteTest, ADroppedColumnIsRefused) {
   Attach();
+  app_->Exec("INSERT INTO couples VALUES('" + kC1 + "', 'Ann')");
+  // While attached, SQLite itself refuses: the capture triggers read every
+  // synced column.
+  const std::string err = app_->TryExec("ALTER TABLE budget DROP COLUMN tags");
+  EXPECT_NE(err.find("_syncstack_budget_upd"), std::string::npos) << err;
+  EXPECT_NE(err.find("no such column"), std::string::npos) << err;
+  EXPECT_EQ(app_->Count("SELECT count(*) FROM pragma_table_info('budget') "
+                        "WHERE name = 'tags'"),
+            1);
   store_.reset();
   db_.reset();
-  app_->Exec("ALTER TABLE budget DROP COLUMN tags");
+  // Dropped by a rebuild of the table (its triggers go with it): the next
+  // open refuses, and changes nothing.
+  app_->Exec(
+      "CREATE TABLE budget2(bid TEXT PRIMARY KEY, couple_id TEXT REFERENCES "
+      "couples(id), title TEXT, amount REAL, paid BOOLEAN, n INTEGER);"
+      "DROP TABLE budget; ALTER TABLE budget2 RENAME TO budget;");
+  const auto before = app_->One(
+      "SELECT group_concat(name) FROM sqlite_master WHERE type = 'trigger'");
   auto db = Open();
   ASSERT_FALSE(db.ok());
   EXPECT_EQ(db.status().code(), Status::Code::kInvalidArgument);
   EXPECT_NE(db.status().message().find("column \"tags\" was dropped"),
             std::string::npos)
       << db.status().ToString();
+  EXPECT_EQ(app_->One("SELECT group_concat(name) FROM sqlite_master WHERE "
+                      "type = 'trigger'"),
+            before);
 }
 
 TEST_F(MappedSqliteTest, TriggersRebuiltAfterATableRebuild) {
@@ -399,18 +482,48 @@ TEST_F(MappedSqliteBadInput, NoSchemaAndNothingAttached) {
   ExpectRefused(nullptr, "no mapped tables");
 }
 
-TEST_F(MappedSqliteTest, NonUuidIdWrittenLaterFailsTheNextOpen) {
+TEST_F(MappedSqliteTest, NonUuidIdWrittenByTheAppIsRefusedAtCapture) {
   Attach();
   app_->Exec("INSERT INTO couples VALUES('" + kC1 + "', 'Ann')");
-  app_->Exec("INSERT INTO couples VALUES('ABC', 'Bad')");
-  // A scan meanwhile names it too.
-  auto it = store_->Scan("couples", ScanOptions());
-  while (it->Valid()) it->Next();
-  EXPECT_NE(it->status().message().find("table \"couples\" row id='ABC'"),
-            std::string::npos)
-      << it->status().ToString();
+  const auto before =
+      app_->One("SELECT group_concat(id || ':' || state) FROM _syncstack_rows");
+  // The app's own statement fails, naming the table and the id column;
+  // nothing of it is written.
+  const std::vector<std::string> writes = {
+      "INSERT INTO couples VALUES('couple-1', 'Bad')",
+      "INSERT INTO couples VALUES('ABCDEF00-0000-4000-8000-000000000001', "
+      "'Upper')",
+      "UPDATE couples SET id = 'couple-1' WHERE id = '" + kC1 + "'",
+      "INSERT INTO couples VALUES(NULL, 'Null')"};
+  for (const std::string& sql : writes) {
+    const std::string err = app_->TryExec(sql);
+    EXPECT_NE(err.find("table \"couples\": the id column \"id\" takes "
+                       "lower-case UUIDs"),
+              std::string::npos)
+        << sql << ": " << err;
+  }
+  EXPECT_EQ(app_->Count("SELECT count(*) FROM couples"), 1);
+  EXPECT_EQ(app_->One("SELECT id FROM couples"), kC1);
+  EXPECT_EQ(app_->One("SELECT group_concat(id || ':' || state) FROM "
+                      "_syncstack_rows"),
+            before);
+  // The other rows go on as before.
+  EXPECT_EQ(Get("couples", kC1)->state, SyncState::kCreated);
+}
+
+TEST_F(MappedSqliteTest, NonUuidIdWrittenWithoutTriggersFailsTheNextOpen) {
+  Attach();
+  app_->Exec("INSERT INTO couples VALUES('" + kC1 + "', 'Ann')");
   store_.reset();
   db_.reset();
+  // A table rebuilt by the app (the triggers go with the old one), and a
+  // bad id written meanwhile.
+  app_->Exec(
+      "CREATE TABLE couples2(id TEXT PRIMARY KEY, name TEXT NOT NULL);"
+      "INSERT INTO couples2 SELECT * FROM couples;"
+      "INSERT INTO couples2 VALUES('ABC', 'Bad');"
+      "PRAGMA foreign_keys=OFF; DROP TABLE couples;"
+      "ALTER TABLE couples2 RENAME TO couples; PRAGMA foreign_keys=ON;");
   auto before = app_->One(
       "SELECT group_concat(id || state) FROM "
       "_syncstack_rows");
@@ -427,6 +540,7 @@ TEST_F(MappedSqliteTest, NonUuidIdWrittenLaterFailsTheNextOpen) {
   app_->Exec("UPDATE couples SET id = '" + kC2 + "' WHERE id = 'ABC'");
   Attach();
   EXPECT_EQ(Get("couples", kC2)->state, SyncState::kCreated);
+  EXPECT_EQ(Get("couples", kC1)->state, SyncState::kCreated);
 }
 
 TEST_F(MappedSqliteTest, ReopensWithTheAttachedSchema) {

@@ -161,6 +161,57 @@ TEST(MappedSync, TwoDevicesShareTheirTables) {
   EXPECT_EQ(AppRows(laptop), ServerRows(world.Server()));
 }
 
+// The app adds a column while syncstack is attached and its store open:
+// capture goes on, the new field flows both ways, a device without the
+// column keeps the field until it adds the column too, and a NOT NULL
+// column with a default takes its default for records that lack it.
+TEST(MappedSync, AnAddedColumnFlowsBothWaysWhileAttached) {
+  MappedWorld world;
+  MappedDevice& phone = world.Add("phone");
+  MappedDevice& laptop = world.Add("laptop");
+  const std::string c1 = "11111111-1111-4111-8111-111111111111";
+  const std::string c2 = "33333333-3333-4333-8333-333333333333";
+  phone.app->Exec("INSERT INTO couples VALUES('" + c1 + "', 'Ann & Bo', 1)");
+  ASSERT_OK(phone.Sync().status());
+  ASSERT_OK(laptop.Sync().status());
+
+  phone.app->Exec("ALTER TABLE couples ADD COLUMN city TEXT");
+  phone.app->Exec("UPDATE couples SET city = 'Oslo'");
+  ASSERT_OK_AND_ASSIGN(SyncReport pushed, phone.Sync());
+  EXPECT_EQ(pushed.cases.pushed_updates, 1u);
+  EXPECT_EQ(ServerRows(world.Server())["couples/" + c1],
+            R"({"name":"Ann & Bo","n":1,"city":"Oslo"})");
+  // The laptop has no such column yet: the field is kept, not dropped.
+  ASSERT_OK(laptop.Sync().status());
+  EXPECT_EQ(AppRows(laptop)["couples/" + c1],
+            R"({"name":"Ann & Bo","n":1,"city":"Oslo"})");
+  // It adds the column too: the kept value moves in, and its own edit of
+  // the new field flows back.
+  laptop.app->Exec("ALTER TABLE couples ADD COLUMN city TEXT");
+  ASSERT_OK(laptop.Sync().status());
+  EXPECT_EQ(laptop.app->One("SELECT city FROM couples"), "Oslo");
+  laptop.app->Exec("UPDATE couples SET city = 'Bergen'");
+  ASSERT_OK_AND_ASSIGN(SyncReport back, laptop.Sync());
+  EXPECT_EQ(back.cases.pushed_updates, 1u);
+  ASSERT_OK(phone.Sync().status());
+  EXPECT_EQ(phone.app->One("SELECT city FROM couples"), "Bergen");
+
+  // A NOT NULL column with a default on the laptop only: a record that
+  // lacks the field takes the default instead of failing the sync.
+  laptop.app->Exec(
+      "ALTER TABLE couples ADD COLUMN tier TEXT NOT NULL DEFAULT 'basic'");
+  phone.app->Exec("INSERT INTO couples VALUES('" + c2 + "', 'Cy', 2, NULL)");
+  ASSERT_OK(phone.Sync().status());
+  // (The server's record has every column the phone has; a record that
+  // lacks "tier" comes from a device without the column.)
+  ASSERT_OK(laptop.Sync().status());
+  EXPECT_EQ(laptop.app->One("SELECT tier FROM couples WHERE id = '" + c2 + "'"),
+            "basic");
+  EXPECT_EQ(laptop.app->One("SELECT count(*) FROM pragma_foreign_key_check"),
+            "0");
+  EXPECT_EQ(AppRows(phone), ServerRows(world.Server()));
+}
+
 // --- Randomized convergence ------------------------------------------------
 
 uint64_t Seed() {

@@ -13,6 +13,10 @@
 
 namespace syncstack {
 
+// A new replica id (meta::kReplica): 8 random hex digits, short in every
+// version vector and unique enough among one account's devices.
+std::string NewReplicaId();
+
 // Thread safety: methods may be called concurrently, also while a sync of
 // the same store runs (the engine never overwrites a write it did not see).
 class Replica {

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "syncstack/clock.h"
+#include "syncstack/conflict_policy.h"
 #include "syncstack/function_ref.h"
 #include "syncstack/record.h"
 #include "syncstack/status.h"
@@ -198,6 +199,22 @@ class Store {
       FunctionRef<void(std::string_view key, std::string_view value)>
           fn) noexcept;
 
+  // Stamps the writes this store captured by itself, without a version
+  // (the triggers on an app's own tables, docs/mapped-tables.md): calls
+  // `stamp` once per such write with everything a local write's stamp
+  // needs (every LocalWrite field; `now` is when the write was captured,
+  // `replica` this store's meta::kReplica, made here if missing) and keeps
+  // the version it returns, all in one transaction. The engine calls it
+  // with its policy's StampLocal before it reads rows to plan or push, so
+  // a captured write carries the version data its policy needs, as a
+  // Replica::Put does. `stamp` must not call the store. A store that
+  // captures nothing (the default) returns OK at once.
+  // Errors: kUnavailable, kIOError, kCorruption, kInvalidArgument (a
+  // captured row that cannot be read as a record).
+  virtual Status StampCaptured(
+      const WriteOptions& options,
+      FunctionRef<Version(const LocalWrite&)> stamp) noexcept;
+
   // Convenience: one record, or nullopt.
   Result<std::optional<Record>> GetOne(std::string_view collection,
                                        const RecordId& id) noexcept;
@@ -292,6 +309,11 @@ class StoreWrapper : public Store {
                   FunctionRef<void(std::string_view, std::string_view)>
                       fn) noexcept override {
     return target_.ScanMeta(prefix, fn);
+  }
+  Status StampCaptured(
+      const WriteOptions& options,
+      FunctionRef<Version(const LocalWrite&)> stamp) noexcept override {
+    return target_.StampCaptured(options, stamp);
   }
 
  private:

@@ -317,6 +317,12 @@ Status SyncRun::AskForTheRest(SyncResponse& response) {
 Status SyncRun::Exchange(size_t begin, size_t end, size_t& next) {
   std::vector<const PlanOp*> ops;
   for (size_t i = begin; i < end; ++i) ops.push_back(&plan_.ops[i]);
+  // An app write captured since the plan is stamped before it is read to
+  // be pushed: it goes with its policy's version, or is skipped as changed
+  // meanwhile. (Not before applying an answer: a write captured during the
+  // call keeps its provisional stamp, so it reads as changed and stays
+  // dirty for the next run.)
+  SYNCSTACK_RETURN_IF_ERROR(StampCaptured());
   RowMap rows;
   SYNCSTACK_RETURN_IF_ERROR(ReadRows(ops, rows));
   Outgoing out;

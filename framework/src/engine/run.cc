@@ -271,6 +271,13 @@ Status SyncRun::LogIn() {
   return Status::Ok();
 }
 
+Status SyncRun::StampCaptured() {
+  const ConflictPolicy& policy = *policy_;
+  return store_.StampCaptured(options_.write, [&policy](const LocalWrite& w) {
+    return policy.StampLocal(w);
+  });
+}
+
 Status SyncRun::TakeLock(Unlocker& unlocker) {
   if (!options_.lock) return Status::Ok();
   auto give_up_at = SteadyClock::now() + options_.lock_wait;
@@ -492,6 +499,8 @@ Result<SyncReport> SyncRun::Go() {
   SYNCSTACK_RETURN_IF_ERROR(TakeLock(unlocker));
   Progress(SyncProgress::Phase::kLock, 1, 1);
   report_.lock_time = Since(start);
+  // After login: the policy is the one planned with.
+  SYNCSTACK_RETURN_IF_ERROR(StampCaptured());
 
   SYNCSTACK_RETURN_IF_ERROR(PlanPhase());
   SYNCSTACK_RETURN_IF_ERROR(ExchangePhase());

@@ -112,6 +112,9 @@ class SyncRun {
   // --- run.cc: the phases of Go --------------------------------------------
   // Logs in and settles the conflict policy to plan with.
   Status LogIn();
+  // Has the store stamp the writes it captured without a version (an
+  // app's own tables) with the policy planned with (Store::StampCaptured).
+  Status StampCaptured();
   // Takes the lock (waiting up to options_.lock_wait) unless told not to.
   Status TakeLock(Unlocker& unlocker);
   // Plans every collection, then the metadata the plan taught.
