@@ -323,19 +323,33 @@ int RunServe(int argc, char** argv) {
     if (!loaded.ok()) return Fail(loaded.status().WithContext(schema_file));
     schema = std::move(*loaded);
   }
-  // Mapped tables are a device feature so far (docs/mapped-tables.md):
-  // said out loud, never silently ignored.
+  // Mapped collections: with an "account" column the server keeps them
+  // in its own tables, on PostgreSQL only; without one, in its own store
+  // (docs/mapped-tables.md, "The server"). Said out loud, never silently.
+  Schema server_tables;
   for (const auto& [collection, mapping] : schema.mappings()) {
-    std::fprintf(stderr,
-                 "syncstack: warning: collection \"%s\" maps table \"%s\": "
-                 "the server keeps its records in its own store, not in "
-                 "that table (mapped tables work on devices only)\n",
-                 collection.c_str(), mapping.table.c_str());
+    if (mapping.account.empty()) {
+      std::fprintf(stderr,
+                   "syncstack: warning: collection \"%s\" maps table \"%s\" "
+                   "without an \"account\" column: the server keeps its "
+                   "records in its own store, not in that table\n",
+                   collection.c_str(), mapping.table.c_str());
+    } else if (!uri.starts_with("postgres:")) {
+      return Fail("--schema: collection \"" + collection +
+                  "\" keeps its "
+                  "records in table \"" +
+                  mapping.table +
+                  "\" (it names an \"account\" column), which needs "
+                  "--store postgres:...; leave \"account\" out to keep "
+                  "them in this store");
+    } else {
+      server_tables = schema;
+    }
   }
   auto policy = PolicyByName(policy_name);
   if (!policy.ok()) return Fail(policy.status());
   DatabaseRegistry registry;
-  RegisterBuiltins(registry);
+  RegisterBuiltins(registry, server_tables);
   auto database = registry.Open(uri);
   if (!database.ok()) return Fail(database.status());
   // A database shared by several serve processes (PostgreSQL) keeps the

@@ -15,7 +15,9 @@
 // pool; no connection is held while a callback runs.
 #include "syncstack/postgres/postgres_store.h"
 
+#include <algorithm>
 #include <cstdint>
+#include <cstdlib>
 #include <map>
 #include <new>
 #include <optional>
@@ -29,6 +31,7 @@
 
 #include "postgres_internal.h"
 #include "syncstack/index_scan.h"
+#include "syncstack/metadata_keys.h"
 #include "syncstack/paged_iterator.h"
 
 namespace syncstack {
@@ -211,6 +214,15 @@ class PostgresStore final : public Store {
   bool IntoEmptyCollections(pqxx::work& tx,
                             const std::vector<ChangeBatch::Op>& ops,
                             const std::vector<size_t>& final_ops);
+  // Mapped collections (postgres_mapped.cc): whether the batch writes
+  // one, the sequence check, the metadata, and the writes into the
+  // server's tables.
+  bool TouchesMapped(const ChangeBatch& batch) const;
+  Status CheckSequence(pqxx::work& tx, const ChangeBatch& batch,
+                       const std::vector<size_t>& final_ops);
+  void PutMeta(pqxx::work& tx, const ChangeBatch& batch, bool guard_figures);
+  void WriteMapped(pqxx::work& tx, const ChangeBatch& batch,
+                   const std::vector<size_t>& final_ops);
 
   const std::shared_ptr<Shared> shared_;
   const std::string account_;
@@ -265,6 +277,13 @@ Status PostgresStore::ApplyOnce(pqxx::connection& c,
     SYNCSTACK_RETURN_IF_ERROR(CheckLease(tx, *batch.lease()));
   }
   SYNCSTACK_RETURN_IF_ERROR(CheckExpects(tx, ops));
+  const bool mapped = TouchesMapped(batch);
+  if (mapped) {
+    // Meta first: the writes the triggers capture below (children deleted
+    // with their parent) then take sequences after the batch's own.
+    SYNCSTACK_RETURN_IF_ERROR(CheckSequence(tx, batch, final_ops));
+    PutMeta(tx, batch, true);
+  }
   size_t puts = 0;
   bool any_erase = false;
   for (size_t i : final_ops) {
@@ -289,11 +308,95 @@ Status PostgresStore::ApplyOnce(pqxx::connection& c,
     }
     tx.exec_prepared("erase_keys", account_, names.Take(), ids.Take());
   }
-  for (const auto& [key, value] : batch.meta()) {
-    tx.exec_prepared("put_meta", account_, key, Hex(value));
+  if (mapped) {
+    WriteMapped(tx, batch, final_ops);
+  } else {
+    PutMeta(tx, batch, false);
   }
   tx.commit();
   return Status::Ok();
+}
+
+bool PostgresStore::TouchesMapped(const ChangeBatch& batch) const {
+  if (shared_->mapped.empty()) return false;
+  for (const ChangeBatch::Op& op : batch.ops()) {
+    if (shared_->mapped.count(op.record.collection) != 0) return true;
+  }
+  return false;
+}
+
+// The service read the account's write sequence before this transaction
+// and numbers its writes after it; other code's writes (captured by the
+// triggers) may have taken sequences since. Then the batch is refused
+// with kConflict, and the service reads everything again.
+Status PostgresStore::CheckSequence(pqxx::work& tx, const ChangeBatch& batch,
+                                    const std::vector<size_t>& final_ops) {
+  bool sets_sequence = false;
+  for (const auto& [key, value] : batch.meta()) {
+    sets_sequence |= key == meta::kSequence;
+  }
+  if (!sets_sequence) return Status::Ok();
+  pqxx::result r =
+      tx.exec_prepared("get_meta", account_, std::string(meta::kSequence));
+  if (r.empty()) return Status::Ok();
+  std::string value;
+  DecodeBytea(r[0][0], value);
+  const int64_t stored = std::strtoll(value.c_str(), nullptr, 10);
+  for (size_t i : final_ops) {
+    const ChangeBatch::Op& op = batch.ops()[i];
+    if (op.kind == ChangeBatch::Op::Kind::kPut && op.record.base <= stored) {
+      return Status::Conflict(
+          "postgres: the account's write sequence moved (a write by other "
+          "code to a mapped table); retry");
+    }
+  }
+  return Status::Ok();
+}
+
+// `guard_figures`: a batch that does not number writes (a figure first
+// computed by a scan) must not replace a figure the triggers keep.
+void PostgresStore::PutMeta(pqxx::work& tx, const ChangeBatch& batch,
+                            bool guard_figures) {
+  bool sets_sequence = false;
+  for (const auto& [key, value] : batch.meta()) {
+    sets_sequence |= key == meta::kSequence;
+  }
+  for (const auto& [key, value] : batch.meta()) {
+    if (guard_figures && !sets_sequence && key.starts_with("figure/") &&
+        shared_->mapped.count(std::string_view(key).substr(7)) != 0) {
+      tx.exec_prepared("add_meta", account_, key, Hex(value));
+    } else {
+      tx.exec_prepared("put_meta", account_, key, Hex(value));
+    }
+  }
+}
+
+// Into the server's tables, removals children first, then writes parents
+// first (Schema::Depth), then rows that waited for a parent.
+void PostgresStore::WriteMapped(pqxx::work& tx, const ChangeBatch& batch,
+                                const std::vector<size_t>& final_ops) {
+  const std::vector<ChangeBatch::Op>& ops = batch.ops();
+  std::vector<std::pair<int, size_t>> order;  // (phase key, op)
+  for (size_t i : final_ops) {
+    const ChangeBatch::Op& op = ops[i];
+    auto it = shared_->mapped.find(op.record.collection);
+    if (it == shared_->mapped.end()) continue;
+    const bool removal =
+        op.kind == ChangeBatch::Op::Kind::kErase || op.record.deleted;
+    order.emplace_back(removal ? -1 - it->second : it->second, i);
+  }
+  std::stable_sort(
+      order.begin(), order.end(),
+      [](const auto& a, const auto& b) { return a.first < b.first; });
+  for (const auto& [phase, i] : order) {
+    const ChangeBatch::Op& op = ops[i];
+    const bool erase = op.kind == ChangeBatch::Op::Kind::kErase;
+    tx.exec_prepared("mapped_write", account_, op.record.collection,
+                     Hex(op.record.id.raw()),
+                     static_cast<int64_t>(op.record.base), erase,
+                     op.record.deleted, Hex(op.record.payload));
+  }
+  tx.exec_prepared("mapped_unpark", account_);
 }
 
 Status PostgresStore::CheckLease(pqxx::work& tx, const LeaseFence& fence) {
@@ -670,6 +773,9 @@ class PostgresDatabase final : public Database {
       pqxx::work tx(c);
       std::string gone(account);
       tx.exec_prepared("lock_account", kAccountLockClass, AccountLockKey(gone));
+      if (!shared_->mapped.empty()) {
+        tx.exec_prepared("mapped_remove_account", gone);
+      }
       tx.exec_prepared("remove_records", gone);
       tx.exec_prepared("remove_meta", gone);
       tx.exec_prepared("remove_lease", gone);
