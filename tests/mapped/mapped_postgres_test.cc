@@ -88,7 +88,14 @@ TEST(MappedPostgres, PlainSqlWritesReachTheOwnersDevicesInEveryMode) {
                  ", 'alice', 'from the server', 1)");
     w.sql().Exec("INSERT INTO budget VALUES(" + Q(b) + ", 'alice', " + Q(c) +
                  ", 'cake', 80.25, false, NULL)");
-    ASSERT_OK(phone.Sync().status());
+    ExpectFigureHolds(w.Server(), "budget");
+    ASSERT_OK_AND_ASSIGN(SyncReport pulled, phone.Sync());
+    if (mode != SyncMode::kAuto) {
+      EXPECT_EQ(pulled.mode, mode);
+    }
+    EXPECT_EQ(pulled.cases.fetched_new + pulled.changes_pulled > 0, true);
+    // The figure the triggers kept agrees with the device's.
+    EXPECT_EQ(pulled.fingerprint_mismatch, "");
     EXPECT_EQ(phone.app->One("SELECT title || ' ' || amount || ' ' || paid "
                              "FROM budget WHERE bid = " +
                              Q(b)),
@@ -105,7 +112,10 @@ TEST(MappedPostgres, PlainSqlWritesReachTheOwnersDevicesInEveryMode) {
     // Delete, child then parent: a tombstone each, the device deletes.
     w.sql().Exec("DELETE FROM budget WHERE bid = " + Q(b) +
                  "; DELETE FROM couples WHERE id = " + Q(c));
-    ASSERT_OK(phone.Sync().status());
+    ExpectFigureHolds(w.Server(), "budget");
+    ExpectFigureHolds(w.Server(), "couples");
+    ASSERT_OK_AND_ASSIGN(SyncReport deleted, phone.Sync());
+    EXPECT_EQ(deleted.fingerprint_mismatch, "");
     EXPECT_EQ(
         phone.app->Count("SELECT count(*) FROM budget WHERE bid = " + Q(b)), 0);
     EXPECT_EQ(

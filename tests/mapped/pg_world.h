@@ -17,6 +17,7 @@
 #include "app_db.h"
 #include "engine/world.h"
 #include "store/postgres_env.h"
+#include "syncstack/fingerprint.h"
 #include "syncstack/postgres/postgres_store.h"
 #include "syncstack/sqlite/mapped_store.h"
 #include "syncstack/users.h"
@@ -273,6 +274,22 @@ inline void ExpectSameRecords(PgConn& sql,
               "t")
         << what << " " << k << ": " << v << " vs " << it->second;
   }
+}
+
+// The figure the server keeps for `collection` equals one computed by a
+// scan of its records.
+inline void ExpectFigureHolds(Store& server, const std::string& collection) {
+  SetFingerprint scanned;
+  ScanOptions live;
+  live.include_tombstones = false;
+  auto it = server.Scan(collection, live);
+  for (; it->Valid(); it->Next()) {
+    scanned.Add(it->entry().id, it->entry().version);
+  }
+  ASSERT_TRUE(it->status().ok()) << it->status().ToString();
+  auto stored = server.GetMeta("figure/" + collection);
+  ASSERT_TRUE(stored.ok() && stored->has_value()) << collection;
+  EXPECT_EQ(**stored, scanned.Encode()) << collection;
 }
 
 }  // namespace syncstack::testing
