@@ -267,8 +267,10 @@ END $f$;
 -- Writes one record syncstack applies (its sync state already written in
 -- records, at sequence op_base) into the app's table: 'written', 'parked'
 -- (a parent is not there: the record waits in records.payload), 'deleted'
--- or 'skipped' (a write captured in this transaction came after it). A
--- live record whose id is another user's row is refused.
+-- (also for a live child whose parent is a tombstone: it is deleted, a
+-- write of the server's after it) or 'skipped' (a write captured in this
+-- transaction came after it). A live record whose id is another user's
+-- row is refused.
 CREATE OR REPLACE FUNCTION $S.mapped_write(acct text, coll text, rid bytea,
     op_base bigint, erase boolean, del boolean, payload bytea)
 RETURNS text LANGUAGE plpgsql AS $f$
@@ -284,6 +286,7 @@ DECLARE
   cols text[];
   kept jsonb;
   missing boolean := false;
+  gone boolean := false;
   names text;
   updates text;
 BEGIN
@@ -314,8 +317,32 @@ BEGIN
       EXECUTE format('SELECT 1 FROM %s WHERE %I::text = $1 AND %I = $2',
                      p.tbl, p.id_col, p.owner_col) USING r->>ref.col, acct;
       GET DIAGNOSTICS n = ROW_COUNT;
-      IF n = 0 THEN missing := true; END IF;
+      IF n = 0 THEN
+        missing := true;
+        IF EXISTS (SELECT 1 FROM $S.records pr WHERE pr.account = acct
+                   AND pr.collection = ref.parent AND pr.deleted
+                   AND pr.id = CASE WHEN r->>ref.col ~ '^[0-9a-f-]{36}$'
+                     THEN decode(replace(r->>ref.col, '-', ''), 'hex') END)
+        THEN
+          gone := true;
+        END IF;
+      END IF;
     END LOOP;
+  END IF;
+  IF gone THEN
+    -- Its parent was deleted: the child goes with it, as a write of the
+    -- server after this one (its devices learn it at their next sync).
+    IF owner IS NOT NULL THEN
+      PERFORM $S.delete_children(acct, coll, idt);
+      PERFORM set_config('syncstack.applying', coll || '/' || idt, true);
+      EXECUTE format('DELETE FROM %s WHERE %I = $1::%s', m.tbl, m.id_col,
+                     m.id_type) USING idt;
+      PERFORM set_config('syncstack.applying', '', true);
+    END IF;
+    DELETE FROM $S.parked
+      WHERE account = acct AND collection = coll AND id = rid;
+    PERFORM $S.capture_write(m.tbl, m.id_col, coll, acct, idt, NULL);
+    RETURN 'deleted';
   END IF;
   IF erase OR del OR missing THEN
     IF owner IS NOT NULL THEN
