@@ -173,6 +173,9 @@ constexpr Sql kMappedStatements[] = {
     {"mapped_write",
      "SELECT $S.mapped_write($1, $2, decode($3, 'hex'), $4, $5, $6, "
      "decode($7, 'hex'))"},
+    {"mapped_renumber",
+     "SELECT $S.renumber($1, $2, decode($3, 'hex'), $4, decode($5, 'hex'), "
+     "$6)"},
     {"mapped_unpark", "SELECT $S.mapped_unpark($1)"},
     {"mapped_remove_account", "SELECT $S.mapped_remove_account($1)"},
 };

@@ -118,6 +118,26 @@ BEGIN
   RETURN s;
 END $f$;
 
+-- A write syncstack applies (the service's): moves the figure from the
+-- row's current state to (ts, extra, del) and returns the account's next
+-- sequence for it.
+CREATE OR REPLACE FUNCTION $S.renumber(acct text, coll text, rid bytea,
+                                      ts bigint, extra bytea, del boolean)
+RETURNS bigint LANGUAGE plpgsql AS $f$
+DECLARE
+  cur record;
+  live boolean;
+BEGIN
+  SELECT r.ts, r.extra, r.deleted INTO cur FROM $S.records r
+    WHERE r.account = acct AND r.collection = coll AND r.id = rid;
+  live := FOUND AND NOT cur.deleted;
+  PERFORM $S.figure_add(acct, coll,
+      (CASE WHEN del THEN 0 ELSE 1 END) - (CASE WHEN live THEN 1 ELSE 0 END),
+      (CASE WHEN del THEN 0 ELSE $S.record_hash(rid, ts, extra) END) -
+      (CASE WHEN live THEN $S.record_hash(rid, cur.ts, cur.extra) ELSE 0 END));
+  RETURN $S.next_seq(acct);
+END $f$;
+
 -- An id column's text as a RecordId's 16 bytes; anything but a lower-case
 -- UUID is refused.
 CREATE OR REPLACE FUNCTION $S.id_bytes(tbl text, idc text, id_text text)

@@ -218,10 +218,12 @@ class PostgresStore final : public Store {
   // one, the sequence check, the metadata, and the writes into the
   // server's tables.
   bool TouchesMapped(const ChangeBatch& batch) const;
-  Status CheckSequence(pqxx::work& tx, const ChangeBatch& batch,
-                       const std::vector<size_t>& final_ops);
-  void PutMeta(pqxx::work& tx, const ChangeBatch& batch, bool guard_figures);
-  void WriteMapped(pqxx::work& tx, const ChangeBatch& batch,
+  static bool SetsSequence(const ChangeBatch& batch);
+  std::vector<ChangeBatch::Op> Renumber(pqxx::work& tx,
+                                        const ChangeBatch& batch,
+                                        const std::vector<size_t>& final_ops);
+  void PutMeta(pqxx::work& tx, const ChangeBatch& batch, bool mapped);
+  void WriteMapped(pqxx::work& tx, const std::vector<ChangeBatch::Op>& ops,
                    const std::vector<size_t>& final_ops);
 
   const std::shared_ptr<Shared> shared_;
@@ -269,21 +271,26 @@ Status PostgresStore::ApplyOnce(pqxx::connection& c,
                                 const WriteOptions& options,
                                 const ChangeBatch& batch,
                                 const std::vector<size_t>& final_ops) {
-  const std::vector<ChangeBatch::Op>& ops = batch.ops();
+  const std::vector<ChangeBatch::Op>* batch_ops = &batch.ops();
+  std::vector<ChangeBatch::Op> renumbered;  // mapped: the ops, new bases
   pqxx::work tx(c);
   if (!options.sync) tx.exec("SET LOCAL synchronous_commit = off");
   tx.exec_prepared("lock_account", kAccountLockClass, AccountLockKey(account_));
   if (batch.lease().has_value()) {
     SYNCSTACK_RETURN_IF_ERROR(CheckLease(tx, *batch.lease()));
   }
-  SYNCSTACK_RETURN_IF_ERROR(CheckExpects(tx, ops));
+  SYNCSTACK_RETURN_IF_ERROR(CheckExpects(tx, *batch_ops));
   const bool mapped = TouchesMapped(batch);
   if (mapped) {
-    // Meta first: the writes the triggers capture below (children deleted
-    // with their parent) then take sequences after the batch's own.
-    SYNCSTACK_RETURN_IF_ERROR(CheckSequence(tx, batch, final_ops));
+    // Sequences and figures first: the writes the triggers capture below
+    // (children deleted with their parent) then come after the batch's.
     PutMeta(tx, batch, true);
+    if (SetsSequence(batch)) {
+      renumbered = Renumber(tx, batch, final_ops);
+      batch_ops = &renumbered;
+    }
   }
+  const std::vector<ChangeBatch::Op>& ops = *batch_ops;
   size_t puts = 0;
   bool any_erase = false;
   for (size_t i : final_ops) {
@@ -309,7 +316,7 @@ Status PostgresStore::ApplyOnce(pqxx::connection& c,
     tx.exec_prepared("erase_keys", account_, names.Take(), ids.Take());
   }
   if (mapped) {
-    WriteMapped(tx, batch, final_ops);
+    WriteMapped(tx, ops, final_ops);
   } else {
     PutMeta(tx, batch, false);
   }
@@ -325,44 +332,49 @@ bool PostgresStore::TouchesMapped(const ChangeBatch& batch) const {
   return false;
 }
 
-// The service read the account's write sequence before this transaction
-// and numbers its writes after it; other code's writes (captured by the
-// triggers) may have taken sequences since. Then the batch is refused
-// with kConflict, and the service reads everything again.
-Status PostgresStore::CheckSequence(pqxx::work& tx, const ChangeBatch& batch,
-                                    const std::vector<size_t>& final_ops) {
-  bool sets_sequence = false;
+bool PostgresStore::SetsSequence(const ChangeBatch& batch) {
   for (const auto& [key, value] : batch.meta()) {
-    sets_sequence |= key == meta::kSequence;
+    if (key == meta::kSequence) return true;
   }
-  if (!sets_sequence) return Status::Ok();
-  pqxx::result r =
-      tx.exec_prepared("get_meta", account_, std::string(meta::kSequence));
-  if (r.empty()) return Status::Ok();
-  std::string value;
-  DecodeBytea(r[0][0], value);
-  const int64_t stored = std::strtoll(value.c_str(), nullptr, 10);
-  for (size_t i : final_ops) {
-    const ChangeBatch::Op& op = batch.ops()[i];
-    if (op.kind == ChangeBatch::Op::Kind::kPut && op.record.base <= stored) {
-      return Status::Conflict(
-          "postgres: the account's write sequence moved (a write by other "
-          "code to a mapped table); retry");
-    }
-  }
-  return Status::Ok();
+  return false;
 }
 
-// `guard_figures`: a batch that does not number writes (a figure first
-// computed by a scan) must not replace a figure the triggers keep.
-void PostgresStore::PutMeta(pqxx::work& tx, const ChangeBatch& batch,
-                            bool guard_figures) {
-  bool sets_sequence = false;
-  for (const auto& [key, value] : batch.meta()) {
-    sets_sequence |= key == meta::kSequence;
+// The service numbered its writes after the sequence it read before this
+// transaction, and computed figures from what it read then; other code's
+// writes (captured by the triggers) may have come in between. So a mapped
+// batch takes its sequences (and their history tokens) here, under the
+// account's lock, in batch order, and moves each figure by its own rows
+// (the Expects have checked they are as the service read them).
+std::vector<ChangeBatch::Op> PostgresStore::Renumber(
+    pqxx::work& tx, const ChangeBatch& batch,
+    const std::vector<size_t>& final_ops) {
+  std::vector<ChangeBatch::Op> ops = batch.ops();
+  for (size_t i : final_ops) {
+    ChangeBatch::Op& op = ops[i];
+    if (op.kind != ChangeBatch::Op::Kind::kPut) continue;
+    const Record& r = op.record;
+    pqxx::result seq = tx.exec_prepared(
+        "mapped_renumber", account_, r.collection, Hex(r.id.raw()),
+        static_cast<int64_t>(r.version.timestamp), Hex(r.version.extra),
+        r.deleted);
+    op.record.base = seq[0][0].as<int64_t>();
   }
+  return ops;
+}
+
+// `mapped`: the sequence, its history and the figures of a batch that
+// numbers writes are Renumber's; a figure in a batch that does not (one
+// first computed by a scan) never replaces one the triggers keep.
+void PostgresStore::PutMeta(pqxx::work& tx, const ChangeBatch& batch,
+                            bool mapped) {
+  const bool numbers = SetsSequence(batch);
   for (const auto& [key, value] : batch.meta()) {
-    if (guard_figures && !sets_sequence && key.starts_with("figure/") &&
+    const bool figure = key.starts_with("figure/");
+    if (mapped && numbers &&
+        (key == meta::kSequence || key.starts_with("history/") || figure)) {
+      continue;
+    }
+    if (mapped && figure &&
         shared_->mapped.count(std::string_view(key).substr(7)) != 0) {
       tx.exec_prepared("add_meta", account_, key, Hex(value));
     } else {
@@ -373,9 +385,9 @@ void PostgresStore::PutMeta(pqxx::work& tx, const ChangeBatch& batch,
 
 // Into the server's tables, removals children first, then writes parents
 // first (Schema::Depth), then rows that waited for a parent.
-void PostgresStore::WriteMapped(pqxx::work& tx, const ChangeBatch& batch,
+void PostgresStore::WriteMapped(pqxx::work& tx,
+                                const std::vector<ChangeBatch::Op>& ops,
                                 const std::vector<size_t>& final_ops) {
-  const std::vector<ChangeBatch::Op>& ops = batch.ops();
   std::vector<std::pair<int, size_t>> order;  // (phase key, op)
   for (size_t i : final_ops) {
     const ChangeBatch::Op& op = ops[i];
