@@ -389,6 +389,21 @@ TEST(MappedPostgres, PlainSqlDuringSyncsTakesItsOwnSequences) {
             std::to_string(written.load()));
 }
 
+TEST(MappedPostgres, RemovingAUserRemovesItsRowsOnly) {
+  PgWorld w;
+  if (!w.ok()) return;
+  ASSERT_OK(w.Start());
+  w.sql().Exec(std::string("INSERT INTO couples VALUES(") + Q(kC1) +
+               ", 'alice', 'a', 1), (" + Q(kC2) + ", 'bob', 'b', 2)");
+  w.sql().Exec(std::string("INSERT INTO budget VALUES(") + Q(kB2) +
+               ", 'bob', " + Q(kC2) + ", 't', 1, true, NULL)");
+  ASSERT_OK(RemoveUser(w.server().database(), "bob"));
+  EXPECT_EQ(w.sql().One("SELECT string_agg(owner, ',') FROM couples"), "alice");
+  EXPECT_EQ(w.sql().Count("SELECT count(*) FROM budget"), 0);
+  EXPECT_EQ(LiveRecords(w.Server("bob"), kCollections).size(), 0u);
+  EXPECT_EQ(LiveRecords(w.Server("alice"), kCollections).size(), 1u);
+}
+
 // Opening with `tables` and the default schema fails with a message
 // containing `want`, and creates nothing.
 void ExpectRefused(const std::string& tables, const std::string& want,
