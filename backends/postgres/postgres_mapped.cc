@@ -221,19 +221,12 @@ void RecordMissing(pqxx::work& tx, const std::string& schema, const Found& f) {
 }
 
 // Rows without sync state (there before syncstack attached, or written
-// while its triggers were missing): recorded as written by other code.
+// while its triggers were missing): recorded as written by the server, in
+// one set-based pass per owner (a row-by-row capture would rewrite the
+// owner's sequence and figure once per row).
 void Backfill(pqxx::work& tx, const std::string& schema, const Found& f) {
-  const std::string id = "t." + tx.quote_name(f.id_column) + "::text";
-  const std::string owner = "t." + tx.quote_name(f.owner_column) + "::text";
-  tx.exec_params(
-      "SELECT " + schema + ".capture_write($1, $2, $3, " + owner + ", " + id +
-          ", to_jsonb(t) - $2 - $4) FROM " + f.table +
-          " t WHERE NOT EXISTS (SELECT 1 FROM " + schema +
-          ".records r WHERE r.account = " + owner +
-          " AND r.collection = $3 AND NOT r.deleted AND r.id = CASE WHEN " +
-          id + " ~ '^[0-9a-f-]{36}$' THEN decode(replace(" + id +
-          ", '-', ''), 'hex') END)",
-      f.name, f.id_column, f.collection, f.owner_column);
+  tx.exec_params("SELECT " + schema + ".backfill($1, $2)", f.name,
+                 f.collection);
 }
 
 Status AttachTables(pqxx::connection& c, const std::string& schema,

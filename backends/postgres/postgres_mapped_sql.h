@@ -422,6 +422,65 @@ BEGIN
   END LOOP;
 END $f$;
 
+-- Records, set-based, the rows of `coll`'s table without live sync state
+-- (there before syncstack attached, or written while its triggers were
+-- missing) as written by the server: per owner that is a user, one
+-- sequence each, their history tokens, the figure recomputed.
+CREATE OR REPLACE FUNCTION $S.backfill(tbl_name text, coll text)
+RETURNS void LANGUAGE plpgsql AS $f$
+DECLARE
+  m record;
+  a record;
+  s bigint;
+  now_ms bigint := (extract(epoch FROM clock_timestamp()) * 1000)::bigint;
+BEGIN
+  SELECT * INTO m FROM $S.mapped WHERE collection = coll;
+  CREATE TEMP TABLE IF NOT EXISTS syncstack_backfill(
+    account text, id bytea, PRIMARY KEY (account, id)) ON COMMIT DROP;
+  TRUNCATE syncstack_backfill;
+  EXECUTE format(
+    'INSERT INTO syncstack_backfill SELECT t.%2$I::text, '
+    '$S.id_bytes($1, %1$L, t.%1$I::text) FROM %3$s t '
+    'WHERE EXISTS (SELECT 1 FROM $S.meta u WHERE u.account = ''_users'' '
+    'AND u.key = ''user/'' || t.%2$I::text) '
+    'AND NOT EXISTS (SELECT 1 FROM $S.records r WHERE '
+    'r.account = t.%2$I::text AND r.collection = $2 AND NOT r.deleted AND '
+    'r.id = CASE WHEN t.%1$I::text ~ ''^[0-9a-f-]{36}$'' THEN '
+    'decode(replace(t.%1$I::text, ''-'', ''''), ''hex'') END)',
+    m.id_col, m.owner_col, m.tbl) USING tbl_name, coll;
+  FOR a IN SELECT account, count(*) AS n FROM syncstack_backfill
+           GROUP BY account ORDER BY account LOOP
+    PERFORM pg_advisory_xact_lock(1398361667, $S.account_key(a.account));
+    SELECT convert_from(value, 'UTF8')::bigint INTO s FROM $S.meta
+      WHERE account = a.account AND key = 'policy/seq';
+    s := coalesce(s, 0);
+    INSERT INTO $S.records
+      SELECT b.account, coll, b.id,
+             greatest(now_ms, coalesce(r.ts + 1, now_ms)), ''::bytea, false,
+             0, s + row_number() OVER (ORDER BY b.id), ''::bytea
+      FROM syncstack_backfill b LEFT JOIN $S.records r
+        ON r.account = b.account AND r.collection = coll AND r.id = b.id
+      WHERE b.account = a.account
+      ON CONFLICT (account, collection, id) DO UPDATE SET ts = excluded.ts,
+        extra = excluded.extra, deleted = false, state = 0,
+        base = excluded.base, payload = excluded.payload;
+    INSERT INTO $S.meta
+      SELECT a.account, 'history/' || ((s + g) % 65536)::text,
+             convert_to((s + g)::text || ':' ||
+               substr(md5(random()::text || g::text), 1, 16), 'UTF8')
+      FROM generate_series(greatest(1, a.n - 65535), a.n) AS g
+      ON CONFLICT (account, key) DO UPDATE SET value = excluded.value;
+    INSERT INTO $S.meta VALUES (a.account, 'policy/seq',
+        convert_to((s + a.n)::text, 'UTF8'))
+      ON CONFLICT (account, key) DO UPDATE SET value = excluded.value;
+    DELETE FROM $S.meta WHERE account = a.account AND key = 'figure/' || coll;
+    PERFORM $S.figure_add(a.account, coll, 0, 0);
+    DELETE FROM $S.parked p USING syncstack_backfill b
+      WHERE p.account = b.account AND p.collection = coll AND p.id = b.id
+        AND b.account = a.account;
+  END LOOP;
+END $f$;
+
 -- Database::RemoveAccount: the account's rows leave the app's tables too,
 -- children first, uncaptured.
 CREATE OR REPLACE FUNCTION $S.mapped_remove_account(acct text) RETURNS void
