@@ -214,8 +214,8 @@ void RecordMissing(pqxx::work& tx, const std::string& schema, const Found& f) {
           schema +
           ".parked p WHERE p.account = r.account AND p.collection = "
           "r.collection AND p.id = r.id) AND NOT EXISTS (SELECT 1 FROM " +
-          f.table + " t WHERE t." + tx.quote_name(f.id_column) +
-          "::text = " + schema + ".id_text(r.id) AND t." +
+          f.table + " t WHERE t." + tx.quote_name(f.id_column) + " = " +
+          schema + ".id_text(r.id)::" + f.id_type + " AND t." +
           tx.quote_name(f.owner_column) + " = r.account)",
       f.name, f.id_column, f.collection);
 }
