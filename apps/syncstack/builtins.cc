@@ -42,12 +42,16 @@ std::string TakeSchema(std::string& conninfo) {
 }  // namespace
 #endif
 
-void RegisterBuiltins(DatabaseRegistry& registry) {
+void RegisterBuiltins(DatabaseRegistry& registry, const Schema& server_tables) {
   RegisterDeviceStores(registry);
+#ifndef SYNCSTACK_HAS_POSTGRES
+  (void)server_tables;
+#endif
 #ifdef SYNCSTACK_HAS_POSTGRES
   registry.Register(
       "postgres",
-      [](std::string_view rest) -> Result<std::unique_ptr<Database>> {
+      [server_tables](
+          std::string_view rest) -> Result<std::unique_ptr<Database>> {
         if (rest.empty()) {
           return Status::InvalidArgument(
               "postgres: needs a libpq conninfo or URI, e.g. "
@@ -60,6 +64,7 @@ void RegisterBuiltins(DatabaseRegistry& registry) {
         options.conninfo = std::string(rest);
         std::string schema = TakeSchema(options.conninfo);
         if (!schema.empty()) options.schema = std::move(schema);
+        options.mapped_tables = server_tables;
         return OpenPostgresDatabase(options);
       });
 #endif

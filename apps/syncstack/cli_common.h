@@ -21,7 +21,11 @@ inline constexpr int kExitFailure = 1;  // the operation failed
 inline constexpr int kExitUsage = 2;    // bad command line
 
 // Fills `registry` with every store this build links.
-void RegisterBuiltins(DatabaseRegistry& registry);
+// `server_tables`: for serve, the schema whose mappings with an "account"
+// column the PostgreSQL store keeps in the server's own tables
+// (PostgresDatabaseOptions::mapped_tables); ignored by the other stores.
+void RegisterBuiltins(DatabaseRegistry& registry,
+                      const Schema& server_tables = Schema());
 
 // Prints "syncstack: <message>" on stderr; returns kExitFailure.
 int Fail(std::string_view message);

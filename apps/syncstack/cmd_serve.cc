@@ -346,22 +346,43 @@ int CheckEdgeFlags(ServeFlags& f) {
 
 // Loads --schema into `schema` (empty without one) and warns about mapped
 // tables. Returns kExitOk, or the exit code after saying what is wrong.
-int LoadServeSchema(const std::string& file, Schema& schema) {
+int LoadServeSchema(const std::string& file, const std::string& uri,
+                    Schema& schema) {
   if (!file.empty()) {
     auto loaded = Schema::Load(file);
     if (!loaded.ok()) return Fail(loaded.status().WithContext(file));
     schema = std::move(*loaded);
   }
-  // Mapped tables are a device feature so far (docs/mapped-tables.md):
-  // said out loud, never silently ignored.
+  // Mapped collections: with an "account" column the server keeps them
+  // in its own tables, on PostgreSQL only; without one, in its own store
+  // (docs/mapped-tables.md, "The server"). Said out loud, never silently.
   for (const auto& [collection, mapping] : schema.mappings()) {
-    std::fprintf(stderr,
-                 "syncstack: warning: collection \"%s\" maps table \"%s\": "
-                 "the server keeps its records in its own store, not in "
-                 "that table (mapped tables work on devices only)\n",
-                 collection.c_str(), mapping.table.c_str());
+    if (mapping.account.empty()) {
+      std::fprintf(stderr,
+                   "syncstack: warning: collection \"%s\" maps table \"%s\" "
+                   "without an \"account\" column: the server keeps its "
+                   "records in its own store, not in that table\n",
+                   collection.c_str(), mapping.table.c_str());
+    } else if (!uri.starts_with("postgres:")) {
+      return Fail("--schema: collection \"" + collection +
+                  "\" keeps its "
+                  "records in table \"" +
+                  mapping.table +
+                  "\" (it names an \"account\" column), which needs "
+                  "--store postgres:...; leave \"account\" out to keep "
+                  "them in this store");
+    }
   }
   return kExitOk;
+}
+
+// Whether a collection of `schema` keeps its records in the server's own
+// tables (a mapping with an "account" column; PostgreSQL only).
+bool KeepsServerTables(const Schema& schema) {
+  for (const auto& [collection, mapping] : schema.mappings()) {
+    if (!mapping.account.empty()) return true;
+  }
+  return false;
 }
 
 // Everything a running serve holds, in the order it is built (each part
@@ -386,7 +407,7 @@ int BuildService(ServeFlags& flags, Schema schema, ServeParts& parts) {
   if (!policy.ok()) return Fail(policy.status());
   parts.policy = std::move(*policy);
   DatabaseRegistry registry;
-  RegisterBuiltins(registry);
+  RegisterBuiltins(registry, KeepsServerTables(schema) ? schema : Schema());
   auto database = registry.Open(flags.uri);
   if (!database.ok()) return Fail(database.status());
   parts.database = std::move(*database);
@@ -606,7 +627,8 @@ int RunServe(int argc, char** argv) {
     return exit_code;
   }
   Schema schema;
-  if (int rc = LoadServeSchema(flags.schema_file, schema); rc != kExitOk) {
+  if (int rc = LoadServeSchema(flags.schema_file, flags.uri, schema);
+      rc != kExitOk) {
     return rc;
   }
   ServeParts parts;

@@ -91,20 +91,20 @@ constexpr Sql kStatements[] = {
      "AND ($4 = '' OR id < decode($4, 'hex')) AND ($5 OR NOT deleted) "
      "ORDER BY id LIMIT $6"},
     {"get",
-     "SELECT id, ts, extra, deleted, state, base, payload FROM $S.records "
+     "SELECT id, ts, extra, deleted, state, base, $P FROM $S.records "
      "WHERE account = $1 AND collection = $2 AND id = ANY("
      "SELECT decode(h, 'hex') FROM unnest($3::text[]) AS h)"},
     {"scan_since",
-     "SELECT id, ts, extra, deleted, state, base, payload FROM $S.records "
+     "SELECT id, ts, extra, deleted, state, base, $P FROM $S.records "
      "WHERE account = $1 AND collection = $2 "
      "AND (base, id) > ($3::bigint, decode($4, 'hex')) "
      "ORDER BY base, id LIMIT $5"},
     {"scan_unsynced",
-     "SELECT id, ts, extra, deleted, state, base, payload FROM $S.records "
+     "SELECT id, ts, extra, deleted, state, base, $P FROM $S.records "
      "WHERE account = $1 AND collection = $2 AND state <> 0 "
      "AND id > decode($3, 'hex') ORDER BY id LIMIT $4"},
     {"get_keys",
-     "SELECT collection, id, ts, extra, deleted, state, base, payload "
+     "SELECT collection, id, ts, extra, deleted, state, base, $P "
      "FROM $S.records WHERE account = $1 AND (collection, id) IN ("
      "SELECT c, decode(h, 'hex') FROM unnest($2::text[], $3::text[]) "
      "AS k(c, h))"},
@@ -122,6 +122,9 @@ constexpr Sql kStatements[] = {
      "INSERT INTO $S.meta VALUES ($1, $2, decode($3, 'hex')) "
      "ON CONFLICT (account, key) DO UPDATE SET value = excluded.value"},
     {"get_meta", "SELECT value FROM $S.meta WHERE account = $1 AND key = $2"},
+    {"add_meta",
+     "INSERT INTO $S.meta VALUES ($1, $2, decode($3, 'hex')) "
+     "ON CONFLICT (account, key) DO NOTHING"},
     {"any_row",
      "SELECT 1 FROM $S.records WHERE account = $1 AND collection = $2 "
      "LIMIT 1"},
@@ -164,26 +167,24 @@ constexpr Sql kStatements[] = {
      "SELECT name FROM c WHERE name IS NOT NULL"},
 };
 
+// Statements of the mapped collections (postgres_mapped_sql.h), prepared
+// only where they are attached.
+constexpr Sql kMappedStatements[] = {
+    {"mapped_write",
+     "SELECT $S.mapped_write($1, $2, decode($3, 'hex'), $4, $5, $6, "
+     "decode($7, 'hex'))"},
+    {"mapped_renumber",
+     "SELECT $S.renumber($1, $2, decode($3, 'hex'), $4, decode($5, 'hex'), "
+     "$6)"},
+    {"mapped_unpark", "SELECT $S.mapped_unpark($1)"},
+    {"mapped_remove_account", "SELECT $S.mapped_remove_account($1)"},
+};
+
 // The staging table of Apply's COPY, one per connection.
 constexpr const char* kStagingTable =
     "CREATE TEMP TABLE syncstack_in(collection text COLLATE \"C\", id bytea, "
     "ts bigint, extra bytea, deleted boolean, state smallint, base bigint, "
     "payload bytea) ON COMMIT DELETE ROWS";
-
-std::string WithSchema(std::string_view text, const std::string& schema) {
-  std::string out;
-  out.reserve(text.size() + 64);
-  for (size_t i = 0; i < text.size(); ++i) {
-    if (text.compare(i, 3, "$S.") == 0) {
-      out += schema;
-      out += '.';
-      i += 2;
-    } else {
-      out += text[i];
-    }
-  }
-  return out;
-}
 
 int HexDigit(char c) {
   if (c >= '0' && c <= '9') return c - '0';
@@ -234,6 +235,42 @@ Result<std::string> QuoteSchema(const std::string& schema) {
 }
 
 }  // namespace
+
+std::string WithSchema(std::string_view text, const std::string& schema,
+                       std::string_view payload) {
+  std::string out;
+  out.reserve(text.size() + 64);
+  for (size_t i = 0; i < text.size(); ++i) {
+    if (text.compare(i, 3, "$S.") == 0) {
+      out += schema;
+      out += '.';
+      i += 2;
+    } else if (text.compare(i, 2, "$P") == 0) {
+      out += WithSchema(payload, schema);
+      i += 1;
+    } else {
+      out += text[i];
+    }
+  }
+  return out;
+}
+
+// Deleted rows and unmapped collections keep their payload; a live row of
+// a mapped collection is read from the server's table (payload_of).
+std::string Shared::PayloadExpression(const std::string& schema,
+                                      const MappedDepths& mapped) {
+  (void)schema;
+  if (mapped.empty()) return "payload";
+  std::string names;
+  for (const auto& [collection, depth] : mapped) {
+    names += names.empty() ? "'{" : ",";
+    names += collection;  // validated: [A-Za-z0-9_]
+  }
+  names += "}'::text[]";
+  return "CASE WHEN deleted OR NOT (collection = ANY(" + names +
+         ")) THEN payload ELSE $S.payload_of(account, collection, id, "
+         "payload) END";
+}
 
 void AppendHex(std::string& out, std::string_view bytes) {
   static constexpr char kDigits[] = "0123456789abcdef";
@@ -334,7 +371,11 @@ std::unique_ptr<pqxx::connection> Pool::Connect() const {
     tx.exec(kStagingTable);
   }
   for (const Sql& s : kStatements)
-    c->prepare(s.name, WithSchema(s.text, schema_));
+    c->prepare(s.name, WithSchema(s.text, schema_, payload_));
+  if (payload_ != "payload") {
+    for (const Sql& s : kMappedStatements)
+      c->prepare(s.name, WithSchema(s.text, schema_));
+  }
   return c;
 }
 
@@ -351,6 +392,9 @@ Result<std::shared_ptr<Shared>> OpenShared(
   }
   try {
     SYNCSTACK_ASSIGN_OR_RETURN(std::string quoted, QuoteSchema(options.schema));
+    // The server tables are checked before anything is created.
+    SYNCSTACK_RETURN_IF_ERROR(
+        CheckMapped(options.conninfo, options.mapped_tables));
     // Migrate on a connection of its own: pooled ones prepare statements
     // on the schema's tables.
     for (int attempt = 0;; ++attempt) {
@@ -367,7 +411,12 @@ Result<std::shared_ptr<Shared>> OpenShared(
       std::this_thread::sleep_for(options.retry_backoff *
                                   (1 << std::min(attempt, 10)));
     }
-    return std::make_shared<Shared>(options, std::move(quoted));
+    SYNCSTACK_RETURN_IF_ERROR(AttachMapped(
+        options.conninfo, quoted, options.schema, options.mapped_tables));
+    SYNCSTACK_ASSIGN_OR_RETURN(MappedDepths mapped,
+                               LoadMapped(options.conninfo, quoted));
+    return std::make_shared<Shared>(options, std::move(quoted),
+                                    std::move(mapped));
   } catch (const std::bad_alloc&) {
     return Status::IOError("postgres: out of memory");
   }

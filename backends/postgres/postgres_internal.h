@@ -5,12 +5,14 @@
 //                           the connection pool, errors, bytea encoding
 //   postgres_store.cc       the Store (apply, scan, get) and the Database
 //   postgres_lock.cc        the SyncLock whose leases live in the database
+//   postgres_mapped.cc      collections kept in the server's own tables
 #pragma once
 
 #include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <pqxx/pqxx>
@@ -22,6 +24,7 @@
 
 #include "syncstack/clock.h"
 #include "syncstack/postgres/postgres_store.h"
+#include "syncstack/schema.h"
 #include "syncstack/status.h"
 #include "syncstack/sync_lock.h"
 
@@ -42,12 +45,38 @@ void DecodeBytea(const pqxx::field& f, std::string& out);
 // the whole operation may succeed. The one place libpqxx errors stop.
 Status CurrentError(std::string_view what, bool& transient) noexcept;
 
+// `text` with "$S." replaced by `schema` + "." and "$P" by `payload`.
+std::string WithSchema(std::string_view text, const std::string& schema,
+                       std::string_view payload = "payload");
+
+// The mapped collections (name -> Schema::Depth) kept in the server's own
+// tables, as the last attach recorded them.
+using MappedDepths = std::map<std::string, int, std::less<>>;
+
+// Returns true if `mapping` keeps any collection in a server table (a
+// mapping with an account column).
+bool HasServerTables(const Schema& mapping);
+// Checks the server tables `mapping` names (read-only). Errors:
+// kInvalidArgument naming the table or column, kUnavailable, kIOError.
+Status CheckMapped(const std::string& conninfo, const Schema& mapping);
+// Installs syncstack's functions and triggers for the server tables of
+// `mapping` and records the rows already there, in one transaction.
+// `schema` is quoted, `schema_name` not. Errors: as CheckMapped, and
+// kInvalidArgument for unmapping or a late mapping.
+Status AttachMapped(const std::string& conninfo, const std::string& schema,
+                    const std::string& schema_name, const Schema& mapping);
+// The collections the last attach recorded (empty: none).
+Result<MappedDepths> LoadMapped(const std::string& conninfo,
+                                const std::string& schema);
+
 // Connection pool: connections with every statement prepared.
 class Pool {
  public:
-  Pool(std::string conninfo, std::string schema, size_t size)
+  Pool(std::string conninfo, std::string schema, size_t size,
+       std::string payload)
       : conninfo_(std::move(conninfo)),
         schema_(std::move(schema)),
+        payload_(std::move(payload)),
         size_(size) {}
 
   // A connection with the statements prepared. Waits while `size` are out.
@@ -62,7 +91,8 @@ class Pool {
   std::unique_ptr<pqxx::connection> Connect() const;
 
   const std::string conninfo_;
-  const std::string schema_;  // quoted
+  const std::string schema_;   // quoted
+  const std::string payload_;  // the payload column's expression in reads
   const size_t size_;
   std::mutex mu_;
   std::condition_variable cv_;
@@ -72,15 +102,26 @@ class Pool {
 
 // What every Store and iterator of one Database shares.
 struct Shared {
-  Shared(const PostgresDatabaseOptions& options, std::string quoted_schema)
+  Shared(const PostgresDatabaseOptions& options, std::string quoted_schema,
+         MappedDepths mapped_depths)
       : pool(options.conninfo, quoted_schema,
-             static_cast<size_t>(options.pool_size)),
+             static_cast<size_t>(options.pool_size),
+             PayloadExpression(quoted_schema, mapped_depths)),
+        mapped(std::move(mapped_depths)),
+        quoted_schema(quoted_schema),
         max_retries(options.max_retries),
         backoff(options.retry_backoff),
         insert_prefix("INSERT INTO " + quoted_schema + ".records VALUES "),
         records_table(quoted_schema + ".records") {}
 
+  // What reads select as the payload: the column itself, or with mapped
+  // collections the record built from the server's table.
+  static std::string PayloadExpression(const std::string& schema,
+                                       const MappedDepths& mapped);
+
   Pool pool;
+  const MappedDepths mapped;  // empty: nothing is kept in server tables
+  const std::string quoted_schema;
   const int max_retries;
   const std::chrono::milliseconds backoff;
   const std::string insert_prefix;  // of Apply's multi-row INSERT

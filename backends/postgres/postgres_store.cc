@@ -15,7 +15,9 @@
 // pool; no connection is held while a callback runs.
 #include "syncstack/postgres/postgres_store.h"
 
+#include <algorithm>
 #include <cstdint>
+#include <cstdlib>
 #include <map>
 #include <new>
 #include <optional>
@@ -29,6 +31,7 @@
 
 #include "postgres_internal.h"
 #include "syncstack/index_scan.h"
+#include "syncstack/metadata_keys.h"
 #include "syncstack/paged_iterator.h"
 
 namespace syncstack {
@@ -211,6 +214,17 @@ class PostgresStore final : public Store {
   bool IntoEmptyCollections(pqxx::work& tx,
                             const std::vector<ChangeBatch::Op>& ops,
                             const std::vector<size_t>& final_ops);
+  // Mapped collections (postgres_mapped.cc): whether the batch writes
+  // one, the sequence check, the metadata, and the writes into the
+  // server's tables.
+  bool TouchesMapped(const ChangeBatch& batch) const;
+  static bool SetsSequence(const ChangeBatch& batch);
+  std::vector<ChangeBatch::Op> Renumber(pqxx::work& tx,
+                                        const ChangeBatch& batch,
+                                        const std::vector<size_t>& final_ops);
+  void PutMeta(pqxx::work& tx, const ChangeBatch& batch, bool mapped);
+  void WriteMapped(pqxx::work& tx, const std::vector<ChangeBatch::Op>& ops,
+                   const std::vector<size_t>& final_ops);
 
   const std::shared_ptr<Shared> shared_;
   const std::string account_;
@@ -257,14 +271,26 @@ Status PostgresStore::ApplyOnce(pqxx::connection& c,
                                 const WriteOptions& options,
                                 const ChangeBatch& batch,
                                 const std::vector<size_t>& final_ops) {
-  const std::vector<ChangeBatch::Op>& ops = batch.ops();
+  const std::vector<ChangeBatch::Op>* batch_ops = &batch.ops();
+  std::vector<ChangeBatch::Op> renumbered;  // mapped: the ops, new bases
   pqxx::work tx(c);
   if (!options.sync) tx.exec("SET LOCAL synchronous_commit = off");
   tx.exec_prepared("lock_account", kAccountLockClass, AccountLockKey(account_));
   if (batch.lease().has_value()) {
     SYNCSTACK_RETURN_IF_ERROR(CheckLease(tx, *batch.lease()));
   }
-  SYNCSTACK_RETURN_IF_ERROR(CheckExpects(tx, ops));
+  SYNCSTACK_RETURN_IF_ERROR(CheckExpects(tx, *batch_ops));
+  const bool mapped = TouchesMapped(batch);
+  if (mapped) {
+    // Sequences and figures first: the writes the triggers capture below
+    // (children deleted with their parent) then come after the batch's.
+    PutMeta(tx, batch, true);
+    if (SetsSequence(batch)) {
+      renumbered = Renumber(tx, batch, final_ops);
+      batch_ops = &renumbered;
+    }
+  }
+  const std::vector<ChangeBatch::Op>& ops = *batch_ops;
   size_t puts = 0;
   bool any_erase = false;
   for (size_t i : final_ops) {
@@ -289,11 +315,100 @@ Status PostgresStore::ApplyOnce(pqxx::connection& c,
     }
     tx.exec_prepared("erase_keys", account_, names.Take(), ids.Take());
   }
-  for (const auto& [key, value] : batch.meta()) {
-    tx.exec_prepared("put_meta", account_, key, Hex(value));
+  if (mapped) {
+    WriteMapped(tx, ops, final_ops);
+  } else {
+    PutMeta(tx, batch, false);
   }
   tx.commit();
   return Status::Ok();
+}
+
+bool PostgresStore::TouchesMapped(const ChangeBatch& batch) const {
+  if (shared_->mapped.empty()) return false;
+  for (const ChangeBatch::Op& op : batch.ops()) {
+    if (shared_->mapped.count(op.record.collection) != 0) return true;
+  }
+  return false;
+}
+
+bool PostgresStore::SetsSequence(const ChangeBatch& batch) {
+  for (const auto& [key, value] : batch.meta()) {
+    if (key == meta::kSequence) return true;
+  }
+  return false;
+}
+
+// The service numbered its writes after the sequence it read before this
+// transaction, and computed figures from what it read then; other code's
+// writes (captured by the triggers) may have come in between. So a mapped
+// batch takes its sequences (and their history tokens) here, under the
+// account's lock, in batch order, and moves each figure by its own rows
+// (the Expects have checked they are as the service read them).
+std::vector<ChangeBatch::Op> PostgresStore::Renumber(
+    pqxx::work& tx, const ChangeBatch& batch,
+    const std::vector<size_t>& final_ops) {
+  std::vector<ChangeBatch::Op> ops = batch.ops();
+  for (size_t i : final_ops) {
+    ChangeBatch::Op& op = ops[i];
+    if (op.kind != ChangeBatch::Op::Kind::kPut) continue;
+    const Record& r = op.record;
+    pqxx::result seq = tx.exec_prepared(
+        "mapped_renumber", account_, r.collection, Hex(r.id.raw()),
+        static_cast<int64_t>(r.version.timestamp), Hex(r.version.extra),
+        r.deleted);
+    op.record.base = seq[0][0].as<int64_t>();
+  }
+  return ops;
+}
+
+// `mapped`: the sequence, its history and the figures of a batch that
+// numbers writes are Renumber's; a figure in a batch that does not (one
+// first computed by a scan) never replaces one the triggers keep.
+void PostgresStore::PutMeta(pqxx::work& tx, const ChangeBatch& batch,
+                            bool mapped) {
+  const bool numbers = SetsSequence(batch);
+  for (const auto& [key, value] : batch.meta()) {
+    const bool figure = key.starts_with("figure/");
+    if (mapped && numbers &&
+        (key == meta::kSequence || key.starts_with("history/") || figure)) {
+      continue;
+    }
+    if (mapped && figure &&
+        shared_->mapped.count(std::string_view(key).substr(7)) != 0) {
+      tx.exec_prepared("add_meta", account_, key, Hex(value));
+    } else {
+      tx.exec_prepared("put_meta", account_, key, Hex(value));
+    }
+  }
+}
+
+// Into the server's tables, removals children first, then writes parents
+// first (Schema::Depth), then rows that waited for a parent.
+void PostgresStore::WriteMapped(pqxx::work& tx,
+                                const std::vector<ChangeBatch::Op>& ops,
+                                const std::vector<size_t>& final_ops) {
+  std::vector<std::pair<int, size_t>> order;  // (phase key, op)
+  for (size_t i : final_ops) {
+    const ChangeBatch::Op& op = ops[i];
+    auto it = shared_->mapped.find(op.record.collection);
+    if (it == shared_->mapped.end()) continue;
+    const bool removal =
+        op.kind == ChangeBatch::Op::Kind::kErase || op.record.deleted;
+    order.emplace_back(removal ? -1 - it->second : it->second, i);
+  }
+  std::stable_sort(
+      order.begin(), order.end(),
+      [](const auto& a, const auto& b) { return a.first < b.first; });
+  for (const auto& [phase, i] : order) {
+    const ChangeBatch::Op& op = ops[i];
+    const bool erase = op.kind == ChangeBatch::Op::Kind::kErase;
+    tx.exec_prepared("mapped_write", account_, op.record.collection,
+                     Hex(op.record.id.raw()),
+                     static_cast<int64_t>(op.record.base), erase,
+                     op.record.deleted, Hex(op.record.payload));
+  }
+  tx.exec_prepared("mapped_unpark", account_);
 }
 
 Status PostgresStore::CheckLease(pqxx::work& tx, const LeaseFence& fence) {
@@ -670,6 +785,9 @@ class PostgresDatabase final : public Database {
       pqxx::work tx(c);
       std::string gone(account);
       tx.exec_prepared("lock_account", kAccountLockClass, AccountLockKey(gone));
+      if (!shared_->mapped.empty()) {
+        tx.exec_prepared("mapped_remove_account", gone);
+      }
       tx.exec_prepared("remove_records", gone);
       tx.exec_prepared("remove_meta", gone);
       tx.exec_prepared("remove_lease", gone);

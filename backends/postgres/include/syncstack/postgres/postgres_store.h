@@ -7,6 +7,7 @@
 #include <memory>
 #include <string>
 
+#include "syncstack/schema.h"
 #include "syncstack/store.h"
 
 namespace syncstack {
@@ -26,12 +27,23 @@ struct PostgresDatabaseOptions {
   int max_retries = 5;
   // The first backoff; it doubles on each retry. Default: 20 ms.
   std::chrono::milliseconds retry_backoff{20};
+  // Collections kept in the server's own tables: every mapping of this
+  // schema with an "account" column (docs/mapped-tables.md). Opening
+  // checks each table (it must exist, with a one-column primary key on the
+  // id column, the account column and the referencing columns), installs
+  // syncstack's capture triggers on it and records the rows already there;
+  // a database attached before keeps its mapping when this is empty.
+  // Default: none.
+  Schema mapped_tables;
 };
 
 // Connects, creates or migrates the schema (safe when several processes
 // open the same database at once) and returns the database.
 // Errors: kUnavailable (cannot connect), kCorruption (the schema is of a
-// newer version), kInvalidArgument (bad options), kIOError.
+// newer version), kInvalidArgument (bad options; a mapped table that is
+// missing, lacks a column or a primary key, holds an id that is not a
+// UUID, or a mapping changed in a way not supported — nothing is changed
+// then), kIOError.
 Result<std::unique_ptr<Database>> OpenPostgresDatabase(
     const PostgresDatabaseOptions& options);
 

@@ -1,0 +1,501 @@
+// Internal to the PostgreSQL backend: the SQL syncstack installs in its
+// schema when collections are mapped to the server's own tables
+// (postgres_mapped.cc; docs/decisions/mapped-tables.md, "The server").
+// "$S." stands for the quoted schema name.
+#pragma once
+
+namespace syncstack::postgres_internal {
+
+// Tables of the mapping: the attached collections, and the rows waiting
+// for a parent (their record, whole, stays in records.payload).
+inline constexpr const char* kMappedTables = R"sql(
+CREATE TABLE IF NOT EXISTS $S.mapped(
+  collection text COLLATE "C" PRIMARY KEY,
+  tbl text NOT NULL,
+  id_col text NOT NULL,
+  id_type text NOT NULL,
+  owner_col text NOT NULL,
+  refs jsonb NOT NULL,
+  depth integer NOT NULL);
+CREATE TABLE IF NOT EXISTS $S.parked(
+  account text COLLATE "C" NOT NULL,
+  collection text COLLATE "C" NOT NULL,
+  id bytea NOT NULL,
+  PRIMARY KEY (account, collection, id));
+)sql";
+
+// The functions. Every write by other code goes through capture(); every
+// write syncstack applies through mapped_write(), with the row it writes
+// named in the transaction-local setting syncstack.applying (the triggers
+// skip exactly that row: echo suppression; '*' skips every row).
+inline constexpr const char* kMappedFunctions = R"sql(
+-- The advisory lock key of an account: FNV-1a, as AccountLockKey in C++.
+CREATE OR REPLACE FUNCTION $S.account_key(a text) RETURNS integer
+LANGUAGE plpgsql IMMUTABLE AS $f$
+DECLARE
+  b bytea := convert_to(a, 'UTF8');
+  h bigint := 2166136261;
+BEGIN
+  FOR i IN 0 .. length(b) - 1 LOOP
+    h := ((h # get_byte(b, i)) * 16777619) % 4294967296;
+  END LOOP;
+  IF h >= 2147483648 THEN h := h - 4294967296; END IF;
+  RETURN h::integer;
+END $f$;
+
+-- RecordHash of SetFingerprint: the first 8 bytes (little-endian) of
+-- SHA-256(id || ts as 8 bytes little-endian || extra), unsigned.
+CREATE OR REPLACE FUNCTION $S.record_hash(id bytea, ts bigint, extra bytea)
+RETURNS numeric LANGUAGE plpgsql IMMUTABLE AS $f$
+DECLARE
+  le bytea := '\x0000000000000000'::bytea;
+  d bytea;
+  v numeric := 0;
+BEGIN
+  FOR i IN 0 .. 7 LOOP
+    le := set_byte(le, i, ((ts >> (8 * i)) & 255)::integer);
+  END LOOP;
+  d := sha256(id || le || extra);
+  FOR i IN REVERSE 7 .. 0 LOOP
+    v := v * 256 + get_byte(d, i);
+  END LOOP;
+  RETURN v;
+END $f$;
+
+-- Adds to the collection's figure ("<count>:<16 hex digits>", meta
+-- figure/<collection>); a missing figure is first computed from the rows.
+CREATE OR REPLACE FUNCTION $S.figure_add(acct text, coll text, dn bigint,
+                                        dsum numeric)
+RETURNS void LANGUAGE plpgsql AS $f$
+DECLARE
+  k text := 'figure/' || coll;
+  cur text;
+  n bigint;
+  s numeric;
+  signed bigint;
+  m numeric := 18446744073709551616;
+BEGIN
+  SELECT convert_from(value, 'UTF8') INTO cur FROM $S.meta
+    WHERE account = acct AND key = k;
+  IF cur IS NULL THEN
+    SELECT count(*), coalesce(sum($S.record_hash(r.id, r.ts, r.extra)), 0)
+      INTO n, s FROM $S.records r
+      WHERE r.account = acct AND r.collection = coll AND NOT r.deleted;
+  ELSE
+    n := split_part(cur, ':', 1)::bigint;
+    s := ('x' || split_part(cur, ':', 2))::bit(64)::bigint;
+    IF s < 0 THEN s := s + m; END IF;
+  END IF;
+  n := n + dn;
+  s := mod(mod(s + dsum, m) + m, m);
+  IF s >= 9223372036854775808 THEN
+    signed := (s - m)::bigint;
+  ELSE
+    signed := s::bigint;
+  END IF;
+  INSERT INTO $S.meta VALUES (acct, k,
+      convert_to(n::text || ':' || lpad(to_hex(signed), 16, '0'), 'UTF8'))
+    ON CONFLICT (account, key) DO UPDATE SET value = excluded.value;
+END $f$;
+
+-- The account's next write sequence, with its history token (as the
+-- service's write path records them).
+CREATE OR REPLACE FUNCTION $S.next_seq(acct text) RETURNS bigint
+LANGUAGE plpgsql AS $f$
+DECLARE
+  s bigint;
+BEGIN
+  SELECT convert_from(value, 'UTF8')::bigint INTO s FROM $S.meta
+    WHERE account = acct AND key = 'policy/seq';
+  s := coalesce(s, 0) + 1;
+  INSERT INTO $S.meta VALUES (acct, 'policy/seq', convert_to(s::text, 'UTF8'))
+    ON CONFLICT (account, key) DO UPDATE SET value = excluded.value;
+  INSERT INTO $S.meta VALUES (acct, 'history/' || (s % 65536)::text,
+      convert_to(s::text || ':' ||
+                 substr(md5(random()::text || clock_timestamp()::text), 1, 16),
+                 'UTF8'))
+    ON CONFLICT (account, key) DO UPDATE SET value = excluded.value;
+  RETURN s;
+END $f$;
+
+-- A write syncstack applies (the service's): moves the figure from the
+-- row's current state to (ts, extra, del) and returns the account's next
+-- sequence for it.
+CREATE OR REPLACE FUNCTION $S.renumber(acct text, coll text, rid bytea,
+                                      ts bigint, extra bytea, del boolean)
+RETURNS bigint LANGUAGE plpgsql AS $f$
+DECLARE
+  cur record;
+  live boolean;
+BEGIN
+  SELECT r.ts, r.extra, r.deleted INTO cur FROM $S.records r
+    WHERE r.account = acct AND r.collection = coll AND r.id = rid;
+  live := FOUND AND NOT cur.deleted;
+  PERFORM $S.figure_add(acct, coll,
+      (CASE WHEN del THEN 0 ELSE 1 END) - (CASE WHEN live THEN 1 ELSE 0 END),
+      (CASE WHEN del THEN 0 ELSE $S.record_hash(rid, ts, extra) END) -
+      (CASE WHEN live THEN $S.record_hash(rid, cur.ts, cur.extra) ELSE 0 END));
+  RETURN $S.next_seq(acct);
+END $f$;
+
+-- An id column's text as a RecordId's 16 bytes; anything but a lower-case
+-- UUID is refused.
+CREATE OR REPLACE FUNCTION $S.id_bytes(tbl text, idc text, id_text text)
+RETURNS bytea LANGUAGE plpgsql IMMUTABLE AS $f$
+BEGIN
+  IF id_text IS NULL OR id_text !~
+      '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' THEN
+    RAISE EXCEPTION 'table "%" row %=''%'': the id is not a UUID (want lower-case xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)',
+      tbl, idc, id_text USING ERRCODE = '22023';
+  END IF;
+  RETURN decode(replace(id_text, '-', ''), 'hex');
+END $f$;
+
+CREATE OR REPLACE FUNCTION $S.id_text(id bytea) RETURNS text
+LANGUAGE sql IMMUTABLE AS $f$ SELECT encode(id, 'hex')::uuid::text $f$;
+
+-- Records a write made by other code to row id_text of collection coll
+-- owned by acct: r is the row's fields (NULL: deleted). The write gets the
+-- account's next sequence and a version (the database clock in ms, after
+-- the version it replaces); the figure follows. Rows of owners that are
+-- not users, and the row syncstack itself is writing, are left alone.
+CREATE OR REPLACE FUNCTION $S.capture_write(tbl text, idc text, coll text,
+                                           acct text, id_text text, r jsonb)
+RETURNS void LANGUAGE plpgsql AS $f$
+DECLARE
+  rid bytea;
+  cur record;
+  had boolean;
+  live boolean;
+  ts bigint;
+  s bigint;
+  kept jsonb := '{}';
+BEGIN
+  IF acct IS NULL OR acct = '' OR
+     current_setting('syncstack.applying', true) = coll || '/' || id_text THEN
+    RETURN;
+  END IF;
+  IF NOT EXISTS (SELECT 1 FROM $S.meta WHERE account = '_users'
+                 AND key = 'user/' || acct) THEN
+    RETURN;
+  END IF;
+  rid := $S.id_bytes(tbl, idc, id_text);
+  PERFORM pg_advisory_xact_lock(1398361667, $S.account_key(acct));
+  SELECT rr.ts, rr.extra, rr.deleted, rr.payload INTO cur FROM $S.records rr
+    WHERE rr.account = acct AND rr.collection = coll AND rr.id = rid;
+  had := FOUND;
+  live := had AND NOT cur.deleted;
+  IF r IS NULL AND NOT live THEN RETURN; END IF;
+  ts := (extract(epoch FROM clock_timestamp()) * 1000)::bigint;
+  IF had AND ts <= cur.ts THEN ts := cur.ts + 1; END IF;
+  s := $S.next_seq(acct);
+  PERFORM $S.figure_add(acct, coll,
+      (CASE WHEN r IS NULL THEN 0 ELSE 1 END) -
+      (CASE WHEN live THEN 1 ELSE 0 END),
+      (CASE WHEN r IS NULL THEN 0 ELSE $S.record_hash(rid, ts, ''::bytea) END) -
+      (CASE WHEN live THEN $S.record_hash(rid, cur.ts, cur.extra) ELSE 0 END));
+  IF r IS NOT NULL AND live AND length(cur.payload) > 0 THEN
+    kept := convert_from(cur.payload, 'UTF8')::jsonb - ARRAY(
+      SELECT jsonb_object_keys(r));
+  END IF;
+  INSERT INTO $S.records VALUES (acct, coll, rid, ts, ''::bytea, r IS NULL, 0,
+      s, CASE WHEN kept = '{}'::jsonb THEN ''::bytea
+              ELSE convert_to(kept::text, 'UTF8') END)
+    ON CONFLICT (account, collection, id) DO UPDATE SET ts = excluded.ts,
+      extra = excluded.extra, deleted = excluded.deleted, state = 0,
+      base = excluded.base, payload = excluded.payload;
+  DELETE FROM $S.parked
+    WHERE account = acct AND collection = coll AND id = rid;
+END $f$;
+
+-- The capture trigger: AFTER INSERT OR UPDATE OR DELETE FOR EACH ROW, with
+-- (collection, id column, owner column). An update that changes the id or
+-- the owner is a delete of the old row and a write of the new one.
+CREATE OR REPLACE FUNCTION $S.capture() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $f$
+DECLARE
+  coll text := TG_ARGV[0];
+  idc text := TG_ARGV[1];
+  oc text := TG_ARGV[2];
+  o jsonb;
+  n jsonb;
+BEGIN
+  IF current_setting('syncstack.applying', true) = '*' THEN RETURN NULL; END IF;
+  IF TG_OP <> 'INSERT' THEN o := to_jsonb(OLD); END IF;
+  IF TG_OP <> 'DELETE' THEN n := to_jsonb(NEW); END IF;
+  IF o IS NOT NULL AND (n IS NULL OR o->>idc IS DISTINCT FROM n->>idc OR
+                        o->>oc IS DISTINCT FROM n->>oc) THEN
+    PERFORM $S.capture_write(TG_TABLE_NAME, idc, coll, o->>oc, o->>idc, NULL);
+  END IF;
+  IF n IS NOT NULL THEN
+    PERFORM $S.capture_write(TG_TABLE_NAME, idc, coll, n->>oc, n->>idc,
+                             n - idc - oc);
+  END IF;
+  RETURN NULL;
+END $f$;
+
+-- The record JSON of a live mapped row: the row's columns (but the id and
+-- the owner) and the fields kept for lack of a column (`payload`), which
+-- win. A parked row's record is `payload` itself.
+CREATE OR REPLACE FUNCTION $S.payload_of(acct text, coll text, rid bytea,
+                                        payload bytea)
+RETURNS bytea LANGUAGE plpgsql STABLE AS $f$
+DECLARE
+  m record;
+  r jsonb;
+BEGIN
+  SELECT * INTO m FROM $S.mapped WHERE collection = coll;
+  IF NOT FOUND OR EXISTS (SELECT 1 FROM $S.parked p WHERE p.account = acct
+                          AND p.collection = coll AND p.id = rid) THEN
+    RETURN payload;
+  END IF;
+  EXECUTE format('SELECT to_jsonb(t) FROM %s t WHERE %I = $1::%s AND %I = $2',
+                 m.tbl, m.id_col, m.id_type, m.owner_col)
+    INTO r USING $S.id_text(rid), acct;
+  IF r IS NULL THEN
+    RAISE EXCEPTION 'table % row %=''%'' of "%" has sync state but no row (was it changed while syncstack''s triggers were missing?)',
+      m.tbl, m.id_col, $S.id_text(rid), acct USING ERRCODE = 'XX001';
+  END IF;
+  r := r - m.id_col - m.owner_col;
+  IF length(payload) > 0 THEN
+    r := r || convert_from(payload, 'UTF8')::jsonb;
+  END IF;
+  RETURN convert_to(r::text, 'UTF8');
+END $f$;
+
+-- Deletes the rows of the tables that reference row idt of `coll` (and
+-- theirs first), owned by acct, through their triggers: each is a delete
+-- the account's devices then learn.
+CREATE OR REPLACE FUNCTION $S.delete_children(acct text, coll text, idt text)
+RETURNS void LANGUAGE plpgsql AS $f$
+DECLARE
+  ch record;
+  cid text;
+BEGIN
+  FOR ch IN SELECT m.*, j.key AS col FROM $S.mapped m, jsonb_each_text(m.refs) j
+            WHERE j.value = coll ORDER BY m.depth DESC, m.collection LOOP
+    FOR cid IN EXECUTE format(
+        'SELECT %I::text FROM %s WHERE %I::text = $1 AND %I = $2',
+        ch.id_col, ch.tbl, ch.col, ch.owner_col) USING idt, acct LOOP
+      PERFORM $S.delete_children(acct, ch.collection, cid);
+      EXECUTE format('DELETE FROM %s WHERE %I = $1::%s', ch.tbl, ch.id_col,
+                     ch.id_type) USING cid;
+    END LOOP;
+  END LOOP;
+END $f$;
+
+-- Writes one record syncstack applies (its sync state already written in
+-- records, at sequence op_base) into the app's table: 'written', 'parked'
+-- (a parent is not there: the record waits in records.payload), 'deleted'
+-- (also for a live child whose parent is a tombstone: it is deleted, a
+-- write of the server's after it) or 'skipped' (a write captured in this
+-- transaction came after it). A live record whose id is another user's
+-- row is refused.
+CREATE OR REPLACE FUNCTION $S.mapped_write(acct text, coll text, rid bytea,
+    op_base bigint, erase boolean, del boolean, payload bytea)
+RETURNS text LANGUAGE plpgsql AS $f$
+DECLARE
+  m record;
+  p record;
+  ref record;
+  idt text := $S.id_text(rid);
+  cur_base bigint;
+  owner text;
+  n bigint;
+  r jsonb;
+  cols text[];
+  kept jsonb;
+  missing boolean := false;
+  gone boolean := false;
+  names text;
+  updates text;
+BEGIN
+  SELECT * INTO m FROM $S.mapped WHERE collection = coll;
+  IF NOT erase THEN
+    SELECT base INTO cur_base FROM $S.records
+      WHERE account = acct AND collection = coll AND id = rid;
+    IF cur_base IS DISTINCT FROM op_base THEN RETURN 'skipped'; END IF;
+  END IF;
+  EXECUTE format('SELECT %I::text FROM %s WHERE %I = $1::%s FOR UPDATE',
+                 m.owner_col, m.tbl, m.id_col, m.id_type) INTO owner USING idt;
+  GET DIAGNOSTICS n = ROW_COUNT;
+  IF n > 0 AND owner IS DISTINCT FROM acct THEN
+    IF erase OR del THEN RETURN 'skipped'; END IF;
+    RAISE EXCEPTION 'collection "%" id %: refused: the id is another user''s row in table %',
+      coll, idt, m.tbl USING ERRCODE = '22023';
+  END IF;
+  IF NOT (erase OR del) THEN
+    r := convert_from(payload, 'UTF8')::jsonb;
+    IF jsonb_typeof(r) IS DISTINCT FROM 'object' THEN
+      RAISE EXCEPTION 'collection "%" id %: the record is not a JSON object',
+        coll, idt USING ERRCODE = '22023';
+    END IF;
+    FOR ref IN SELECT key AS col, value AS parent FROM jsonb_each_text(m.refs)
+    LOOP
+      CONTINUE WHEN r->>ref.col IS NULL;
+      SELECT * INTO p FROM $S.mapped WHERE collection = ref.parent;
+      EXECUTE format('SELECT 1 FROM %s WHERE %I::text = $1 AND %I = $2',
+                     p.tbl, p.id_col, p.owner_col) USING r->>ref.col, acct;
+      GET DIAGNOSTICS n = ROW_COUNT;
+      IF n = 0 THEN
+        missing := true;
+        IF EXISTS (SELECT 1 FROM $S.records pr WHERE pr.account = acct
+                   AND pr.collection = ref.parent AND pr.deleted
+                   AND pr.id = CASE WHEN r->>ref.col ~ '^[0-9a-f-]{36}$'
+                     THEN decode(replace(r->>ref.col, '-', ''), 'hex') END)
+        THEN
+          gone := true;
+        END IF;
+      END IF;
+    END LOOP;
+  END IF;
+  IF gone THEN
+    -- Its parent was deleted: the child goes with it, as a write of the
+    -- server after this one (its devices learn it at their next sync).
+    IF owner IS NOT NULL THEN
+      PERFORM $S.delete_children(acct, coll, idt);
+      PERFORM set_config('syncstack.applying', coll || '/' || idt, true);
+      EXECUTE format('DELETE FROM %s WHERE %I = $1::%s', m.tbl, m.id_col,
+                     m.id_type) USING idt;
+      PERFORM set_config('syncstack.applying', '', true);
+    END IF;
+    DELETE FROM $S.parked
+      WHERE account = acct AND collection = coll AND id = rid;
+    PERFORM $S.capture_write(m.tbl, m.id_col, coll, acct, idt, NULL);
+    RETURN 'deleted';
+  END IF;
+  IF erase OR del OR missing THEN
+    IF owner IS NOT NULL THEN
+      PERFORM $S.delete_children(acct, coll, idt);
+      PERFORM set_config('syncstack.applying', coll || '/' || idt, true);
+      EXECUTE format('DELETE FROM %s WHERE %I = $1::%s', m.tbl, m.id_col,
+                     m.id_type) USING idt;
+      PERFORM set_config('syncstack.applying', '', true);
+    END IF;
+    IF missing THEN
+      INSERT INTO $S.parked VALUES (acct, coll, rid) ON CONFLICT DO NOTHING;
+      RETURN 'parked';
+    END IF;
+    DELETE FROM $S.parked
+      WHERE account = acct AND collection = coll AND id = rid;
+    RETURN 'deleted';
+  END IF;
+  SELECT array_agg(attname::text) INTO cols FROM pg_attribute
+    WHERE attrelid = m.tbl::regclass AND attnum > 0 AND NOT attisdropped;
+  kept := r - cols;
+  r := (r - ARRAY(SELECT jsonb_object_keys(kept))) ||
+       jsonb_build_object(m.id_col, idt, m.owner_col, acct);
+  SELECT string_agg(format('%I', k), ', '),
+         string_agg(format('%I = excluded.%I', k, k), ', ')
+           FILTER (WHERE k <> m.id_col)
+    INTO names, updates FROM jsonb_object_keys(r) AS k;
+  PERFORM set_config('syncstack.applying', coll || '/' || idt, true);
+  EXECUTE format('INSERT INTO %s AS t (%s) SELECT %s FROM '
+                 'jsonb_populate_record(NULL::%s, $1) '
+                 'ON CONFLICT (%I) DO UPDATE SET %s',
+                 m.tbl, names, names, m.tbl, m.id_col, updates) USING r;
+  PERFORM set_config('syncstack.applying', '', true);
+  UPDATE $S.records SET payload = CASE WHEN kept = '{}'::jsonb THEN ''::bytea
+                                       ELSE convert_to(kept::text, 'UTF8') END
+    WHERE account = acct AND collection = coll AND id = rid;
+  DELETE FROM $S.parked WHERE account = acct AND collection = coll AND id = rid;
+  RETURN 'written';
+END $f$;
+
+-- Writes the account's parked rows whose parents arrived, until none does.
+CREATE OR REPLACE FUNCTION $S.mapped_unpark(acct text) RETURNS void
+LANGUAGE plpgsql AS $f$
+DECLARE
+  w record;
+  progress boolean := true;
+BEGIN
+  WHILE progress LOOP
+    progress := false;
+    FOR w IN SELECT r.collection, r.id, r.base, r.payload
+             FROM $S.parked p JOIN $S.records r USING (account, collection, id)
+             WHERE p.account = acct AND NOT r.deleted LOOP
+      IF $S.mapped_write(acct, w.collection, w.id, w.base, false, false,
+                         w.payload) = 'written' THEN
+        progress := true;
+      END IF;
+    END LOOP;
+  END LOOP;
+END $f$;
+
+-- Records, set-based, the rows of `coll`'s table without live sync state
+-- (there before syncstack attached, or written while its triggers were
+-- missing) as written by the server: per owner that is a user, one
+-- sequence each, their history tokens, the figure recomputed.
+CREATE OR REPLACE FUNCTION $S.backfill(tbl_name text, coll text)
+RETURNS void LANGUAGE plpgsql AS $f$
+DECLARE
+  m record;
+  a record;
+  s bigint;
+  now_ms bigint := (extract(epoch FROM clock_timestamp()) * 1000)::bigint;
+BEGIN
+  SELECT * INTO m FROM $S.mapped WHERE collection = coll;
+  CREATE TEMP TABLE IF NOT EXISTS syncstack_backfill(
+    account text, id bytea, PRIMARY KEY (account, id)) ON COMMIT DROP;
+  TRUNCATE syncstack_backfill;
+  EXECUTE format(
+    'INSERT INTO syncstack_backfill SELECT t.%2$I::text, '
+    '$S.id_bytes($1, %1$L, t.%1$I::text) FROM %3$s t '
+    'WHERE EXISTS (SELECT 1 FROM $S.meta u WHERE u.account = ''_users'' '
+    'AND u.key = ''user/'' || t.%2$I::text) '
+    'AND NOT EXISTS (SELECT 1 FROM $S.records r WHERE '
+    'r.account = t.%2$I::text AND r.collection = $2 AND NOT r.deleted AND '
+    'r.id = CASE WHEN t.%1$I::text ~ ''^[0-9a-f-]{36}$'' THEN '
+    'decode(replace(t.%1$I::text, ''-'', ''''), ''hex'') END)',
+    m.id_col, m.owner_col, m.tbl) USING tbl_name, coll;
+  FOR a IN SELECT account, count(*) AS n FROM syncstack_backfill
+           GROUP BY account ORDER BY account LOOP
+    PERFORM pg_advisory_xact_lock(1398361667, $S.account_key(a.account));
+    SELECT convert_from(value, 'UTF8')::bigint INTO s FROM $S.meta
+      WHERE account = a.account AND key = 'policy/seq';
+    s := coalesce(s, 0);
+    INSERT INTO $S.records
+      SELECT b.account, coll, b.id,
+             greatest(now_ms, coalesce(r.ts + 1, now_ms)), ''::bytea, false,
+             0, s + row_number() OVER (ORDER BY b.id), ''::bytea
+      FROM syncstack_backfill b LEFT JOIN $S.records r
+        ON r.account = b.account AND r.collection = coll AND r.id = b.id
+      WHERE b.account = a.account
+      ON CONFLICT (account, collection, id) DO UPDATE SET ts = excluded.ts,
+        extra = excluded.extra, deleted = false, state = 0,
+        base = excluded.base, payload = excluded.payload;
+    INSERT INTO $S.meta
+      SELECT a.account, 'history/' || ((s + g) % 65536)::text,
+             convert_to((s + g)::text || ':' ||
+               substr(md5(random()::text || g::text), 1, 16), 'UTF8')
+      FROM generate_series(greatest(1, a.n - 65535), a.n) AS g
+      ON CONFLICT (account, key) DO UPDATE SET value = excluded.value;
+    INSERT INTO $S.meta VALUES (a.account, 'policy/seq',
+        convert_to((s + a.n)::text, 'UTF8'))
+      ON CONFLICT (account, key) DO UPDATE SET value = excluded.value;
+    DELETE FROM $S.meta WHERE account = a.account AND key = 'figure/' || coll;
+    PERFORM $S.figure_add(a.account, coll, 0, 0);
+    DELETE FROM $S.parked p USING syncstack_backfill b
+      WHERE p.account = b.account AND p.collection = coll AND p.id = b.id
+        AND b.account = a.account;
+  END LOOP;
+END $f$;
+
+-- Database::RemoveAccount: the account's rows leave the app's tables too,
+-- children first, uncaptured.
+CREATE OR REPLACE FUNCTION $S.mapped_remove_account(acct text) RETURNS void
+LANGUAGE plpgsql AS $f$
+DECLARE
+  m record;
+BEGIN
+  PERFORM set_config('syncstack.applying', '*', true);
+  FOR m IN SELECT * FROM $S.mapped ORDER BY depth DESC, collection LOOP
+    EXECUTE format('DELETE FROM %s WHERE %I = $1', m.tbl, m.owner_col)
+      USING acct;
+  END LOOP;
+  DELETE FROM $S.parked WHERE account = acct;
+  PERFORM set_config('syncstack.applying', '', true);
+END $f$;
+)sql";
+
+}  // namespace syncstack::postgres_internal
