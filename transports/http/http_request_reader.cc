@@ -321,14 +321,9 @@ Status RequestReader::DecideFraming() {
 }
 
 Status RequestReader::BodyTooLarge() const {
-  std::string limit = std::to_string(body_limit_);
-  if (body_limit_ == max_body_) {
-    return Status::TooLarge("request body larger than the limit of " + limit +
-                            " bytes");
-  }
-  return Status::TooLarge("request body larger than the limit of " + limit +
-                          " bytes for " + request_.method + " " +
-                          request_.path);
+  return Status::TooLarge("request body larger than the limit of " +
+                          std::to_string(body_limit_) + " bytes for " +
+                          request_.method + " " + request_.path);
 }
 
 size_t RequestReader::FeedBody(std::string_view in) {
