@@ -16,6 +16,11 @@ Database::~Database() = default;
 ManifestIterator::~ManifestIterator() = default;
 Transport::~Transport() = default;
 Handler::~Handler() = default;
+BodySource::~BodySource() = default;
+
+size_t Handler::MaxBody(std::string_view, std::string_view) const noexcept {
+  return static_cast<size_t>(-1);
+}
 Clock::~Clock() = default;
 ConflictPolicy::~ConflictPolicy() = default;
 SyncLock::~SyncLock() = default;
@@ -38,6 +43,31 @@ Result<std::string> Authenticator::VerifyToken(std::string_view,
   return Status::Unauthorized("unknown token");
 }
 SyncObserver::~SyncObserver() = default;
+
+Status ReadWholeBody(Response& response, size_t max_bytes) noexcept {
+  std::shared_ptr<BodySource> source = std::move(response.source);
+  response.source.reset();
+  if (!source) return Status::Ok();
+  constexpr size_t kPiece = size_t{256} << 10;
+  try {
+    while (true) {
+      auto more = source->Next(kPiece, response.body);
+      if (!more.ok()) {
+        std::string().swap(response.body);
+        return more.status();
+      }
+      if (!*more) return Status::Ok();
+      if (response.body.size() > max_bytes) {
+        std::string().swap(response.body);
+        return Status::TooLarge("answer body over " +
+                                std::to_string(max_bytes) + " bytes");
+      }
+    }
+  } catch (const std::exception& e) {
+    std::string().swap(response.body);
+    return Status::IOError(std::string("answer body: ") + e.what());
+  }
+}
 
 namespace {
 class RealClock final : public Clock {

@@ -181,11 +181,14 @@ def status_table(port):
     check(isinstance(login.get("expires_in"), int), "login gives expires_in")
     s, body, _ = call(port, "GET", "/v1/nothing-here", token=token)
     check(s == 404 and is_error(s, body, "not_found"), "404 unknown endpoint")
-    s, body, _ = call(port, "GET", "/v1/fetch.json", token=token)
+    s, body, resp = call(port, "GET", "/v1/fetch.json", token=token)
     check(s == 200 and set(body) == {"budget", "invitation_categories",
                                      "invitations", "wishlist", "gift_list",
                                      "todo"} and body["todo"] == [],
           "fetch lists every schema collection, [] when empty")
+    check(resp.getheader("Transfer-Encoding") == "chunked"
+          and resp.getheader("Content-Length") is None,
+          "fetch.json comes chunked (streamed as it is read)")
     s, body, _ = call(port, "GET", "/v1/fetch.json?collections=budget,todo",
                       token=token)
     check(s == 200 and set(body) == {"budget", "todo"}, "?collections= limits")
@@ -197,6 +200,11 @@ def status_table(port):
     s, lock, _ = call(port, "POST", "/v1/lock", {"device": "android"},
                       token=token)
     check(s == 200 and lock.get("lease"), "lock granted")
+    s, body, _ = call(port, "POST", "/v1/lock", token=token,
+                      raw=b'{"device":"' + b"x" * 70000 + b'"}')
+    check(s == 413 and is_error(s, body, "too_large")
+          and "for POST /v1/lock" in body["message"],
+          "413 for a lock body over the lock's 64 KiB")
     lease = lock["lease"]
     s, body, resp = call(port, "POST", "/v1/lock", {"device": "ios"},
                          token=token)

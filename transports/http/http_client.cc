@@ -14,6 +14,7 @@
 #include <thread>
 #include <vector>
 
+#include "http_chunked.h"
 #include "http_tls.h"
 #include "http_util.h"
 #include "syncstack/http/http_transport.h"
@@ -43,6 +44,9 @@ class ClientSession {
   // Whether an idle connection was closed (or spoke out of turn) since its
   // last answer: a readable idle socket holds an EOF, a reset or junk.
   virtual bool Stale() = 0;
+  // Reads the connection's bytes after an answer's head (what the session
+  // buffered first): > 0 bytes, 0 at the end. Throws as Poco does.
+  virtual int ReadRaw(char* buffer, size_t length) = 0;
 
   Clock::time_point idle_since;
 };
@@ -62,6 +66,9 @@ class PocoSession final : public Base, public ClientSession {
     } catch (...) {
       return true;
     }
+  }
+  int ReadRaw(char* buffer, size_t length) override {
+    return this->read(buffer, static_cast<std::streamsize>(length));
   }
 
  protected:
@@ -212,13 +219,13 @@ class HttpTransport final : public Transport {
     out.flush();
 
     phase = Phase::kReceive;
-    return ReadAnswer(session, request.method == "HEAD", &reusable);
+    return ReadAnswer(pooled, request.method == "HEAD", &reusable);
   }
 
   // Reads one whole answer. `*reusable`: whether the connection may carry
   // the next request.
-  Response ReadAnswer(Poco::Net::HTTPClientSession& session, bool head,
-                      bool* reusable) {
+  Response ReadAnswer(ClientSession& pooled, bool head, bool* reusable) {
+    Poco::Net::HTTPClientSession& session = pooled.http();
     Poco::Net::HTTPResponse http;
     std::istream& in = session.receiveResponse(http);
     in.exceptions(std::ios::badbit);
@@ -247,13 +254,34 @@ class HttpTransport final : public Transport {
         throw Poco::Net::MessageException(
             "answer shorter than its Content-Length");
       }
+    } else if (http.getChunkedTransferEncoding()) {
+      ReadChunked(pooled, response.body);
     } else {
-      if (!http.getChunkedTransferEncoding() && reusable != nullptr) {
+      if (reusable != nullptr) {
         *reusable = false;  // the body ends where the connection does
       }
       ReadAll(in, response.body);
     }
     return response;
+  }
+
+  // Reads a chunked body (a streamed answer such as fetch.json) from the
+  // connection itself rather than through Poco's chunked stream, which
+  // ends quietly where the connection does: a body whose last chunk never
+  // came is a lost answer here, never a shorter one.
+  static void ReadChunked(ClientSession& pooled, std::string& out) {
+    http_internal::ChunkedDecoder decoder;
+    std::vector<char> buffer(64 << 10);
+    while (!decoder.done()) {
+      int n = pooled.ReadRaw(buffer.data(), buffer.size());
+      if (n <= 0) break;
+      std::string_view bytes(buffer.data(), static_cast<size_t>(n));
+      if (decoder.Feed(bytes, out) < bytes.size() && !decoder.done()) break;
+    }
+    Status finished = decoder.Finish();
+    if (!finished.ok()) {
+      throw Poco::Net::MessageException(finished.message());
+    }
   }
 
   static void ReadAll(std::istream& in, std::string& out) {
@@ -269,7 +297,7 @@ class HttpTransport final : public Transport {
   Result<Response> ReadEarlyAnswer(ClientSession& pooled) {
     try {
       if (!pooled.http().connected()) return Status::Unavailable("closed");
-      Response response = ReadAnswer(pooled.http(), false, nullptr);
+      Response response = ReadAnswer(pooled, false, nullptr);
       return response;
     } catch (...) {
       return Status::Unavailable("no early answer");

@@ -102,8 +102,12 @@ size_t FindHeadEnd(const std::string& head, size_t from, size_t& terminator) {
 
 }  // namespace
 
-RequestReader::RequestReader(size_t max_head, size_t max_body)
-    : max_head_(max_head), max_body_(max_body) {
+RequestReader::RequestReader(size_t max_head, size_t max_body,
+                             const Handler* limits)
+    : max_head_(max_head),
+      max_body_(max_body),
+      limits_(limits),
+      body_limit_(max_body) {
   assert(max_head >= 1024);
 }
 
@@ -128,6 +132,7 @@ void RequestReader::Reset() {
   remaining_ = 0;
   trailers_ = 0;
   line_.clear();
+  body_limit_ = max_body_;
   request_ = Request{};
 }
 
@@ -300,10 +305,11 @@ Status RequestReader::DecideFraming() {
   });
   bool has_body = chunked_ || length_ > 0;
   expect_continue_ = expect_continue_ && !http10_ && has_body;
-  if (has_length_ && length_ > max_body_) {
-    return Status::TooLarge("request body larger than the limit of " +
-                            std::to_string(max_body_) + " bytes");
+  if (limits_ != nullptr) {
+    body_limit_ =
+        std::min(max_body_, limits_->MaxBody(request_.method, request_.path));
   }
+  if (has_length_ && length_ > body_limit_) return BodyTooLarge();
   if (!has_body) {
     Finish();
     return Status::Ok();
@@ -312,6 +318,12 @@ Status RequestReader::DecideFraming() {
   request_.body.reserve(std::min<size_t>(length_, 1u << 20));
   state_ = State::kBody;
   return Status::Ok();
+}
+
+Status RequestReader::BodyTooLarge() const {
+  return Status::TooLarge("request body larger than the limit of " +
+                          std::to_string(body_limit_) + " bytes for " +
+                          request_.method + " " + request_.path);
 }
 
 size_t RequestReader::FeedBody(std::string_view in) {
@@ -358,9 +370,8 @@ size_t RequestReader::FeedChunked(std::string_view in) {
         Fail(Malformed("chunked body: bad chunk size"));
       } else if (size == 0) {
         chunk_ = Chunk::kTrailer;
-      } else if (size > max_body_ - request_.body.size()) {
-        Fail(Status::TooLarge("request body larger than the limit of " +
-                              std::to_string(max_body_) + " bytes"));
+      } else if (size > body_limit_ - request_.body.size()) {
+        Fail(BodyTooLarge());
       } else {
         remaining_ = size;
         chunk_ = Chunk::kData;

@@ -18,8 +18,11 @@ class RequestReader {
  public:
   enum class State { kHead, kBody, kDone, kFailed };
 
-  // REQUIRES: max_head >= 1024.
-  RequestReader(size_t max_head, size_t max_body);
+  // REQUIRES: max_head >= 1024. `limits` (may be null; must outlive the
+  // reader) lowers max_body per request: its MaxBody for the request's
+  // method and path, asked once the head is read.
+  RequestReader(size_t max_head, size_t max_body,
+                const Handler* limits = nullptr);
 
   // Consumes a prefix of `in` and returns its length: all of it, unless the
   // request ends inside it (the rest is the next, pipelined request) or the
@@ -31,12 +34,16 @@ class RequestReader {
   bool started() const { return started_; }
   // When kFailed: why. kInvalidArgument (malformed or ambiguous framing,
   // e.g. a Transfer-Encoding other than "chunked" or conflicting lengths)
-  // or kTooLarge (the body passes max_body); otherwise OK.
+  // or kTooLarge (the body passes max_body, or the handler's MaxBody for
+  // the request, refused once the head or the chunk size says so, before
+  // the body is read); otherwise OK.
   const Status& error() const { return error_; }
 
   // Valid from kBody on: the head's answers.
   bool keep_alive() const { return keep_alive_; }
   bool head_method() const { return request_.method == "HEAD"; }
+  // The request line said HTTP/1.0 (no chunked answers).
+  bool http10() const { return http10_; }
   // The client waits for "100 Continue" before it sends the body.
   bool expects_continue() const { return expect_continue_; }
 
@@ -57,6 +64,7 @@ class RequestReader {
   Status ParseRequestLine(std::string_view line);
   Status ParseField(std::string_view line);
   Status DecideFraming();
+  Status BodyTooLarge() const;
   // Appends up to the end of a line to line_; true once the line is whole
   // (without its CRLF). Fails the request when the line passes 4 KiB.
   bool TakeLine(std::string_view in, size_t& used);
@@ -65,6 +73,8 @@ class RequestReader {
 
   const size_t max_head_;
   const size_t max_body_;
+  const Handler* const limits_;
+  size_t body_limit_;  // this request's: max_body_ or the handler's less
   State state_ = State::kHead;
   Status error_;
   bool started_ = false;

@@ -35,6 +35,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "http_chunked.h"
 #include "http_request_reader.h"
 #include "http_tls.h"
 #include "syncstack/codec.h"
@@ -48,22 +49,41 @@ HttpServer::~HttpServer() = default;
 namespace {
 
 using Clock = std::chrono::steady_clock;
+using http_internal::AppendChunk;
+using http_internal::kLastChunk;
 using http_internal::RequestReader;
 
-// A complete request, from the I/O thread to a worker.
+// From the I/O thread to a worker: a complete request, or (`source` set)
+// the wish for the next piece of a streamed answer whose last piece the
+// socket took.
 struct Job {
   uint64_t id = 0;
   Request request;
   bool keep_alive = false;
   bool head = false;
+  bool http10 = false;  // the client cannot read a chunked answer
+  std::shared_ptr<BodySource> source;
 };
 
-// The bytes of an answer, from a worker back to the I/O thread.
+// The bytes of an answer (or of its next piece), from a worker back to the
+// I/O thread.
 struct Answer {
   uint64_t id = 0;
   std::string bytes;
   bool keep_alive = false;
+  // Set: more of the answer is to come from it once `bytes` are written.
+  std::shared_ptr<BodySource> source;
+  // The answer failed after its head was sent: close the connection once
+  // `bytes` are written, without the last chunk.
+  bool cut = false;
 };
+
+// A streamed answer goes in chunks of at most this many bytes, one pulled
+// per turn of the worker pool (docs/decisions/streamed-answers.md).
+constexpr size_t kStreamPiece = size_t{128} << 10;
+// An HTTP/1.0 client gets a streamed answer whole, with a Content-Length,
+// up to this size (413 beyond): it cannot read chunks.
+constexpr size_t kMaxWholeAnswer = size_t{256} << 20;
 
 // "Date: ..." in the IMF-fixdate form of RFC 9110 5.6.7, C locale.
 void AppendDate(std::string& out) {
@@ -148,7 +168,14 @@ std::string FormatAnswer(const Response& answer, bool keep_alive, bool head,
   bool no_body = status == 204 || status == 304;
   out.reserve(384 + (no_body || head ? 0 : body->size()));
   AppendHead(status, keep_alive, out);
-  if (!no_body) {
+  const bool chunked = body == &answer.body && answer.source != nullptr;
+  if (chunked && !no_body) {
+    out += "Transfer-Encoding: chunked\r\n";
+    out += "Content-Type: ";
+    out += answer.content_type.empty() ? std::string("application/json")
+                                       : answer.content_type;
+    out += "\r\n";
+  } else if (!no_body) {
     out += "Content-Length: " + std::to_string(body->size()) + "\r\n";
     if (!body->empty()) {
       out += "Content-Type: ";
@@ -179,6 +206,72 @@ std::string FormatError(const Status& status, std::string_view request_id,
   EncodeError(status, -1, answer.body);
   answer.retry_after = retry_after;
   return FormatAnswer(answer, /*keep_alive=*/false, /*head=*/false, request_id);
+}
+
+// The answer to `job`, a request: the handler's Response on the wire. A
+// streamed answer (Response::source) goes chunked with its first piece,
+// the source riding along for the rest; a failure before the first piece
+// is an error answer as usual. An HTTP/1.0 client gets it whole.
+Answer Respond(Handler& handler, Job& job) {
+  job.request.accepts_source = true;
+  Response response = handler.Handle(job.request);
+  Answer answer;
+  answer.id = job.id;
+  answer.keep_alive = job.keep_alive;
+  std::string first;
+  if (response.source != nullptr && job.head) {
+    // The head says chunked, as it would to a GET; nothing is read.
+  } else if (response.source != nullptr && job.http10) {
+    Status read = ReadWholeBody(response, kMaxWholeAnswer);
+    if (!read.ok()) {
+      response = Response{};
+      response.status = HttpStatusFor(read.code());
+      EncodeError(read.WithContext("whole answer (HTTP/1.0)"), -1,
+                  response.body);
+    }
+  } else if (response.source != nullptr) {
+    auto more = response.source->Next(kStreamPiece, first);
+    if (!more.ok()) {
+      std::string headers = std::move(response.headers);
+      response = Response{};
+      response.status = HttpStatusFor(more.status().code());
+      response.headers = std::move(headers);
+      EncodeError(more.status(), -1, response.body);
+    } else if (!*more) {
+      response.source.reset();  // an empty body
+    }
+  }
+  answer.bytes =
+      FormatAnswer(response, job.keep_alive, job.head, job.request.request_id);
+  if (response.source != nullptr && !job.head) {
+    AppendChunk(first, answer.bytes);
+    answer.source = std::move(response.source);
+  }
+  return answer;
+}
+
+// The next piece of a streamed answer: a chunk (the source riding along
+// again), or the last chunk, or nothing and `cut` when the source failed.
+Answer Pull(Job& job) {
+  Answer answer;
+  answer.id = job.id;
+  answer.keep_alive = job.keep_alive;
+  auto more = job.source->Next(kStreamPiece, answer.bytes);
+  if (!more.ok()) {
+    answer.bytes.clear();
+    answer.cut = true;
+    answer.keep_alive = false;
+    return answer;
+  }
+  if (!*more) {
+    answer.bytes = kLastChunk;
+    return answer;
+  }
+  std::string piece;
+  piece.swap(answer.bytes);
+  AppendChunk(piece, answer.bytes);
+  answer.source = std::move(job.source);
+  return answer;
 }
 
 // The threads that call the Handler. Jobs wait in a queue that holds at
@@ -224,13 +317,7 @@ class WorkerPool {
         job = std::move(jobs_.front());
         jobs_.pop_front();
       }
-      Response response = handler_.Handle(job.request);
-      Answer answer;
-      answer.id = job.id;
-      answer.keep_alive = job.keep_alive;
-      answer.bytes = FormatAnswer(response, job.keep_alive, job.head,
-                                  job.request.request_id);
-      on_answer_(std::move(answer));
+      on_answer_(job.source != nullptr ? Pull(job) : Respond(handler_, job));
     }
   }
 
@@ -249,10 +336,11 @@ struct FreeSsl {
 
 // One accepted connection, owned by the I/O thread.
 struct Connection {
-  Connection(int f, uint64_t i, const HttpServerOptions& o, Clock::time_point t)
+  Connection(int f, uint64_t i, const HttpServerOptions& o,
+             const Handler& limits, Clock::time_point t)
       : fd(f),
         id(i),
-        reader(o.max_head, o.max_body),
+        reader(o.max_head, o.max_body, &limits),
         request_start(t),
         last_io(t) {}
 
@@ -275,6 +363,10 @@ struct Connection {
   std::string out;
   size_t out_at = 0;
   bool keep_alive = false;  // what to do once `out` is written
+  // A streamed answer: once `out` is written, a worker is asked for the
+  // next piece from `source`; `cut`: close once `out` is written.
+  std::shared_ptr<BodySource> source;
+  bool cut = false;
   bool closed = false;
   Clock::time_point request_start;  // accept, or a later request's 1st byte
   Clock::time_point last_io;        // last byte read or written
@@ -351,6 +443,7 @@ class EpollHttpServer final : public HttpServer {
   EpollHttpServer(Handler& handler, const HttpServerOptions& options,
                   Poco::Net::ServerSocket socket, Poco::Net::Context::Ptr tls)
       : options_(options),
+        handler_(handler),
         tls_(std::move(tls)),
         listener_(std::move(socket)),
         read_buffer_(kReadBuffer) {
@@ -394,6 +487,11 @@ class EpollHttpServer final : public HttpServer {
     Wake();
     if (io_.joinable()) io_.join();  // it closes every connection
     workers_->Stop();                // waits for requests being handled
+    {
+      // Streamed answers not taken hold sources, which hold stores.
+      std::lock_guard lock(answers_mu_);
+      answers_.clear();
+    }
     for (int fd : {epoll_fd_, wake_fd_, reserve_fd_}) {
       if (fd >= 0) close(fd);
     }
@@ -503,8 +601,8 @@ class EpollHttpServer final : public HttpServer {
       int one = 1;
       setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
       uint64_t id = next_id_++;
-      auto connection =
-          std::make_unique<Connection>(fd, id, options_, Clock::now());
+      auto connection = std::make_unique<Connection>(fd, id, options_, handler_,
+                                                     Clock::now());
       Connection& c = *connection;
       c.peer = PeerAddress(from);
       connections_.emplace(id, std::move(connection));
@@ -727,6 +825,7 @@ class EpollHttpServer final : public HttpServer {
     job.id = c.id;
     job.keep_alive = c.reader.keep_alive();
     job.head = c.reader.head_method();
+    job.http10 = c.reader.http10();
     job.request = std::move(c.reader.request());
     job.request.peer = ClientAddress(c.peer, c.reader.forwarded_for(),
                                      options_.trusted_proxies);
@@ -771,6 +870,8 @@ class EpollHttpServer final : public HttpServer {
       c.out = std::move(answer.bytes);
       c.out_at = 0;
       c.keep_alive = answer.keep_alive;
+      c.source = std::move(answer.source);
+      c.cut = answer.cut;
       c.phase = Connection::Phase::kWriting;
       c.last_io = now_;
       WriteOut(c);
@@ -793,11 +894,27 @@ class EpollHttpServer final : public HttpServer {
       c.out_at += static_cast<size_t>(n);
       c.last_io = now_;
     }
-    std::string().swap(c.out);
+    c.out.clear();
     c.out_at = 0;
+    if (c.source != nullptr) return PullNext(c);
+    if (c.cut) return Close(c);  // no last chunk: the client sees it cut
+    std::string().swap(c.out);
     ++c.served;
     if (c.keep_alive) return NextRequest(c);
     BeginClose(c);
+  }
+
+  // The socket took the last piece of a streamed answer: a worker makes
+  // the next one. The socket is not watched meanwhile, so a slow reader
+  // holds one piece here and no thread.
+  void PullNext(Connection& c) {
+    c.phase = Connection::Phase::kWorking;
+    Watch(c, 0);
+    Job job;
+    job.id = c.id;
+    job.keep_alive = c.keep_alive;
+    job.source = std::move(c.source);
+    workers_->Submit(std::move(job));
   }
 
   // Reads the next request of a kept-alive connection, starting with what
@@ -865,6 +982,7 @@ class EpollHttpServer final : public HttpServer {
   }
 
   const HttpServerOptions options_;
+  const Handler& handler_;             // its MaxBody bounds each request's body
   const Poco::Net::Context::Ptr tls_;  // null for plain HTTP
   Poco::Net::ServerSocket listener_;
   int listen_fd_ = -1;

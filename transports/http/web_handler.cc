@@ -159,6 +159,11 @@ class WebHandler final : public Handler {
     return answer;
   }
 
+  size_t MaxBody(std::string_view method,
+                 std::string_view path) const noexcept override {
+    return api_.MaxBody(method, path);
+  }
+
  private:
   static bool IsFilePath(std::string_view path) {
     return !path.starts_with(kApiPrefix) && path != "/v1";

@@ -120,6 +120,13 @@ class SyncService final : public Handler {
   // options.observer about the request once answered.
   Response Handle(const Request& request) noexcept override;
 
+  // options.max_body for POST /v1/synchronise.json and /v1/reconcile;
+  // kSmallBodyLimit for every other request (login, lock, the GETs, ...).
+  size_t MaxBody(std::string_view method,
+                 std::string_view path) const noexcept override;
+  // The body limit of the endpoints that take small bodies: 64 KiB.
+  static constexpr size_t kSmallBodyLimit = size_t{64} << 10;
+
   // The typed operations behind Handle, for embedding without JSON.
   // `with_versions` adds each entry's `_version` (fetch.json?versions=1).
   Result<Manifest> Fetch(std::string_view account,

@@ -3,8 +3,11 @@
 // differ only in how the bytes travel.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
+#include <string_view>
 
 #include "syncstack/status.h"
 
@@ -31,6 +34,31 @@ struct Request {
   std::string request_id{};
   // The Origin header of a browser's request ("" when none), for CORS.
   std::string origin{};
+  // The caller takes an answer whose body comes in pieces
+  // (Response::source). When false, every answer's body is whole in
+  // Response::body. Default: false.
+  bool accepts_source = false;
+};
+
+// A body made piece by piece as the transport asks for it (fetch.json's
+// manifest): the transport pulls the next piece only when it can send it,
+// so the whole body is never held. docs/decisions/streamed-answers.md.
+// Thread safety: one call at a time; the calls may come from different
+// threads.
+class BodySource {
+ public:
+  BodySource() = default;
+  BodySource(const BodySource&) = delete;
+  BodySource& operator=(const BodySource&) = delete;
+  virtual ~BodySource();
+
+  // Appends the next piece of the body, 1 to `max` bytes, to `out` and
+  // returns true; returns false, appending nothing, once the body is
+  // complete. REQUIRES: max > 0; not called again after false or an
+  // error. Errors (any code; e.g. those of a store read): the body cannot
+  // be completed. A transport that already sent part of it must then end
+  // the answer so that the receiver sees it cut short, never complete.
+  virtual Result<bool> Next(size_t max, std::string& out) noexcept = 0;
 };
 
 // One protocol answer. Protocol errors (4xx) are Responses, not Statuses.
@@ -42,7 +70,19 @@ struct Response {
   // Extra header lines, each "Name: value\r\n" (CORS, caching); the
   // transport writes them as they are. "" for none.
   std::string headers{};
+  // When set, the body is this source's pieces and `body` is empty. Only
+  // in answer to a request with accepts_source, and only with status 200.
+  // Copies of the Response share the source: it is read once.
+  // Default: none.
+  std::shared_ptr<BodySource> source{};
 };
+
+// Reads `response.source` (if any) into `response.body`, at most
+// `max_bytes` of it, and drops the source: for callers that want the body
+// whole. Errors: those of the source; kTooLarge past `max_bytes`. On error
+// the body read so far is dropped.
+Status ReadWholeBody(Response& response,
+                     size_t max_bytes = static_cast<size_t>(-1)) noexcept;
 
 // The server side of a transport: answers requests. Implemented by
 // SyncService; the HTTP server and the file processor are adapters over it.
@@ -56,6 +96,12 @@ class Handler {
 
   // Never fails: every problem becomes an error Response.
   virtual Response Handle(const Request& request) noexcept = 0;
+
+  // The largest request body Handle takes for `method` and `path` (it
+  // answers 413 to a larger one): a transport may refuse such a body
+  // before reading it. Default: no limit of the handler's own.
+  virtual size_t MaxBody(std::string_view method,
+                         std::string_view path) const noexcept;
 };
 
 // Thread safety: Call may be called concurrently unless an implementation

@@ -141,15 +141,19 @@ Response SyncService::Impl::HandleFetch(const Request& request,
     }
   }
   bool versions = QueryParam(request.query, "versions") == "1";
+  auto source = ManifestSource(account, collections, versions);
+  if (!source.ok()) return ErrorResponse(source.status());
   Response response;
-  Status s = WriteManifest(account, collections, versions, response.body);
-  if (!s.ok()) return ErrorResponse(s);
+  response.source = std::move(*source);
+  if (request.accepts_source) return response;
+  Status read = ReadWholeBody(response);
+  if (!read.ok()) return ErrorResponse(read);
   return response;
 }
 
-Status SyncService::Impl::WriteManifest(
+Result<std::shared_ptr<BodySource>> SyncService::Impl::ManifestSource(
     std::string_view account, const std::vector<std::string>& collections,
-    bool with_versions, std::string& out) {
+    bool with_versions) {
   SYNCSTACK_ASSIGN_OR_RETURN(std::shared_ptr<Store> store, StoreFor(account));
   std::vector<std::string> names;
   if (!collections.empty()) {
@@ -158,45 +162,15 @@ Status SyncService::Impl::WriteManifest(
   } else {
     SYNCSTACK_ASSIGN_OR_RETURN(names, ListedCollections(*store, schema));
   }
-  // Straight from the scan into the body, a chunk of entries at a time:
-  // the answer is the only whole copy of the manifest in memory.
-  constexpr size_t kChunk = 1024;
-  std::vector<Stamp> chunk;
-  chunk.reserve(kChunk);
-  ScanOptions scan_options;
-  scan_options.include_tombstones = false;
-  out = "{";
-  bool first_collection = true;
-  for (const std::string& name : names) {
+  std::vector<service::ManifestWriter::Listed> listed;
+  listed.reserve(names.size());
+  for (std::string& name : names) {
     auto key = schema.IdKey(name);
     if (!key.ok()) continue;  // a stored name the schema no longer has
-    if (!first_collection) out += ',';
-    first_collection = false;
-    AppendJsonString(name, out);
-    out += ":[";
-    bool first = true;
-    auto it = store->Scan(name, scan_options);
-    for (; it->Valid(); it->Next()) {
-      const ManifestEntry& e = it->entry();
-      chunk.push_back(Stamp{e.id, e.version.timestamp,
-                            with_versions ? e.version.extra : std::string()});
-      if (chunk.size() == kChunk) {
-        AppendManifestEntries(chunk, *key, &first, out);
-        chunk.clear();
-      }
-      if (out.size() > kMaxFetchBytes) {
-        return Status::TooLarge("the manifest is over " +
-                                std::to_string(kMaxFetchBytes >> 20) +
-                                " MiB: page it with /v1/manifest");
-      }
-    }
-    SYNCSTACK_RETURN_IF_ERROR(it->status());
-    AppendManifestEntries(chunk, *key, &first, out);
-    chunk.clear();
-    out += ']';
+    listed.push_back({std::move(name), std::string(*key)});
   }
-  out += '}';
-  return Status::Ok();
+  return std::shared_ptr<BodySource>(std::make_shared<service::ManifestWriter>(
+      std::move(store), std::move(listed), with_versions));
 }
 
 Response SyncService::Impl::HandleManifest(const Request& request,

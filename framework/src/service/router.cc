@@ -96,7 +96,8 @@ std::optional<Response> RefuseLargeBody(const Request& request,
   if (request.body.size() <= max_body) return std::nullopt;
   return ErrorResponse(Status::TooLarge(
       "body of " + std::to_string(request.body.size()) +
-      " bytes is over the limit of " + std::to_string(max_body)));
+      " bytes is over the limit of " + std::to_string(max_body) + " for " +
+      request.method + " " + request.path));
 }
 
 namespace {
@@ -120,6 +121,10 @@ Response SyncService::Impl::Route(const Request& request, SyncService& self,
                                   service::RequestNote& note) {
   const std::string& path = request.path;
   const std::string& method = request.method;
+  if (auto refused =
+          service::RefuseLargeBody(request, self.MaxBody(method, path))) {
+    return std::move(*refused);
+  }
   if (path == kLoginPath && method == "POST") return HandleLogin(request, note);
   if (auto answered = HandleOperations(request)) return std::move(*answered);
   if (!service::KnownEndpoint(path, method)) {
@@ -136,6 +141,15 @@ Response SyncService::Impl::Route(const Request& request, SyncService& self,
   if (path == kReconcilePath) return HandleReconcile(request, *account);
   if (path == kChangesPath) return HandleChanges(request, *account);
   return HandleSynchronise(request, *account, self, note);
+}
+
+size_t SyncService::MaxBody(std::string_view method,
+                            std::string_view path) const noexcept {
+  if (method == "POST" &&
+      (path == kSynchronisePath || path == kReconcilePath)) {
+    return impl_->options.max_body;
+  }
+  return kSmallBodyLimit;
 }
 
 Response SyncService::Impl::HandleSynchronise(const Request& request,

@@ -10,6 +10,7 @@
 //   item_cache.cc      the reconcile ItemIndex cache
 //   tombstone_marks.cc device marks, the horizon check, collection
 //   page_endpoints.cc  fetch.json, /v1/manifest, /v1/records, reconcile
+//   manifest_writer.cc fetch.json's body, written as it is read
 //   changes_endpoint.cc  /v1/changes; collection_figure.cc its figures
 //   operations.cc      /healthz, /readyz, /metrics, and the observer's
 //                      report of each request
@@ -28,6 +29,7 @@
 
 #include "service/idempotency.h"
 #include "service/item_cache.h"
+#include "service/manifest_writer.h"
 #include "service/observe.h"
 #include "service/pending_writes.h"
 #include "service/sessions.h"
@@ -205,17 +207,15 @@ struct SyncService::Impl {
   Result<Manifest> Fetch(std::string_view account,
                          const std::vector<std::string>& collections,
                          bool with_versions);
-  // The largest fetch.json answer: beyond it, 413 (page with
-  // /v1/manifest). About 3 million entries without versions.
-  static constexpr size_t kMaxFetchBytes = size_t{256} << 20;
+  // fetch.json: its answer comes from ManifestSource, in pieces to a
+  // caller that accepts_source, else whole.
   Response HandleFetch(const Request& request, const std::string& account);
-  // Replaces `out` with fetch.json's answer, written from the store's scan
-  // a chunk at a time (no Manifest in between). Errors: kInvalidArgument
-  // (a collection not in the schema), kTooLarge (over kMaxFetchBytes),
-  // those of the store.
-  Status WriteManifest(std::string_view account,
-                       const std::vector<std::string>& collections,
-                       bool with_versions, std::string& out);
+  // fetch.json's answer as a source that writes it from the store's scans
+  // as it is read (service/manifest_writer.h). Errors: kInvalidArgument (a
+  // collection not in the schema), those of the store.
+  Result<std::shared_ptr<BodySource>> ManifestSource(
+      std::string_view account, const std::vector<std::string>& collections,
+      bool with_versions);
   Response HandleManifest(const Request& request, const std::string& account);
   Response HandleRecords(const Request& request, const std::string& account);
   Response HandleReconcile(const Request& request, const std::string& account);
