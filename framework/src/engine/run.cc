@@ -5,6 +5,7 @@
 
 #include "engine/bookkeeping.h"
 #include "engine/figures.h"
+#include "engine/kept_login.h"
 #include "engine/paged_entries.h"
 #include "syncstack/metadata_keys.h"
 
@@ -226,7 +227,7 @@ Status SyncRun::ChooseCollections(const CollectionList& list) {
 
 Status SyncRun::PlanAll() {
   auto start = SteadyClock::now();
-  auto list = remote_.ListCollections();
+  auto list = Authenticated([this] { return remote_.ListCollections(); });
   network_ += Since(start);
   if (!list.ok()) return list.status();
   server_seq_ = list->seq;
@@ -256,7 +257,51 @@ void SyncRun::NoteReportMode() {
 // ------------------------------------------------------
 
 Status SyncRun::LogIn() {
+  auto start = SteadyClock::now();
+  std::optional<KeptLogin> kept;
+  if (!options_.server.empty()) kept = ReadKeptLogin(store_);
+  if (kept &&
+      Reusable(*kept, options_.user, options_.server, DeviceClock().Now())) {
+    remote_.UseToken(std::move(kept->token), std::move(kept->policy));
+    token_unconfirmed_ = report_.login_reused = true;
+  } else {
+    SYNCSTACK_RETURN_IF_ERROR(LogInWithPassword());
+  }
+  report_.login_time = Since(start);
+  return SettlePolicy();
+}
+
+Status SyncRun::LogInWithPassword() {
+  token_unconfirmed_ = report_.login_reused = false;
   SYNCSTACK_RETURN_IF_ERROR(remote_.Login(options_.user, options_.password));
+  if (options_.server.empty() || remote_.token_expires_in() <= 0) {
+    return Status::Ok();
+  }
+  KeptLogin login;
+  login.user = options_.user;
+  login.server = options_.server;
+  login.policy = remote_.server_policy();
+  login.token = remote_.token();
+  login.issued_at = DeviceClock().Now();
+  login.expires_at = login.issued_at + remote_.token_expires_in() * 1000;
+  return WriteKeptLogin(store_, options_.write, login);
+}
+
+template <typename Call>
+auto SyncRun::Authenticated(Call call) -> decltype(call()) {
+  auto answer = call();
+  if (token_unconfirmed_ && !answer.ok() &&
+      answer.status().code() == Status::Code::kUnauthorized) {
+    SYNCSTACK_RETURN_IF_ERROR(DropKeptLogin(store_, options_.write));
+    SYNCSTACK_RETURN_IF_ERROR(LogInWithPassword());
+    SYNCSTACK_RETURN_IF_ERROR(SettlePolicy());
+    answer = call();
+  }
+  if (answer.ok()) token_unconfirmed_ = false;
+  return answer;
+}
+
+Status SyncRun::SettlePolicy() {
   const std::string& named = remote_.server_policy();
   if (!named.empty() && named != policy_->name() && options_.adopt_policy) {
     if (const ConflictPolicy* adopted = options_.adopt_policy(named)) {
@@ -274,7 +319,7 @@ Status SyncRun::LogIn() {
 Status SyncRun::TakeLock(Unlocker& unlocker) {
   if (!options_.lock) return Status::Ok();
   auto give_up_at = SteadyClock::now() + options_.lock_wait;
-  auto lease = Lock();
+  auto lease = Authenticated([this] { return Lock(); });
   // Poll at most every 2 s: the holder may release before its lease ends.
   while (!lease.ok() && lease.status().code() == Status::Code::kLocked &&
          SteadyClock::now() < give_up_at) {
@@ -485,6 +530,17 @@ Status SyncRun::RedoPhase(
 }
 
 Result<SyncReport> SyncRun::Go() {
+  auto report = Steps();
+  if (!report.ok() && report.status().code() == Status::Code::kUnauthorized &&
+      !options_.server.empty()) {
+    // The server refused the token mid-run (expired, revoked): the next run
+    // logs in with the password.
+    (void)DropKeptLogin(store_, options_.write);
+  }
+  return report;
+}
+
+Result<SyncReport> SyncRun::Steps() {
   auto start = SteadyClock::now();
   Progress(SyncProgress::Phase::kLock, 0, 1);
   SYNCSTACK_RETURN_IF_ERROR(LogIn());
