@@ -200,9 +200,6 @@ int RunSync(int argc, char** argv) {
   sync.allow_mass_delete = vm.count("allow-mass-delete") > 0;
   // A folder's requests are matched by their bytes: no changing clock.
   sync.send_clock = !by_file;
-  // Over HTTP the device keeps its login token between runs, tied to the
-  // user and this URL (docs/decisions/kept-login-token.md).
-  if (!by_file) sync.server = remote;
   sync.lock_wait = std::chrono::seconds(std::max(0, lock_wait));
   for (size_t start = 0; start < collections.size();) {
     size_t comma = collections.find(',', start);
