@@ -47,6 +47,8 @@ void Phase(Writer& w, std::string_view key, const PhaseFigures& f,
   Number(w, "exchange_seconds", f.exchange_seconds);
   Number(w, "login_seconds", f.login_seconds);
   Number(w, "lock_seconds", f.lock_seconds);
+  Number(w, "verify_seconds", f.verify_seconds);
+  Number(w, "finish_seconds", f.finish_seconds);
   w.Key("login_reused");
   w.Bool(f.login_reused);
   if (cold_of != nullptr) {

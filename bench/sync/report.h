@@ -22,6 +22,8 @@ struct PhaseFigures {
   double fetch_seconds = 0, plan_seconds = 0, exchange_seconds = 0;
   // Login and lock (login_seconds of it: the login), before the above.
   double login_seconds = 0, lock_seconds = 0;
+  // After the exchange: the figures' check, then recording and unlocking.
+  double verify_seconds = 0, finish_seconds = 0;
   bool login_reused = false;  // a kept login token, no password check
   TrafficCounters traffic;
   std::string mode, reason;   // the mode the engine chose, and why

@@ -102,6 +102,8 @@ Result<PhaseFigures> MeasuredSync(SyncEngine& engine,
   f.exchange_seconds = static_cast<double>(report.exchange_time.count()) / 1e6;
   f.login_seconds = static_cast<double>(report.login_time.count()) / 1e6;
   f.lock_seconds = static_cast<double>(report.lock_time.count()) / 1e6;
+  f.verify_seconds = static_cast<double>(report.verify_time.count()) / 1e6;
+  f.finish_seconds = static_cast<double>(report.finish_time.count()) / 1e6;
   f.login_reused = report.login_reused;
   f.mode = std::string(SyncModeName(report.mode));
   f.reason = report.mode_reason;

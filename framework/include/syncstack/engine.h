@@ -186,6 +186,10 @@ struct SyncReport {
   std::chrono::microseconds fetch_time{0};
   std::chrono::microseconds plan_time{0};
   std::chrono::microseconds exchange_time{0};  // synchronise + apply
+  // After the exchange: comparing the changes mode's figures (with any
+  // reconciliation they order), then recording the run and unlocking.
+  std::chrono::microseconds verify_time{0};
+  std::chrono::microseconds finish_time{0};
   std::chrono::microseconds total_time{0};
 };
 

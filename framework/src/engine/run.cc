@@ -136,7 +136,12 @@ Result<ModeInputs> SyncRun::GatherModeInputs(uint32_t index) {
   SYNCSTACK_ASSIGN_OR_RETURN(std::optional<std::string> checkpoint,
                              store_.GetMeta(meta::ColdCheckpoint(name)));
   in.first_sync_pending = checkpoint && !checkpoint->empty();
-  {
+  SYNCSTACK_ASSIGN_OR_RETURN(SetFingerprint * figure, Figure(index));
+  if (figure != nullptr && figure->count > 0) {
+    in.empty_here = false;  // the figure counts rows kept here
+  } else {
+    // Opening a scan reads a page of entries: only when the figure does
+    // not already tell.
     auto it = store_.Scan(name, ScanOptions{});
     in.empty_here = !it->Valid();
     SYNCSTACK_RETURN_IF_ERROR(it->status());
@@ -428,22 +433,19 @@ Status SyncRun::RecordCompletion() {
       if (!list->history.empty()) latest_history_ = list->history;
     }
   }
-  SYNCSTACK_RETURN_IF_ERROR(WriteLastSync(store_, options_.write, names_,
-                                          items_, seq, DeviceClock()));
+  // One transaction (one fsync) for all of it.
+  ChangeBatch batch;
+  AddLastSync(batch, names_, items_, seq, DeviceClock());
   // A complete run of every collection has seen every write up to the
   // sequence of its first lock: that is the new tombstone mark.
   if (first_seq_ >= 0 && options_.collections.empty() &&
       report_.skipped_local_edits == 0) {
-    SYNCSTACK_RETURN_IF_ERROR(
-        WriteSyncMark(store_, options_.write, first_seq_));
+    AddSyncMark(batch, first_seq_);
   }
-  SYNCSTACK_RETURN_IF_ERROR(RecordHistoryPoint());
-  return Status::Ok();
-}
-
-Status SyncRun::RecordHistoryPoint() {
-  if (latest_history_.empty()) return Status::Ok();
-  return WriteHistoryPoint(store_, options_.write, latest_history_);
+  // The history point after this run's writes (restores are noticed).
+  if (!latest_history_.empty()) AddHistoryPoint(batch, latest_history_);
+  if (batch.empty()) return Status::Ok();
+  return store_.Apply(options_.write, batch);
 }
 
 bool SyncRun::Pushed() const {
@@ -551,7 +553,10 @@ Result<SyncReport> SyncRun::Steps() {
 
   SYNCSTACK_RETURN_IF_ERROR(PlanPhase());
   SYNCSTACK_RETURN_IF_ERROR(ExchangePhase());
+  auto verify = SteadyClock::now();
   SYNCSTACK_RETURN_IF_ERROR(VerifyPhase());
+  auto finish = SteadyClock::now();
+  report_.verify_time = Since(verify);
   SYNCSTACK_RETURN_IF_ERROR(RecordCompletion());
 
   // Release now (an error here is harmless: the lease expires by itself).
@@ -559,6 +564,7 @@ Result<SyncReport> SyncRun::Steps() {
     unlocker.remote = nullptr;
     (void)remote_.Unlock();
   }
+  report_.finish_time = Since(finish);
   report_.traffic = remote_.traffic();
   report_.total_time = Since(start);
   Progress(SyncProgress::Phase::kDone, 1, 1);

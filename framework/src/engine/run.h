@@ -131,10 +131,9 @@ class SyncRun {
   Status PlanPhase();
   // Runs the plan: local-only work first, then the exchange.
   Status ExchangePhase();
-  // Records what the next run needs (sync/last, sync/mark, sync/history).
+  // Records what the next run needs (sync/last, sync/mark, sync/history),
+  // in one transaction.
   Status RecordCompletion();
-  // Records the server's history point after this run's writes.
-  Status RecordHistoryPoint();
   // After the exchange: compares each changes-mode collection's figure
   // with the server's and reconciles those that differ, in this run.
   Status VerifyPhase();
