@@ -108,16 +108,21 @@ with open(sys.argv[1]) as f:
                 rows.append((r, k))
 if rows:
     print()
-    print("| store | n | d | asked | chose (reason) | s | ms fetch/plan/exchange "
+    print("| store | n | d | asked | chose (reason) | s | ms login+lock "
+          "| ms fetch/plan/exchange/verify/finish "
           "| kB sent/recv | round trips | RSS MB (device/server) |")
-    print("|---|---:|---:|---|---|---:|---:|---:|---:|---:|")
+    print("|---|---:|---:|---|---|---:|---:|---:|---:|---:|---:|")
     for r, k in rows:
         i = k["sync"]
         reason = f" ({i['reason']})" if i["reason"] else ""
         print(f"| {r['store']} | {r['records']:,} | {r['changes']:,} "
               f"| {k['asked']} | {i['mode']}{reason} | {i['seconds']:.3f} "
+              f"| {i.get('lock_seconds', 0) * 1000:.1f}"
+              f"{' (kept token)' if i.get('login_reused') else ''} "
               f"| {i['fetch_seconds'] * 1000:.1f}/{i['plan_seconds'] * 1000:.1f}"
-              f"/{i['exchange_seconds'] * 1000:.1f} "
+              f"/{i['exchange_seconds'] * 1000:.1f}"
+              f"/{i.get('verify_seconds', 0) * 1000:.1f}"
+              f"/{i.get('finish_seconds', 0) * 1000:.1f} "
               f"| {i['bytes_sent'] / 1000:.1f}/{i['bytes_received'] / 1000:.1f} "
               f"| {i['round_trips']} "
               f"| {mb(i['client_peak_rss_mb'])}/{mb(i['server_peak_rss_mb'])} |")

@@ -30,7 +30,7 @@ constexpr int kExitUsage = 2;    // bad command line
 constexpr char kUsage[] =
     "syncstack-bench-sync --store sqlite|lmdb --records N --changes D "
     "--mode full|reconcile|changes|auto|all [--payload-bytes 100] [--seed 1] "
-    "[--dir TMPDIR] [--keep] [--syncstack PATH]";
+    "[--dir TMPDIR] [--keep] [--login-every-sync] [--syncstack PATH]";
 
 // The build tree's syncstack, when this program was built beside it.
 #ifdef SYNCSTACK_BENCH_DEFAULT_SYNCSTACK
@@ -44,6 +44,7 @@ struct CommandLine {
   int64_t records = 0, changes = 0, payload_bytes = 100;
   uint64_t seed = 1;
   bool keep = false;
+  bool login_every_sync = false;
 };
 
 int Fail(std::string_view message, int code) {
@@ -76,6 +77,9 @@ po::options_description Options(CommandLine& c) {
       "make the working directory under this one (default: the system's "
       "temp dir)");
   add("keep", po::bool_switch(&c.keep), "keep the working directory");
+  add("login-every-sync", po::bool_switch(&c.login_every_sync),
+      "log in with the password at every sync (default: the device keeps "
+      "its login token between syncs)");
   const std::string server_default =
       *kDefaultSyncstack ? kDefaultSyncstack : "none: required";
   add("syncstack", po::value(&c.syncstack),
@@ -149,6 +153,7 @@ std::optional<int> Validate(const CommandLine& c, RunOptions& o) {
   o.workload.payload_bytes = static_cast<size_t>(c.payload_bytes);
   o.workload.seed = c.seed;
   o.syncstack = c.syncstack;
+  o.login_every_sync = c.login_every_sync;
   return std::nullopt;
 }
 

@@ -45,6 +45,12 @@ void Phase(Writer& w, std::string_view key, const PhaseFigures& f,
   Number(w, "fetch_seconds", f.fetch_seconds);
   Number(w, "plan_seconds", f.plan_seconds);
   Number(w, "exchange_seconds", f.exchange_seconds);
+  Number(w, "login_seconds", f.login_seconds);
+  Number(w, "lock_seconds", f.lock_seconds);
+  Number(w, "verify_seconds", f.verify_seconds);
+  Number(w, "finish_seconds", f.finish_seconds);
+  w.Key("login_reused");
+  w.Bool(f.login_reused);
   if (cold_of != nullptr) {
     double rate = static_cast<double>(cold_of->workload.records) / f.seconds;
     Number(w, "rows_per_s", rate);

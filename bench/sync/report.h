@@ -20,6 +20,11 @@ struct PhaseFigures {
   // Where the time went (SyncReport): waiting for the server while finding
   // differences, planning, and the synchronise exchange.
   double fetch_seconds = 0, plan_seconds = 0, exchange_seconds = 0;
+  // Login and lock (login_seconds of it: the login), before the above.
+  double login_seconds = 0, lock_seconds = 0;
+  // After the exchange: the figures' check, then recording and unlocking.
+  double verify_seconds = 0, finish_seconds = 0;
+  bool login_reused = false;  // a kept login token, no password check
   TrafficCounters traffic;
   std::string mode, reason;   // the mode the engine chose, and why
   uint64_t cold_records = 0;  // records the streamed first sync wrote

@@ -9,7 +9,9 @@
 #include "kits/serve_process.h"
 #include "peak_rss.h"
 #include "raw_baseline.h"
+#include "syncstack/fingerprint.h"
 #include "syncstack/http/http_transport.h"
+#include "syncstack/metadata_keys.h"
 #include "syncstack/policies/last_write_wins.h"
 #include "syncstack/users.h"
 
@@ -37,8 +39,11 @@ Result<double> MeasureBaseline(const RunOptions& o) {
 }
 
 // Makes the server's database at `path`: the user (as `syncstack user add`
-// makes one) and the N records through the Store API. Returns the seconds
-// the records took.
+// makes one) and the N records through the Store API, as the service
+// would have written them in writes of kFillBatch records: each row's base
+// is its write's sequence, and the account keeps its write sequence and
+// the collection's count + fingerprint. Returns the seconds the records
+// took.
 Result<double> FillServer(const RunOptions& o, const fs::path& path) {
   SYNCSTACK_ASSIGN_OR_RETURN(auto database, OpenDatabase(o.store, path));
   SYNCSTACK_RETURN_IF_ERROR(AddUser(*database, kUser, kPassword));
@@ -46,14 +51,20 @@ Result<double> FillServer(const RunOptions& o, const fs::path& path) {
   const Workload& w = o.workload;
   auto start = Steady::now();
   ChangeBatch batch;
+  SetFingerprint figure;
+  int64_t sequence = 1;
   for (uint64_t i = 0; i < w.records; ++i) {
     Record r;
     r.collection = std::string(kCollection);
     r.id = w.Id(i);
     r.version.timestamp = kFillTime + static_cast<int64_t>(i);
+    r.base = sequence;
     r.payload = w.Payload(i, 0, "fill");
+    figure.Add(r.id, r.version);
     batch.Put(std::move(r));
     if (batch.size() == kFillBatch || i + 1 == w.records) {
+      batch.SetMeta(std::string(meta::kSequence), std::to_string(sequence++));
+      batch.SetMeta(meta::CollectionFigure(kCollection), figure.Encode());
       SYNCSTACK_RETURN_IF_ERROR(
           store->Apply(WriteOptions{}, batch).WithContext("server fill"));
       batch.Clear();
@@ -89,6 +100,11 @@ Result<PhaseFigures> MeasuredSync(SyncEngine& engine,
   f.fetch_seconds = static_cast<double>(report.fetch_time.count()) / 1e6;
   f.plan_seconds = static_cast<double>(report.plan_time.count()) / 1e6;
   f.exchange_seconds = static_cast<double>(report.exchange_time.count()) / 1e6;
+  f.login_seconds = static_cast<double>(report.login_time.count()) / 1e6;
+  f.lock_seconds = static_cast<double>(report.lock_time.count()) / 1e6;
+  f.verify_seconds = static_cast<double>(report.verify_time.count()) / 1e6;
+  f.finish_seconds = static_cast<double>(report.finish_time.count()) / 1e6;
+  f.login_reused = report.login_reused;
   f.mode = std::string(SyncModeName(report.mode));
   f.reason = report.mode_reason;
   f.cold_records = report.cold_records;
@@ -123,6 +139,9 @@ Status SyncPhases(const RunOptions& o, const ServeProcess& server,
   options.device = "bench-device";
   options.lock_wait = std::chrono::seconds(30);
   options.mode = o.mode;
+  // A device syncing again and again keeps its login token (no Argon2id
+  // per sync) unless told otherwise.
+  if (!o.login_every_sync) options.server = server.url();
   SYNCSTACK_ASSIGN_OR_RETURN(out.cold, MeasuredSync(engine, options, server));
   SYNCSTACK_RETURN_IF_ERROR(CheckAgainstServer(*device, o, server_path, -1)
                                 .WithContext("after the cold sync"));

@@ -25,6 +25,9 @@ struct RunOptions {
   // Instead of `mode`: one incremental round in each of these, in order,
   // against the same server and device (--mode all). Default: none.
   std::vector<SyncMode> modes;
+  // Log in with the password on every sync instead of keeping the login
+  // token between syncs (SyncOptions::server). Default: false.
+  bool login_every_sync = false;
   std::string syncstack;      // the program whose `serve` is started
   std::filesystem::path dir;  // an empty working directory
 };

@@ -32,6 +32,7 @@ Status RemoteClient::Login(std::string_view user, std::string_view password) {
   auto answer = DecodeLoginResponse(response->body);
   if (!answer.ok()) return answer.status().WithContext("login answer");
   token_ = std::move(answer->token);
+  token_expires_in_ = answer->expires_in;
   server_policy_ = std::move(answer->policy);
   return Status::Ok();
 }

@@ -180,6 +180,9 @@ void RunSeed(const FaultParams& p, uint64_t seed, Totals& totals) {
     const SyncMode modes[] = {SyncMode::kAuto, SyncMode::kChanges,
                               SyncMode::kReconcile, SyncMode::kFull};
     d.options.mode = modes[(static_cast<uint64_t>(i) + seed) % 4];
+    // Every other device keeps its login token between runs (written to
+    // its faulty store, presented to a server that may drop its answers).
+    if (i % 2 == 0) d.options.server = "fault-server";
     devices.push_back(&d);
   }
   const char* kCollections[] = {"todo", "budget"};

@@ -106,6 +106,14 @@ struct SyncOptions {
   bool check_policy = true;
   // Default: kAuto.
   SyncMode mode = SyncMode::kAuto;
+  // The server's address as the app names it (e.g. its URL). When set, the
+  // run keeps its login token in the store's metadata, tied to `user` and
+  // this address, and later runs for the same user and address present it
+  // instead of logging in (a password check costs the server an Argon2id
+  // hash) while at least half its lifetime is left; a 401 drops it and
+  // logs in with `password` once. docs/decisions/kept-login-token.md.
+  // Default: "" (log in every run, keep no token).
+  std::string server;
 };
 
 // Per-case counts of one run.
@@ -170,10 +178,18 @@ struct SyncReport {
   // further ahead than the server allows (serve --max-clock-ahead), so the
   // server restamped them with its own clock, and so did this device.
   uint64_t restamped = 0;
+  // The run presented a login token kept from an earlier run (no password
+  // check on the server).
+  bool login_reused = false;
+  std::chrono::microseconds login_time{0};  // login, within lock_time
   std::chrono::microseconds lock_time{0};
   std::chrono::microseconds fetch_time{0};
   std::chrono::microseconds plan_time{0};
   std::chrono::microseconds exchange_time{0};  // synchronise + apply
+  // After the exchange: comparing the changes mode's figures (with any
+  // reconciliation they order), then recording the run and unlocking.
+  std::chrono::microseconds verify_time{0};
+  std::chrono::microseconds finish_time{0};
   std::chrono::microseconds total_time{0};
 };
 

@@ -25,6 +25,10 @@ inline constexpr std::string_view kDevice = "device";
 // The device secret the server's lock gave this device (proof of being
 // it, to take its own lease over after a crash). Never logged.
 inline constexpr std::string_view kDeviceSecret = "lock/secret";
+// The login token this device keeps between runs (engine/kept_login.h):
+// the token, the user and server it was issued for, its policy and its
+// lifetime on the device's clock. Never logged; dropped on 401.
+inline constexpr std::string_view kKeptLogin = "login/token";
 // The schema (JSON) the device last synced with.
 inline constexpr std::string_view kSchema = "schema";
 // The server's write sequence at the start of the last complete sync.

@@ -35,6 +35,18 @@ class RemoteClient {
   Status Login(std::string_view user, std::string_view password);
   // The conflict policy the server named in its login answer ("" if none).
   const std::string& server_policy() const noexcept { return server_policy_; }
+  // The bearer token of the last Login ("" before one) and its lifetime in
+  // seconds as the server gave it. Never logged.
+  const std::string& token() const noexcept { return token_; }
+  int64_t token_expires_in() const noexcept { return token_expires_in_; }
+  // Presents `token` (from an earlier Login, kept by the caller) instead of
+  // logging in, with the policy name that login answered. The next call
+  // answers kUnauthorized if the server no longer accepts it.
+  void UseToken(std::string token, std::string policy) {
+    token_ = std::move(token);
+    server_policy_ = std::move(policy);
+    token_expires_in_ = 0;
+  }
 
   // Takes or renews the lock, presenting device_secret() when set; a new
   // secret in the answer (LockResponse::device_secret) replaces it, and the
@@ -109,6 +121,7 @@ class RemoteClient {
   Transport& transport_;
   CodecLimits limits_;
   std::string token_;
+  int64_t token_expires_in_ = 0;
   std::string server_policy_;
   std::string lease_;
   std::string device_secret_;

@@ -17,17 +17,12 @@ Result<SyncMark> ReadSyncMark(Store& store) {
   return mark;
 }
 
-Status WriteSyncMark(Store& store, const WriteOptions& options, int64_t seq) {
-  ChangeBatch batch;
+void AddSyncMark(ChangeBatch& batch, int64_t seq) {
   batch.SetMeta(std::string(meta::kSyncMark), std::to_string(seq));
-  return store.Apply(options, batch);
 }
 
-Status WriteHistoryPoint(Store& store, const WriteOptions& options,
-                         const std::string& point) {
-  ChangeBatch batch;
+void AddHistoryPoint(ChangeBatch& batch, const std::string& point) {
   batch.SetMeta(std::string(meta::kSyncHistory), point);
-  return store.Apply(options, batch);
 }
 
 LastSync ReadLastSync(Store& store, std::string_view collection) {
@@ -36,17 +31,12 @@ LastSync ReadLastSync(Store& store, std::string_view collection) {
   return ParseLastSync(**text);
 }
 
-Status WriteLastSync(Store& store, const WriteOptions& options,
-                     std::span<const std::string> names,
-                     std::span<const uint64_t> items, uint64_t seq,
-                     Clock& clock) {
-  ChangeBatch marks;
+void AddLastSync(ChangeBatch& batch, std::span<const std::string> names,
+                 std::span<const uint64_t> items, uint64_t seq, Clock& clock) {
   for (size_t i = 0; i < names.size(); ++i) {
-    marks.SetMeta(meta::SyncLast(names[i]),
+    batch.SetMeta(meta::SyncLast(names[i]),
                   FormatLastSync(items[i], seq, clock.Now()));
   }
-  if (marks.empty()) return Status::Ok();
-  return store.Apply(options, marks);
 }
 
 Status WriteRunNotes(Store& store, const WriteOptions& options,

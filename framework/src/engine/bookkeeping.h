@@ -25,19 +25,17 @@ struct SyncMark {
 };
 // Errors: the store's.
 Result<SyncMark> ReadSyncMark(Store& store);
-Status WriteSyncMark(Store& store, const WriteOptions& options, int64_t seq);
-Status WriteHistoryPoint(Store& store, const WriteOptions& options,
-                         const std::string& point);
+// Add the mark and the history point to `batch` (the run's completion).
+void AddSyncMark(ChangeBatch& batch, int64_t seq);
+void AddHistoryPoint(ChangeBatch& batch, const std::string& point);
 
 // What the last complete sync of `collection` recorded; not known when it
 // was never written, cannot be read or is malformed.
 LastSync ReadLastSync(Store& store, std::string_view collection);
-// Records, for each collection names[i], items[i] server items, the write
-// sequence `seq` and the time on `clock`. REQUIRES: equal sizes.
-Status WriteLastSync(Store& store, const WriteOptions& options,
-                     std::span<const std::string> names,
-                     std::span<const uint64_t> items, uint64_t seq,
-                     Clock& clock);
+// Adds to `batch`, for each collection names[i], items[i] server items,
+// the write sequence `seq` and the time on `clock`. REQUIRES: equal sizes.
+void AddLastSync(ChangeBatch& batch, std::span<const std::string> names,
+                 std::span<const uint64_t> items, uint64_t seq, Clock& clock);
 
 // Remembers the id keys the manifest taught (the schema, for `ls` and later
 // runs) if they changed and, when `uses_highest_seen`, the highest stamp

@@ -5,6 +5,7 @@
 
 #include "engine/bookkeeping.h"
 #include "engine/figures.h"
+#include "engine/kept_login.h"
 #include "engine/paged_entries.h"
 #include "syncstack/metadata_keys.h"
 
@@ -135,7 +136,12 @@ Result<ModeInputs> SyncRun::GatherModeInputs(uint32_t index) {
   SYNCSTACK_ASSIGN_OR_RETURN(std::optional<std::string> checkpoint,
                              store_.GetMeta(meta::ColdCheckpoint(name)));
   in.first_sync_pending = checkpoint && !checkpoint->empty();
-  {
+  SYNCSTACK_ASSIGN_OR_RETURN(SetFingerprint * figure, Figure(index));
+  if (figure != nullptr && figure->count > 0) {
+    in.empty_here = false;  // the figure counts rows kept here
+  } else {
+    // Opening a scan reads a page of entries: only when the figure does
+    // not already tell.
     auto it = store_.Scan(name, ScanOptions{});
     in.empty_here = !it->Valid();
     SYNCSTACK_RETURN_IF_ERROR(it->status());
@@ -226,7 +232,7 @@ Status SyncRun::ChooseCollections(const CollectionList& list) {
 
 Status SyncRun::PlanAll() {
   auto start = SteadyClock::now();
-  auto list = remote_.ListCollections();
+  auto list = Authenticated([this] { return remote_.ListCollections(); });
   network_ += Since(start);
   if (!list.ok()) return list.status();
   server_seq_ = list->seq;
@@ -256,7 +262,51 @@ void SyncRun::NoteReportMode() {
 // ------------------------------------------------------
 
 Status SyncRun::LogIn() {
+  auto start = SteadyClock::now();
+  std::optional<KeptLogin> kept;
+  if (!options_.server.empty()) kept = ReadKeptLogin(store_);
+  if (kept &&
+      Reusable(*kept, options_.user, options_.server, DeviceClock().Now())) {
+    remote_.UseToken(std::move(kept->token), std::move(kept->policy));
+    token_unconfirmed_ = report_.login_reused = true;
+  } else {
+    SYNCSTACK_RETURN_IF_ERROR(LogInWithPassword());
+  }
+  report_.login_time = Since(start);
+  return SettlePolicy();
+}
+
+Status SyncRun::LogInWithPassword() {
+  token_unconfirmed_ = report_.login_reused = false;
   SYNCSTACK_RETURN_IF_ERROR(remote_.Login(options_.user, options_.password));
+  if (options_.server.empty() || remote_.token_expires_in() <= 0) {
+    return Status::Ok();
+  }
+  KeptLogin login;
+  login.user = options_.user;
+  login.server = options_.server;
+  login.policy = remote_.server_policy();
+  login.token = remote_.token();
+  login.issued_at = DeviceClock().Now();
+  login.expires_at = login.issued_at + remote_.token_expires_in() * 1000;
+  return WriteKeptLogin(store_, options_.write, login);
+}
+
+template <typename Call>
+auto SyncRun::Authenticated(Call call) -> decltype(call()) {
+  auto answer = call();
+  if (token_unconfirmed_ && !answer.ok() &&
+      answer.status().code() == Status::Code::kUnauthorized) {
+    SYNCSTACK_RETURN_IF_ERROR(DropKeptLogin(store_, options_.write));
+    SYNCSTACK_RETURN_IF_ERROR(LogInWithPassword());
+    SYNCSTACK_RETURN_IF_ERROR(SettlePolicy());
+    answer = call();
+  }
+  if (answer.ok()) token_unconfirmed_ = false;
+  return answer;
+}
+
+Status SyncRun::SettlePolicy() {
   const std::string& named = remote_.server_policy();
   if (!named.empty() && named != policy_->name() && options_.adopt_policy) {
     if (const ConflictPolicy* adopted = options_.adopt_policy(named)) {
@@ -281,7 +331,7 @@ Status SyncRun::StampCaptured() {
 Status SyncRun::TakeLock(Unlocker& unlocker) {
   if (!options_.lock) return Status::Ok();
   auto give_up_at = SteadyClock::now() + options_.lock_wait;
-  auto lease = Lock();
+  auto lease = Authenticated([this] { return Lock(); });
   // Poll at most every 2 s: the holder may release before its lease ends.
   while (!lease.ok() && lease.status().code() == Status::Code::kLocked &&
          SteadyClock::now() < give_up_at) {
@@ -390,22 +440,19 @@ Status SyncRun::RecordCompletion() {
       if (!list->history.empty()) latest_history_ = list->history;
     }
   }
-  SYNCSTACK_RETURN_IF_ERROR(WriteLastSync(store_, options_.write, names_,
-                                          items_, seq, DeviceClock()));
+  // One transaction (one fsync) for all of it.
+  ChangeBatch batch;
+  AddLastSync(batch, names_, items_, seq, DeviceClock());
   // A complete run of every collection has seen every write up to the
   // sequence of its first lock: that is the new tombstone mark.
   if (first_seq_ >= 0 && options_.collections.empty() &&
       report_.skipped_local_edits == 0) {
-    SYNCSTACK_RETURN_IF_ERROR(
-        WriteSyncMark(store_, options_.write, first_seq_));
+    AddSyncMark(batch, first_seq_);
   }
-  SYNCSTACK_RETURN_IF_ERROR(RecordHistoryPoint());
-  return Status::Ok();
-}
-
-Status SyncRun::RecordHistoryPoint() {
-  if (latest_history_.empty()) return Status::Ok();
-  return WriteHistoryPoint(store_, options_.write, latest_history_);
+  // The history point after this run's writes (restores are noticed).
+  if (!latest_history_.empty()) AddHistoryPoint(batch, latest_history_);
+  if (batch.empty()) return Status::Ok();
+  return store_.Apply(options_.write, batch);
 }
 
 bool SyncRun::Pushed() const {
@@ -492,6 +539,17 @@ Status SyncRun::RedoPhase(
 }
 
 Result<SyncReport> SyncRun::Go() {
+  auto report = Steps();
+  if (!report.ok() && report.status().code() == Status::Code::kUnauthorized &&
+      !options_.server.empty()) {
+    // The server refused the token mid-run (expired, revoked): the next run
+    // logs in with the password.
+    (void)DropKeptLogin(store_, options_.write);
+  }
+  return report;
+}
+
+Result<SyncReport> SyncRun::Steps() {
   auto start = SteadyClock::now();
   Progress(SyncProgress::Phase::kLock, 0, 1);
   SYNCSTACK_RETURN_IF_ERROR(LogIn());
@@ -504,7 +562,10 @@ Result<SyncReport> SyncRun::Go() {
 
   SYNCSTACK_RETURN_IF_ERROR(PlanPhase());
   SYNCSTACK_RETURN_IF_ERROR(ExchangePhase());
+  auto verify = SteadyClock::now();
   SYNCSTACK_RETURN_IF_ERROR(VerifyPhase());
+  auto finish = SteadyClock::now();
+  report_.verify_time = Since(verify);
   SYNCSTACK_RETURN_IF_ERROR(RecordCompletion());
 
   // Release now (an error here is harmless: the lease expires by itself).
@@ -512,6 +573,7 @@ Result<SyncReport> SyncRun::Go() {
     unlocker.remote = nullptr;
     (void)remote_.Unlock();
   }
+  report_.finish_time = Since(finish);
   report_.traffic = remote_.traffic();
   report_.total_time = Since(start);
   Progress(SyncProgress::Phase::kDone, 1, 1);

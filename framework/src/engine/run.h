@@ -110,21 +110,33 @@ class SyncRun {
   struct Answer;
 
   // --- run.cc: the phases of Go --------------------------------------------
-  // Logs in and settles the conflict policy to plan with.
+  // The phases of Go, in order; Go drops a kept login token on a 401.
+  Result<SyncReport> Steps();
+  // Logs in (or presents the login token kept for this user and server,
+  // kept_login.h) and settles the conflict policy to plan with.
   Status LogIn();
   // Has the store stamp the writes it captured without a version (an
   // app's own tables) with the policy planned with (Store::StampCaptured).
   Status StampCaptured();
+  // Logs in with the password and keeps the token if options_.server is
+  // set.
+  Status LogInWithPassword();
+  // Adopts or checks the policy the server named at login.
+  Status SettlePolicy();
+  // Runs `call` (a first authenticated request); when it answers 401 and
+  // the token was a kept one not yet accepted, drops it, logs in with the
+  // password and runs `call` once more.
+  template <typename Call>
+  auto Authenticated(Call call) -> decltype(call());
   // Takes the lock (waiting up to options_.lock_wait) unless told not to.
   Status TakeLock(Unlocker& unlocker);
   // Plans every collection, then the metadata the plan taught.
   Status PlanPhase();
   // Runs the plan: local-only work first, then the exchange.
   Status ExchangePhase();
-  // Records what the next run needs (sync/last, sync/mark, sync/history).
+  // Records what the next run needs (sync/last, sync/mark, sync/history),
+  // in one transaction.
   Status RecordCompletion();
-  // Records the server's history point after this run's writes.
-  Status RecordHistoryPoint();
   // After the exchange: compares each changes-mode collection's figure
   // with the server's and reconciles those that differ, in this run.
   Status VerifyPhase();
@@ -290,6 +302,8 @@ class SyncRun {
   bool resync_ = false;         // tombstones this device may need are gone
   std::string latest_history_;  // the last history point the server gave
   bool restored_ = false;       // the server's history went back
+  // The run presents a kept login token the server has not accepted yet.
+  bool token_unconfirmed_ = false;
 };
 
 }  // namespace syncstack::engine
