@@ -192,15 +192,32 @@ Status CheckChange(pqxx::work& tx, const std::string& schema,
   return Status::Ok();
 }
 
-// The triggers and the backfill of one table.
+// The capture triggers of one table, one per event (PostgreSQL wants that
+// for transition tables): `trigger` on INSERT, `trigger`_upd on UPDATE,
+// `trigger`_del on DELETE, each FOR EACH STATEMENT (a statement's rows are
+// recorded in one pass: docs/decisions/mapped-tables.md).
 void Install(pqxx::work& tx, const std::string& schema,
              const std::string& trigger, const Found& f) {
-  tx.exec("DROP TRIGGER IF EXISTS " + trigger + " ON " + f.table);
-  tx.exec("CREATE TRIGGER " + trigger +
-          " AFTER INSERT OR UPDATE OR DELETE ON " + f.table +
-          " FOR EACH ROW EXECUTE FUNCTION " + schema + ".capture(" +
-          tx.quote(f.collection) + ", " + tx.quote(f.id_column) + ", " +
-          tx.quote(f.owner_column) + ")");
+  const std::string args = tx.quote(f.collection) + ", " +
+                           tx.quote(f.id_column) + ", " +
+                           tx.quote(f.owner_column);
+  const struct {
+    const char* suffix;
+    const char* event;
+    const char* tables;
+  } kinds[] = {
+      {"", "INSERT", "NEW TABLE AS new_rows"},
+      {"_upd", "UPDATE", "OLD TABLE AS old_rows NEW TABLE AS new_rows"},
+      {"_del", "DELETE", "OLD TABLE AS old_rows"},
+  };
+  for (const auto& k : kinds) {
+    const std::string name = tx.quote_name(trigger + k.suffix);
+    tx.exec("DROP TRIGGER IF EXISTS " + name + " ON " + f.table);
+    tx.exec("CREATE TRIGGER " + name + " AFTER " + k.event + " ON " + f.table +
+            " REFERENCING " + k.tables +
+            " FOR EACH STATEMENT EXECUTE FUNCTION " + schema + ".capture(" +
+            args + ")");
+  }
 }
 
 // Rows with sync state but no row (deleted while the triggers were
@@ -246,7 +263,7 @@ Status AttachTables(pqxx::connection& c, const std::string& schema,
                    f.collection, f.table, f.id_column, f.id_type,
                    f.owner_column, f.refs, f.depth);
   }
-  const std::string trigger = tx.quote_name("syncstack_" + schema_name);
+  const std::string trigger = "syncstack_" + schema_name;
   for (const Found& f : found) Install(tx, schema, trigger, f);
   for (auto it = found.rbegin(); it != found.rend(); ++it) {
     RecordMissing(tx, schema, *it);

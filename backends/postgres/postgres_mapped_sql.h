@@ -154,46 +154,47 @@ END $f$;
 CREATE OR REPLACE FUNCTION $S.id_text(id bytea) RETURNS text
 LANGUAGE sql IMMUTABLE AS $f$ SELECT encode(id, 'hex')::uuid::text $f$;
 
--- Records a write made by other code to row id_text of collection coll
--- owned by acct: r is the row's fields (NULL: deleted). The write gets the
--- account's next sequence and a version (the database clock in ms, after
--- the version it replaces); the figure follows. Rows of owners that are
--- not users, and the row syncstack itself is writing, are left alone.
-CREATE OR REPLACE FUNCTION $S.capture_write(tbl text, idc text, coll text,
-                                           acct text, id_text text, r jsonb)
-RETURNS void LANGUAGE plpgsql AS $f$
+-- Records one write made by other code to row id_text of collection coll
+-- owned by acct (a user, its advisory lock held) at sequence s: r is the
+-- row's fields (NULL: deleted). The write gets a version (the database
+-- clock in ms, after the version it replaces) and its history token; the
+-- account's sequence and figure are left to the caller, which adds
+-- (dn, dsum) to the figure. A delete of a row without live sync state is
+-- not recorded: dn and dsum are NULL.
+CREATE OR REPLACE FUNCTION $S.capture_one(tbl text, idc text, coll text,
+    acct text, id_text text, r jsonb, s bigint, OUT dn bigint,
+    OUT dsum numeric)
+LANGUAGE plpgsql AS $f$
 DECLARE
-  rid bytea;
+  rid bytea := $S.id_bytes(tbl, idc, id_text);
   cur record;
   had boolean;
   live boolean;
   ts bigint;
-  s bigint;
   kept jsonb := '{}';
 BEGIN
-  IF acct IS NULL OR acct = '' OR
-     current_setting('syncstack.applying', true) = coll || '/' || id_text THEN
-    RETURN;
-  END IF;
-  IF NOT EXISTS (SELECT 1 FROM $S.meta WHERE account = '_users'
-                 AND key = 'user/' || acct) THEN
-    RETURN;
-  END IF;
-  rid := $S.id_bytes(tbl, idc, id_text);
-  PERFORM pg_advisory_xact_lock(1398361667, $S.account_key(acct));
   SELECT rr.ts, rr.extra, rr.deleted, rr.payload INTO cur FROM $S.records rr
     WHERE rr.account = acct AND rr.collection = coll AND rr.id = rid;
   had := FOUND;
   live := had AND NOT cur.deleted;
   IF r IS NULL AND NOT live THEN RETURN; END IF;
+  IF NOT EXISTS (SELECT 1 FROM $S.meta WHERE account = acct
+                 AND key = 'figure/' || coll) THEN
+    PERFORM $S.figure_add(acct, coll, 0, 0);
+  END IF;
   ts := (extract(epoch FROM clock_timestamp()) * 1000)::bigint;
   IF had AND ts <= cur.ts THEN ts := cur.ts + 1; END IF;
-  s := $S.next_seq(acct);
-  PERFORM $S.figure_add(acct, coll,
-      (CASE WHEN r IS NULL THEN 0 ELSE 1 END) -
-      (CASE WHEN live THEN 1 ELSE 0 END),
-      (CASE WHEN r IS NULL THEN 0 ELSE $S.record_hash(rid, ts, ''::bytea) END) -
-      (CASE WHEN live THEN $S.record_hash(rid, cur.ts, cur.extra) ELSE 0 END));
+  INSERT INTO $S.meta VALUES (acct, 'history/' || (s % 65536)::text,
+      convert_to(s::text || ':' ||
+                 substr(md5(random()::text || clock_timestamp()::text), 1, 16),
+                 'UTF8'))
+    ON CONFLICT (account, key) DO UPDATE SET value = excluded.value;
+  dn := (CASE WHEN r IS NULL THEN 0 ELSE 1 END) -
+        (CASE WHEN live THEN 1 ELSE 0 END);
+  dsum := (CASE WHEN r IS NULL THEN 0
+                ELSE $S.record_hash(rid, ts, ''::bytea) END) -
+          (CASE WHEN live THEN $S.record_hash(rid, cur.ts, cur.extra)
+                ELSE 0 END);
   IF r IS NOT NULL AND live AND length(cur.payload) > 0 THEN
     kept := convert_from(cur.payload, 'UTF8')::jsonb - ARRAY(
       SELECT jsonb_object_keys(r));
@@ -208,29 +209,118 @@ BEGIN
     WHERE account = acct AND collection = coll AND id = rid;
 END $f$;
 
--- The capture trigger: AFTER INSERT OR UPDATE OR DELETE FOR EACH ROW, with
--- (collection, id column, owner column). An update that changes the id or
--- the owner is a delete of the old row and a write of the new one.
+-- Takes account acct's advisory lock if it is a user and returns its
+-- current write sequence (NULL: not a user, its rows are left alone).
+CREATE OR REPLACE FUNCTION $S.capture_begin(acct text) RETURNS bigint
+LANGUAGE plpgsql AS $f$
+DECLARE
+  s bigint;
+BEGIN
+  IF acct IS NULL OR acct = '' OR NOT EXISTS (
+      SELECT 1 FROM $S.meta WHERE account = '_users'
+      AND key = 'user/' || acct) THEN
+    RETURN NULL;
+  END IF;
+  PERFORM pg_advisory_xact_lock(1398361667, $S.account_key(acct));
+  SELECT convert_from(value, 'UTF8')::bigint INTO s FROM $S.meta
+    WHERE account = acct AND key = 'policy/seq';
+  RETURN coalesce(s, 0);
+END $f$;
+
+-- Stores the account's sequence s (when writes were recorded after s0)
+-- and adds (dn, dsum) to the collection's figure: once per statement.
+CREATE OR REPLACE FUNCTION $S.capture_end(acct text, coll text, s0 bigint,
+                                         s bigint, dn bigint, dsum numeric)
+RETURNS void LANGUAGE plpgsql AS $f$
+BEGIN
+  IF s IS NULL OR s = s0 THEN RETURN; END IF;
+  INSERT INTO $S.meta VALUES (acct, 'policy/seq', convert_to(s::text, 'UTF8'))
+    ON CONFLICT (account, key) DO UPDATE SET value = excluded.value;
+  PERFORM $S.figure_add(acct, coll, dn, dsum);
+END $f$;
+
+-- Records a write made by other code to row id_text of collection coll
+-- owned by acct: r is the row's fields (NULL: deleted). The write gets the
+-- account's next sequence and a version; the figure follows. Rows of
+-- owners that are not users, and the row syncstack itself is writing, are
+-- left alone.
+CREATE OR REPLACE FUNCTION $S.capture_write(tbl text, idc text, coll text,
+                                           acct text, id_text text, r jsonb)
+RETURNS void LANGUAGE plpgsql AS $f$
+DECLARE
+  s0 bigint;
+  d record;
+BEGIN
+  IF current_setting('syncstack.applying', true) = coll || '/' || id_text THEN
+    RETURN;
+  END IF;
+  s0 := $S.capture_begin(acct);
+  IF s0 IS NULL THEN RETURN; END IF;
+  d := $S.capture_one(tbl, idc, coll, acct, id_text, r, s0 + 1);
+  IF d.dn IS NOT NULL THEN
+    PERFORM $S.capture_end(acct, coll, s0, s0 + 1, d.dn, d.dsum);
+  END IF;
+END $f$;
+
+-- The capture triggers: AFTER INSERT, AFTER UPDATE and AFTER DELETE, FOR
+-- EACH STATEMENT, with the transition tables old_rows / new_rows and
+-- (collection, id column, owner column). The statement's writes are
+-- recorded per owner (in owner order, each under its advisory lock), in
+-- id order, each with its own sequence; the owner's sequence and figure
+-- are written once per statement, so a statement of n rows costs O(n).
+-- An update that changes a row's id or owner is a delete of the old
+-- (id, owner) and a write of the new one.
 CREATE OR REPLACE FUNCTION $S.capture() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $f$
 DECLARE
   coll text := TG_ARGV[0];
   idc text := TG_ARGV[1];
   oc text := TG_ARGV[2];
-  o jsonb;
-  n jsonb;
+  skip text := coalesce(current_setting('syncstack.applying', true), '');
+  q text;
+  w record;
+  d record;
+  acct text;
+  s0 bigint;
+  s bigint;
+  dn bigint := 0;
+  dsum numeric := 0;
 BEGIN
-  IF current_setting('syncstack.applying', true) = '*' THEN RETURN NULL; END IF;
-  IF TG_OP <> 'INSERT' THEN o := to_jsonb(OLD); END IF;
-  IF TG_OP <> 'DELETE' THEN n := to_jsonb(NEW); END IF;
-  IF o IS NOT NULL AND (n IS NULL OR o->>idc IS DISTINCT FROM n->>idc OR
-                        o->>oc IS DISTINCT FROM n->>oc) THEN
-    PERFORM $S.capture_write(TG_TABLE_NAME, idc, coll, o->>oc, o->>idc, NULL);
-  END IF;
-  IF n IS NOT NULL THEN
-    PERFORM $S.capture_write(TG_TABLE_NAME, idc, coll, n->>oc, n->>idc,
-                             n - idc - oc);
-  END IF;
+  IF skip = '*' THEN RETURN NULL; END IF;
+  q := CASE TG_OP
+    WHEN 'INSERT' THEN
+      'SELECT j->>$2 AS acct, j->>$1 AS idt, j - $1 - $2 AS r '
+      'FROM (SELECT to_jsonb(t) AS j FROM new_rows t) x'
+    WHEN 'DELETE' THEN
+      'SELECT j->>$2 AS acct, j->>$1 AS idt, NULL::jsonb AS r '
+      'FROM (SELECT to_jsonb(t) AS j FROM old_rows t) x'
+    ELSE
+      'WITH o AS (SELECT to_jsonb(t) AS j FROM old_rows t), '
+      'n AS (SELECT to_jsonb(t) AS j FROM new_rows t) '
+      'SELECT o.j->>$2 AS acct, o.j->>$1 AS idt, NULL::jsonb AS r FROM o '
+      'WHERE NOT EXISTS (SELECT 1 FROM n WHERE n.j->>$1 = o.j->>$1 '
+      'AND n.j->>$2 = o.j->>$2) '
+      'UNION ALL SELECT n.j->>$2, n.j->>$1, n.j - $1 - $2 FROM n' END;
+  FOR w IN EXECUTE 'SELECT * FROM (' || q || ') c WHERE c.acct <> '''' '
+      'AND $3 || ''/'' || c.idt IS DISTINCT FROM $4 '
+      'ORDER BY c.acct COLLATE "C", c.idt COLLATE "C"'
+      USING idc, oc, coll, skip LOOP
+    IF acct IS DISTINCT FROM w.acct THEN
+      PERFORM $S.capture_end(acct, coll, s0, s, dn, dsum);
+      acct := w.acct;
+      s0 := $S.capture_begin(acct);
+      s := s0;
+      dn := 0;
+      dsum := 0;
+    END IF;
+    CONTINUE WHEN s0 IS NULL;
+    d := $S.capture_one(TG_TABLE_NAME, idc, coll, acct, w.idt, w.r, s + 1);
+    CONTINUE WHEN d.dn IS NULL;
+    s := s + 1;
+    dn := dn + d.dn;
+    dsum := dsum + d.dsum;
+  END LOOP;
+  PERFORM $S.capture_end(acct, coll, s0, s, dn, dsum);
   RETURN NULL;
 END $f$;
 
