@@ -389,6 +389,71 @@ TEST(MappedPostgres, PlainSqlDuringSyncsTakesItsOwnSequences) {
             std::to_string(written.load()));
 }
 
+// Checks, after one statement by other code, that every write of each
+// user took a sequence of its own (the highest is the account's), that the
+// figures agree with a scan, that each user's live records are its rows,
+// and that the users' devices end up with them.
+void ExpectBulkCaptured(PgWorld& w, const std::string& stage) {
+  SCOPED_TRACE(stage);
+  const std::string s = "\"" + w.syncstack_schema() + "\"";
+  for (PgDevice* d : {w.devices()[0].get(), w.devices()[1].get()}) {
+    const std::string user = Q(d->user);
+    EXPECT_EQ(w.sql().Count("SELECT count(*) - count(DISTINCT base) FROM " + s +
+                            ".records WHERE account = " + user),
+              0);
+    EXPECT_EQ(w.sql().One("SELECT max(base)::text FROM " + s +
+                          ".records WHERE account = " + user),
+              Sequence(w.Server(d->user)));
+    ExpectFigureHolds(w.Server(d->user), "couples");
+    const int64_t rows =
+        w.sql().Count("SELECT count(*) FROM couples WHERE owner = " + user);
+    EXPECT_EQ(w.sql().Count("SELECT count(*) FROM " + s +
+                            ".records WHERE account = " + user +
+                            " AND collection = 'couples' AND NOT deleted"),
+              rows);
+    ASSERT_OK_AND_ASSIGN(SyncReport report, d->Sync());
+    EXPECT_EQ(report.fingerprint_mismatch, "");
+    EXPECT_EQ(d->app->Count("SELECT count(*) FROM couples"), rows);
+    ExpectDeviceEqualsServer(w, *d);
+  }
+  EXPECT_EQ(w.Server("nobody").GetMeta("policy/seq")->has_value(), false);
+}
+
+TEST(MappedPostgres, BulkStatementsByOtherCodeGiveEachRowItsOwnWrite) {
+  PgWorld w;
+  if (!w.ok()) return;
+  ASSERT_OK(w.Start());
+  PgDevice& phone = w.Add("phone");
+  w.Add("bobs", "bob");
+  ASSERT_OK(phone.Sync().status());
+  // 500 rows in one statement: alice's, bob's and those of an owner who is
+  // not a user.
+  w.sql().Exec(
+      "INSERT INTO couples SELECT md5(g::text)::uuid, CASE g % 5 WHEN 0 "
+      "THEN 'nobody' WHEN 1 THEN 'bob' WHEN 2 THEN 'bob' ELSE 'alice' END, "
+      "'bulk ' || g, g FROM generate_series(1, 500) g");
+  EXPECT_EQ(Sequence(w.Server("alice")), "200");
+  EXPECT_EQ(Sequence(w.Server("bob")), "200");
+  ExpectBulkCaptured(w, "insert");
+  // One update of every row that moves some of alice's rows to bob (a
+  // delete for alice, a write for bob): alice's 200 rows take 200
+  // sequences, bob's 200 plus the 50 moved take 250.
+  w.sql().Exec(
+      "UPDATE couples SET name = name || ' again', owner = CASE WHEN "
+      "owner = 'alice' AND n % 10 = 3 THEN 'bob' ELSE owner END");
+  EXPECT_EQ(Sequence(w.Server("alice")), "400");
+  EXPECT_EQ(Sequence(w.Server("bob")), "450");
+  EXPECT_EQ(phone.app->Count("SELECT count(*) FROM couples"), 200);
+  ExpectBulkCaptured(w, "update");
+  EXPECT_EQ(phone.app->Count("SELECT count(*) FROM couples"), 150);
+  // One delete across the owners: a tombstone each.
+  const int64_t alices = w.sql().Count(
+      "SELECT count(*) FROM couples WHERE n % 3 = 0 AND owner = 'alice'");
+  w.sql().Exec("DELETE FROM couples WHERE n % 3 = 0");
+  EXPECT_EQ(Sequence(w.Server("alice")), std::to_string(400 + alices));
+  ExpectBulkCaptured(w, "delete");
+}
+
 TEST(MappedPostgres, RemovingAUserRemovesItsRowsOnly) {
   PgWorld w;
   if (!w.ok()) return;
