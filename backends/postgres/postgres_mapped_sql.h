@@ -154,36 +154,52 @@ END $f$;
 CREATE OR REPLACE FUNCTION $S.id_text(id bytea) RETURNS text
 LANGUAGE sql IMMUTABLE AS $f$ SELECT encode(id, 'hex')::uuid::text $f$;
 
+-- The sync state of rows ids (their text) of collection coll owned by acct,
+-- in one query whatever the number of ids (a lookup per id can be planned
+-- on records_by_base, a scan of the collection each): a JSON object from
+-- the id's 32 hex digits to {ts, extra, deleted, payload} (bytea as hex).
+CREATE OR REPLACE FUNCTION $S.records_state(acct text, coll text, ids text[])
+RETURNS jsonb LANGUAGE sql STABLE AS $f$
+  SELECT coalesce(jsonb_object_agg(encode(rr.id, 'hex'), jsonb_build_object(
+           'ts', rr.ts, 'extra', encode(rr.extra, 'hex'),
+           'deleted', rr.deleted, 'payload', encode(rr.payload, 'hex'))),
+         '{}'::jsonb)
+  FROM $S.records rr
+  WHERE rr.account = acct AND rr.collection = coll AND rr.id = ANY(ARRAY(
+    SELECT decode(replace(x, '-', ''), 'hex') FROM unnest(ids) AS x
+    WHERE x ~ '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'))
+$f$;
+
 -- Records one write made by other code to row id_text of collection coll
 -- owned by acct (a user, its advisory lock held) at sequence s: r is the
--- row's fields (NULL: deleted). The write gets a version (the database
--- clock in ms, after the version it replaces) and its history token; the
--- account's sequence and figure are left to the caller, which adds
--- (dn, dsum) to the figure. A delete of a row without live sync state is
--- not recorded: dn and dsum are NULL.
+-- row's fields (NULL: deleted), cur its sync state (records_state's entry;
+-- NULL: none). The write gets a version (the database clock in ms, after
+-- the version it replaces) and its history token; the account's sequence
+-- and figure are left to the caller, which adds (dn, dsum) to the figure.
+-- A delete of a row without live sync state is not recorded: dn and dsum
+-- are NULL.
 CREATE OR REPLACE FUNCTION $S.capture_one(tbl text, idc text, coll text,
-    acct text, id_text text, r jsonb, s bigint, OUT dn bigint,
+    acct text, id_text text, r jsonb, cur jsonb, s bigint, OUT dn bigint,
     OUT dsum numeric)
 LANGUAGE plpgsql AS $f$
 DECLARE
   rid bytea := $S.id_bytes(tbl, idc, id_text);
-  cur record;
-  had boolean;
+  had boolean := cur IS NOT NULL;
+  cur_ts bigint := (cur->>'ts')::bigint;
+  cur_extra bytea := decode(cur->>'extra', 'hex');
+  cur_payload bytea := decode(cur->>'payload', 'hex');
   live boolean;
   ts bigint;
   kept jsonb := '{}';
 BEGIN
-  SELECT rr.ts, rr.extra, rr.deleted, rr.payload INTO cur FROM $S.records rr
-    WHERE rr.account = acct AND rr.collection = coll AND rr.id = rid;
-  had := FOUND;
-  live := had AND NOT cur.deleted;
+  live := had AND NOT (cur->>'deleted')::boolean;
   IF r IS NULL AND NOT live THEN RETURN; END IF;
   IF NOT EXISTS (SELECT 1 FROM $S.meta WHERE account = acct
                  AND key = 'figure/' || coll) THEN
     PERFORM $S.figure_add(acct, coll, 0, 0);
   END IF;
   ts := (extract(epoch FROM clock_timestamp()) * 1000)::bigint;
-  IF had AND ts <= cur.ts THEN ts := cur.ts + 1; END IF;
+  IF had AND ts <= cur_ts THEN ts := cur_ts + 1; END IF;
   INSERT INTO $S.meta VALUES (acct, 'history/' || (s % 65536)::text,
       convert_to(s::text || ':' ||
                  substr(md5(random()::text || clock_timestamp()::text), 1, 16),
@@ -193,10 +209,10 @@ BEGIN
         (CASE WHEN live THEN 1 ELSE 0 END);
   dsum := (CASE WHEN r IS NULL THEN 0
                 ELSE $S.record_hash(rid, ts, ''::bytea) END) -
-          (CASE WHEN live THEN $S.record_hash(rid, cur.ts, cur.extra)
+          (CASE WHEN live THEN $S.record_hash(rid, cur_ts, cur_extra)
                 ELSE 0 END);
-  IF r IS NOT NULL AND live AND length(cur.payload) > 0 THEN
-    kept := convert_from(cur.payload, 'UTF8')::jsonb - ARRAY(
+  IF r IS NOT NULL AND live AND length(cur_payload) > 0 THEN
+    kept := convert_from(cur_payload, 'UTF8')::jsonb - ARRAY(
       SELECT jsonb_object_keys(r));
   END IF;
   INSERT INTO $S.records VALUES (acct, coll, rid, ts, ''::bytea, r IS NULL, 0,
@@ -256,7 +272,9 @@ BEGIN
   END IF;
   s0 := $S.capture_begin(acct);
   IF s0 IS NULL THEN RETURN; END IF;
-  d := $S.capture_one(tbl, idc, coll, acct, id_text, r, s0 + 1);
+  d := $S.capture_one(tbl, idc, coll, acct, id_text, r,
+      $S.records_state(acct, coll, ARRAY[id_text]) ->
+        replace(id_text, '-', ''), s0 + 1);
   IF d.dn IS NOT NULL THEN
     PERFORM $S.capture_end(acct, coll, s0, s0 + 1, d.dn, d.dsum);
   END IF;
@@ -278,13 +296,14 @@ DECLARE
   oc text := TG_ARGV[2];
   skip text := coalesce(current_setting('syncstack.applying', true), '');
   q text;
+  a record;
   w record;
   d record;
-  acct text;
+  state jsonb;
   s0 bigint;
   s bigint;
-  dn bigint := 0;
-  dsum numeric := 0;
+  dn bigint;
+  dsum numeric;
 BEGIN
   IF skip = '*' THEN RETURN NULL; END IF;
   q := CASE TG_OP
@@ -301,26 +320,30 @@ BEGIN
       'WHERE NOT EXISTS (SELECT 1 FROM n WHERE n.j->>$1 = o.j->>$1 '
       'AND n.j->>$2 = o.j->>$2) '
       'UNION ALL SELECT n.j->>$2, n.j->>$1, n.j - $1 - $2 FROM n' END;
-  FOR w IN EXECUTE 'SELECT * FROM (' || q || ') c WHERE c.acct <> '''' '
+  FOR a IN EXECUTE 'SELECT c.acct, '
+      'array_agg(c.idt ORDER BY c.idt COLLATE "C") AS idts, '
+      'array_agg(c.r ORDER BY c.idt COLLATE "C") AS rs '
+      'FROM (' || q || ') c WHERE c.acct <> '''' '
       'AND $3 || ''/'' || c.idt IS DISTINCT FROM $4 '
-      'ORDER BY c.acct COLLATE "C", c.idt COLLATE "C"'
+      'GROUP BY c.acct ORDER BY c.acct COLLATE "C"'
       USING idc, oc, coll, skip LOOP
-    IF acct IS DISTINCT FROM w.acct THEN
-      PERFORM $S.capture_end(acct, coll, s0, s, dn, dsum);
-      acct := w.acct;
-      s0 := $S.capture_begin(acct);
-      s := s0;
-      dn := 0;
-      dsum := 0;
-    END IF;
+    s0 := $S.capture_begin(a.acct);
     CONTINUE WHEN s0 IS NULL;
-    d := $S.capture_one(TG_TABLE_NAME, idc, coll, acct, w.idt, w.r, s + 1);
-    CONTINUE WHEN d.dn IS NULL;
-    s := s + 1;
-    dn := dn + d.dn;
-    dsum := dsum + d.dsum;
+    state := $S.records_state(a.acct, coll, a.idts);
+    s := s0;
+    dn := 0;
+    dsum := 0;
+    FOR w IN SELECT u.idt, u.r FROM unnest(a.idts, a.rs) WITH ORDINALITY
+             AS u(idt, r, k) ORDER BY u.k LOOP
+      d := $S.capture_one(TG_TABLE_NAME, idc, coll, a.acct, w.idt, w.r,
+                          state -> replace(w.idt, '-', ''), s + 1);
+      CONTINUE WHEN d.dn IS NULL;
+      s := s + 1;
+      dn := dn + d.dn;
+      dsum := dsum + d.dsum;
+    END LOOP;
+    PERFORM $S.capture_end(a.acct, coll, s0, s, dn, dsum);
   END LOOP;
-  PERFORM $S.capture_end(acct, coll, s0, s, dn, dsum);
   RETURN NULL;
 END $f$;
 
