@@ -269,6 +269,10 @@ Status AttachTables(pqxx::connection& c, const std::string& schema,
     RecordMissing(tx, schema, *it);
   }
   for (const Found& f : found) Backfill(tx, schema, f);
+  // Statistics over the records just written: without them the capture's
+  // lookups by (account, collection, id) may be planned on records_by_base,
+  // a scan of the collection each.
+  tx.exec("ANALYZE " + schema + ".records, " + schema + ".meta");
   tx.commit();
   return Status::Ok();
 }
