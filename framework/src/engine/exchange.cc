@@ -241,11 +241,36 @@ bool SyncRun::ApplyOne(const PlanOp& op, const Record* row, const Outgoing& out,
   if (untouched) {
     updated.state = SyncState::kSynced;
     updated.version = Version{s->second->last_update, s->second->version};
-  } else if (updated.state == SyncState::kCreated) {
-    updated.state = SyncState::kChanged;  // the server has it now
+  } else {
+    if (updated.state == SyncState::kCreated) {
+      updated.state = SyncState::kChanged;  // the server has it now
+    }
+    updated.version =
+        Rebased(*row, as_sent, s->second->last_update, s->second->version);
   }
   batch.Put(std::move(updated), ExpectRow(row));
   return true;
+}
+
+Version SyncRun::Rebased(const Record& row, const Record& as_sent,
+                         Timestamp last_update,
+                         const std::string& version) const {
+  // A policy that stamps an edit with its base, not with the device's
+  // clock (server-clock: "b<seq>"), gives a write made on top of the pushed
+  // one during the call the pushed write's version: it only differs in its
+  // payload or deleted flag (which is how it is told apart and kept dirty).
+  // Its base is now the server's stamp of the pushed write; left as it was,
+  // the next push would name a stale base and lose to this device's own
+  // acknowledged write. So it is stamped again on top of the stamp.
+  if (row.version != as_sent.version) return row.version;
+  const Version acknowledged{last_update, version};
+  LocalWrite w;
+  w.previous = &acknowledged;
+  w.now = row.version.timestamp;
+  w.deleted = row.deleted;
+  w.payload = row.payload;
+  w.previous_payload = as_sent.payload;
+  return policy_->StampLocal(w);
 }
 
 Status SyncRun::ApplyAnswer(const Outgoing& out, const Answer& answer) {

@@ -246,6 +246,12 @@ class SyncRun {
   // changed here meanwhile and stays for the next run.
   bool ApplyOne(const PlanOp& op, const Record* row, const Outgoing& out,
                 const Answer& answer, ChangeBatch& batch);
+  // The version of `row`, written here while `as_sent` was being pushed,
+  // once the server stamped the pushed write (`last_update`, `version`):
+  // its own if the policy told the two writes apart, else stamped again
+  // with the stamp as its previous version.
+  Version Rebased(const Record& row, const Record& as_sent,
+                  Timestamp last_update, const std::string& version) const;
   // Conflicts the server found that planning did not foresee.
   void NoteUnforeseen(const Outgoing& out, const Answer& answer);
   Status ReadRows(const std::vector<const PlanOp*>& ops, RowMap& rows);
