@@ -72,6 +72,11 @@ Status SyncRun::ReadRows(const std::vector<const PlanOp*>& ops, RowMap& rows) {
   return Status::Ok();
 }
 
+void SyncRun::NoteSkipped(const PlanOp& op) {
+  report_.skipped_local_edits++;
+  skipped_in_.insert(op.collection);
+}
+
 Status SyncRun::ApplyLocalOnly(size_t begin, size_t end) {
   std::vector<const PlanOp*> ops;
   for (size_t i = begin; i < end; ++i) ops.push_back(&plan_.ops[i]);
@@ -83,7 +88,7 @@ Status SyncRun::ApplyLocalOnly(size_t begin, size_t end) {
     for (const PlanOp* op : ops) {
       const Record* row = Row(rows, *op);
       if (!Unchanged(row, *op)) {
-        report_.skipped_local_edits++;
+        NoteSkipped(*op);
         continue;
       }
       batch.Erase(names_[op->collection], op->id, ExpectRow(row));
@@ -155,7 +160,7 @@ void SyncRun::BuildRequest(const std::vector<const PlanOp*>& ops,
     }
     ++next;
     if (!Unchanged(row, *op)) {
-      report_.skipped_local_edits++;
+      NoteSkipped(*op);
       continue;
     }
     AddToRequest(*op, row, out);
@@ -281,9 +286,11 @@ Status SyncRun::ApplyAnswer(const Outgoing& out, const Answer& answer) {
   for (int attempt = 0;; ++attempt) {
     SYNCSTACK_RETURN_IF_ERROR(ReadRows(sent_ops, rows));
     batch.Clear();
-    uint64_t skipped = 0;
+    std::vector<const PlanOp*> skipped;
     for (const PlanOp* op : sent_ops) {
-      if (!ApplyOne(*op, Row(rows, *op), out, answer, batch)) ++skipped;
+      if (!ApplyOne(*op, Row(rows, *op), out, answer, batch)) {
+        skipped.push_back(op);
+      }
     }
     PendingFigures figures;
     SYNCSTACK_RETURN_IF_ERROR(TrackFigures(batch, &rows, figures));
@@ -291,7 +298,7 @@ Status SyncRun::ApplyAnswer(const Outgoing& out, const Answer& answer) {
         batch.empty() ? Status::Ok() : store_.Apply(options_.write, batch);
     if (s.ok()) {
       CommitFigures(figures);
-      report_.skipped_local_edits += skipped;
+      for (const PlanOp* op : skipped) NoteSkipped(*op);
       return Status::Ok();
     }
     if (s.code() != Status::Code::kConflict || attempt >= 5) return s;
