@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "syncstack/codec.h"
+#include "syncstack/policies/registry.h"
 #include "syncstack/protocol.h"
 #include "world.h"
 
@@ -447,6 +448,57 @@ TEST_P(EngineTest, AppWriteDuringSyncIsNeverOverwritten) {
   ASSERT_TRUE(laptop.Sync().ok());
   EXPECT_EQ(laptop.Get("todo", kA)->payload, R"({"v":"app, during sync"})");
   EXPECT_EQ(laptop.Get("todo", kB)->payload, R"({"v":"app again"})");
+}
+
+// Under server-clock a device's write keeps its base's timestamp, so two
+// writes of one row differ only in their payload: an app write made while
+// the row's push is in flight must not be taken for the pushed one.
+TEST_P(EngineTest, ServerClockAppRewriteDuringPushStaysDirty) {
+  auto policy = NewPolicyByName("server-clock");
+  ASSERT_TRUE(policy.ok());
+  World w(GetParam(), {}, 1'700'000'000'000, std::move(policy).value());
+  HookTransport hooked(w.loopback());
+  Device& phone = w.AddDevice("phone", "alice", &hooked);
+  Device& laptop = w.AddDevice("laptop");
+  ASSERT_OK(phone.Put("todo", kB, R"({"v":0})"));
+  ASSERT_OK(phone.Put("todo", kC, R"({"v":0})"));
+  ASSERT_TRUE(phone.Sync().ok());
+  w.clock().Advance(1000);
+  // kA is new (created), kB and kC edits of synced rows (changed).
+  ASSERT_OK(phone.Put("todo", kA, R"({"v":"first"})"));
+  ASSERT_OK(phone.Put("todo", kB, R"({"v":"first"})"));
+  ASSERT_OK(phone.Put("todo", kC, R"({"v":"first"})"));
+  const Timestamp a_ts = phone.Get("todo", kA)->version.timestamp;
+  const Timestamp b_ts = phone.Get("todo", kB)->version.timestamp;
+
+  hooked.hook = [&] {
+    w.clock().Advance(1000);
+    ASSERT_OK(phone.Put("todo", kA, R"({"v":"second"})"));
+    ASSERT_OK(phone.Put("todo", kB, R"({"v":"second"})"));
+    ASSERT_OK(phone.Remove("todo", kC));
+    // The premise: the rewrite reuses the pushed write's timestamp.
+    EXPECT_EQ(phone.Get("todo", kA)->version.timestamp, a_ts);
+    EXPECT_EQ(phone.Get("todo", kB)->version.timestamp, b_ts);
+  };
+  ASSERT_OK_AND_ASSIGN(SyncReport r, phone.Sync());
+  EXPECT_EQ(r.cases.pushed_adds + r.cases.pushed_updates, 3u);
+  EXPECT_EQ(phone.Get("todo", kA)->payload, R"({"v":"second"})");
+  EXPECT_EQ(phone.Get("todo", kB)->payload, R"({"v":"second"})");
+  EXPECT_NE(phone.Get("todo", kA)->state, SyncState::kSynced);
+  EXPECT_NE(phone.Get("todo", kB)->state, SyncState::kSynced);
+  EXPECT_EQ(phone.Get("todo", kC)->state, SyncState::kDeleted);
+
+  ASSERT_OK_AND_ASSIGN(SyncReport next, phone.Sync());
+  EXPECT_EQ(next.cases.pushed_updates, 2u);  // the second writes go up
+  EXPECT_EQ(next.cases.pushed_deletes, 1u);
+  EXPECT_TRUE(next.conflicts.empty()) << next.conflicts.front().what;
+  EXPECT_EQ(phone.Get("todo", kA)->state, SyncState::kSynced);
+  EXPECT_EQ(phone.Get("todo", kB)->state, SyncState::kSynced);
+  ASSERT_TRUE(laptop.Sync().ok());
+  EXPECT_EQ(laptop.Get("todo", kA)->payload, R"({"v":"second"})");
+  EXPECT_EQ(laptop.Get("todo", kB)->payload, R"({"v":"second"})");
+  EXPECT_FALSE(DumpLive(w.ServerStore()).contains({"todo", kC}));
+  EXPECT_EQ(DumpLive(*phone.store), DumpLive(w.ServerStore()));
 }
 
 TEST_P(EngineTest, ProgressHasExactTotalsAndNeverGoesBack) {

@@ -72,6 +72,11 @@ Status SyncRun::ReadRows(const std::vector<const PlanOp*>& ops, RowMap& rows) {
   return Status::Ok();
 }
 
+void SyncRun::NoteSkipped(const PlanOp& op) {
+  report_.skipped_local_edits++;
+  skipped_in_.insert(op.collection);
+}
+
 Status SyncRun::ApplyLocalOnly(size_t begin, size_t end) {
   std::vector<const PlanOp*> ops;
   for (size_t i = begin; i < end; ++i) ops.push_back(&plan_.ops[i]);
@@ -83,7 +88,7 @@ Status SyncRun::ApplyLocalOnly(size_t begin, size_t end) {
     for (const PlanOp* op : ops) {
       const Record* row = Row(rows, *op);
       if (!Unchanged(row, *op)) {
-        report_.skipped_local_edits++;
+        NoteSkipped(*op);
         continue;
       }
       batch.Erase(names_[op->collection], op->id, ExpectRow(row));
@@ -155,7 +160,7 @@ void SyncRun::BuildRequest(const std::vector<const PlanOp*>& ops,
     }
     ++next;
     if (!Unchanged(row, *op)) {
-      report_.skipped_local_edits++;
+      NoteSkipped(*op);
       continue;
     }
     AddToRequest(*op, row, out);
@@ -241,11 +246,36 @@ bool SyncRun::ApplyOne(const PlanOp& op, const Record* row, const Outgoing& out,
   if (untouched) {
     updated.state = SyncState::kSynced;
     updated.version = Version{s->second->last_update, s->second->version};
-  } else if (updated.state == SyncState::kCreated) {
-    updated.state = SyncState::kChanged;  // the server has it now
+  } else {
+    if (updated.state == SyncState::kCreated) {
+      updated.state = SyncState::kChanged;  // the server has it now
+    }
+    updated.version =
+        Rebased(*row, as_sent, s->second->last_update, s->second->version);
   }
   batch.Put(std::move(updated), ExpectRow(row));
   return true;
+}
+
+Version SyncRun::Rebased(const Record& row, const Record& as_sent,
+                         Timestamp last_update,
+                         const std::string& version) const {
+  // A policy that stamps an edit with its base, not with the device's
+  // clock (server-clock: "b<seq>"), gives a write made on top of the pushed
+  // one during the call the pushed write's version: it only differs in its
+  // payload or deleted flag (which is how it is told apart and kept dirty).
+  // Its base is now the server's stamp of the pushed write; left as it was,
+  // the next push would name a stale base and lose to this device's own
+  // acknowledged write. So it is stamped again on top of the stamp.
+  if (row.version != as_sent.version) return row.version;
+  const Version acknowledged{last_update, version};
+  LocalWrite w;
+  w.previous = &acknowledged;
+  w.now = row.version.timestamp;
+  w.deleted = row.deleted;
+  w.payload = row.payload;
+  w.previous_payload = as_sent.payload;
+  return policy_->StampLocal(w);
 }
 
 Status SyncRun::ApplyAnswer(const Outgoing& out, const Answer& answer) {
@@ -256,9 +286,11 @@ Status SyncRun::ApplyAnswer(const Outgoing& out, const Answer& answer) {
   for (int attempt = 0;; ++attempt) {
     SYNCSTACK_RETURN_IF_ERROR(ReadRows(sent_ops, rows));
     batch.Clear();
-    uint64_t skipped = 0;
+    std::vector<const PlanOp*> skipped;
     for (const PlanOp* op : sent_ops) {
-      if (!ApplyOne(*op, Row(rows, *op), out, answer, batch)) ++skipped;
+      if (!ApplyOne(*op, Row(rows, *op), out, answer, batch)) {
+        skipped.push_back(op);
+      }
     }
     PendingFigures figures;
     SYNCSTACK_RETURN_IF_ERROR(TrackFigures(batch, &rows, figures));
@@ -266,7 +298,7 @@ Status SyncRun::ApplyAnswer(const Outgoing& out, const Answer& answer) {
         batch.empty() ? Status::Ok() : store_.Apply(options_.write, batch);
     if (s.ok()) {
       CommitFigures(figures);
-      report_.skipped_local_edits += skipped;
+      for (const PlanOp* op : skipped) NoteSkipped(*op);
       return Status::Ok();
     }
     if (s.code() != Status::Code::kConflict || attempt >= 5) return s;

@@ -473,6 +473,12 @@ Status SyncRun::VerifyPhase() {
     if (after_writes_->ok()) now_seq = (*after_writes_)->seq;
   }
   for (auto& [index, point] : fed_) {
+    // An op skipped because its row changed here meanwhile leaves that
+    // row's acknowledged version behind the server's when the feed had
+    // brought the server's newer version or delete of it (e.g. a child the
+    // mapped store deleted with a pulled parent, its planned push of an
+    // edit then skipped): not comparable now; the next run pushes it.
+    if (skipped_in_.contains(index)) continue;
     if (Pushed() || !options_.lock) {
       // Others may have written too (no lock): read on from where the
       // feed was read to, this run's own writes coming back unchanged.

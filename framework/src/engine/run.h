@@ -246,6 +246,15 @@ class SyncRun {
   // changed here meanwhile and stays for the next run.
   bool ApplyOne(const PlanOp& op, const Record* row, const Outgoing& out,
                 const Answer& answer, ChangeBatch& batch);
+  // The version of `row`, written here while `as_sent` was being pushed,
+  // once the server stamped the pushed write (`last_update`, `version`):
+  // its own if the policy told the two writes apart, else stamped again
+  // with the stamp as its previous version.
+  Version Rebased(const Record& row, const Record& as_sent,
+                  Timestamp last_update, const std::string& version) const;
+  // Counts `op` as skipped: its row changed here since the plan (an app
+  // write, or the store's own cascade); it stays for the next run.
+  void NoteSkipped(const PlanOp& op);
   // Conflicts the server found that planning did not foresee.
   void NoteUnforeseen(const Outgoing& out, const Answer& answer);
   Status ReadRows(const std::vector<const PlanOp*>& ops, RowMap& rows);
@@ -290,6 +299,8 @@ class SyncRun {
   // The device's figures, loaded on first use (nullopt: none kept).
   std::map<uint32_t, std::optional<SetFingerprint>> figures_;
   std::map<uint32_t, FeedPoint> fed_;  // changes-mode collections
+  // Collections with an op skipped as changed here meanwhile (NoteSkipped).
+  std::set<uint32_t> skipped_in_;
   // Collections planned as a resync, or as after a restore, because the
   // changes feed refused their checkpoint.
   std::set<uint32_t> resync_here_, restored_here_;
