@@ -43,9 +43,12 @@ std::optional<Timestamp> ParseTime(std::string_view text) {
 
 std::string EncodeKeptLogin(const KeptLogin& login) {
   std::string out;
+  // The times are named strings, not temporaries: a string_view of a
+  // temporary in the loop's list would outlive the string it views.
+  const std::string issued = std::to_string(login.issued_at);
+  const std::string expires = std::to_string(login.expires_at);
   for (std::string_view field :
-       {kFormat, std::string_view(std::to_string(login.issued_at)),
-        std::string_view(std::to_string(login.expires_at))}) {
+       {kFormat, std::string_view(issued), std::string_view(expires)}) {
     AppendField(out, field);
   }
   for (const std::string* field :
