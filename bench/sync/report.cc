@@ -66,19 +66,44 @@ void Phase(Writer& w, std::string_view key, const PhaseFigures& f,
   Count(w, "pushed", f.pushed);
   Number(w, "client_peak_rss_mb", f.client_peak_rss_mb);
   Number(w, "server_peak_rss_mb", f.server_peak_rss_mb);
+  Number(w, "client_rss_start_mb", f.client_start.rss);
+  Number(w, "client_anon_start_mb", f.client_start.anon);
+  Number(w, "client_anon_end_mb", f.client_anon_end_mb);
+  Number(w, "server_rss_start_mb", f.server_start.rss);
+  Number(w, "server_anon_start_mb", f.server_start.anon);
+  Number(w, "server_anon_end_mb", f.server_anon_end_mb);
+  Number(w, "load_1m", f.load_1m);
   w.EndObject();
 }
 
-}  // namespace
+void Rounds(Writer& w, const std::vector<RoundFigures>& rounds) {
+  Key(w, "rounds");
+  w.StartArray();
+  for (const RoundFigures& round : rounds) {
+    w.StartObject();
+    String(w, "asked", SyncModeName(round.asked));
+    Count(w, "repeat", static_cast<uint64_t>(round.repeat));
+    Phase(w, "sync", round.sync, nullptr);
+    w.EndObject();
+  }
+  w.EndArray();
+}
 
-std::string ReportLine(const RunFigures& r) {
+// The line of change count `d` of run `r`.
+std::string Line(const RunFigures& r, const ChangeFigures& d) {
   rapidjson::StringBuffer out;
   Writer w(out);
   w.StartObject();
   String(w, "store", StoreName(r.store));
+  String(w, "server_store", StoreName(r.server_store));
   Count(w, "records", r.workload.records);
-  Count(w, "changes", r.workload.changes);
+  Count(w, "changes", d.changes);
+  Key(w, "changes_in_run");
+  w.StartArray();
+  for (const ChangeFigures& other : r.changes) w.Uint64(other.changes);
+  w.EndArray();
   String(w, "mode", SyncModeName(r.mode));
+  Count(w, "repeat", static_cast<uint64_t>(r.repeat));
   Count(w, "payload_bytes", r.workload.payload_bytes);
   Count(w, "seed", r.workload.seed);
   Number(w, "baseline_rows_per_s", r.baseline_rows_per_s);
@@ -86,21 +111,19 @@ std::string ReportLine(const RunFigures& r) {
   Number(w, "server_fill_rows_per_s",
          static_cast<double>(r.workload.records) / r.server_fill_seconds);
   Phase(w, "cold", r.cold, &r);
-  Phase(w, "incremental", r.incremental, nullptr);
-  Phase(w, "full", r.full, nullptr);
-  if (!r.rounds.empty()) {
-    Key(w, "rounds");
-    w.StartArray();
-    for (const auto& [mode, phase] : r.rounds) {
-      w.StartObject();
-      String(w, "asked", SyncModeName(mode));
-      Phase(w, "sync", phase, nullptr);
-      w.EndObject();
-    }
-    w.EndArray();
-  }
+  Phase(w, "incremental", d.incremental, nullptr);
+  Phase(w, "full", d.full, nullptr);
+  Rounds(w, d.rounds);
   w.EndObject();
   return std::string(out.GetString(), out.GetSize());
+}
+
+}  // namespace
+
+std::vector<std::string> ReportLines(const RunFigures& r) {
+  std::vector<std::string> lines;
+  for (const ChangeFigures& d : r.changes) lines.push_back(Line(r, d));
+  return lines;
 }
 
 }  // namespace syncstack::bench

@@ -1,36 +1,21 @@
 #include "run.h"
 
-#include <chrono>
 #include <cstdio>
 #include <memory>
 
-#include "check.h"
-#include "edits.h"
+#include "device.h"
 #include "kits/serve_process.h"
-#include "peak_rss.h"
 #include "raw_baseline.h"
-#include "syncstack/fingerprint.h"
-#include "syncstack/http/http_transport.h"
-#include "syncstack/metadata_keys.h"
-#include "syncstack/policies/last_write_wins.h"
-#include "syncstack/users.h"
+#include "server_db.h"
 
 namespace syncstack::bench {
 namespace {
 
 namespace fs = std::filesystem;
 using syncstack::testing::ServeProcess;
-using Steady = std::chrono::steady_clock;
 
-constexpr char kUser[] = "bench";
-constexpr char kPassword[] = "bench-password";
-constexpr size_t kFillBatch = 10'000;  // records per Apply
-
-double Seconds(Steady::time_point from) {
-  return std::chrono::duration<double>(Steady::now() - from).count();
-}
-
-// The raw insert rate, in a database removed afterwards.
+// The raw insert rate of the device's store, in a database removed
+// afterwards.
 Result<double> MeasureBaseline(const RunOptions& o) {
   fs::path raw = DatabasePath(o.store, o.dir, "raw");
   auto rate = RawInsertRate(o.store, raw, o.workload);
@@ -38,146 +23,76 @@ Result<double> MeasureBaseline(const RunOptions& o) {
   return rate;
 }
 
-// Makes the server's database at `path`: the user (as `syncstack user add`
-// makes one) and the N records through the Store API, as the service
-// would have written them in writes of kFillBatch records: each row's base
-// is its write's sequence, and the account keeps its write sequence and
-// the collection's count + fingerprint. Returns the seconds the records
-// took.
-Result<double> FillServer(const RunOptions& o, const fs::path& path) {
-  SYNCSTACK_ASSIGN_OR_RETURN(auto database, OpenDatabase(o.store, path));
-  SYNCSTACK_RETURN_IF_ERROR(AddUser(*database, kUser, kPassword));
-  SYNCSTACK_ASSIGN_OR_RETURN(auto store, database->OpenAccount(kUser));
-  const Workload& w = o.workload;
-  auto start = Steady::now();
-  ChangeBatch batch;
-  SetFingerprint figure;
-  int64_t sequence = 1;
-  for (uint64_t i = 0; i < w.records; ++i) {
-    Record r;
-    r.collection = std::string(kCollection);
-    r.id = w.Id(i);
-    r.version.timestamp = kFillTime + static_cast<int64_t>(i);
-    r.base = sequence;
-    r.payload = w.Payload(i, 0, "fill");
-    figure.Add(r.id, r.version);
-    batch.Put(std::move(r));
-    if (batch.size() == kFillBatch || i + 1 == w.records) {
-      batch.SetMeta(std::string(meta::kSequence), std::to_string(sequence++));
-      batch.SetMeta(meta::CollectionFigure(kCollection), figure.Encode());
-      SYNCSTACK_RETURN_IF_ERROR(
-          store->Apply(WriteOptions{}, batch).WithContext("server fill"));
-      batch.Clear();
-    }
+// Fills the server's database through a handle closed before serve opens
+// it, then (if o.analyze) has PostgreSQL analyze it. Returns the seconds
+// the records took (the analysis not included).
+Result<double> Fill(const RunOptions& o, const ServerDatabase& server_db) {
+  double seconds = 0;
+  {
+    SYNCSTACK_ASSIGN_OR_RETURN(auto database, server_db.Open());
+    SYNCSTACK_ASSIGN_OR_RETURN(seconds, FillServer(*database, o.workload));
   }
-  return Seconds(start);
-}
-
-// CheckEqual against the server's store, opened through a second handle
-// for the check only (the server keeps running).
-Status CheckAgainstServer(Store& device, const RunOptions& o,
-                          const fs::path& server_path, int round) {
-  SYNCSTACK_ASSIGN_OR_RETURN(auto database, OpenDatabase(o.store, server_path));
-  SYNCSTACK_ASSIGN_OR_RETURN(auto server, database->OpenAccount(kUser));
-  return CheckEqual(device, *server, o.workload, round);
-}
-
-// One sync, timed, with the peak RSS of both processes over it.
-// Errors: the sync's, or kConflict if it met conflicts.
-Result<PhaseFigures> MeasuredSync(SyncEngine& engine,
-                                  const SyncOptions& options,
-                                  const ServeProcess& server) {
-  const std::string server_pid = std::to_string(server.pid());
-  ResetPeakRss("self");
-  ResetPeakRss(server_pid);
-  auto start = Steady::now();
-  SYNCSTACK_ASSIGN_OR_RETURN(SyncReport report, engine.Run(options));
-  PhaseFigures f;
-  f.seconds = Seconds(start);
-  f.client_peak_rss_mb = PeakRssMb("self");
-  f.server_peak_rss_mb = PeakRssMb(server_pid);
-  f.traffic = report.traffic;
-  f.fetch_seconds = static_cast<double>(report.fetch_time.count()) / 1e6;
-  f.plan_seconds = static_cast<double>(report.plan_time.count()) / 1e6;
-  f.exchange_seconds = static_cast<double>(report.exchange_time.count()) / 1e6;
-  f.login_seconds = static_cast<double>(report.login_time.count()) / 1e6;
-  f.lock_seconds = static_cast<double>(report.lock_time.count()) / 1e6;
-  f.verify_seconds = static_cast<double>(report.verify_time.count()) / 1e6;
-  f.finish_seconds = static_cast<double>(report.finish_time.count()) / 1e6;
-  f.login_reused = report.login_reused;
-  f.mode = std::string(SyncModeName(report.mode));
-  f.reason = report.mode_reason;
-  f.cold_records = report.cold_records;
-  f.pulled = report.cases.fetched_new + report.cases.pulled;
-  f.pushed = report.cases.pushed_updates + report.cases.pushed_adds;
-  if (!report.conflicts.empty()) {
-    return Status::Conflict("the benchmark's sync met " +
-                            std::to_string(report.conflicts.size()) +
-                            " conflicts");
+  if (o.analyze) {
+    SYNCSTACK_RETURN_IF_ERROR(server_db.Analyze().WithContext("server fill"));
   }
-  return f;
+  return seconds;
 }
 
-// A fresh device's syncs against the running server: cold; then round 0's
-// changes synced in o.mode; then, unless that was full, round 1's synced in
-// mode full (with --mode full the full phase is the incremental one).
-Status SyncPhases(const RunOptions& o, const ServeProcess& server,
-                  const fs::path& server_path, RunFigures& out) {
-  HttpClientOptions http;
-  http.url = server.url();
-  SYNCSTACK_ASSIGN_OR_RETURN(auto transport, NewHttpTransport(http));
-  SYNCSTACK_ASSIGN_OR_RETURN(
-      auto database,
-      OpenDatabase(o.store, DatabasePath(o.store, o.dir, "device")));
-  SYNCSTACK_ASSIGN_OR_RETURN(std::shared_ptr<Store> device,
-                             database->OpenAccount(kLocalAccount));
-  auto policy = NewLastWriteWinsPolicy();
-  SyncEngine engine(*device, *transport, *policy, Schema());
-  SyncOptions options;
-  options.user = kUser;
-  options.password = kPassword;
-  options.device = "bench-device";
-  options.lock_wait = std::chrono::seconds(30);
-  options.mode = o.mode;
-  // A device syncing again and again keeps its login token (no Argon2id
-  // per sync) unless told otherwise.
-  if (!o.login_every_sync) options.server = server.url();
-  SYNCSTACK_ASSIGN_OR_RETURN(out.cold, MeasuredSync(engine, options, server));
-  SYNCSTACK_RETURN_IF_ERROR(CheckAgainstServer(*device, o, server_path, -1)
-                                .WithContext("after the cold sync"));
+void Progress(const char* what, const PhaseFigures& f) {
+  std::fprintf(stderr, "syncstack-bench-sync: %s: %s, %.3f s\n", what,
+               f.mode.c_str(), f.seconds);
+}
 
-  // D changes split between the server and the device, then one sync.
-  auto incremental = [&](int round, SyncMode mode) -> Result<PhaseFigures> {
-    SYNCSTACK_RETURN_IF_ERROR(
-        WriteOnServer(server.url(), kUser, kPassword, o.workload, round));
-    SYNCSTACK_RETURN_IF_ERROR(
-        WriteOnDevice(*device, *policy, o.workload, round));
-    SyncOptions phase = options;
-    phase.mode = mode;
-    SYNCSTACK_ASSIGN_OR_RETURN(PhaseFigures f,
-                               MeasuredSync(engine, phase, server));
-    SYNCSTACK_RETURN_IF_ERROR(CheckAgainstServer(*device, o, server_path, round)
-                                  .WithContext("after incremental sync " +
-                                               std::to_string(round + 1)));
-    return f;
-  };
-  if (!o.modes.empty()) {
-    // Every mode in the same run, a round of changes each.
-    for (size_t k = 0; k < o.modes.size(); ++k) {
+// The first round of `rounds` asked in `mode` (none: empty figures).
+PhaseFigures FirstIn(const std::vector<RoundFigures>& rounds, SyncMode mode) {
+  for (const RoundFigures& r : rounds) {
+    if (r.asked == mode) return r.sync;
+  }
+  return PhaseFigures{};
+}
+
+// D's round set `repeat` times: each time a round of D changes per mode.
+// `round` numbers the run's rounds (each changes other records, to a new
+// revision) and is advanced.
+Result<ChangeFigures> RoundsOf(const RunOptions& o, uint64_t d, Device& device,
+                               int& round) {
+  Workload w = o.workload;
+  w.changes = d;
+  ChangeFigures out;
+  out.changes = d;
+  for (int k = 0; k < o.repeat; ++k) {
+    for (SyncMode mode : o.modes) {
       SYNCSTACK_ASSIGN_OR_RETURN(PhaseFigures f,
-                                 incremental(static_cast<int>(k), o.modes[k]));
-      out.rounds.emplace_back(o.modes[k], std::move(f));
+                                 device.Round(w, round++, mode));
+      const std::string what = "D=" + std::to_string(d) + " " +
+                               std::string(SyncModeName(mode)) + " #" +
+                               std::to_string(k + 1);
+      Progress(what.c_str(), f);
+      out.rounds.push_back(RoundFigures{mode, k, std::move(f)});
     }
-    out.incremental = out.rounds.front().second;
-    out.full = out.rounds.back().second;
-    return Status::Ok();
   }
-  SYNCSTACK_ASSIGN_OR_RETURN(out.incremental, incremental(0, o.mode));
-  out.full = out.incremental;
-  if (o.mode != SyncMode::kFull) {
-    SYNCSTACK_ASSIGN_OR_RETURN(out.full, incremental(1, SyncMode::kFull));
+  out.incremental = FirstIn(out.rounds, o.modes.front());
+  out.full = FirstIn(out.rounds, SyncMode::kFull);
+  return out;
+}
+
+// A fresh device's syncs against the running server: cold, then every
+// D's rounds.
+Status SyncPhases(const RunOptions& o, const ServeProcess& server,
+                  const ServerDatabase& server_db, RunFigures& out) {
+  SYNCSTACK_ASSIGN_OR_RETURN(
+      auto device, Device::Open({.store = o.store,
+                                 .dir = o.dir,
+                                 .login_every_sync = o.login_every_sync},
+                                server, server_db));
+  SYNCSTACK_ASSIGN_OR_RETURN(out.cold, device->Cold(o.workload, o.mode));
+  Progress("cold", out.cold);
+  int round = 0;
+  for (uint64_t d : o.changes) {
+    SYNCSTACK_ASSIGN_OR_RETURN(ChangeFigures f, RoundsOf(o, d, *device, round));
+    out.changes.push_back(std::move(f));
   }
-  return Status::Ok();  // the device's store closes before its database
+  return Status::Ok();
 }
 
 }  // namespace
@@ -185,20 +100,29 @@ Status SyncPhases(const RunOptions& o, const ServeProcess& server,
 Result<RunFigures> RunSyncBenchmark(const RunOptions& o) {
   RunFigures figures;
   figures.store = o.store;
+  figures.server_store = o.server_store;
   figures.workload = o.workload;
   figures.mode = o.mode;
+  figures.repeat = o.repeat;
+  // Made first (a PostgreSQL server that does not answer fails the run
+  // at once) and dropped after the server stops.
+  SYNCSTACK_ASSIGN_OR_RETURN(auto server_db,
+                             ServerDatabase::Create({.kind = o.server_store,
+                                                     .dir = o.dir,
+                                                     .postgres = o.postgres,
+                                                     .keep = o.keep}));
   SYNCSTACK_ASSIGN_OR_RETURN(figures.baseline_rows_per_s, MeasureBaseline(o));
-  const fs::path server_path = DatabasePath(o.store, o.dir, "server");
-  SYNCSTACK_ASSIGN_OR_RETURN(figures.server_fill_seconds,
-                             FillServer(o, server_path));
+  SYNCSTACK_ASSIGN_OR_RETURN(figures.server_fill_seconds, Fill(o, *server_db));
+  std::fprintf(stderr, "syncstack-bench-sync: filled %s in %.1f s\n",
+               server_db->where().c_str(), figures.server_fill_seconds);
   SYNCSTACK_ASSIGN_OR_RETURN(
       auto server,
-      ServeProcess::Start({.binary = o.syncstack,
-                           .args = {"--store", StoreUri(o.store, server_path),
-                                    "--listen", "127.0.0.1:0"},
-                           .start_timeout = std::chrono::seconds(60),
-                           .output_dir = o.dir.string()}));
-  SYNCSTACK_RETURN_IF_ERROR(SyncPhases(o, *server, server_path, figures));
+      ServeProcess::Start(
+          {.binary = o.syncstack,
+           .args = {"--store", server_db->uri(), "--listen", "127.0.0.1:0"},
+           .start_timeout = std::chrono::seconds(60),
+           .output_dir = o.dir.string()}));
+  SYNCSTACK_RETURN_IF_ERROR(SyncPhases(o, *server, *server_db, figures));
   if (int code = server->Stop(); code != 0) {
     return Status::IOError("the server exited with " + std::to_string(code) +
                            ": " + server->Stderr());
