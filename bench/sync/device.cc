@@ -97,6 +97,7 @@ Result<PhaseFigures> Device::Round(const Workload& workload, int round,
 Result<PhaseFigures> Device::MeasuredSync(SyncMode mode) {
   const std::string server_pid = std::to_string(server_.pid());
   PhaseFigures f;
+  f.client_before_trim = CurrentRss("self");
   TrimHeap();
   ResetPeakRss("self");
   ResetPeakRss(server_pid);

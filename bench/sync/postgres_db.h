@@ -40,7 +40,7 @@ class ScratchPostgres {
 
   // Opens the database as `syncstack serve --store postgres:CONNINFO`
   // does (schema "syncstack", created if missing; no mapped tables). The
-  // database must outlive nothing of this object.
+  // handle may outlive this object (but not the database's drop).
   // Errors: those of OpenPostgresDatabase.
   Result<std::unique_ptr<Database>> Open() const;
 

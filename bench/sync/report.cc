@@ -66,6 +66,8 @@ void Phase(Writer& w, std::string_view key, const PhaseFigures& f,
   Count(w, "pushed", f.pushed);
   Number(w, "client_peak_rss_mb", f.client_peak_rss_mb);
   Number(w, "server_peak_rss_mb", f.server_peak_rss_mb);
+  Number(w, "client_rss_before_trim_mb", f.client_before_trim.rss);
+  Number(w, "client_anon_before_trim_mb", f.client_before_trim.anon);
   Number(w, "client_rss_start_mb", f.client_start.rss);
   Number(w, "client_anon_start_mb", f.client_start.anon);
   Number(w, "client_anon_end_mb", f.client_anon_end_mb);

@@ -35,9 +35,10 @@ struct PhaseFigures {
   // start), the resident set at the start (what the peak was reset to:
   // the peak minus it is the growth during the sync), and the anonymous
   // part (RssAnon) at the start and at the end. The device's figures are
-  // taken after malloc_trim(0) in this process. -1: unknown.
+  // taken after malloc_trim(0) in this process; client_before_trim is its
+  // resident set before the trim. -1: unknown.
   double client_peak_rss_mb = -1, server_peak_rss_mb = -1;
-  ResidentMb client_start, server_start;
+  ResidentMb client_before_trim, client_start, server_start;
   double client_anon_end_mb = -1, server_anon_end_mb = -1;
   double load_1m = -1;  // the machine's 1-minute load average at the start
 };

@@ -38,6 +38,7 @@ Result<double> Fill(const RunOptions& o, const ServerDatabase& server_db) {
   return seconds;
 }
 
+// A line on stderr: which sync, the mode it ran in, its wall time.
 void Progress(const char* what, const PhaseFigures& f) {
   std::fprintf(stderr, "syncstack-bench-sync: %s: %s, %.3f s\n", what,
                f.mode.c_str(), f.seconds);
