@@ -138,31 +138,6 @@ Status RequireNonNegative(std::string_view name, int64_t value) {
 // (docs/protocol.md, /v1/lock).
 constexpr size_t kMaxDeviceNameBytes = 128;
 
-// The length of the UTF-8 sequence starting with `lead`, 0 if no
-// sequence starts with it.
-size_t Utf8Length(unsigned char lead) {
-  if (lead < 0x80) return 1;
-  if (lead >= 0xC2 && lead <= 0xDF) return 2;
-  if (lead >= 0xE0 && lead <= 0xEF) return 3;
-  if (lead >= 0xF0 && lead <= 0xF4) return 4;
-  return 0;
-}
-
-// The code point of the well-formed sequence at `s` (of `n` bytes), or
-// -1 if it is not one (overlong, surrogate, past U+10FFFF, bad tail).
-int32_t DecodeUtf8(const unsigned char* s, size_t n) {
-  if (n == 1) return s[0];
-  int32_t cp = s[0] & (0x7F >> n);
-  for (size_t i = 1; i < n; ++i) {
-    if ((s[i] & 0xC0) != 0x80) return -1;
-    cp = (cp << 6) | (s[i] & 0x3F);
-  }
-  static constexpr int32_t kMin[] = {0, 0, 0x80, 0x800, 0x10000};
-  if (cp < kMin[n] || cp > 0x10FFFF) return -1;
-  if (cp >= 0xD800 && cp <= 0xDFFF) return -1;
-  return cp;
-}
-
 // A device name is 1..kMaxDeviceNameBytes bytes of well-formed UTF-8
 // without control characters (C0, DEL, C1): it ends up in logs, in the
 // server's per-device bookkeeping and in other devices' messages.
@@ -176,15 +151,16 @@ Status RequireDeviceName(const std::string& name) {
   if (name.size() > kMaxDeviceNameBytes) {
     return refuse("it is " + std::to_string(name.size()) + " bytes");
   }
-  const auto* s = reinterpret_cast<const unsigned char*>(name.data());
-  for (size_t i = 0; i < name.size();) {
-    size_t n = Utf8Length(s[i]);
-    int32_t cp = n == 0 || i + n > name.size() ? -1 : DecodeUtf8(s + i, n);
-    if (cp < 0) return refuse("it is not well-formed UTF-8");
-    if (cp < 0x20 || (cp >= 0x7F && cp <= 0x9F)) {
-      return refuse("it holds a control character");
-    }
-    i += n;
+  const auto* p = reinterpret_cast<const unsigned char*>(name.data());
+  const auto* const end = p + name.size();
+  while (p < end) {
+    const size_t n = json::Utf8SequenceLength(p, end);
+    if (n == 0) return refuse("it is not well-formed UTF-8");
+    // C0 and DEL are one byte; C1 (U+0080..U+009F) is C2 80..C2 9F.
+    const bool control = n == 1 ? (p[0] < 0x20 || p[0] == 0x7F)
+                                : (n == 2 && p[0] == 0xC2 && p[1] <= 0x9F);
+    if (control) return refuse("it holds a control character");
+    p += n;
   }
   return Status::Ok();
 }
