@@ -90,6 +90,17 @@ def asked_and_chosen(asked, rounds):
     return asked if chose == [asked] else f"{asked} → {'/'.join(chose)}"
 
 
+def byte_target(r, rounds):
+    """Issue 13's byte target, 1.2 x the changed records' own JSON + 4 kB,
+    and the median bytes (sent + received) as a share of it."""
+    own = r.get("changed_json_bytes")
+    if own is None:  # a line from before this figure
+        return ""
+    target = 1.2 * own + 4000
+    used = median(rounds, "bytes_sent") + median(rounds, "bytes_received")
+    return f"({used / target:.2f} of {target / 1000:.1f})"
+
+
 def rounds_row(r, asked, rounds):
     walls = [k["sync"]["seconds"] for k in rounds]
     spread = (f" ({min(walls) * 1000:.1f}–{max(walls) * 1000:.1f})"
@@ -110,6 +121,7 @@ def rounds_row(r, asked, rounds):
           f"{ms(median(rounds, 'finish_seconds'))} "
           f"| {kb(median(rounds, 'bytes_sent'))}/"
           f"{kb(median(rounds, 'bytes_received'))} "
+          f"{byte_target(r, rounds)} "
           f"| {median(rounds, 'round_trips'):.0f} "
           f"| {rss(rounds, 'client')} | {rss(rounds, 'server')} | {load} |")
 
@@ -127,7 +139,7 @@ def rounds_table(lines):
     print("| store (device/server) | n | d | asked → chose | rounds "
           "| wall ms, median (min–max) | login+lock ms "
           "| fetch / plan / exchange / verify / finish ms "
-          "| kB sent/recv | round trips "
+          "| kB sent/recv (share of the byte target of kB) | round trips "
           "| device RSS MB: peak (start; anon start→end) "
           "| server RSS MB: peak (start; anon start→end) | load 1m |")
     print("|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")

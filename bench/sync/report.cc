@@ -100,6 +100,7 @@ std::string Line(const RunFigures& r, const ChangeFigures& d) {
   String(w, "server_store", StoreName(r.server_store));
   Count(w, "records", r.workload.records);
   Count(w, "changes", d.changes);
+  Count(w, "changed_json_bytes", d.changed_json_bytes);
   Key(w, "changes_in_run");
   w.StartArray();
   for (const ChangeFigures& other : r.changes) w.Uint64(other.changes);

@@ -53,6 +53,7 @@ struct RoundFigures {
 // The rounds of one change count D, after the run's cold sync.
 struct ChangeFigures {
   uint64_t changes = 0;              // D
+  uint64_t changed_json_bytes = 0;   // Workload::ChangedJsonBytes of a round
   PhaseFigures incremental;          // the first round in the run's first mode
   PhaseFigures full;                 // the first round in mode full
   std::vector<RoundFigures> rounds;  // every round, in the order run

@@ -61,6 +61,7 @@ Result<ChangeFigures> RoundsOf(const RunOptions& o, uint64_t d, Device& device,
   w.changes = d;
   ChangeFigures out;
   out.changes = d;
+  out.changed_json_bytes = w.ChangedJsonBytes(round);
   for (int k = 0; k < o.repeat; ++k) {
     for (SyncMode mode : o.modes) {
       SYNCSTACK_ASSIGN_OR_RETURN(PhaseFigures f,

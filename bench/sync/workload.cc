@@ -47,4 +47,17 @@ uint64_t Workload::ChangedIndex(int round, uint64_t j) const {
   return (j * step + static_cast<uint64_t>(round)) % records;
 }
 
+uint64_t Workload::ChangedJsonBytes(int round) const {
+  // {"id":"<36>","last_update":<13>,  then the payload without its '{'.
+  constexpr uint64_t kEnvelope = 7 + 36 + 16 + 13 + 1 - 1;
+  uint64_t total = 0;
+  for (uint64_t j = 0; j < changes; ++j) {
+    const uint64_t i = ChangedIndex(round, j);
+    const bool server = j < ServerChanges();
+    total +=
+        kEnvelope + Payload(i, round + 1, server ? "server" : "device").size();
+  }
+  return total;
+}
+
 }  // namespace syncstack::bench

@@ -34,6 +34,12 @@ struct Workload {
   // round; rounds start at different offsets. REQUIRES: j < changes.
   uint64_t ChangedIndex(int round, uint64_t j) const;
 
+  // The bytes of a round's changed records as the seed protocol writes
+  // each one in JSON, {"id":"<uuid>","last_update":<ms>,...payload...}:
+  // the "changed records' own JSON" that issue 13's byte target is
+  // measured against (last_update taken as 13 digits, as in 2001-2286).
+  uint64_t ChangedJsonBytes(int round) const;
+
   // How many of a round's changes the server makes: the first
   // ceil(changes / 2); the device makes the rest.
   uint64_t ServerChanges() const { return (changes + 1) / 2; }
