@@ -5,6 +5,7 @@
 // policy). Nothing here iterates the whole collection; the figures
 // (figures.h) check the result at O(1) afterwards (VerifyPhase).
 #include <algorithm>
+#include <map>
 
 #include "engine/bookkeeping.h"
 #include "engine/figures.h"
@@ -248,17 +249,13 @@ Status SyncRun::RebuildFigure(uint32_t index) {
 Status SyncRun::TrackFigures(ChangeBatch& batch, const RowMap* rows,
                              PendingFigures& pending) {
   pending.clear();
+  // Entries the writer set in the batch itself (ApplyOne).
+  std::map<std::string, std::string, std::less<>> set_in_batch(
+      batch.meta().begin(), batch.meta().end());
   for (const ChangeBatch::Op& op : batch.ops()) {
     auto named = name_index_.find(op.record.collection);
     if (named == name_index_.end()) continue;
     const uint32_t index = named->second;
-    auto slot = pending.find(index);
-    if (slot == pending.end()) {
-      SYNCSTACK_ASSIGN_OR_RETURN(SetFingerprint * kept, Figure(index));
-      if (kept == nullptr) continue;  // none kept: nothing to update
-      slot = pending.emplace(index, *kept).first;
-    }
-    if (!slot->second) continue;  // no longer exact
     const Record* before = nullptr;
     if (rows != nullptr) {
       auto row = rows->find({index, op.record.id});
@@ -266,7 +263,27 @@ Status SyncRun::TrackFigures(ChangeBatch& batch, const RowMap* rows,
     }
     const Record* after =
         op.kind == ChangeBatch::Op::Kind::kPut ? &op.record : nullptr;
-    if (!Replace(*slot->second, before, after)) slot->second.reset();
+    const std::string key =
+        meta::AcknowledgedExtra(names_[index], op.record.id.ToString());
+    auto set = set_in_batch.find(key);
+    SYNCSTACK_ASSIGN_OR_RETURN(
+        AcknowledgedChange change,
+        TrackChange(store_, names_[index], op.record.id, before, after,
+                    set == set_in_batch.end() ? nullptr : &set->second));
+    // The entry is kept whether or not a figure is: ScanFigure reads it.
+    if (change.entry) batch.SetMeta(key, std::move(*change.entry));
+    auto slot = pending.find(index);
+    if (slot == pending.end()) {
+      SYNCSTACK_ASSIGN_OR_RETURN(SetFingerprint * kept, Figure(index));
+      if (kept == nullptr) continue;  // none kept: nothing to update
+      slot = pending.emplace(index, *kept).first;
+    }
+    if (!slot->second) continue;  // no longer exact
+    if (!change.exact) {
+      slot->second.reset();
+      continue;
+    }
+    Replace(*slot->second, op.record.id, change);
   }
   for (const auto& [index, figure] : pending) {
     batch.SetMeta(meta::DeviceFingerprint(names_[index]),
