@@ -101,11 +101,12 @@ struct Phone {
   int64_t KeptEntries() {
     if (app) {
       return app->Count(
-          "SELECT count(*) FROM _syncstack_meta WHERE key LIKE 'sync/ack/%' "
-          "AND length(value) > 0");
+          "SELECT count(*) FROM _syncstack_meta WHERE key LIKE '" +
+          std::string(meta::kAcknowledgedExtraPrefix) +
+          "%' AND length(value) > 0");
     }
     int64_t n = 0;
-    Status s = store->ScanMeta("sync/ack/",
+    Status s = store->ScanMeta(meta::kAcknowledgedExtraPrefix,
                                [&](std::string_view, std::string_view value) {
                                  if (!value.empty()) ++n;
                                });

@@ -53,9 +53,13 @@ inline std::string DeviceFingerprint(std::string_view collection) {
 // that turns the synced row into an edited one (Replica::Put/Remove, the
 // mapped store's capture triggers), set to "" in the one that makes it
 // synced again or removes it; absent or "" means no extra bytes.
+inline constexpr std::string_view kAcknowledgedExtraPrefix = "sync/ack/";
 inline std::string AcknowledgedExtra(std::string_view collection,
                                      std::string_view id) {
-  return std::string("sync/ack/").append(collection).append("/").append(id);
+  return std::string(kAcknowledgedExtraPrefix)
+      .append(collection)
+      .append("/")
+      .append(id);
 }
 // Per collection: the checkpoint of an interrupted streamed first sync.
 inline std::string ColdCheckpoint(std::string_view collection) {

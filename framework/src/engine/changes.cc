@@ -54,6 +54,47 @@ ManifestEntry EntryOf(const Record& r) {
   return ManifestEntry{r.id, r.version, r.deleted, r.state, r.base};
 }
 
+// meta::AcknowledgedExtra entries by key.
+using EntriesSet = std::map<std::string, std::string, std::less<>>;
+
+// The entries `batch`'s writer set itself (ApplyOne).
+EntriesSet EntriesSetIn(const ChangeBatch& batch) {
+  EntriesSet out;
+  for (const auto& [key, value] : batch.meta()) {
+    if (key.starts_with(meta::kAcknowledgedExtraPrefix)) out[key] = value;
+  }
+  return out;
+}
+
+// TrackChange for `op`, a write to collection `name` replacing `before`;
+// adds the row's entry to `batch` when it changes. The entry is kept
+// whether or not a figure is: ScanFigure reads it.
+Result<AcknowledgedChange> TrackOp(Store& store, const std::string& name,
+                                   const ChangeBatch::Op& op,
+                                   const Record* before,
+                                   const EntriesSet& set_here,
+                                   ChangeBatch& batch) {
+  const Record* after =
+      op.kind == ChangeBatch::Op::Kind::kPut ? &op.record : nullptr;
+  std::string key;
+  const std::string* set = nullptr;
+  if (!set_here.empty()) {
+    key = meta::AcknowledgedExtra(name, op.record.id.ToString());
+    auto it = set_here.find(key);
+    if (it != set_here.end()) set = &it->second;
+  }
+  SYNCSTACK_ASSIGN_OR_RETURN(
+      AcknowledgedChange change,
+      TrackChange(store, name, op.record.id, before, after, set));
+  if (change.entry) {
+    if (key.empty())
+      key = meta::AcknowledgedExtra(name, op.record.id.ToString());
+    batch.SetMeta(std::move(key), std::move(*change.entry));
+    change.entry.reset();
+  }
+  return change;
+}
+
 }  // namespace
 
 Result<std::optional<ChangesPage>> SyncRun::FetchChanges(uint32_t index,
@@ -249,9 +290,7 @@ Status SyncRun::RebuildFigure(uint32_t index) {
 Status SyncRun::TrackFigures(ChangeBatch& batch, const RowMap* rows,
                              PendingFigures& pending) {
   pending.clear();
-  // Entries the writer set in the batch itself (ApplyOne).
-  std::map<std::string, std::string, std::less<>> set_in_batch(
-      batch.meta().begin(), batch.meta().end());
+  const EntriesSet set_here = EntriesSetIn(batch);
   for (const ChangeBatch::Op& op : batch.ops()) {
     auto named = name_index_.find(op.record.collection);
     if (named == name_index_.end()) continue;
@@ -261,17 +300,9 @@ Status SyncRun::TrackFigures(ChangeBatch& batch, const RowMap* rows,
       auto row = rows->find({index, op.record.id});
       if (row != rows->end()) before = &row->second;
     }
-    const Record* after =
-        op.kind == ChangeBatch::Op::Kind::kPut ? &op.record : nullptr;
-    const std::string key =
-        meta::AcknowledgedExtra(names_[index], op.record.id.ToString());
-    auto set = set_in_batch.find(key);
     SYNCSTACK_ASSIGN_OR_RETURN(
         AcknowledgedChange change,
-        TrackChange(store_, names_[index], op.record.id, before, after,
-                    set == set_in_batch.end() ? nullptr : &set->second));
-    // The entry is kept whether or not a figure is: ScanFigure reads it.
-    if (change.entry) batch.SetMeta(key, std::move(*change.entry));
+        TrackOp(store_, names_[index], op, before, set_here, batch));
     auto slot = pending.find(index);
     if (slot == pending.end()) {
       SYNCSTACK_ASSIGN_OR_RETURN(SetFingerprint * kept, Figure(index));
@@ -279,11 +310,11 @@ Status SyncRun::TrackFigures(ChangeBatch& batch, const RowMap* rows,
       slot = pending.emplace(index, *kept).first;
     }
     if (!slot->second) continue;  // no longer exact
-    if (!change.exact) {
+    if (change.exact) {
+      Replace(*slot->second, op.record.id, change);
+    } else {
       slot->second.reset();
-      continue;
     }
-    Replace(*slot->second, op.record.id, change);
   }
   for (const auto& [index, figure] : pending) {
     batch.SetMeta(meta::DeviceFingerprint(names_[index]),
