@@ -8,6 +8,7 @@
 #include <string>
 
 #include "mapped_internal.h"
+#include "syncstack/metadata_keys.h"
 
 namespace syncstack::mapped_internal {
 namespace {
@@ -332,6 +333,16 @@ std::string CaptureDelete(const MappedTable& t, const std::string& id) {
          Quote(t.collection) + " AND id = " + id;
 }
 
+// KeepAcknowledged for row `id` (an SQL expression) of `t`'s collection,
+// when `where` holds.
+std::string KeepAcknowledgedOf(const MappedTable& t, const std::string& id,
+                               const std::string& where = "true") {
+  return KeepAcknowledged(Quote(meta::AcknowledgedExtra(t.collection, "")),
+                          "collection = " + Quote(t.collection) +
+                              " AND id = " + id + " AND " + where) +
+         ";\n";
+}
+
 std::string NotApplying(const MappedTable& t, const std::string& id) {
   return " WHEN NOT EXISTS(SELECT 1 FROM _syncstack_applying WHERE "
          "collection = " +
@@ -355,20 +366,23 @@ Status CreateTriggers(sqlite3* db, const MappedTable& t) {
   const std::string insert =
       "CREATE TRIGGER " + Ident(TriggerName(t, "ins")) + " AFTER INSERT ON " +
       table + NotApplying(t, new_id) + " BEGIN " + CheckId(t, new_id) +
-      NoteCapture(t, new_id, "NULL") + CaptureWrite(t, new_id) + " END;\n";
+      NoteCapture(t, new_id, "NULL") + KeepAcknowledgedOf(t, new_id) +
+      CaptureWrite(t, new_id) + " END;\n";
   // A changed id: a delete of the old id and a write of the new one.
   const std::string update =
       "CREATE TRIGGER " + Ident(TriggerName(t, "upd")) + " AFTER UPDATE ON " +
       table + NotApplying(t, new_id) + " BEGIN " + CheckId(t, new_id) +
-      NoteCapture(t, old_id, before, moved) + CaptureDelete(t, old_id) +
+      NoteCapture(t, old_id, before, moved) +
+      KeepAcknowledgedOf(t, old_id, moved) + CaptureDelete(t, old_id) +
       " AND " + moved + ";\n" +
       NoteCapture(t, new_id,
                   "CASE WHEN " + moved + " THEN NULL ELSE " + before + " END") +
-      CaptureWrite(t, new_id) + " END;\n";
+      KeepAcknowledgedOf(t, new_id) + CaptureWrite(t, new_id) + " END;\n";
   const std::string remove =
       "CREATE TRIGGER " + Ident(TriggerName(t, "del")) + " AFTER DELETE ON " +
       table + NotApplying(t, old_id) + " BEGIN " +
-      NoteCapture(t, old_id, before) + CaptureDelete(t, old_id) + "; END;\n";
+      NoteCapture(t, old_id, before) + KeepAcknowledgedOf(t, old_id) +
+      CaptureDelete(t, old_id) + "; END;\n";
   return Exec(db, (insert + update + remove).c_str());
 }
 
@@ -416,7 +430,9 @@ Status Reconcile(sqlite3* db, const MappedTable& t) {
       "INSERT INTO _syncstack_captured(collection, id, at, new_ts, prev_ts, "
       "prev_extra) SELECT collection, id, " +
       now + ", max(" + now + ", ts + 1), ts, extra FROM _syncstack_rows" +
-      gone +
+      gone + ";\n" +
+      KeepAcknowledged(Quote(meta::AcknowledgedExtra(t.collection, "")),
+                       gone.substr(std::string(" WHERE ").size())) +
       ";\n"
       "UPDATE _syncstack_rows SET deleted = 1, state = 3, ts = max(" +
       now + ", ts + 1), payload = NULL" + gone;
@@ -620,6 +636,14 @@ Status AttachLocked(sqlite3* db, const Schema& given,
 }
 
 }  // namespace
+
+std::string KeepAcknowledged(const std::string& prefix,
+                             const std::string& where) {
+  return "INSERT INTO _syncstack_meta(key, value) SELECT " + prefix +
+         " || id, hex(extra) FROM _syncstack_rows WHERE (" + where +
+         ") AND state = 0 AND deleted = 0 AND length(extra) > 0 ON "
+         "CONFLICT(key) DO UPDATE SET value = excluded.value";
+}
 
 std::string Ident(std::string_view name) {
   std::string out = "\"";

@@ -62,6 +62,15 @@ std::string Ident(std::string_view name);
 // The side tables, the applying flag and the triggers' names.
 inline constexpr std::string_view kRowsTable = "_syncstack_rows";
 
+// The statement that keeps, for each row of _syncstack_rows matching
+// `where` (SQL over its columns) that is synced and live with extra
+// version bytes, those bytes in _syncstack_meta under
+// meta::AcknowledgedExtra (`prefix`: an SQL expression for the key up to
+// the id): run just before a capture turns such a row into one edited
+// here, so the device's figure stays exact (framework engine/figures.h).
+std::string KeepAcknowledged(const std::string& prefix,
+                             const std::string& where);
+
 // Attaches to the mapped collections of `schema` on `db` (see
 // OpenMappedSqliteDatabase): validates, creates syncstack's tables,
 // (re)installs triggers, backfills, moves kept fields into new columns,

@@ -811,6 +811,17 @@ Status MappedStore::DeleteHere(const MappedTable& t, const std::string& id) {
     q.Text(1, t.collection).Text(2, id).Int(3, now);
     SYNCSTACK_RETURN_IF_ERROR(q.Run(state_->db, "note a capture"));
   }
+  {
+    Statement keep;
+    SYNCSTACK_RETURN_IF_ERROR(keep.Prepare(
+        state_->db, mapped_internal::KeepAcknowledged("?1",
+                                                      "collection = ?2 AND "
+                                                      "id = ?3")));
+    const std::string prefix = meta::AcknowledgedExtra(t.collection, "");
+    Use q(keep);
+    q.Text(1, prefix).Text(2, t.collection).Text(3, id);
+    SYNCSTACK_RETURN_IF_ERROR(q.Run(state_->db, "keep the acknowledged"));
+  }
   Statement del;
   SYNCSTACK_RETURN_IF_ERROR(del.Prepare(
       state_->db,

@@ -2,6 +2,7 @@
 
 #include <cstdlib>
 
+#include "engine/figures.h"
 #include "syncstack/codec.h"
 #include "syncstack/metadata_keys.h"
 
@@ -78,6 +79,7 @@ Status Replica::Put(std::string_view collection, const RecordId& id,
       } else {
         next.state = SyncState::kChanged;
         next.base = current->base;
+        engine::KeepAcknowledged(collection, *current, batch);
       }
       batch.Put(std::move(next), ExpectRow(current ? &*current : nullptr));
       Status s = store_.Apply(write_, batch);
@@ -113,6 +115,7 @@ Status Replica::Remove(std::string_view collection,
         tombstone.deleted = true;
         tombstone.state = SyncState::kDeleted;
         tombstone.base = current->base;
+        engine::KeepAcknowledged(collection, *current, batch);
         SYNCSTACK_ASSIGN_OR_RETURN(tombstone.version,
                                    Stamp(&*current, true, {}, batch));
         batch.Put(std::move(tombstone),

@@ -5,6 +5,7 @@
 // delete is not made to resync.
 #include <gtest/gtest.h>
 
+#include "engine/policies.h"
 #include "engine/world.h"
 #include "syncstack/policies/registry.h"
 #include "syncstack/protocol.h"
@@ -19,21 +20,8 @@ constexpr std::chrono::milliseconds kTtl{30 * kDay};
 const RecordId kR = *RecordId::Parse("10000000-0000-4000-8000-000000000001");
 const RecordId kS = *RecordId::Parse("20000000-0000-4000-8000-000000000002");
 
-std::vector<std::string> AllPolicies() {
-  std::vector<std::string> out;
-  for (const auto& name : BuiltinPolicyNames()) {
-    out.push_back(name);
-    out.push_back(name + "+fields");
-  }
-  return out;
-}
-
 std::string TestName(const ::testing::TestParamInfo<std::string>& info) {
-  std::string n = info.param;
-  for (char& c : n) {
-    if (c == '-' || c == '+') c = '_';
-  }
-  return n;
+  return PolicyTestName(info.param);
 }
 
 class TombstoneGc : public ::testing::TestWithParam<std::string> {
@@ -64,7 +52,7 @@ class TombstoneGc : public ::testing::TestWithParam<std::string> {
 };
 
 INSTANTIATE_TEST_SUITE_P(Policies, TombstoneGc,
-                         ::testing::ValuesIn(AllPolicies()), TestName);
+                         ::testing::ValuesIn(EveryPolicyName()), TestName);
 
 // The scenario: B is offline with an edit of R and a synced copy
 // of S; A deletes both. Once B has been gone past the ttl the tombstones

@@ -45,6 +45,22 @@ inline std::string SyncLast(std::string_view collection) {
 inline std::string DeviceFingerprint(std::string_view collection) {
   return std::string("sync/fp/").append(collection);
 }
+// Per row edited here (SyncState kChanged or kDeleted) whose acknowledged
+// version carries extra bytes (version vectors, server-clock, field-merge
+// stamps): those bytes, as hex digits (either case). The row itself keeps
+// only the acknowledged timestamp (`base`); with this the device's figure
+// (DeviceFingerprint) stays exact for every policy. Set in the transaction
+// that turns the synced row into an edited one (Replica::Put/Remove, the
+// mapped store's capture triggers), set to "" in the one that makes it
+// synced again or removes it; absent or "" means no extra bytes.
+inline constexpr std::string_view kAcknowledgedExtraPrefix = "sync/ack/";
+inline std::string AcknowledgedExtra(std::string_view collection,
+                                     std::string_view id) {
+  return std::string(kAcknowledgedExtraPrefix)
+      .append(collection)
+      .append("/")
+      .append(id);
+}
 // Per collection: the checkpoint of an interrupted streamed first sync.
 inline std::string ColdCheckpoint(std::string_view collection) {
   return std::string("cold/").append(collection);

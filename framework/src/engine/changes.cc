@@ -5,6 +5,7 @@
 // policy). Nothing here iterates the whole collection; the figures
 // (figures.h) check the result at O(1) afterwards (VerifyPhase).
 #include <algorithm>
+#include <map>
 
 #include "engine/bookkeeping.h"
 #include "engine/figures.h"
@@ -51,6 +52,47 @@ bool ById(const ManifestEntry& a, const ManifestEntry& b) {
 
 ManifestEntry EntryOf(const Record& r) {
   return ManifestEntry{r.id, r.version, r.deleted, r.state, r.base};
+}
+
+// meta::AcknowledgedExtra entries by key.
+using EntriesSet = std::map<std::string, std::string, std::less<>>;
+
+// The entries `batch`'s writer set itself (ApplyOne).
+EntriesSet EntriesSetIn(const ChangeBatch& batch) {
+  EntriesSet out;
+  for (const auto& [key, value] : batch.meta()) {
+    if (key.starts_with(meta::kAcknowledgedExtraPrefix)) out[key] = value;
+  }
+  return out;
+}
+
+// TrackChange for `op`, a write to collection `name` replacing `before`;
+// adds the row's entry to `batch` when it changes. The entry is kept
+// whether or not a figure is: ScanFigure reads it.
+Result<AcknowledgedChange> TrackOp(Store& store, const std::string& name,
+                                   const ChangeBatch::Op& op,
+                                   const Record* before,
+                                   const EntriesSet& set_here,
+                                   ChangeBatch& batch) {
+  const Record* after =
+      op.kind == ChangeBatch::Op::Kind::kPut ? &op.record : nullptr;
+  std::string key;
+  const std::string* set = nullptr;
+  if (!set_here.empty()) {
+    key = meta::AcknowledgedExtra(name, op.record.id.ToString());
+    auto it = set_here.find(key);
+    if (it != set_here.end()) set = &it->second;
+  }
+  SYNCSTACK_ASSIGN_OR_RETURN(
+      AcknowledgedChange change,
+      TrackChange(store, name, op.record.id, before, after, set));
+  if (change.entry) {
+    if (key.empty())
+      key = meta::AcknowledgedExtra(name, op.record.id.ToString());
+    batch.SetMeta(std::move(key), std::move(*change.entry));
+    change.entry.reset();
+  }
+  return change;
 }
 
 }  // namespace
@@ -248,10 +290,19 @@ Status SyncRun::RebuildFigure(uint32_t index) {
 Status SyncRun::TrackFigures(ChangeBatch& batch, const RowMap* rows,
                              PendingFigures& pending) {
   pending.clear();
+  const EntriesSet set_here = EntriesSetIn(batch);
   for (const ChangeBatch::Op& op : batch.ops()) {
     auto named = name_index_.find(op.record.collection);
     if (named == name_index_.end()) continue;
     const uint32_t index = named->second;
+    const Record* before = nullptr;
+    if (rows != nullptr) {
+      auto row = rows->find({index, op.record.id});
+      if (row != rows->end()) before = &row->second;
+    }
+    SYNCSTACK_ASSIGN_OR_RETURN(
+        AcknowledgedChange change,
+        TrackOp(store_, names_[index], op, before, set_here, batch));
     auto slot = pending.find(index);
     if (slot == pending.end()) {
       SYNCSTACK_ASSIGN_OR_RETURN(SetFingerprint * kept, Figure(index));
@@ -259,14 +310,11 @@ Status SyncRun::TrackFigures(ChangeBatch& batch, const RowMap* rows,
       slot = pending.emplace(index, *kept).first;
     }
     if (!slot->second) continue;  // no longer exact
-    const Record* before = nullptr;
-    if (rows != nullptr) {
-      auto row = rows->find({index, op.record.id});
-      if (row != rows->end()) before = &row->second;
+    if (change.exact) {
+      Replace(*slot->second, op.record.id, change);
+    } else {
+      slot->second.reset();
     }
-    const Record* after =
-        op.kind == ChangeBatch::Op::Kind::kPut ? &op.record : nullptr;
-    if (!Replace(*slot->second, before, after)) slot->second.reset();
   }
   for (const auto& [index, figure] : pending) {
     batch.SetMeta(meta::DeviceFingerprint(names_[index]),

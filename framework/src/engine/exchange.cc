@@ -5,7 +5,9 @@
 #include <map>
 #include <set>
 
+#include "engine/figures.h"
 #include "engine/run.h"
+#include "syncstack/metadata_keys.h"
 
 namespace syncstack::engine {
 
@@ -250,6 +252,10 @@ bool SyncRun::ApplyOne(const PlanOp& op, const Record* row, const Outgoing& out,
     if (updated.state == SyncState::kCreated) {
       updated.state = SyncState::kChanged;  // the server has it now
     }
+    // Edited here on top of the version just acknowledged: its extra
+    // bytes are kept beside the row (figures.h).
+    batch.SetMeta(meta::AcknowledgedExtra(collection, op.id.ToString()),
+                  EncodeAcknowledgedExtra(s->second->version));
     updated.version =
         Rebased(*row, as_sent, s->second->last_update, s->second->version);
   }

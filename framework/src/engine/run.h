@@ -189,7 +189,8 @@ class SyncRun {
   // The figure, initialised by one scan if none is kept.
   Status EnsureFigure(uint32_t index);
   // Updates the figures for `batch`'s ops (each replacing the row `rows`
-  // holds for it; nullptr: none) into `pending` and adds them to `batch`.
+  // holds for it; nullptr: none) into `pending` and adds them to `batch`,
+  // with the rows' kept acknowledged extra bytes (figures.h, TrackChange).
   Status TrackFigures(ChangeBatch& batch, const RowMap* rows,
                       PendingFigures& pending);
   // Keeps `pending` once its batch applied.
