@@ -114,11 +114,16 @@ struct Sql {
 };
 constexpr Sql kStatements[] = {
     {"lock_account", "SELECT pg_advisory_xact_lock($1::int, $2::int)"},
+    // $4 = '': no end, i.e. below 17 bytes of ff, past every 16-byte id.
+    // The end is an index condition: as a filter (`$4 = '' OR id < ...`)
+    // a range with fewer rows than the limit read on to the collection's
+    // end (6.6 s for a 14-row range of 1M rows).
     {"scan",
      "SELECT id, ts, extra, deleted, state, base FROM $S.records "
      "WHERE account = $1 AND collection = $2 AND id >= decode($3, 'hex') "
-     "AND ($4 = '' OR id < decode($4, 'hex')) AND ($5 OR NOT deleted) "
-     "ORDER BY id LIMIT $6"},
+     "AND id < decode(CASE WHEN $4 = '' THEN "
+     "'ffffffffffffffffffffffffffffffffff' ELSE $4 END, 'hex') "
+     "AND ($5 OR NOT deleted) ORDER BY id LIMIT $6"},
     {"get",
      "SELECT r.id, r.ts, r.extra, r.deleted, r.state, r.base, $P "
      "FROM unnest($3::text[]) AS k(h), LATERAL (SELECT * FROM $S.records "

@@ -281,16 +281,21 @@ TEST(PostgresStore, PlansAreIndexLookupsWithoutStatistics) {
       {"erase_keys", "'acct', " + names + ", " + ids, "records_pkey", "(id = "},
       {"scan", "'acct', 'notes', '00', '', false, 256", "records_pkey",
        "(id >= "},
+      {"scan", "'acct', 'notes', '00', '', false, 256", "records_pkey",
+       "(id < "},
+      {"scan", "'acct', 'notes', '40', '4001', true, 256", "records_pkey",
+       "(id < "},
       {"scan_since", "'acct', 'notes', 17, '', 256", "records_by_base",
        "ROW(base, id) > "},
       {"scan_unsynced", "'acct', 'notes', '', 256", "records_unsynced",
        "(id > "},
   };
+  int probe = 0;
   for (const Case& c : cases) {
     std::string text = postgres_internal::StatementText(c.name, schema);
     ASSERT_FALSE(text.empty()) << c.name;
     std::vector<std::string> plan =
-        GenericPlan(conn, std::string("probe_") + c.name, text, c.args);
+        GenericPlan(conn, "probe_" + std::to_string(probe++), text, c.args);
     EXPECT_EQ(CheckLookups(plan, c.index, c.cond), "") << c.name;
   }
   PQfinish(conn);
