@@ -12,6 +12,7 @@
 //   index records_by_base ON records(account, collection, base, id)    (v4)
 //   index records_unsynced ON records(account, collection, id)
 //         WHERE state <> 0                                            (v4)
+//   records_by_base made partial: WHERE base >= INT64_MIN              (v5)
 //
 // Why: the account leads every key, so a table can be distributed (Citus)
 // or partitioned by account, and every statement names one account.
@@ -29,11 +30,12 @@
 #include <new>
 
 #include "postgres_internal.h"
+#include "postgres_statements.h"
 
 namespace syncstack::postgres_internal {
 namespace {
 
-constexpr int kSchemaVersion = 4;
+constexpr int kSchemaVersion = 5;
 // The advisory lock of migrations: one bigint key, which never collides
 // with the (class, account hash) pairs of the accounts' locks.
 constexpr int64_t kMigrationLock = 0x73796e6373636831;  // "syncsch1"
@@ -75,49 +77,88 @@ CREATE INDEX IF NOT EXISTS records_by_base
 CREATE INDEX IF NOT EXISTS records_unsynced
   ON $S.records(account, collection, id) WHERE state <> 0;
 )sql",
+    // records_by_base becomes partial on a predicate every row satisfies,
+    // so that only scan_since (which states it) can use it: see kStatements.
+    R"sql(
+DROP INDEX IF EXISTS $S.records_by_base;
+CREATE INDEX records_by_base ON $S.records(account, collection, base, id)
+  WHERE base >= -9223372036854775808;
+)sql",
 };
 static_assert(std::size(kMigrations) == kSchemaVersion);
 
 // Statements, prepared on each connection.
+//
+// Rule: every statement must plan to index lookups without planner
+// statistics. A store filled (or restored) and served before autovacuum's
+// first ANALYZE has none, and then `account = $1 AND collection = $2` is
+// estimated at 0.005^2 of the table: a handful of rows however many the
+// account holds. Any plan that walks the account's range of an index and
+// filters it (a semi join with the ids, `id = ANY(...)` as a filter, the
+// id checked inside records_by_base, whose id is its fourth column) then
+// looks as cheap as the lookups and costs O(account) per call (issue 13:
+// a cold sync of 20,000 records took 74-79 s, 1.2 s after ANALYZE). So:
+//  - lookups by a list of ids drive from the list: unnest(...) joined
+//    LATERAL to a per-id subquery on the whole primary key, with LIMIT 1
+//    so it is not flattened into a join the planner could reorder (a
+//    scalar `id = ANY(ARRAY(...))` is not enough on PostgreSQL 15: the
+//    planner also offers the range walk with the array as a filter);
+//  - records_by_base is partial on a predicate every row satisfies and
+//    only scan_since states, so no other statement can choose it (with
+//    both indexes giving "1 row", the planner picked it on a tie).
+// postgres_store_test (PlansAreIndexLookupsWithoutStatistics) EXPLAINs
+// these texts on an unanalyzed table under force_generic_plan.
 struct Sql {
   const char* name;
   const char* text;
 };
 constexpr Sql kStatements[] = {
     {"lock_account", "SELECT pg_advisory_xact_lock($1::int, $2::int)"},
+    // $4 = '': no end, i.e. below 17 bytes of ff, past every 16-byte id.
+    // The end is an index condition: as a filter (`$4 = '' OR id < ...`)
+    // a range with fewer rows than the limit read on to the collection's
+    // end (6.6 s for a 14-row range of 1M rows).
     {"scan",
      "SELECT id, ts, extra, deleted, state, base FROM $S.records "
      "WHERE account = $1 AND collection = $2 AND id >= decode($3, 'hex') "
-     "AND ($4 = '' OR id < decode($4, 'hex')) AND ($5 OR NOT deleted) "
-     "ORDER BY id LIMIT $6"},
+     "AND id < decode(CASE WHEN $4 = '' THEN "
+     "'ffffffffffffffffffffffffffffffffff' ELSE $4 END, 'hex') "
+     "AND ($5 OR NOT deleted) ORDER BY id LIMIT $6"},
     {"get",
-     "SELECT id, ts, extra, deleted, state, base, $P FROM $S.records "
-     "WHERE account = $1 AND collection = $2 AND id = ANY("
-     "SELECT decode(h, 'hex') FROM unnest($3::text[]) AS h)"},
+     "SELECT r.id, r.ts, r.extra, r.deleted, r.state, r.base, $P "
+     "FROM unnest($3::text[]) AS k(h), LATERAL (SELECT * FROM $S.records "
+     "WHERE account = $1 AND collection = $2 AND id = decode(k.h, 'hex') "
+     "LIMIT 1) AS r"},
     {"scan_since",
      "SELECT id, ts, extra, deleted, state, base, $P FROM $S.records "
      "WHERE account = $1 AND collection = $2 "
      "AND (base, id) > ($3::bigint, decode($4, 'hex')) "
+     "AND base >= -9223372036854775808 "
      "ORDER BY base, id LIMIT $5"},
     {"scan_unsynced",
      "SELECT id, ts, extra, deleted, state, base, $P FROM $S.records "
      "WHERE account = $1 AND collection = $2 AND state <> 0 "
      "AND id > decode($3, 'hex') ORDER BY id LIMIT $4"},
     {"get_keys",
-     "SELECT collection, id, ts, extra, deleted, state, base, $P "
-     "FROM $S.records WHERE account = $1 AND (collection, id) IN ("
-     "SELECT c, decode(h, 'hex') FROM unnest($2::text[], $3::text[]) "
-     "AS k(c, h))"},
+     "SELECT r.collection, r.id, r.ts, r.extra, r.deleted, r.state, r.base, "
+     "$P FROM unnest($2::text[], $3::text[]) AS k(c, h), LATERAL (SELECT * "
+     "FROM $S.records WHERE account = $1 AND collection = k.c "
+     "AND id = decode(k.h, 'hex') LIMIT 1) AS r"},
     {"put_copied",
      "INSERT INTO $S.records SELECT $1, collection, id, ts, extra, deleted, "
      "state, base, payload FROM syncstack_in ON CONFLICT (account, "
      "collection, id) DO UPDATE SET ts = excluded.ts, extra = excluded.extra, "
      "deleted = excluded.deleted, state = excluded.state, "
      "base = excluded.base, payload = excluded.payload"},
+    // The rows are found as get_keys finds them, then deleted by their
+    // tuple ids alone (a TID scan: with `account = $1` beside it, the
+    // planner walked the account instead). Apply holds the account's lock,
+    // so no other writer moves them in between.
     {"erase_keys",
-     "DELETE FROM $S.records WHERE account = $1 AND (collection, id) IN ("
-     "SELECT c, decode(h, 'hex') FROM unnest($2::text[], $3::text[]) "
-     "AS k(c, h))"},
+     "DELETE FROM $S.records WHERE ctid = ANY(ARRAY("
+     "SELECT r.ctid FROM unnest($2::text[], $3::text[]) AS k(c, h), "
+     "LATERAL (SELECT ctid FROM $S.records WHERE account = $1 "
+     "AND collection = k.c AND id = decode(k.h, 'hex') LIMIT 1) AS r))"},
     {"put_meta",
      "INSERT INTO $S.meta VALUES ($1, $2, decode($3, 'hex')) "
      "ON CONFLICT (account, key) DO UPDATE SET value = excluded.value"},
@@ -253,6 +294,13 @@ std::string WithSchema(std::string_view text, const std::string& schema,
     }
   }
   return out;
+}
+
+std::string StatementText(std::string_view name, const std::string& schema) {
+  for (const Sql& s : kStatements) {
+    if (name == s.name) return WithSchema(s.text, schema);
+  }
+  return std::string();
 }
 
 // Deleted rows and unmapped collections keep their payload; a live row of

@@ -155,19 +155,22 @@ CREATE OR REPLACE FUNCTION $S.id_text(id bytea) RETURNS text
 LANGUAGE sql IMMUTABLE AS $f$ SELECT encode(id, 'hex')::uuid::text $f$;
 
 -- The sync state of rows ids (their text) of collection coll owned by acct,
--- in one query whatever the number of ids (a lookup per id can be planned
--- on records_by_base, a scan of the collection each): a JSON object from
--- the id's 32 hex digits to {ts, extra, deleted, payload} (bytea as hex).
+-- in one query whatever the number of ids: a JSON object from the id's 32
+-- hex digits to {ts, extra, deleted, payload} (bytea as hex). One primary
+-- key lookup per id, whatever the statistics (the rule beside kStatements
+-- in postgres_connection.cc: LATERAL ... LIMIT 1 keeps the ids outside).
 CREATE OR REPLACE FUNCTION $S.records_state(acct text, coll text, ids text[])
 RETURNS jsonb LANGUAGE sql STABLE AS $f$
   SELECT coalesce(jsonb_object_agg(encode(rr.id, 'hex'), jsonb_build_object(
            'ts', rr.ts, 'extra', encode(rr.extra, 'hex'),
            'deleted', rr.deleted, 'payload', encode(rr.payload, 'hex'))),
          '{}'::jsonb)
-  FROM $S.records rr
-  WHERE rr.account = acct AND rr.collection = coll AND rr.id = ANY(ARRAY(
-    SELECT decode(replace(x, '-', ''), 'hex') FROM unnest(ids) AS x
-    WHERE x ~ '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'))
+  FROM unnest(ids) AS x, LATERAL (
+    SELECT * FROM $S.records r
+    WHERE r.account = acct AND r.collection = coll AND r.id = CASE
+      WHEN x ~ '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
+      THEN decode(replace(x, '-', ''), 'hex') END
+    LIMIT 1) AS rr
 $f$;
 
 -- Records one write made by other code to row id_text of collection coll
