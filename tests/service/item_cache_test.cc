@@ -67,6 +67,23 @@ TEST(ItemCache, AnIndexOverTheBudgetIsNotKept) {
   EXPECT_EQ((*entry)->items->size(), 5000u);
   EXPECT_EQ(cache.entry_count(), 0u);
   EXPECT_EQ(cache.bytes(), 0u);
+  EXPECT_FALSE(cache.Holds(*entry));  // the service then trims the heap
+  service::ItemCaches::ReleaseFreedMemory();
+  EXPECT_EQ((*entry)->items->size(), 5000u);  // a user's index is untouched
+}
+
+TEST(ItemCache, AnIndexWithinTheBudgetIsHeld) {
+  auto db = OpenMemoryDatabase();
+  ASSERT_TRUE(db.ok());
+  auto store = StoreWith(**db, {"small"}, 100);
+  service::ItemCaches cache;
+  auto entry = cache.Current(*store, "a", "small", 1);
+  ASSERT_TRUE(entry.ok());
+  EXPECT_TRUE(cache.Holds(*entry));
+  auto other = cache.Current(*store, "b", "small", 1);
+  ASSERT_TRUE(other.ok());
+  EXPECT_NE(*entry, *other);
+  EXPECT_TRUE(cache.Holds(*other));
 }
 
 }  // namespace

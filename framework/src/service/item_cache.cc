@@ -3,6 +3,10 @@
 
 #include <vector>
 
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
+
 namespace syncstack::service {
 
 size_t ItemCaches::IndexBytes(const ItemIndex& index) {
@@ -52,6 +56,20 @@ size_t ItemCaches::bytes() {
   size_t total = 0;
   for (const auto& [key, entry] : entries_) total += entry->bytes;
   return total;
+}
+
+bool ItemCaches::Holds(const std::shared_ptr<Entry>& entry) {
+  std::lock_guard<std::mutex> guard(mu_);
+  for (const auto& [key, kept] : entries_) {
+    if (kept == entry) return true;
+  }
+  return false;
+}
+
+void ItemCaches::ReleaseFreedMemory() {
+#if defined(__GLIBC__)
+  malloc_trim(0);
+#endif
 }
 
 Result<std::shared_ptr<ItemCaches::Entry>> ItemCaches::Current(

@@ -70,6 +70,16 @@ class ItemCaches {
   size_t entry_count();
   size_t bytes();
 
+  // Whether `entry` is kept (false: too large for the budget, or evicted;
+  // its index goes with the last user).
+  bool Holds(const std::shared_ptr<Entry>& entry);
+
+  // Gives the heap's free pages back to the system (glibc's malloc_trim):
+  // called after an index too large to keep was freed, so that a
+  // reconciliation of a large collection does not leave the server's
+  // resident set at its peak. A no-op where the C library has no trim.
+  static void ReleaseFreedMemory();
+
  private:
   // The entry of (account, collection), made if missing, marked used;
   // evicts the least recently used beyond kMaxEntries.

@@ -276,6 +276,12 @@ Response SyncService::Impl::HandleReconcile(const Request& request,
   auto cache = item_caches.Current(**store, account, name, *seq);
   if (!cache.ok()) return ErrorResponse(cache.status());
   auto answer = ReconcileRespond(*(*cache)->items, request.body);
+  if (!item_caches.Holds(*cache)) {
+    // Not kept (over the byte budget): its index, the size of the whole
+    // collection, is freed here; hand those pages back now.
+    cache->reset();
+    service::ItemCaches::ReleaseFreedMemory();
+  }
   if (!answer.ok()) {
     return ErrorResponse(answer.status().WithContext("reconcile"));
   }
