@@ -363,8 +363,12 @@ std::vector<ChangeBatch::Op> PostgresStore::Renumber(
 }
 
 // `mapped`: the sequence, its history and the figures of a batch that
-// numbers writes are Renumber's; a figure in a batch that does not (one
-// first computed by a scan) never replaces one the triggers keep.
+// numbers writes are Renumber's. A figure of a mapped collection in any
+// other batch (one first computed by a scan, such as the changes
+// endpoint's figure-only batch, which touches no mapped collection) is
+// only inserted if absent: the triggers keep the figure from their first
+// capture on, outside the service's lock, so a scan read before that
+// capture committed must not replace it.
 void PostgresStore::PutMeta(pqxx::work& tx, const ChangeBatch& batch,
                             bool mapped) {
   const bool numbers = SetsSequence(batch);
@@ -374,8 +378,7 @@ void PostgresStore::PutMeta(pqxx::work& tx, const ChangeBatch& batch,
         (key == meta::kSequence || key.starts_with("history/") || figure)) {
       continue;
     }
-    if (mapped && figure &&
-        shared_->mapped.count(std::string_view(key).substr(7)) != 0) {
+    if (figure && shared_->mapped.count(std::string_view(key).substr(7)) != 0) {
       tx.exec_prepared("add_meta", account_, key, Hex(value));
     } else {
       tx.exec_prepared("put_meta", account_, key, Hex(value));

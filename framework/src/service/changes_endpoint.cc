@@ -156,18 +156,19 @@ Status ReadChanges(Store& store, const ChangesQuery& q, ChangesPage& page) {
 }
 
 // The collection's figure; an account written before figures were kept
-// gets it stored now, from one scan.
+// gets it stored now, from one scan, and answers with the stored one (a
+// store whose figure other code keeps, PostgreSQL's mapped tables, keeps
+// a figure written meanwhile rather than the scan's).
 Result<SetFingerprint> FigureFor(Store& store, std::string_view collection) {
   bool stored = false;
   SYNCSTACK_ASSIGN_OR_RETURN(
       SetFingerprint figure,
       service::CurrentFigure(store, collection, &stored));
-  if (!stored) {
-    ChangeBatch batch;
-    batch.SetMeta(meta::CollectionFigure(collection), figure.Encode());
-    SYNCSTACK_RETURN_IF_ERROR(store.Apply(WriteOptions{}, batch));
-  }
-  return figure;
+  if (stored) return figure;
+  ChangeBatch batch;
+  batch.SetMeta(meta::CollectionFigure(collection), figure.Encode());
+  SYNCSTACK_RETURN_IF_ERROR(store.Apply(WriteOptions{}, batch));
+  return service::CurrentFigure(store, collection, &stored);
 }
 
 }  // namespace
